@@ -1,0 +1,90 @@
+#include "base/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+kp_status_t kp_file_read(const char *path, kp_buf_t *out) {
+  int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? KP_ERR_NOTFOUND : KP_ERR_IO;
+  kp_status_t st = KP_OK;
+  for (;;) {
+    if ((st = kp_buf_reserve(out, 65536)) != KP_OK) {
+      /* allow a file that fits exactly under the cap */
+      if ((st = kp_buf_reserve(out, 1)) != KP_OK) break;
+    }
+    size_t room = out->alloc - out->len - 1;
+    ssize_t r = read(fd, out->data + out->len, room);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      st = KP_ERR_IO;
+      break;
+    }
+    if (r == 0) break;
+    out->len += (size_t)r;
+    out->data[out->len] = 0;
+  }
+  if (fd != 0) close(fd);
+  return st;
+}
+
+kp_status_t kp_fsync_dir_of(const char *path) {
+  char *dup = strdup(path);
+  if (!dup) return KP_ERR_NOMEM;
+  int dfd = open(dirname(dup), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  free(dup);
+  if (dfd < 0) return KP_ERR_IO;
+  int rc = fsync(dfd);
+  close(dfd);
+  return rc == 0 ? KP_OK : KP_ERR_IO;
+}
+
+kp_status_t kp_file_write_atomic(const char *path, const void *p, size_t n, int mode) {
+  char tmp[4096];
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) return KP_ERR_RANGE;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return KP_ERR_IO;
+  const uint8_t *q = p;
+  size_t left = n;
+  while (left) {
+    ssize_t w = write(fd, q, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      close(fd);
+      unlink(tmp);
+      return KP_ERR_IO;
+    }
+    q += w;
+    left -= (size_t)w;
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    unlink(tmp);
+    return KP_ERR_IO;
+  }
+  if (rename(tmp, path) != 0) {
+    unlink(tmp);
+    return KP_ERR_IO;
+  }
+  return kp_fsync_dir_of(path);
+}
+
+kp_status_t kp_mkdirs(const char *path, int mode) {
+  char tmp[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof tmp) return KP_ERR_INVAL;
+  memcpy(tmp, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (tmp[i] == '/' || tmp[i] == 0) {
+      char save = tmp[i];
+      tmp[i] = 0;
+      if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST) return KP_ERR_IO;
+      tmp[i] = save;
+    }
+  }
+  return KP_OK;
+}

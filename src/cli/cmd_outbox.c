@@ -1,0 +1,11 @@
+/* cmd_outbox.c: placeholder until the command lands; says so and exits 2. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int kp_cmd_outbox(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "keepon outbox: not built yet\n");
+  return KP_EXIT_USAGE;
+}

@@ -1,0 +1,11 @@
+/* cmd_report.c: placeholder until the command lands; says so and exits 2. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int kp_cmd_report(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "keepon report: not built yet\n");
+  return KP_EXIT_USAGE;
+}

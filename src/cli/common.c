@@ -1,0 +1,71 @@
+/* common.c: state folder, data folder and the first-run privacy notice. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/file.h"
+#include "cli/cli.h"
+
+const char *kp_cli_state_dir(void) {
+  static char dir[PATH_MAX];
+  if (dir[0]) return dir;
+  const char *e = getenv("KEEPON_HOME");
+  if (e && *e) snprintf(dir, sizeof dir, "%s", e);
+  else if ((e = getenv("XDG_DATA_HOME")) && *e) snprintf(dir, sizeof dir, "%s/keepon", e);
+  else snprintf(dir, sizeof dir, "%s/.local/share/keepon", getenv("HOME") ? getenv("HOME") : "/tmp");
+  kp_mkdirs(dir, 0700);
+  return dir;
+}
+
+const char *kp_cli_data_dir(void) {
+  static char dir[PATH_MAX];
+  if (dir[0]) return dir;
+  const char *e = getenv("KEEPON_DATA");
+  if (e && *e) {
+    snprintf(dir, sizeof dir, "%s", e);
+    return dir;
+  }
+  /* the source tree's data/ next to the binary's build folder, else the install prefix */
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    for (int up = 0; up < 4; up++) {
+      char cand[PATH_MAX + 32];
+      snprintf(cand, sizeof cand, "%s/data/targets", exe);
+      struct stat st;
+      if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if ((size_t)snprintf(dir, sizeof dir, "%.*s/data", PATH_MAX - 8, exe) < sizeof dir) return dir;
+        dir[0] = 0;
+      }
+      slash = strrchr(exe, '/');
+      if (!slash) break;
+      *slash = 0;
+    }
+  }
+  snprintf(dir, sizeof dir, "%s", KP_DATA_INSTALL_DIR);
+  return dir;
+}
+
+void kp_cli_privacy_notice(void) {
+  char marker[PATH_MAX + 32];
+  snprintf(marker, sizeof marker, "%s/.privacy-notice-shown", kp_cli_state_dir());
+  int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return; /* shown before (or folder unwritable: shown every time is fine) */
+  close(fd);
+  fprintf(stderr,
+          "keepon: privacy notice (shown once)\n"
+          "  keepon stores and sends nothing that identifies you by default: no IP address\n"
+          "  (probe_ip is written as 127.0.0.1), no host name, no user name. It records the\n"
+          "  country and network (ASN) you give it, and what it measured. --with-probe-ip\n"
+          "  adds your address only when you ask. Measurements stay in %s\n"
+          "  until you upload them. In some places running a probe is dangerous: think first.\n",
+          kp_cli_state_dir());
+}

@@ -1,0 +1,181 @@
+/* test_base.c: cursor, buffer, JSON reader/writer, codecs, addresses, time, options. */
+#include <math.h>
+
+#include "base/addr.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/codec.h"
+#include "base/cursor.h"
+#include "base/json.h"
+#include "base/opts.h"
+#include "kp_test.h"
+
+KP_TEST(cursor_bounds) {
+  const uint8_t b[] = {0x12, 0x34, 0x56, 0x78, 0x9a};
+  kp_cur_t c = kp_cur_make(b, sizeof b);
+  uint32_t v32;
+  uint16_t v16;
+  KP_ASSERT(kp_cur_be32(&c, &v32));
+  KP_ASSERT_EQ(v32, 0x12345678);
+  KP_ASSERT(!kp_cur_be16(&c, &v16)); /* only one byte left */
+  KP_ASSERT_EQ(c.off, 4);            /* failed fetch leaves the cursor alone */
+  kp_cur_t sub;
+  KP_ASSERT(!kp_cur_sub(&c, 2, &sub));
+  KP_ASSERT(kp_cur_sub(&c, 1, &sub));
+  KP_ASSERT_EQ(kp_cur_left(&sub), 1);
+  KP_ASSERT_EQ(kp_cur_left(&c), 0);
+}
+
+KP_TEST(buf_cap) {
+  kp_buf_t b;
+  kp_buf_init(&b, 10);
+  KP_ASSERT_OK(kp_buf_puts(&b, "0123456789"));
+  KP_ASSERT_EQ(kp_buf_putc(&b, 'x'), KP_ERR_NOMEM);
+  KP_ASSERT_EQ(b.len, 10);
+  kp_buf_consume(&b, 8);
+  KP_ASSERT_STREQ(kp_buf_str(&b), "89");
+  KP_ASSERT_OK(kp_buf_printf(&b, "%d", 42));
+  KP_ASSERT_STREQ(kp_buf_str(&b), "8942");
+  kp_buf_free(&b);
+}
+
+static kp_json_doc_t *parse(const char *s, kp_status_t want) {
+  kp_json_doc_t *d = NULL;
+  kp_status_t st = kp_json_parse(s, strlen(s), NULL, &d, NULL);
+  KP_ASSERT_MSG(st == want, "parse(%s) = %s, want %s", s, kp_strstatus(st), kp_strstatus(want));
+  return d;
+}
+
+KP_TEST(json_reads_values) {
+  kp_json_doc_t *d = parse("{\"a\": [1, -2.5e1, true, null], \"s\": \"x\\u00e9\\ud83d\\ude00\\n\", \"n\": 9007199254740993}", KP_OK);
+  const kp_json_t *r = kp_json_root(d);
+  KP_ASSERT_EQ(kp_json_len(kp_json_get(r, "a")), 4);
+  KP_ASSERT_NEAR(kp_json_num(kp_json_at(kp_json_get(r, "a"), 1)), -25.0, 1e-12);
+  KP_ASSERT(kp_json_truthy(kp_json_at(kp_json_get(r, "a"), 2)));
+  KP_ASSERT_STREQ(kp_json_get_str(r, "s"), "x\xc3\xa9\xf0\x9f\x98\x80\n");
+  int64_t n;
+  KP_ASSERT(kp_json_get_int(r, "n", &n));
+  KP_ASSERT_EQ(n, 9007199254740993LL); /* exact, not through double */
+  KP_ASSERT(kp_json_get(r, "missing") == NULL);
+  KP_ASSERT(kp_json_get_str(kp_json_get(r, "missing"), "x") == NULL);
+  kp_json_doc_free(d);
+}
+
+KP_TEST(json_rejects_bad_input) {
+  parse("{\"a\":", KP_ERR_TRUNC);
+  parse("[1,]", KP_ERR_INVAL);
+  parse("01", KP_ERR_INVAL);
+  parse("\"tab\there\"", KP_ERR_INVAL);
+  parse("{} x", KP_ERR_INVAL);
+  parse("tru", KP_ERR_TRUNC);
+  char deep[400];
+  memset(deep, '[', 200);
+  memset(deep + 200, ']', 200);
+  kp_json_doc_t *d = NULL;
+  kp_json_limits_t lim = {.max_depth = 100};
+  KP_ASSERT_EQ(kp_json_parse(deep, 400, &lim, &d, NULL), KP_ERR_RANGE);
+}
+
+KP_TEST(json_writer_roundtrip) {
+  kp_buf_t b;
+  kp_buf_init(&b, 0);
+  kp_jw_t w;
+  kp_jw_init(&w, &b);
+  kp_jw_obj_begin(&w);
+  kp_jw_kstr(&w, "q", "a\"b\\c\x01");
+  kp_jw_key(&w, "arr");
+  kp_jw_arr_begin(&w);
+  kp_jw_int(&w, -3);
+  kp_jw_double(&w, 0.1);
+  kp_jw_null(&w);
+  kp_jw_arr_end(&w);
+  kp_jw_key(&w, "bin");
+  kp_jw_maybe_binary(&w, (const uint8_t *)"\xff\x00", 2);
+  kp_jw_kstr(&w, "bad", "ok\xffz");
+  kp_jw_obj_end(&w);
+  KP_ASSERT_OK(w.st);
+  KP_ASSERT_STREQ(kp_buf_str(&b), "{\"q\":\"a\\\"b\\\\c\\u0001\",\"arr\":[-3,0.1,null],"
+                                  "\"bin\":{\"format\":\"base64\",\"data\":\"/wA=\"},\"bad\":\"ok\xef\xbf\xbdz\"}");
+  kp_json_doc_t *d = parse(kp_buf_str(&b), KP_OK);
+  KP_ASSERT_STREQ(kp_json_get_str(kp_json_get(kp_json_root(d), "bin"), "data"), "/wA=");
+  kp_json_doc_free(d);
+  kp_buf_free(&b);
+}
+
+KP_TEST(codec_vectors) {
+  kp_buf_t b;
+  kp_buf_init(&b, 0);
+  KP_ASSERT_OK(kp_base64_encode((const uint8_t *)"foobar", 6, &b));
+  KP_ASSERT_STREQ(kp_buf_str(&b), "Zm9vYmFy");
+  kp_buf_reset(&b);
+  KP_ASSERT_OK(kp_base64_decode("Zm9vYg==", 8, &b));
+  KP_ASSERT_STREQ(kp_buf_str(&b), "foob");
+  KP_ASSERT_EQ(kp_base64_decode("Zm9v!", 5, &b), KP_ERR_INVAL);
+  char hx[65];
+  kp_sha256_hex("abc", 3, hx);
+  KP_ASSERT_STREQ(hx, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  kp_buf_free(&b);
+}
+
+KP_TEST(addr_prefix) {
+  kp_prefix_t p;
+  KP_ASSERT_OK(kp_prefix_parse("198.18.7.9/16", &p));
+  char s[64];
+  KP_ASSERT_STREQ(kp_prefix_fmt(&p, s), "198.18.0.0/16");
+  kp_addr_t a;
+  KP_ASSERT_OK(kp_addr_parse("198.18.200.1", &a));
+  KP_ASSERT(kp_prefix_contains(&p, &a));
+  KP_ASSERT_OK(kp_addr_parse("198.20.0.1", &a));
+  KP_ASSERT(!kp_prefix_contains(&p, &a));
+  KP_ASSERT_EQ(kp_prefix_parse("1.2.3.4/33", &p), KP_ERR_INVAL);
+  KP_ASSERT_OK(kp_addr_parse("10.1.2.3", &a));
+  KP_ASSERT(kp_addr_is_bogon(&a));
+  KP_ASSERT_OK(kp_addr_parse("2001:db8::1", &a));
+  KP_ASSERT(kp_addr_is_bogon(&a));
+  KP_ASSERT_OK(kp_addr_parse("149.154.175.50", &a));
+  KP_ASSERT(!kp_addr_is_bogon(&a));
+  char host[64];
+  uint16_t port;
+  KP_ASSERT_OK(kp_hostport_parse("[2001:db8::1]:443", host, sizeof host, &port));
+  KP_ASSERT_STREQ(host, "2001:db8::1");
+  KP_ASSERT_EQ(port, 443);
+  KP_ASSERT_EQ(kp_hostport_parse("2001:db8::1:443", host, sizeof host, &port), KP_ERR_INVAL);
+}
+
+KP_TEST(time_formats) {
+  time_t t;
+  KP_ASSERT_EQ(kp_time_parse("2022-01-05 10:30:00", &t), 0);
+  KP_ASSERT_EQ(t, 1641378600);
+  char s[21];
+  kp_time_iso(t, s);
+  KP_ASSERT_STREQ(s, "2022-01-05T10:30:00Z");
+  KP_ASSERT_EQ(kp_time_parse("2022-01-05", &t), 0);
+  KP_ASSERT_EQ(t, 1641340800);
+  KP_ASSERT(kp_time_parse("2022-13-05", &t) != 0);
+}
+
+KP_TEST(opts_table) {
+  bool flag = false;
+  const char *s = "def";
+  long n = 5;
+  kp_opt_t opts[] = {
+    {.name = "flag", .kind = KP_OPT_FLAG, .help = "a flag", .dst = &flag},
+    {.name = "str", .short_name = 's', .kind = KP_OPT_STR, .metavar = "S", .help = "a string", .dst = &s},
+    {.name = "num", .kind = KP_OPT_INT, .metavar = "N", .help = "1..10", .dst = &n, .min = 1, .max = 10},
+    {0},
+  };
+  kp_cmd_help_t h = {"t [options]", NULL};
+  char *argv[] = {"t", "--flag", "pos1", "-s", "x", "--num=7", "pos2", NULL};
+  char *pos[8];
+  int npos;
+  KP_ASSERT_EQ(kp_opts_parse(&h, opts, 7, argv, pos, &npos), 0);
+  KP_ASSERT(flag);
+  KP_ASSERT_STREQ(s, "x");
+  KP_ASSERT_EQ(n, 7);
+  KP_ASSERT_EQ(npos, 2);
+  KP_ASSERT_STREQ(pos[1], "pos2");
+  char *bad[] = {"t", "--num", "11", NULL};
+  KP_ASSERT_EQ(kp_opts_parse(&h, opts, 3, bad, pos, &npos), 2);
+  char *unk[] = {"t", "--nope", NULL};
+  KP_ASSERT_EQ(kp_opts_parse(&h, opts, 2, unk, pos, &npos), 2);
+}

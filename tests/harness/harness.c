@@ -1,0 +1,104 @@
+/* harness.c: runner for kp_test.h (fork per test, timeout, summary line). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kp_test.h"
+
+#define MAX_TESTS 512
+
+static struct {
+  const char *name;
+  kp_test_fn fn;
+} g_tests[MAX_TESTS];
+static int g_ntests;
+static char g_tmp[256];
+
+void kp_test_register(const char *name, kp_test_fn fn) {
+  if (g_ntests < MAX_TESTS) {
+    g_tests[g_ntests].name = name;
+    g_tests[g_ntests].fn = fn;
+    g_ntests++;
+  }
+}
+
+const char *kp_test_src(void) {
+  const char *s = getenv("KP_SRC");
+  return s && *s ? s : ".";
+}
+
+const char *kp_test_shared(void) {
+  static char path[1024];
+  const char *s = getenv("KP_SHARED_DATA");
+  if (!s || !*s) {
+    snprintf(path, sizeof path, "%s/../shared/data", kp_test_src());
+    s = path;
+  }
+  return access(s, R_OK) == 0 ? s : NULL;
+}
+
+const char *kp_test_bin(void) {
+  const char *s = getenv("KP_BIN");
+  return s && *s ? s : "keepon";
+}
+
+const char *kp_test_tmpdir(void) { return g_tmp; }
+
+static void rm_rf(const char *p) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+  if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", p);
+}
+
+int main(int argc, char **argv) {
+  int passed = 0, failed = 0, skipped = 0;
+  unsigned timeout = getenv("KP_TEST_TIMEOUT") ? (unsigned)atoi(getenv("KP_TEST_TIMEOUT")) : 60;
+  if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+    for (int i = 0; i < g_ntests; i++) printf("%s\n", g_tests[i].name);
+    return 0;
+  }
+  for (int i = 0; i < g_ntests; i++) {
+    if (argc > 1) {
+      int want = 0;
+      for (int a = 1; a < argc; a++) want |= strcmp(argv[a], g_tests[i].name) == 0;
+      if (!want) continue;
+    }
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/kp-test-XXXXXX");
+    if (!mkdtemp(g_tmp)) {
+      perror("mkdtemp");
+      return 1;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      alarm(timeout);
+      g_tests[i].fn();
+      fflush(NULL);
+      _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    rm_rf(g_tmp);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      printf("ok   %s\n", g_tests[i].name);
+      passed++;
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+      printf("skip %s\n", g_tests[i].name);
+      skipped++;
+    } else {
+      if (WIFSIGNALED(status))
+        printf("FAIL %s (signal %d%s)\n", g_tests[i].name, WTERMSIG(status),
+               WTERMSIG(status) == SIGALRM ? ": timeout" : "");
+      else
+        printf("FAIL %s (exit %d)\n", g_tests[i].name, WEXITSTATUS(status));
+      failed++;
+    }
+  }
+  printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  if (failed) return 1;
+  if (passed == 0 && skipped > 0) return 77;
+  return 0;
+}
