@@ -1,0 +1,88 @@
+// browser.js: drives the dashboard in headless Chromium (playwright-core + Debian's chromium).
+// usage: node browser.js BASE_URL SCREENSHOT_PNG [CHROMIUM] [USER_DATA_DIR]
+// Asserts: the page loads; a country is listed; clicking it renders SVG plots with data points
+// and shaded incidents; the incident list and the blocking matrix are filled; clicking a region
+// drills down (breadcrumb all › CC › region) and shows that region's plots; no console errors.
+// Prints "ok: ..." lines and exits 0, or prints "FAIL: ..." and exits 1.
+'use strict';
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const [base, shot, exe = '/usr/bin/chromium', udd] = process.argv.slice(2);
+function fail(msg) { console.log('FAIL: ' + msg); process.exitCode = 1; throw new Error(msg); }
+function ok(msg) { console.log('ok: ' + msg); }
+
+(async () => {
+  const ctxDir = udd || path.join(path.dirname(shot), 'chromium-profile');
+  const browser = await chromium.launchPersistentContext(ctxDir, {
+    executablePath: exe,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+  const errors = [];
+  let finished = false;
+  try {
+    const page = browser.pages()[0] || await browser.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
+    page.on('pageerror', (e) => errors.push('pageerror: ' + e.message));
+    page.on('requestfailed', (r) => errors.push('requestfailed: ' + r.url()));
+    page.on('response', (r) => { if (r.status() >= 400) errors.push('HTTP ' + r.status() + ' ' + r.url()); });
+    page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) errors.push('external request: ' + r.url()); });
+
+    const resp = await page.goto(base + '/', { waitUntil: 'load' });
+    if (!resp || resp.status() !== 200) fail('GET / -> ' + (resp && resp.status()));
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
+    ok('page loaded: ' + await page.title());
+
+    const country = page.locator('#entities a[data-type="country"]').first();
+    if (await country.count() === 0) fail('no country in the entity list');
+    const cc = await country.getAttribute('data-code');
+    await country.click();
+    await page.waitForFunction((c) => document.querySelector('#entity-title').textContent.startsWith(c) &&
+      document.querySelectorAll('#plots svg').length > 0, cc, { timeout: 15000 });
+    const plots = await page.$$eval('#plots svg', (l) => l.map((s) => ({
+      ds: s.getAttribute('aria-label'), n: Number(s.getAttribute('data-points')),
+      path: (s.querySelector('path.series') || { getAttribute: () => '' }).getAttribute('d') || '',
+      shaded: s.querySelectorAll('rect.event').length })));
+    const withData = plots.filter((p) => p.n > 0 && p.path.length > 10);
+    if (!withData.length) fail('no plot with data points: ' + JSON.stringify(plots));
+    ok(cc + ': ' + plots.length + ' plots (' + plots.map((p) => p.ds + ':' + p.n).join(', ') + ')');
+    if (!plots.some((p) => p.shaded > 0)) fail('no incident shaded on any plot');
+    ok('incidents shaded: ' + plots.reduce((a, p) => a + p.shaded, 0) + ' rects');
+    const rows = await page.$$eval('#incidents tbody tr', (l) => l.map((r) => r.textContent));
+    if (!rows.length || /No incidents/.test(rows[0])) fail('incident list empty');
+    ok('incident list: ' + rows.length + ' rows');
+    const cells = await page.$$eval('#matrix td.cell', (l) => l.map((c) => ({ rate: c.dataset.rate, t: c.dataset.tech || '' })));
+    if (!cells.some((c) => c.rate !== undefined)) fail('blocking matrix has no data cell');
+    if (!cells.some((c) => c.t.length > 0)) fail('blocking matrix names no technique');
+    ok('blocking matrix: ' + cells.length + ' cells, labels ' + [...new Set(cells.map((c) => c.t).filter(Boolean))].join(' '));
+
+    /* drill down: country -> region (or asn) */
+    const child = page.locator('#entities a[data-type="region"], #entities a[data-type="asn"]').first();
+    if (await child.count() === 0) fail('no region/ASN below ' + cc);
+    const code = await child.getAttribute('data-code');
+    await child.click();
+    await page.waitForFunction((c) => document.querySelector('#entity-title').textContent.startsWith(c), code, { timeout: 15000 });
+    await page.waitForFunction(() => !/loading/.test(document.querySelector('#status').textContent), null, { timeout: 15000 });
+    const crumbs = await page.$$eval('#crumbs a', (l) => l.map((a) => a.textContent));
+    if (crumbs.length !== 3 || crumbs[1] !== cc || crumbs[2] !== code) fail('breadcrumb after drill-down: ' + crumbs.join(' › '));
+    ok('drill-down: ' + crumbs.join(' › ') + ', ' + await page.$$eval('#plots svg', (l) => l.length) + ' plots');
+    /* back to the country through the breadcrumb, then the screenshot of the country view */
+    await page.locator('#crumbs a[data-level="1"]').click();
+    await page.waitForFunction((c) => document.querySelector('#entity-title').textContent.startsWith(c) &&
+      document.querySelectorAll('#plots svg').length > 0, cc, { timeout: 15000 });
+    await page.screenshot({ path: shot, fullPage: true });
+    ok('screenshot ' + shot);
+    if (errors.length) fail('browser errors: ' + errors.join(' | '));
+    ok('no console errors');
+    finished = true;
+  } catch (e) {
+    if (!process.exitCode) console.log('FAIL: ' + e.message);
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+    if (!finished) process.exitCode = 1;
+  }
+})();

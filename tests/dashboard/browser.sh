@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# browser.sh: the dashboard in headless Chromium against a real `keepon serve`.
+# Starts keepon serve on 127.0.0.1 (random port, temp database), loads synthetic signals,
+# incidents and entity metadata through its HTTP API, then runs browser.js (playwright-core,
+# Debian's /usr/bin/chromium): page loads, SVG plots with data points, shaded incidents,
+# incident list, blocking matrix, drill-down country -> region, no console errors.
+# Artifact: $KP_BUILD/test-artifacts/dashboard.png. Skips (77) when serve is not built, when
+# chromium is absent, or when npm cannot install playwright-core (no network).
+set -euo pipefail
+src=${KP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${KP_BIN:-$src/build/src/cli/keepon}
+build=${KP_BUILD:-$src/build}
+here=$src/tests/dashboard
+skip() { echo "skip: $*"; exit 77; }
+
+[ -x "$bin" ] || skip "no keepon binary at $bin"
+"$bin" serve --help >/dev/null 2>&1 || skip "keepon serve is not built yet"
+chrome=${KP_CHROMIUM:-/usr/bin/chromium}
+[ -x "$chrome" ] || skip "no chromium at $chrome (scripts/deps.sh installs it)"
+command -v node >/dev/null || skip "node not found"
+npmdir=$src/var/npm
+"$src/scripts/npm-deps.sh" "$npmdir" >/dev/null 2>&1 || skip "npm could not install playwright-core (offline?)"
+
+tmp=$(mktemp -d /tmp/kpt-dash-$$.XXXX)
+serve_pid=
+cleanup() {
+  if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# a free port: try a few random ones until serve stays up
+for try in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 20000))
+  KEEPON_HOME=$tmp/home "$bin" serve --listen "127.0.0.1:$port" --db "$tmp/keepon.db" >"$tmp/serve.log" 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 50); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break 2
+    kill -0 "$serve_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; serve_pid=
+done
+[ -n "$serve_pid" ] || { cat "$tmp/serve.log"; echo "FAIL: keepon serve did not come up"; exit 1; }
+base=http://127.0.0.1:$port
+
+node "$here/synth.js" "$tmp/data"
+post() { curl -fsS -X POST -H 'Content-Type: application/json' --data-binary "@$2" "$base$1"; echo; }
+post /api/v1/signals "$tmp/data/signals.jsonl"
+post /api/v1/incidents "$tmp/data/incidents.json"
+post /api/v1/entities "$tmp/data/entities.json"
+
+mkdir -p "$build/test-artifacts"
+NODE_PATH=$npmdir/node_modules node "$here/browser.js" "$base" "$build/test-artifacts/dashboard.png" "$chrome" "$tmp/chromium"
