@@ -1,0 +1,169 @@
+/*
+ * test_webconn.c: the v0.5 classic analysis against OONI's own QA runs and
+ * sample measurements, plus the pure helpers (title, URL, bogon, TH protocol).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "base/json.h"
+#include "kp_test.h"
+#include "webconn/webconn.h"
+
+static kp_json_doc_t *load_json(const char *rel) {
+  const char *sh = kp_test_shared();
+  if (!sh) KP_SKIP("shared data absent (set KP_SHARED_DATA)");
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", sh, rel);
+  kp_buf_t b;
+  kp_buf_init(&b, (size_t)64 << 20);
+  if (kp_file_read(path, &b) != KP_OK) {
+    kp_buf_free(&b);
+    KP_SKIP("cannot read %s", path);
+  }
+  kp_json_doc_t *doc = NULL;
+  kp_json_limits_t lim = {0};
+  KP_ASSERT_EQ(kp_json_parse(b.data, b.len, &lim, &doc, NULL), KP_OK);
+  kp_buf_free(&b);
+  return doc;
+}
+
+/* Every scenario's measured run, replayed through our analysis, must give
+ * OONI's expected verdict on every v0.5 field. */
+KP_TEST(qa_scenarios_replay) {
+  kp_json_doc_t *doc = load_json("ooni/qa/scenarios.json");
+  const kp_json_t *root = kp_json_root(doc);
+  size_t n = kp_json_len(root), failed = 0;
+  KP_ASSERT_EQ(n, 36);
+  kp_wc_obs_t *o = malloc(sizeof *o);
+  KP_ASSERT(o);
+  for (size_t i = 0; i < n; i++) {
+    const kp_json_t *sc = kp_json_at(root, i);
+    kp_arena_t *a = kp_arena_create(1 << 20);
+    const char *cf = NULL;
+    KP_ASSERT_EQ(kp_wc_qa_replay_obs(sc, a, o, &cf), KP_OK);
+    kp_wc_keys_t k;
+    KP_ASSERT_EQ(kp_wc_analyze(o, NULL, &k), KP_OK);
+    char msg[512];
+    if (!kp_wc_qa_compare(sc, &k, cf, msg, sizeof msg)) {
+      fprintf(stderr, "  FAIL %s: %s\n", kp_json_get_str(sc, "name"), msg);
+      failed++;
+    }
+    kp_arena_destroy(a);
+  }
+  free(o);
+  kp_json_doc_free(doc);
+  KP_ASSERT_EQ(failed, 0);
+}
+
+/* A deliberately wrong verdict must be reported, naming the field. */
+KP_TEST(qa_compare_reports_mismatch) {
+  kp_json_doc_t *doc = load_json("ooni/qa/scenarios.json");
+  const kp_json_t *root = kp_json_root(doc);
+  for (size_t i = 0; i < kp_json_len(root); i++) {
+    const kp_json_t *sc = kp_json_at(root, i);
+    if (strcmp(kp_json_get_str(sc, "name"), "httpDiffWithConsistentDNS")) continue;
+    kp_wc_keys_t k;
+    memset(&k, 0, sizeof k);
+    k.blocking = KP_WC_BLOCK_FALSE;
+    char msg[256];
+    KP_ASSERT(!kp_wc_qa_compare(sc, &k, NULL, msg, sizeof msg));
+    KP_ASSERT(strstr(msg, "expected") && strstr(msg, "got"));
+  }
+  kp_json_doc_free(doc);
+}
+
+/* OONI's three full sample measurements through the archival reader. */
+KP_TEST(qa_samples_archival) {
+  static const char *const names[] = {"dnsBlockingBOGON", "successWithHTTPS",
+                                      "tlsBlockingConnectionResetWithConsistentDNS"};
+  kp_wc_obs_t *o = malloc(sizeof *o);
+  KP_ASSERT(o);
+  for (size_t i = 0; i < 3; i++) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "ooni/qa/samples/%s.json", names[i]);
+    kp_json_doc_t *doc = load_json(rel);
+    const kp_json_t *tk = kp_json_get(kp_json_root(doc), "test_keys");
+    kp_arena_t *a = kp_arena_create(1 << 22);
+    KP_ASSERT_EQ(kp_wc_obs_from_archival(tk, a, o), KP_OK);
+    kp_wc_keys_t k;
+    KP_ASSERT_EQ(kp_wc_analyze(o, NULL, &k), KP_OK);
+    kp_buf_t b;
+    kp_buf_init(&b, 1 << 20);
+    kp_jw_t w;
+    kp_jw_init(&w, &b);
+    kp_jw_obj_begin(&w);
+    kp_wc_keys_write(&w, &k);
+    kp_jw_obj_end(&w);
+    kp_json_doc_t *ours = NULL;
+    kp_json_limits_t lim = {0};
+    KP_ASSERT_EQ(kp_json_parse(b.data, b.len, &lim, &ours, NULL), KP_OK);
+    static const char *const f[] = {"dns_experiment_failure", "dns_consistency",
+                                    "http_experiment_failure", "body_length_match",
+                                    "status_code_match", "headers_match", "title_match",
+                                    "blocking", "accessible", "x_blocking_flags", "x_dns_flags",
+                                    "x_null_null_flags"};
+    for (size_t j = 0; j < sizeof f / sizeof *f; j++) {
+      kp_buf_t x, y;
+      kp_buf_init(&x, 4096);
+      kp_buf_init(&y, 4096);
+      kp_jw_t wx, wy;
+      kp_jw_init(&wx, &x);
+      kp_jw_init(&wy, &y);
+      kp_jw_node(&wx, kp_json_get(tk, f[j]));
+      kp_jw_node(&wy, kp_json_get(kp_json_root(ours), f[j]));
+      KP_ASSERT_MSG(!strcmp(kp_buf_str(&x), kp_buf_str(&y)), "%s %s: OONI %s, ours %s", names[i],
+                    f[j], kp_buf_str(&x), kp_buf_str(&y));
+      kp_buf_free(&x);
+      kp_buf_free(&y);
+    }
+    KP_ASSERT(fabs(kp_json_num(kp_json_get(tk, "body_proportion")) - k.body_proportion) < 1e-9);
+    kp_json_doc_free(ours);
+    kp_buf_free(&b);
+    kp_arena_destroy(a);
+    kp_json_doc_free(doc);
+  }
+  free(o);
+}
+
+KP_TEST(title_extraction) {
+  char t[600];
+  const char *b = "<html><HEAD><TiTlE>Access Denied</tItLe></head>";
+  KP_ASSERT_EQ(kp_wc_title((const uint8_t *)b, strlen(b), t, sizeof t), 13);
+  KP_ASSERT_STREQ(t, "Access Denied");
+  const char *nb = "<title>a<b></title>";
+  KP_ASSERT_EQ(kp_wc_title((const uint8_t *)nb, strlen(nb), t, sizeof t), 0);
+  const char *un = "<title>never closed";
+  KP_ASSERT_EQ(kp_wc_title((const uint8_t *)un, strlen(un), t, sizeof t), 0);
+  char big[700];
+  memcpy(big, "<title>", 7);
+  memset(big + 7, 'x', 600);
+  memcpy(big + 607, "</title>", 9);
+  KP_ASSERT_EQ(kp_wc_title((const uint8_t *)big, strlen(big), t, sizeof t), 0); /* > 512 */
+}
+
+KP_TEST(url_split) {
+  char s[8], h[256];
+  int p;
+  KP_ASSERT_EQ(kp_wc_url_split("https://WWW.Example.com:8443/x?y", s, sizeof s, h, sizeof h, &p), KP_OK);
+  KP_ASSERT_STREQ(s, "https");
+  KP_ASSERT_STREQ(h, "www.example.com");
+  KP_ASSERT_EQ(p, 8443);
+  KP_ASSERT_EQ(kp_wc_url_split("http://[2001:db8::1]/", s, sizeof s, h, sizeof h, &p), KP_OK);
+  KP_ASSERT_STREQ(h, "2001:db8::1");
+  KP_ASSERT_EQ(p, 0);
+  KP_ASSERT_NE(kp_wc_url_split("ftp://x/", s, sizeof s, h, sizeof h, &p), KP_OK);
+  KP_ASSERT_NE(kp_wc_url_split("http:///", s, sizeof s, h, sizeof h, &p), KP_OK);
+  KP_ASSERT_NE(kp_wc_url_split("http://x:99999/", s, sizeof s, h, sizeof h, &p), KP_OK);
+}
+
+KP_TEST(bogon_lab_exemption) {
+  kp_wc_opts_t lab = {.lab = true};
+  KP_ASSERT(kp_wc_is_bogon("198.19.12.1", NULL));
+  KP_ASSERT(!kp_wc_is_bogon("198.19.12.1", &lab));
+  KP_ASSERT(!kp_wc_is_bogon("2001:db8:12::1", &lab));
+  KP_ASSERT(kp_wc_is_bogon("10.10.34.35", &lab));
+  KP_ASSERT(kp_wc_is_bogon("127.0.0.1", &lab));
+  KP_ASSERT(!kp_wc_is_bogon("93.184.216.34", NULL));
+}
