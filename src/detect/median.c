@@ -120,8 +120,10 @@ void kp_median_push(kp_median_t *m, double x) {
   else m->count++;
   m->head = (m->head + 1) % m->w;
   m->val[slot] = x;
-  if (m->hn[0] == 0 || x <= m->val[m->heap[0][0]]) heap_push(m, 0, slot);
-  else heap_push(m, 1, slot);
+  /* order-preserving placement: <= max(lo) -> lo; >= min(hi) -> hi; in between -> lo */
+  if (m->hn[0] && x <= m->val[m->heap[0][0]]) heap_push(m, 0, slot);
+  else if (m->hn[1] && x >= m->val[m->heap[1][0]]) heap_push(m, 1, slot);
+  else heap_push(m, 0, slot);
   /* rebalance: lo holds ceil(count/2) */
   size_t want = (m->count + 1) / 2;
   while (m->hn[0] > want) heap_push(m, 1, heap_pop(m, 0));

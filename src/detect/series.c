@@ -135,6 +135,11 @@ static kp_status_t get_ser(kp_sigset_t *s, const char *et, const char *code, con
   strcpy(n->pub.entity_code, code);
   strcpy(n->pub.datasource, ds);
   if (cc && cc[0]) memcpy(n->pub.cc, cc, 3);
+  if (!strcmp(et, "country") && strlen(code) == 2) memcpy(n->pub.cc, code, 3);
+  if ((!strcmp(et, "region") || !strcmp(et, "domain")) && strlen(code) > 3 && code[2] == '/' && !n->pub.cc[0]) {
+    memcpy(n->pub.cc, code, 2);
+    n->pub.cc[2] = 0;
+  }
   s->v[s->n++] = n;
   kp_status_t st = rehash(s, s->tabcap); /* cheap enough: series are few relative to points */
   if (st != KP_OK) return st;
@@ -434,8 +439,10 @@ kp_status_t kp_sigset_signals_raw(const kp_sigset_t *s, const char *et, const ch
     kp_jw_key(&w, "values");
     kp_jw_arr_begin(&w);
     for (size_t b = b0; b < p->n && p->t0 + (int64_t)b * p->step < z; b++) {
-      if (isnan(p->v[b])) kp_jw_null(&w);
-      else kp_jw_double(&w, p->v[b]);
+      double x = p->v[b];
+      if (isnan(x)) kp_jw_null(&w);
+      else if (x == floor(x) && fabs(x) < 9e15) kp_jw_int(&w, (int64_t)x);
+      else kp_jw_double(&w, x);
     }
     kp_jw_arr_end(&w);
     kp_jw_obj_end(&w);

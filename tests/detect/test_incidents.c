@@ -1,0 +1,433 @@
+/* test_incidents.c: input parsing, the measurement converter, incident merging, alerts and the webhook. */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "detect/detect.h"
+#include "kp_test.h"
+
+#define T0 1641254400LL /* 2022-01-04 00:00 UTC */
+
+KP_TEST(signal_parse_accepts_and_rejects) {
+  kp_signal_point_t p;
+  const char *ok = "{\"type\":\"signal\",\"entity_type\":\"asn\",\"entity_code\":\"AS9198\",\"datasource\":"
+                   "\"ping-slash24\",\"t\":1641378600,\"step\":600,\"value\":9123,\"cc\":\"KZ\",\"down\":3}";
+  KP_ASSERT_OK(kp_signal_parse(ok, strlen(ok), &p));
+  KP_ASSERT_STREQ(p.entity_code, "AS9198");
+  KP_ASSERT_STREQ(p.cc, "KZ");
+  KP_ASSERT_EQ(p.t, 1641378600);
+  KP_ASSERT(p.has_value && p.value == 9123);
+  const char *null_v = "{\"type\":\"signal\",\"entity_type\":\"region\",\"entity_code\":\"KZ/Almaty\",\"datasource\":"
+                       "\"bgp\",\"t\":0,\"step\":300,\"value\":null}";
+  KP_ASSERT_OK(kp_signal_parse(null_v, strlen(null_v), &p));
+  KP_ASSERT(!p.has_value);
+  KP_ASSERT_STREQ(p.cc, "KZ");
+  const char *bad[] = {
+      "{\"type\":\"signal\"}",
+      "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"KZ\",\"datasource\":\"bgp\",\"t\":1,\"step\":0,\"value\":1}",
+      "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"KZ\",\"datasource\":\"bgp\",\"t\":1,\"step\":300,\"value\":\"x\"}",
+      "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"K\\\"Z\",\"datasource\":\"bgp\",\"t\":1,\"step\":300,\"value\":1}",
+      "[1,2]", "{\"type\":\"signal\",", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    KP_ASSERT_MSG(kp_signal_parse(bad[i], strlen(bad[i]), &p) != KP_OK, "accepted bad[%zu]", i);
+}
+
+static char *msm(const char *test, const char *cc, const char *asn, int64_t t, const char *tk, const char *input) {
+  static char buf[2048];
+  char ts[20];
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+  snprintf(buf, sizeof buf,
+           "{\"test_name\":\"%s\",\"probe_cc\":\"%s\",\"probe_asn\":\"%s\",\"measurement_start_time\":\"%s\","
+           "\"report_id\":\"r-%s-%lld\",\"input\":%s,\"test_keys\":%s}\n",
+           test, cc, asn, ts, test, (long long)t, input ? input : "null", tk);
+  return buf;
+}
+
+KP_TEST(measurement_failure_rules) {
+  kp_msm_t m;
+  char *s = msm("whatsapp", "KZ", "AS9198", T0, "{\"whatsapp_endpoints_status\":\"blocked\"}", NULL);
+  KP_ASSERT_OK(kp_msm_parse(s, strlen(s), &m));
+  KP_ASSERT(m.failed);
+  KP_ASSERT_STREQ(m.asn, "AS9198");
+  KP_ASSERT_EQ(m.t, T0);
+  KP_ASSERT_EQ(strlen(m.sha256), 64);
+  s = msm("telegram", "KZ", "AS9198", T0, "{\"telegram_tcp_blocking\":false,\"telegram_http_blocking\":false,\"telegram_web_status\":\"ok\"}", NULL);
+  KP_ASSERT_OK(kp_msm_parse(s, strlen(s), &m));
+  KP_ASSERT(!m.failed);
+  s = msm("signal", "KZ", "AS9198", T0, "{\"signal_backend_status\":\"ok\",\"keepon_failed\":true,\"keepon_technique\":\"throttled\"}", NULL);
+  KP_ASSERT_OK(kp_msm_parse(s, strlen(s), &m));
+  KP_ASSERT(m.failed);
+  KP_ASSERT_STREQ(m.technique, "throttled");
+  s = msm("web_connectivity", "KZ", "AS9198", T0, "{\"blocking\":\"dns\"}", "\"https://WWW.Example.org/x\"");
+  KP_ASSERT_OK(kp_msm_parse(s, strlen(s), &m));
+  KP_ASSERT(m.failed);
+  KP_ASSERT_STREQ(m.domain, "www.example.org");
+  KP_ASSERT_STREQ(m.technique, "dns");
+  s = msm("web_connectivity", "KZ", "AS9198", T0, "{\"blocking\":null}", "\"https://example.org/\"");
+  KP_ASSERT_EQ(kp_msm_parse(s, strlen(s), &m), KP_ERR_NOTFOUND);
+}
+
+KP_TEST(real_ooni_measurements) {
+  const char *sh = kp_test_shared();
+  if (!sh) KP_SKIP("shared data absent");
+  const struct { const char *file; const char *test; bool failed; } cases[] = {
+      {"whatsapp.json", "whatsapp", false}, {"telegram_nourl.json", "telegram", false},
+      {"signal_022.json", "signal", false}, {"report1.json", "web_connectivity", false}};
+  for (size_t i = 0; i < 4; i++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/ooni/real/%s", sh, cases[i].file);
+    kp_buf_t b;
+    kp_buf_init(&b, 1 << 24);
+    KP_ASSERT_OK(kp_file_read(path, &b));
+    kp_msm_t m;
+    KP_ASSERT_OK(kp_msm_parse(b.data, b.len, &m));
+    KP_ASSERT_STREQ(m.test_name, cases[i].test);
+    KP_ASSERT_EQ(m.failed, cases[i].failed);
+    KP_ASSERT(m.uid[0] && m.t > 1500000000);
+    kp_buf_free(&b);
+  }
+}
+
+KP_TEST(jsonl_reader_counts_bad_lines_and_converts_measurements) {
+  kp_buf_t in;
+  kp_buf_init(&in, 1 << 20);
+  kp_buf_puts(&in, "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"KZ\",\"datasource\":\"bgp\",\"t\":0,\"step\":300,\"value\":5}\n");
+  kp_buf_puts(&in, "not json\n\n");
+  for (int i = 0; i < 4; i++) /* 3 of 4 fail, in one hour bin; two techniques */
+    kp_buf_puts(&in, msm("whatsapp", "KZ", "AS9198", T0 + 60 * i,
+                         i == 0 ? "{\"whatsapp_endpoints_status\":\"ok\"}"
+                                : i == 1 ? "{\"whatsapp_endpoints_status\":\"blocked\",\"technique\":\"tcp-reset\"}"
+                                         : "{\"whatsapp_endpoints_status\":\"blocked\",\"technique\":\"dns-hijack\"}",
+                         NULL));
+  kp_buf_puts(&in, "{\"test_name\":\"whatsapp\"}\n");
+  kp_buf_puts(&in, msm("whatsapp", "KZ", "AS9198", T0 + 7200, "{\"whatsapp_endpoints_status\":\"ok\"}", NULL));
+  in.len--; /* last line without newline */
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  kp_read_stats_t st = {0};
+  KP_ASSERT_OK(kp_sigset_add_jsonl(s, in.data, in.len, &st));
+  KP_ASSERT_EQ(st.signals, 1);
+  KP_ASSERT_EQ(st.measurements, 5);
+  KP_ASSERT_EQ(st.bad, 2);
+  KP_ASSERT_EQ(st.first_bad[0], 2);
+  KP_ASSERT_EQ(st.first_bad[1], 8);
+  KP_ASSERT_OK(kp_sigset_finalize(s));
+  const kp_series_t *c = kp_sigset_find(s, "country", "KZ", "probe-whatsapp");
+  const kp_series_t *a = kp_sigset_find(s, "asn", "AS9198", "probe-whatsapp");
+  KP_ASSERT(c && a);
+  KP_ASSERT_STREQ(a->cc, "KZ");
+  KP_ASSERT_EQ(c->n, 3);
+  KP_ASSERT_NEAR(c->v[0], 750, 1e-9);
+  KP_ASSERT(isnan(c->v[1]));
+  KP_ASSERT_NEAR(c->v[2], 0, 1e-9);
+  KP_ASSERT_EQ(c->cnt[0], 4);
+  KP_ASSERT_EQ(c->ntech, 2);
+  KP_ASSERT_EQ(c->nev, 3);
+  /* the converter's output reads back to the same series */
+  kp_buf_t pts;
+  kp_buf_init(&pts, 1 << 20);
+  KP_ASSERT_OK(kp_sigset_write_probe_points(s, &pts));
+  KP_ASSERT(strstr(kp_buf_str(&pts), "\"value\":750,\"n\":4,\"cc\":\"KZ\",\"techniques\":{\"dns-hijack\":2,\"tcp-reset\":1}"));
+  kp_sigset_t *s2;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s2));
+  kp_read_stats_t st2 = {0};
+  KP_ASSERT_OK(kp_sigset_add_jsonl(s2, pts.data, pts.len, &st2));
+  KP_ASSERT_OK(kp_sigset_finalize(s2));
+  const kp_series_t *c2 = kp_sigset_find(s2, "country", "KZ", "probe-whatsapp");
+  KP_ASSERT(c2 && c2->n == 3 && c2->v[0] == 750 && c2->cnt[0] == 4 && c2->ntech == 2);
+  /* IODA-shaped signals/raw */
+  kp_buf_t raw;
+  kp_buf_init(&raw, 1 << 20);
+  KP_ASSERT_OK(kp_sigset_signals_raw(s, "country", "KZ", "probe-whatsapp", T0, T0 + 3 * 3600, &raw));
+  KP_ASSERT(strstr(kp_buf_str(&raw), "\"values\":[750,null,0]"));
+  kp_buf_free(&raw);
+  kp_buf_free(&pts);
+  kp_buf_free(&in);
+  kp_sigset_free(s2);
+  kp_sigset_free(s);
+}
+
+/* ---- merging: a synthetic world ---- */
+
+static void series(kp_sigset_t *s, const char *et, const char *code, const char *ds, const char *cc, size_t n,
+                   int64_t step, double base, int64_t down0, int64_t down1, double down_v) {
+  for (size_t i = 0; i < n; i++) {
+    kp_signal_point_t p = {0};
+    snprintf(p.entity_type, sizeof p.entity_type, "%s", et);
+    snprintf(p.entity_code, sizeof p.entity_code, "%s", code);
+    snprintf(p.datasource, sizeof p.datasource, "%s", ds);
+    if (cc) memcpy(p.cc, cc, 3);
+    p.t = T0 + (int64_t)i * step;
+    p.step = step;
+    p.has_value = true;
+    p.value = p.t >= down0 && p.t < down1 ? down_v : base + (double)(i % 5);
+    KP_ASSERT_OK(kp_sigset_add_point(s, &p));
+  }
+}
+
+static kp_detect_cfg_t test_cfg(void) {
+  kp_detect_cfg_t c;
+  kp_detect_cfg_default(&c);
+  c.active.history = c.bgp.history = (kp_span_t){12 * 3600, false};
+  return c;
+}
+
+static kp_incset_t *merge(kp_sigset_t *s, kp_event_list_t *ev) {
+  kp_detect_cfg_t c = test_cfg();
+  KP_ASSERT_OK(kp_sigset_finalize(s));
+  memset(ev, 0, sizeof *ev);
+  KP_ASSERT_OK(kp_detect_run(&c, s, ev));
+  kp_incset_t *is;
+  KP_ASSERT_OK(kp_incidents_merge(&c, s, ev, &is));
+  return is;
+}
+
+static bool has(const char *const *v, size_t n, const char *x) {
+  for (size_t i = 0; i < n; i++)
+    if (strstr(v[i], x)) return true;
+  return false;
+}
+
+KP_TEST(merge_full_shutdown_bgp_visible) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  int64_t d0 = T0 + 86400, d1 = T0 + 86400 + 6 * 3600;
+  series(s, "country", "KZ", "ping-slash24", NULL, 288, 600, 9000, d0, d1, 400);
+  series(s, "country", "KZ", "bgp", NULL, 576, 300, 12000, 0, 0, 0);         /* BGP unchanged */
+  series(s, "asn", "AS9198", "ping-slash24", "KZ", 288, 600, 5000, d0 + 600, d1, 100);
+  series(s, "country", "UZ", "ping-slash24", NULL, 288, 600, 3000, 0, 0, 0); /* elsewhere: quiet */
+  kp_event_list_t ev;
+  kp_incset_t *is = merge(s, &ev);
+  if (kp_incset_count(is) != 1) {
+    kp_buf_t j;
+    kp_buf_init(&j, 1 << 20);
+    kp_incidents_json(is, &j);
+    fprintf(stderr, "%s\n", kp_buf_str(&j));
+  }
+  KP_ASSERT_EQ(kp_incset_count(is), 1);
+  const kp_incident_t *inc = kp_incset_at(is, 0);
+  KP_ASSERT_STREQ(inc->cc, "KZ");
+  KP_ASSERT_EQ(inc->type, KP_INC_FULL);
+  KP_ASSERT_EQ(inc->level, KP_LVL_CRITICAL);
+  KP_ASSERT_EQ(inc->start, d0);
+  KP_ASSERT_EQ(inc->end, d1);
+  KP_ASSERT_EQ(inc->nevents, 2);
+  KP_ASSERT(inc->nasns == 1 && !strcmp(inc->asns[0], "AS9198"));
+  KP_ASSERT(has(inc->findings, inc->nfindings, "BGP visible, traffic down (country KZ)"));
+  KP_ASSERT(!inc->ongoing);
+  KP_ASSERT(inc->nevidence >= 1 && !strcmp(inc->evidence[0].kind, "signal"));
+  double conf_one = inc->confidence;
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+
+  /* the same outage seen by BGP as well: more agreeing sources, higher confidence, no finding */
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  series(s, "country", "KZ", "ping-slash24", NULL, 288, 600, 9000, d0, d1, 400);
+  series(s, "country", "KZ", "bgp", NULL, 576, 300, 12000, d0, d1, 2000);
+  is = merge(s, &ev);
+  KP_ASSERT_EQ(kp_incset_count(is), 1);
+  inc = kp_incset_at(is, 0);
+  KP_ASSERT(inc->confidence > conf_one);
+  KP_ASSERT(!has(inc->findings, inc->nfindings, "BGP visible"));
+  KP_ASSERT_EQ(inc->nsources, 2);
+  KP_ASSERT(inc->score > 0);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+}
+
+KP_TEST(merge_regional_and_per_network) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  int64_t d0 = T0 + 86400;
+  series(s, "country", "KZ", "ping-slash24", NULL, 288, 600, 9000, 0, 0, 0);
+  series(s, "region", "KZ/Almaty", "ping-slash24", NULL, 288, 600, 2000, d0, d0 + 7200, 10);
+  series(s, "asn", "AS48503", "ping-slash24", "KZ", 288, 600, 800, d0 + 40000, d0 + 50000, 10);
+  kp_event_list_t ev;
+  kp_incset_t *is = merge(s, &ev);
+  KP_ASSERT_EQ(kp_incset_count(is), 2);
+  KP_ASSERT_EQ(kp_incset_at(is, 0)->type, KP_INC_REGIONAL);
+  KP_ASSERT_STREQ(kp_incset_at(is, 0)->regions[0], "KZ/Almaty");
+  KP_ASSERT_EQ(kp_incset_at(is, 1)->type, KP_INC_NETWORK);
+  KP_ASSERT_STREQ(kp_incset_at(is, 1)->asns[0], "AS48503");
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+}
+
+static void add_msms(kp_sigset_t *s, const char *test, int64_t from, int hours, double fail_from, int64_t f0,
+                     int64_t f1, const char *tech) {
+  for (int h = 0; h < hours; h++)
+    for (int k = 0; k < 4; k++) {
+      kp_msm_t m = {0};
+      snprintf(m.test_name, sizeof m.test_name, "%s", test);
+      memcpy(m.cc, "KZ", 3);
+      snprintf(m.asn, sizeof m.asn, "AS9198");
+      m.t = from + h * 3600 + k * 600;
+      snprintf(m.uid, sizeof m.uid, "uid-%s-%d-%d", test, h, k);
+      memset(m.sha256, 'a', 64);
+      m.failed = m.t >= f0 && m.t < f1 && k < (int)(fail_from * 4);
+      if (m.failed && tech) snprintf(m.technique, sizeof m.technique, "%s", tech);
+      KP_ASSERT_OK(kp_sigset_add_msm(s, &m));
+    }
+}
+
+KP_TEST(merge_service_blocking_and_throttling) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  int64_t b0 = T0 + 30 * 3600, b1 = T0 + 60 * 3600;
+  series(s, "country", "KZ", "ping-slash24", NULL, 600, 600, 9000, 0, 0, 0); /* network up */
+  add_msms(s, "whatsapp", T0, 96, 1.0, b0, b1, "tcp-reset");
+  add_msms(s, "telegram", T0, 96, 1.0, b0 + 3600, b1, "dns-hijack");
+  kp_event_list_t ev;
+  kp_incset_t *is = merge(s, &ev);
+  KP_ASSERT_EQ(kp_incset_count(is), 1);
+  const kp_incident_t *inc = kp_incset_at(is, 0);
+  KP_ASSERT_EQ(inc->type, KP_INC_SERVICE);
+  KP_ASSERT_EQ(inc->start, b0);
+  KP_ASSERT_EQ(inc->end, b1);
+  KP_ASSERT_EQ(inc->nservices, 2);
+  KP_ASSERT_STREQ(inc->services[0], "telegram");
+  KP_ASSERT_STREQ(inc->services[1], "whatsapp");
+  KP_ASSERT_EQ(inc->ntechniques, 2);
+  KP_ASSERT_STREQ(inc->techniques[0].name, "tcp-reset"); /* 30 h × 4 vs 29 h × 4 */
+  KP_ASSERT_EQ(inc->techniques[0].count, 120);
+  KP_ASSERT(has(inc->findings, inc->nfindings, "network up while services failed"));
+  KP_ASSERT(inc->nevidence > 0 && !strcmp(inc->evidence[0].kind, "measurement") && strlen(inc->evidence[0].hash) == 64);
+  KP_ASSERT_EQ(inc->nasns, 1);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  add_msms(s, "signal", T0, 96, 0.75, b0, b1, "throttled");
+  is = merge(s, &ev);
+  KP_ASSERT_EQ(kp_incset_count(is), 1);
+  KP_ASSERT_EQ(kp_incset_at(is, 0)->type, KP_INC_THROTTLING);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+}
+
+/* ---- alerts ---- */
+
+static size_t count_str(const char *h, const char *n) {
+  size_t c = 0;
+  for (const char *p = h; (p = strstr(p, n)); p++) c++;
+  return c;
+}
+
+KP_TEST(alerts_open_level_close) {
+  kp_alert_state_t *st;
+  KP_ASSERT_OK(kp_alert_state_new(&st));
+  kp_buf_t out;
+  kp_buf_init(&out, 1 << 20);
+  size_t n;
+  int64_t d0 = T0 + 86400;
+  /* run 1: the outage is ongoing at warning level */
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  series(s, "country", "KZ", "ping-slash24", NULL, 150, 600, 9000, d0, d0 + 86400, 6000);
+  kp_event_list_t ev;
+  kp_incset_t *is = merge(s, &ev);
+  KP_ASSERT_EQ(kp_incset_count(is), 1);
+  KP_ASSERT(kp_incset_at(is, 0)->ongoing);
+  KP_ASSERT_OK(kp_alerts_diff(st, is, &out, &n));
+  KP_ASSERT_EQ(n, 1);
+  KP_ASSERT(strstr(kp_buf_str(&out), "\"alert\":\"open\",\"level\":\"warning\""));
+  kp_buf_reset(&out);
+  KP_ASSERT_OK(kp_alerts_diff(st, is, &out, &n)); /* nothing changed */
+  KP_ASSERT_EQ(n, 0);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  /* run 2: more data, it deepens to critical; run 3: it ends */
+  series(s, "country", "KZ", "ping-slash24", NULL, 160, 600, 9000, d0, d0 + 86400, 2000);
+  is = merge(s, &ev);
+  KP_ASSERT_OK(kp_alerts_diff(st, is, &out, &n));
+  KP_ASSERT_EQ(n, 1);
+  KP_ASSERT(strstr(kp_buf_str(&out), "\"alert\":\"level\",\"level\":\"critical\""));
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_buf_reset(&out);
+  series(s, "country", "KZ", "ping-slash24", NULL, 200, 600, 9000, d0, d0 + 5 * 3600, 2000);
+  is = merge(s, &ev);
+  KP_ASSERT_OK(kp_alerts_diff(st, is, &out, &n));
+  KP_ASSERT_EQ(n, 1);
+  KP_ASSERT_EQ(count_str(kp_buf_str(&out), "\"alert\":\"close\""), 1);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+  kp_buf_free(&out);
+  kp_alert_state_free(st);
+}
+
+/* ---- webhook: a receiver on 127.0.0.1 in a child process ---- */
+
+KP_TEST(webhook_posts_json) {
+  int ls = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  KP_ASSERT(bind(ls, (struct sockaddr *)&a, sizeof a) == 0 && listen(ls, 4) == 0);
+  socklen_t al = sizeof a;
+  getsockname(ls, (struct sockaddr *)&a, &al);
+  char got[256];
+  snprintf(got, sizeof got, "%s/got", kp_test_tmpdir());
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (int k = 0; k < 2; k++) { /* first request 200, second 500 */
+      int c = accept(ls, NULL, NULL);
+      char req[4096];
+      size_t n = 0;
+      ssize_t r;
+      while (n < sizeof req && (r = recv(c, req + n, sizeof req - n, 0)) > 0) {
+        n += (size_t)r;
+        char *body = memmem(req, n, "\r\n\r\n", 4);
+        if (body && strstr(req, "Content-Length: 13") && (size_t)(body + 4 - req) + 13 <= n) break;
+      }
+      if (k == 0) kp_file_write_atomic(got, req, n, 0600);
+      const char *resp = k == 0 ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" : "HTTP/1.1 500 Oops\r\n\r\n";
+      send(c, resp, strlen(resp), 0);
+      close(c);
+    }
+    _exit(0);
+  }
+  close(ls);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", ntohs(a.sin_port));
+  int code;
+  KP_ASSERT_OK(kp_webhook_post(url, "{\"alert\":\"x\"}", 13, 3000, &code));
+  KP_ASSERT_EQ(code, 200);
+  KP_ASSERT_EQ(kp_webhook_post(url, "{\"alert\":\"y\"}", 13, 3000, &code), KP_ERR_PERM);
+  KP_ASSERT_EQ(code, 500);
+  int wst;
+  waitpid(pid, &wst, 0);
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 16);
+  KP_ASSERT_OK(kp_file_read(got, &b));
+  KP_ASSERT(strncmp(kp_buf_str(&b), "POST /hook HTTP/1.1\r\n", 21) == 0);
+  KP_ASSERT(strstr(kp_buf_str(&b), "Content-Type: application/json\r\n"));
+  KP_ASSERT(strstr(kp_buf_str(&b), "\r\n\r\n{\"alert\":\"x\"}"));
+  kp_buf_free(&b);
+  /* refused connection and bad URLs are errors, not crashes */
+  KP_ASSERT(kp_webhook_post(url, "{}", 2, 500, &code) != KP_OK);
+  KP_ASSERT_EQ(kp_webhook_post("https://127.0.0.1/", "{}", 2, 500, &code), KP_ERR_UNSUPPORTED);
+  KP_ASSERT_EQ(kp_webhook_post("http://example.org/", "{}", 2, 500, &code), KP_ERR_INVAL);
+  int c2;
+  KP_ASSERT_OK(kp_http_status_parse("HTTP/1.0 204 No", 15, &c2));
+  KP_ASSERT_EQ(c2, 204);
+  KP_ASSERT(kp_http_status_parse("HTTP/2 200", 10, &c2) != KP_OK);
+  KP_ASSERT(kp_http_status_parse("HTTP/1.1 20", 11, &c2) != KP_OK);
+}
