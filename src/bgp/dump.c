@@ -95,9 +95,12 @@ static inline size_t put_addr(char *p, uint8_t afi, const uint8_t *a) {
   return afi == 2 ? kp_fmt_v6(p, a) : kp_fmt_v4(p, a);
 }
 
-/* Emit one line per prefix of @p nlri. announce: "pfx|[pid|]tail"; else "pfx[|pid]\n". */
+/* Emit one line per prefix of @p nlri. announce: "pfx|[pid|]tail"; else "pfx[|pid]\n".
+ * @p addr_override: print this address instead of each prefix's (MRTD withdrawals:
+ * bgpdump's two inet_ntoa() calls in one printf share a static buffer, so the
+ * peer address appears where the prefix should be). */
 static kp_status_t emit_list(kp_buf_t *out, const line_t *ln, const uint8_t *nlri, size_t nlen, uint8_t afi,
-                             bool addpath, bool announce, uint64_t *lines) {
+                             bool addpath, bool announce, uint64_t *lines, const uint8_t *addr_override) {
   kp_nlri_it_t it = {kp_cur_make(nlri, nlen), afi, addpath};
   kp_pfx_t x;
   while (kp_nlri_next(&it, &x) == 1) {
@@ -109,7 +112,7 @@ static kp_status_t emit_list(kp_buf_t *out, const line_t *ln, const uint8_t *nlr
     char *p = (char *)out->data + out->len;
     size_t n = ln->hl;
     memcpy(p, ln->head, n);
-    n += put_addr(p + n, afi, x.addr);
+    n += put_addr(p + n, afi, addr_override ? addr_override : x.addr);
     p[n++] = '/';
     n += kp_fmt_u32(p + n, x.len);
     if (announce) {
@@ -172,7 +175,8 @@ static kp_status_t dump_update(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, const kp_
   ln.hl = make_head(ln.head, fmt, ts, tsl, 'W', peer4, p4, m->peer_as);
   ln.tail = NULL;
   ln.tl = 0;
-  if ((st = emit_list(out, &ln, m->withdrawn.p, m->withdrawn.len, 1, m->addpath, false, lines)) != KP_OK) return st;
+  st = emit_list(out, &ln, m->withdrawn.p, m->withdrawn.len, 1, m->addpath, false, lines, mrtd ? m->peer : NULL);
+  if (st != KP_OK) return st;
   if (a->unreach_mask) {
     for (int afi = 1; afi <= 2; afi++) {
       if (afi == 2) ln.hl = make_head(ln.head, fmt, ts, tsl, 'W', peer6, p6, m->peer_as);
@@ -180,7 +184,7 @@ static kp_status_t dump_update(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, const kp_
         unsigned slot = KP_MP_SLOT(afi, safi);
         if (!(a->unreach_mask & (1u << slot))) continue;
         const kp_mp_nlri_t *mp = &a->unreach[slot];
-        st = emit_list(out, &ln, mp->nlri, mp->nlri_len, (uint8_t)afi, m->addpath, false, lines);
+        st = emit_list(out, &ln, mp->nlri, mp->nlri_len, (uint8_t)afi, m->addpath, false, lines, NULL);
         if (st != KP_OK) return st;
       }
     }
@@ -193,7 +197,7 @@ static kp_status_t dump_update(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, const kp_
   if (m->announced.len > 0) {
     ln.tl = build_tail(c, nh, kp_fmt_v4(nh, a->nexthop), false, mrtd);
     ln.tail = c->tail;
-    if ((st = emit_list(out, &ln, m->announced.p, m->announced.len, 1, m->addpath, true, lines)) != KP_OK)
+    if ((st = emit_list(out, &ln, m->announced.p, m->announced.len, 1, m->addpath, true, lines, NULL)) != KP_OK)
       return st;
   }
   if (mrtd) return KP_OK;
@@ -210,7 +214,7 @@ static kp_status_t dump_update(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, const kp_
       size_t nhl = afi == 1 ? kp_fmt_v4(nh, mp->nh) : kp_fmt_v6(nh, mp->nh);
       ln.tl = build_tail(c, nh, nhl, afi == 1, false);
       ln.tail = c->tail;
-      st = emit_list(out, &ln, mp->nlri, mp->nlri_len, (uint8_t)afi, m->addpath, true, lines);
+      st = emit_list(out, &ln, mp->nlri, mp->nlri_len, (uint8_t)afi, m->addpath, true, lines, NULL);
       if (st != KP_OK) return st;
     }
   }

@@ -98,6 +98,7 @@ static kp_status_t elems_td2(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, kp_bgp_elem
   el.afi = rib.afi;
   el.plen = rib.pfx.len;
   memcpy(el.prefix, rib.pfx.addr, 16);
+  if (el.plen & 7) el.prefix[el.plen / 8] &= (uint8_t)(0xFFu << (8 - (el.plen & 7)));
   for (uint32_t i = 0; i < rib.count; i++) {
     (void)kp_td2_entry_next(c, &rib, &e);
     el.peer_afi = e.peer->afi;

@@ -257,8 +257,20 @@ kp_status_t kp_mrt_next(kp_mrt_reader_t *r, kp_mrt_rec_t *rec) {
     const uint8_t *p = r->win + r->win_off;
     size_t used = 0;
     kp_status_t st = KP_ERR_TRUNC;
-    if (have >= 12) st = kp_mrt_frame(p, have, rec, &used);
     rec->offset = r->pos;
+    if (have >= 12) {
+      uint32_t len = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+      if ((size_t)len > r->max_record) { /* never buffered: discarded as it streams by */
+        r->skip = (uint64_t)len + 12;
+        rec->ts = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        rec->type = (uint16_t)(p[4] << 8 | p[5]);
+        rec->subtype = (uint16_t)(p[6] << 8 | p[7]);
+        rec->len = len;
+        rec->body = NULL;
+        return KP_ERR_RANGE;
+      }
+      st = kp_mrt_frame(p, have, rec, &used);
+    }
     if (st == KP_OK) {
       r->win_off += used;
       r->pos += used;
@@ -268,16 +280,6 @@ kp_status_t kp_mrt_next(kp_mrt_reader_t *r, kp_mrt_rec_t *rec) {
       r->skip = used;
       rec->body = NULL;
       return KP_ERR_INVAL;
-    }
-    /* need more bytes: header first, then body */
-    if (have >= 12) {
-      uint32_t len = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
-      if ((size_t)len > r->max_record) {
-        r->skip = (uint64_t)len + 12;
-        rec->len = len;
-        rec->body = NULL;
-        return KP_ERR_RANGE;
-      }
     }
     if (r->out_eof) {
       if (have == 0 || r->trunc_done) return KP_ERR_NOTFOUND;

@@ -50,8 +50,7 @@ static kp_status_t rib_prefix(kp_mrt_ctx_t *c, kp_cur_t *s, kp_td2_rib_t *rib) {
   rib->pfx.len = len;
   rib->pfx.path_id = 0;
   memset(rib->pfx.addr, 0, 16);
-  kp_ms_get(s, rib->pfx.addr, nb);
-  if (len & 7) rib->pfx.addr[nb - 1] &= (uint8_t)(0xFFu << (8 - (len & 7)));
+  kp_ms_get(s, rib->pfx.addr, nb); /* host bits kept: bgpdump prints RIB prefixes as stored */
   return KP_OK;
 }
 
