@@ -190,7 +190,9 @@ kp_status_t kp_wc_ctl_from_json(const kp_json_t *c, const char *url, kp_arena_t 
   ctl->body_length = -1;
   kp_json_get_int(h, "status_code", &ctl->status);
   kp_json_get_int(h, "body_length", &ctl->body_length);
-  header_keys(kp_json_get(h, "headers"), ctl->hdr_keys, &ctl->nhdr);
+  const kp_json_t *hh = kp_json_get(h, "headers");
+  header_keys(hh, ctl->hdr_keys, &ctl->nhdr);
+  for (size_t i = 0; i < ctl->nhdr; i++) ctl->hdr_values[i] = kp_json_str(kp_json_at(hh, i));
   ctl->title = kp_json_get_str(h, "title");
   if (!ctl->title) ctl->title = "";
   return KP_OK;

@@ -97,8 +97,10 @@ typedef struct kp_wc_ctl {
   int64_t status;
   int64_t body_length;
   const char *hdr_keys[KP_WC_MAX_HDRS];
+  const char *hdr_values[KP_WC_MAX_HDRS]; /* may be NULL (analysis needs names only) */
   size_t nhdr;
   const char *title;
+  int64_t ip_asn[KP_WC_MAX_ADDRS];         /* TH writer only: ASN of dns_addrs[i] (0 unknown) */
 } kp_wc_ctl_t;
 
 typedef struct kp_wc_ipasn {

@@ -167,3 +167,105 @@ KP_TEST(bogon_lab_exemption) {
   KP_ASSERT(kp_wc_is_bogon("127.0.0.1", &lab));
   KP_ASSERT(!kp_wc_is_bogon("93.184.216.34", NULL));
 }
+
+/* The request OONI's probe sends (ts-017 example shape) parses; junk is refused. */
+KP_TEST(th_request_parse) {
+  const char *body =
+      "{\"http_request\":\"https://www.example.com/\",\"http_request_headers\":{\"Accept\":"
+      "[\"text/html\"],\"User-Agent\":[\"Mozilla/5.0\"]},\"tcp_connect\":[\"93.184.216.34:443\","
+      "\"93.184.216.34:80\",\"example.com:80\",\"[2001:db8::1]:443\",\"93.184.216.34:443\"],"
+      "\"x_quic_enabled\":false}";
+  kp_arena_t *a = kp_arena_create(1 << 20);
+  kp_wc_threq_t r;
+  KP_ASSERT_EQ(kp_wc_threq_parse(body, strlen(body), a, &r), KP_OK);
+  KP_ASSERT_STREQ(r.url, "https://www.example.com/");
+  KP_ASSERT_EQ(r.nendpoints, 3); /* the name is dropped, the duplicate folded */
+  KP_ASSERT_STREQ(r.endpoints[2], "[2001:db8::1]:443");
+  KP_ASSERT_EQ(r.nhdr, 2);
+  KP_ASSERT_NE(kp_wc_threq_parse("{\"http_request\":\"ftp://x/\"}", 26, a, &r), KP_OK);
+  KP_ASSERT_NE(kp_wc_threq_parse("[1,2", 4, a, &r), KP_OK);
+  KP_ASSERT_NE(kp_wc_threq_parse("{}", 2, a, &r), KP_OK);
+  const char *inj = "{\"http_request\":\"http://a/\",\"http_request_headers\":{\"X\\r\\nY\":[\"v\"]}}";
+  KP_ASSERT_EQ(kp_wc_threq_parse(inj, strlen(inj), a, &r), KP_OK);
+  KP_ASSERT_EQ(r.nhdr, 0);
+  kp_arena_destroy(a);
+}
+
+KP_TEST(th_plan_ports_and_bogons) {
+  kp_arena_t *a = kp_arena_create(1 << 20);
+  kp_wc_threq_t r;
+  const char *body = "{\"http_request\":\"http://x.example/\",\"tcp_connect\":[\"10.0.0.1:80\","
+                     "\"198.19.11.13:80\",\"93.184.216.34:80\"]}";
+  KP_ASSERT_EQ(kp_wc_threq_parse(body, strlen(body), a, &r), KP_OK);
+  const char *th[] = {"93.184.216.34", "127.0.0.1"};
+  const char *eps[16];
+  size_t n = 0;
+  KP_ASSERT_EQ(kp_wc_th_plan(&r, th, 2, NULL, a, eps, 16, &n), KP_OK);
+  KP_ASSERT_EQ(n, 2); /* only the public address, on 80 and 443 */
+  KP_ASSERT_STREQ(eps[0], "93.184.216.34:80");
+  KP_ASSERT_STREQ(eps[1], "93.184.216.34:443");
+  kp_wc_opts_t lab = {.lab = true};
+  KP_ASSERT_EQ(kp_wc_th_plan(&r, th, 2, &lab, a, eps, 16, &n), KP_OK);
+  KP_ASSERT_EQ(n, 4); /* the lab address counts with --lab */
+  const char *b2 = "{\"http_request\":\"https://x.example:8443/\",\"tcp_connect\":[\"93.184.216.34:443\"]}";
+  KP_ASSERT_EQ(kp_wc_threq_parse(b2, strlen(b2), a, &r), KP_OK);
+  KP_ASSERT_EQ(kp_wc_th_plan(&r, NULL, 0, NULL, a, eps, 16, &n), KP_OK);
+  KP_ASSERT_EQ(n, 1);
+  KP_ASSERT_STREQ(eps[0], "93.184.216.34:8443");
+  kp_arena_destroy(a);
+}
+
+/* A response we write reads back (as the probe reads it) with the same facts. */
+KP_TEST(th_response_roundtrip) {
+  kp_wc_ctl_t *c = calloc(1, sizeof *c);
+  KP_ASSERT(c);
+  c->present = true;
+  c->dns_failure = "";
+  c->dns_addrs[0] = "93.184.216.34";
+  c->ndns = 1;
+  c->tcp[0] = (kp_wc_ctl_tcp_t){"93.184.216.34:443", ""};
+  c->tcp[1] = (kp_wc_ctl_tcp_t){"93.184.216.34:80", "connection_refused"};
+  c->ntcp = 2;
+  c->tls[0] = (kp_wc_ctl_tls_t){"93.184.216.34:443", "www.example.com", ""};
+  c->ntls = 1;
+  c->http_failure = "";
+  c->status = 200;
+  c->body_length = 1533;
+  c->title = "Default Web Page";
+  c->hdr_keys[0] = "Alt-Svc";
+  c->hdr_values[0] = "h3=\":443\"";
+  c->nhdr = 1;
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 20);
+  kp_jw_t w;
+  kp_jw_init(&w, &b);
+  const char *probe[] = {"93.184.216.34", "10.10.34.35"};
+  kp_wc_thresp_write(&w, c, probe, 2, NULL);
+  KP_ASSERT_EQ(w.st, KP_OK);
+  kp_json_doc_t *doc = NULL;
+  kp_json_limits_t lim = {0};
+  KP_ASSERT_EQ(kp_json_parse(b.data, b.len, &lim, &doc, NULL), KP_OK);
+  const kp_json_t *root = kp_json_root(doc);
+  int64_t fl = 0;
+  KP_ASSERT(kp_json_get_int(kp_json_get(kp_json_get(root, "ip_info"), "93.184.216.34"), "flags", &fl));
+  KP_ASSERT_EQ(fl, KP_WC_IPINFO_PROBE | KP_WC_IPINFO_TH | KP_WC_IPINFO_VALID);
+  KP_ASSERT(kp_json_get_int(kp_json_get(kp_json_get(root, "ip_info"), "10.10.34.35"), "flags", &fl));
+  KP_ASSERT_EQ(fl, KP_WC_IPINFO_PROBE | KP_WC_IPINFO_BOGON);
+  kp_arena_t *a = kp_arena_create(1 << 20);
+  kp_wc_ctl_t *back = calloc(1, sizeof *back);
+  KP_ASSERT(back);
+  KP_ASSERT_EQ(kp_wc_ctl_from_json(root, "https://www.example.com/", a, back), KP_OK);
+  KP_ASSERT_EQ(back->ntcp, 2);
+  KP_ASSERT_STREQ(back->tcp[1].failure, "connection_refused");
+  KP_ASSERT_STREQ(back->tls[0].server_name, "www.example.com");
+  KP_ASSERT_EQ(back->status, 200);
+  KP_ASSERT_EQ(back->body_length, 1533);
+  KP_ASSERT_STREQ(back->title, "Default Web Page");
+  KP_ASSERT_STREQ(back->http_failure, "");
+  KP_ASSERT_EQ(back->ndns, 1);
+  free(back);
+  free(c);
+  kp_arena_destroy(a);
+  kp_json_doc_free(doc);
+  kp_buf_free(&b);
+}
