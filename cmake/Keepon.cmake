@@ -22,8 +22,10 @@ function(kp_add_test name)
   add_executable(test_${name} ${A_SOURCES})
   target_link_libraries(test_${name} PRIVATE kp_harness ${A_LIBS})
   add_test(NAME ${name} COMMAND test_${name} ${A_ARGS})
-  set(props ENVIRONMENT "KP_SRC=${CMAKE_SOURCE_DIR};KP_BIN=$<TARGET_FILE:keepon>;KP_SHARED_DATA=${KP_SHARED_DATA}"
-            SKIP_RETURN_CODE 77)
+  # ENVIRONMENT is a list: set on its own so its ';' do not split into separate property args
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT
+    "KP_SRC=${CMAKE_SOURCE_DIR};KP_BIN=$<TARGET_FILE:keepon>;KP_SHARED_DATA=${KP_SHARED_DATA}")
+  set(props SKIP_RETURN_CODE 77)
   if(A_TIMEOUT)
     list(APPEND props TIMEOUT ${A_TIMEOUT})
   else()
@@ -39,8 +41,9 @@ endfunction()
 function(kp_add_script_test name script)
   cmake_parse_arguments(A "" "TIMEOUT" "LABELS;ARGS;LOCK" ${ARGN})
   add_test(NAME ${name} COMMAND bash ${CMAKE_SOURCE_DIR}/${script} ${A_ARGS})
-  set(props ENVIRONMENT "KP_SRC=${CMAKE_SOURCE_DIR};KP_BIN=$<TARGET_FILE:keepon>;KP_SHARED_DATA=${KP_SHARED_DATA};KP_BUILD=${CMAKE_BINARY_DIR}"
-            SKIP_RETURN_CODE 77 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT
+    "KP_SRC=${CMAKE_SOURCE_DIR};KP_BIN=$<TARGET_FILE:keepon>;KP_SHARED_DATA=${KP_SHARED_DATA};KP_BUILD=${CMAKE_BINARY_DIR}")
+  set(props SKIP_RETURN_CODE 77 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   if(A_TIMEOUT)
     list(APPEND props TIMEOUT ${A_TIMEOUT})
   else()
