@@ -1,0 +1,455 @@
+/*
+ * engine.c: Trinocular rounds over a universe of /24 blocks, through one driver.
+ *
+ * Per block (blk_t, 12 bytes) the engine keeps its belief B(U), availability, the stable
+ * (last settled) state, this round's positives/negatives, rounds since it was last UP and a
+ * round-robin cursor into its shuffled E(b) list (the hosts live in the universe's pool).
+ *
+ * State diagram of a block (stable state; B = B(U)):
+ *
+ *            start B = 0.99
+ *                  |
+ *                  v        negatives push B <= 0.9: UNCERTAIN (probing continues)
+ *   +--------->   UP  ------------------------------------------+
+ *   |              ^                                            v
+ *   | positives    | a positive lifts B > 0.9               UNCERTAIN --(budget of 15 spent)--> B := 0.5
+ *   | (B > 0.9)    +--------------------------------------------+  |       (reported uncertain,
+ *   |                                                              |        stable state kept)
+ *   |                         negatives push B < 0.1               v
+ *   +-------------------------------------------------------  DOWN
+ *                                                      (recovery probes: k(A) per eligible round)
+ *
+ * Who performs the transitions: only on_result(), on a reply (positive) or a timeout
+ * (negative). It updates B, classifies it, and moves the stable state when B is settled
+ * (UP/DOWN). It asks for another probe of the same block (adaptive probe, FIFO queue) when
+ *   - the new state is UNCERTAIN, or
+ *   - B moved away from the stable state (stable UP and a negative, stable DOWN and a
+ *     positive), or
+ *   - the block is DOWN, in a recovery round (rounds_since_up <= 4, == 8 or a multiple of 16),
+ *     and has had fewer than k(A) probes this round (k capped at the budget),
+ * as long as it has had fewer than 15 probes this round. With the budget spent and B unsettled,
+ * B becomes 0.5. round_end() reports each block (state from B), and counts rounds_since_up.
+ *
+ * Round timeline: the periodic probe of every block goes out in a shuffled order (an affine
+ * permutation i -> a*i + c mod n, fresh a, c each round), paced evenly over the first
+ * `spread` of the round; adaptive probes go first whenever they are queued; nothing is sent
+ * after round_end - timeout, so every probe is answered or timed out inside its round.
+ * A global token bucket caps packets/s. Each block has at most one probe in flight.
+ *
+ * Probe matching: a token (32-bit counter) indexes a power-of-two ring of slots in send order,
+ * which is also deadline order, so timeouts are found at the ring's head. A reply matches only
+ * if its token's slot is live and was sent to exactly the replying address.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "watch/watch.h"
+
+#define TAG "watch"
+#define BATCH 1024
+#define MAX_ENT_COUNT 3
+
+enum { F_STABLE_MASK = 3, F_INFLIGHT = 4, F_RECOVERY = 8, F_PROBED = 16, F_BLOCKED = 32 };
+
+typedef struct blk {
+  float belief;      /* B(U) */
+  uint16_t avail;    /* A(E(b)) * 10000 (0.1, 0.2, ... are exact) */
+  uint16_t rsu;      /* rounds since up, saturating */
+  uint8_t pn;        /* positives << 4 | negatives, this round */
+  uint8_t flags;     /* stable state (2 bits), F_* */
+  uint8_t cursor;    /* next host in E(b) */
+  uint8_t spare;
+} blk_t;
+_Static_assert(sizeof(blk_t) == 12, "per-block state is 12 bytes");
+
+typedef struct slot {
+  uint32_t token;
+  uint32_t block;
+  int64_t deadline;
+  uint32_t addr;
+  uint32_t live;
+} slot_t;
+
+struct kp_watch {
+  kp_watch_config_t cfg;
+  const kp_wuniv_t *u;
+  kp_wdriver_t drv;
+  const kp_clock_t *clk;
+  size_t n;
+  blk_t *st;
+  slot_t *slots;
+  uint32_t mask, head, tail;
+  uint32_t *q;
+  size_t qcap, qhead, qlen;
+  uint64_t round;
+  uint64_t rng;
+  double tokens;
+  int64_t tb_last;
+  kp_watch_stats_t stats;
+  uint32_t (*tcount)[3];   /* per tuple: up, down, uncertain */
+  uint32_t (*ecount)[3];   /* per entity */
+  kp_wreply_t rep[BATCH];
+};
+
+static uint64_t splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t gcd64(uint64_t a, uint64_t b) {
+  while (b) {
+    uint64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+size_t kp_watch_state_bytes(void) { return sizeof(blk_t); }
+
+static double avail_of(const blk_t *b) { return b->avail / 10000.0; }
+
+kp_status_t kp_watch_create(const kp_watch_config_t *cfg, const kp_wuniv_t *u, kp_wdriver_t drv,
+                            kp_watch_t **out) {
+  *out = NULL;
+  if (cfg->round_s <= 0 || cfg->timeout_s <= 0 || cfg->timeout_s * 2 > cfg->round_s ||
+      cfg->spread <= 0 || cfg->spread > 1 || cfg->rate < 0)
+    return KP_ERR_INVAL;
+  kp_watch_t *w = calloc(1, sizeof *w);
+  if (!w) return KP_ERR_NOMEM;
+  w->cfg = *cfg;
+  w->u = u;
+  w->drv = drv;
+  w->clk = drv.ops->clock(drv.ctx);
+  w->n = kp_wuniv_count(u);
+  w->rng = cfg->seed ^ 0x6B656570u;
+  /* slots: enough for the periodic pace plus adaptive bursts over one timeout, x2 */
+  double pace = (double)w->n / (cfg->spread * cfg->round_s);
+  if (cfg->rate > 0 && cfg->rate > pace) pace = cfg->rate;
+  double want = (pace * 2 + 1000) * cfg->timeout_s * 2;
+  if (cfg->rate > 0 && want > cfg->rate * cfg->timeout_s * 2 + 1024)
+    want = cfg->rate * cfg->timeout_s * 2 + 1024;
+  uint32_t cap = 1024;
+  while (cap < want && cap < (1u << 24)) cap <<= 1;
+  w->mask = cap - 1;
+  w->qcap = 1024;
+  w->st = calloc(w->n ? w->n : 1, sizeof *w->st);
+  w->slots = calloc(cap, sizeof *w->slots);
+  w->q = malloc(w->qcap * sizeof *w->q);
+  w->tcount = calloc(kp_wuniv_ntuples(u) + 1, sizeof *w->tcount);
+  w->ecount = calloc(kp_wuniv_nentities(u) + 1, sizeof *w->ecount);
+  if (!w->st || !w->slots || !w->q || !w->tcount || !w->ecount) {
+    kp_watch_free(w);
+    return KP_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < w->n; i++) {
+    blk_t *b = &w->st[i];
+    b->belief = (float)KP_TRI_START_BELIEF;
+    double a = kp_wuniv_avail(u, i);
+    b->avail = (uint16_t)lround(a * 10000.0);
+    b->flags = KP_TRI_UP;
+    if (cfg->blocklist && kp_wblock_covers_block(cfg->blocklist, kp_wuniv_block(u, i)))
+      b->flags |= F_BLOCKED;
+  }
+  *out = w;
+  return KP_OK;
+}
+
+void kp_watch_free(kp_watch_t *w) {
+  if (!w) return;
+  free(w->st);
+  free(w->slots);
+  free(w->q);
+  free(w->tcount);
+  free(w->ecount);
+  free(w);
+}
+
+kp_watch_stats_t kp_watch_stats(const kp_watch_t *w) { return w->stats; }
+double kp_watch_belief(const kp_watch_t *w, size_t i) { return w->st[i].belief; }
+
+static kp_status_t q_push(kp_watch_t *w, uint32_t b) {
+  if (w->qlen == w->qcap) {
+    size_t nc = w->qcap * 2;
+    uint32_t *nq = malloc(nc * sizeof *nq);
+    if (!nq) return KP_ERR_NOMEM;
+    for (size_t i = 0; i < w->qlen; i++) nq[i] = w->q[(w->qhead + i) % w->qcap];
+    free(w->q);
+    w->q = nq;
+    w->qcap = nc;
+    w->qhead = 0;
+  }
+  w->q[(w->qhead + w->qlen) % w->qcap] = b;
+  w->qlen++;
+  return KP_OK;
+}
+
+static uint32_t q_pop(kp_watch_t *w) {
+  uint32_t b = w->q[w->qhead];
+  w->qhead = (w->qhead + 1) % w->qcap;
+  w->qlen--;
+  return b;
+}
+
+/* The one place where a block's belief and stable state change (see the diagram above). */
+static void on_result(kp_watch_t *w, uint32_t bi, bool positive) {
+  blk_t *b = &w->st[bi];
+  b->flags &= (uint8_t)~F_INFLIGHT;
+  unsigned pos = b->pn >> 4, neg = b->pn & 15;
+  if (positive && pos < 15) pos++;
+  if (!positive && neg < 15) neg++;
+  b->pn = (uint8_t)(pos << 4 | neg);
+  double a = avail_of(b);
+  double nb = kp_tri_update(b->belief, a, positive);
+  kp_tri_state_t s = kp_tri_classify(nb);
+  kp_tri_state_t stable = (kp_tri_state_t)(b->flags & F_STABLE_MASK);
+  bool want;
+  if (s == KP_TRI_UNCERTAIN) {
+    want = true;
+  } else if (s != stable) {
+    b->flags = (uint8_t)((b->flags & ~F_STABLE_MASK) | s);
+    want = false;
+  } else {
+    want = (s == KP_TRI_UP && !positive) || (s == KP_TRI_DOWN && positive);
+  }
+  unsigned probes = pos + neg;
+  if (!want && s == KP_TRI_DOWN && (b->flags & F_STABLE_MASK) == KP_TRI_DOWN &&
+      (b->flags & F_RECOVERY)) {
+    unsigned k = kp_tri_recovery_k(a);
+    if (k > KP_TRI_BUDGET) k = KP_TRI_BUDGET;
+    want = probes < k;
+  }
+  if (want) {
+    if (probes < KP_TRI_BUDGET) {
+      if (q_push(w, bi) != KP_OK) kp_log_warnx(TAG, "adaptive queue: out of memory");
+    } else if (s == KP_TRI_UNCERTAIN) {
+      nb = 0.5;
+    }
+  }
+  b->belief = (float)nb;
+}
+
+static void expire(kp_watch_t *w, int64_t now, bool all) {
+  while (w->head != w->tail) {
+    slot_t *s = &w->slots[w->head & w->mask];
+    if (s->live) {
+      if (!all && s->deadline > now) break;
+      s->live = 0;
+      w->stats.timeouts++;
+      on_result(w, s->block, false);
+    }
+    w->head++;
+  }
+}
+
+static void refill(kp_watch_t *w, int64_t now) {
+  if (w->cfg.rate <= 0) return;
+  double burst = w->cfg.rate / 100.0 + 1.0;
+  w->tokens += (double)(now - w->tb_last) * 1e-9 * w->cfg.rate;
+  if (w->tokens > burst) w->tokens = burst;
+  w->tb_last = now;
+}
+
+/* @return KP_OK sent (or skipped), KP_ERR_BUSY driver full: retry this block later */
+static kp_status_t send_probe(kp_watch_t *w, uint32_t bi, int64_t now) {
+  blk_t *b = &w->st[bi];
+  const uint8_t *hosts;
+  size_t nh = kp_wuniv_hosts(w->u, bi, &hosts);
+  uint8_t cur = b->cursor;
+  uint32_t addr = kp_wuniv_block(w->u, bi) | hosts[cur % nh];
+  if (w->cfg.blocklist && kp_wblock_contains(w->cfg.blocklist, addr)) {
+    /* skip this host for good this round; the block simply gets one probe fewer */
+    b->cursor = (uint8_t)((cur + 1) % nh);
+    w->stats.blocked++;
+    return KP_OK;
+  }
+  uint32_t token = w->tail;
+  kp_status_t st = w->drv.ops->send(w->drv.ctx, addr, token);
+  if (st == KP_ERR_BUSY) return st;
+  b->cursor = (uint8_t)((cur + 1) % nh);
+  b->flags |= F_INFLIGHT | F_PROBED;
+  if (w->cfg.rate > 0) w->tokens -= 1.0;
+  /* any other send error is a lost probe: it times out like one */
+  slot_t *s = &w->slots[token & w->mask];
+  s->token = token;
+  s->block = bi;
+  s->addr = addr;
+  s->deadline = now + (int64_t)(w->cfg.timeout_s * 1e9);
+  s->live = 1;
+  w->tail++;
+  w->stats.sent++;
+  return KP_OK;
+}
+
+static void on_reply(kp_watch_t *w, const kp_wreply_t *r) {
+  slot_t *s = &w->slots[r->token & w->mask];
+  if (!s->live || s->token != r->token || s->addr != r->addr) {
+    w->stats.unmatched++;
+    return;
+  }
+  s->live = 0;
+  w->stats.replies++;
+  on_result(w, s->block, true);
+}
+
+static void round_begin(kp_watch_t *w) {
+  for (size_t i = 0; i < w->n; i++) {
+    blk_t *b = &w->st[i];
+    b->pn = 0;
+    b->flags &= (uint8_t)~(F_RECOVERY | F_PROBED | F_INFLIGHT);
+    if ((b->flags & F_STABLE_MASK) == KP_TRI_DOWN && kp_tri_recovery_round(b->rsu))
+      b->flags |= F_RECOVERY;
+  }
+  w->qlen = 0;
+  w->qhead = 0;
+}
+
+static void round_end(kp_watch_t *w, const kp_watch_sinks_t *sk, int64_t t_wall) {
+  size_t nt = kp_wuniv_ntuples(w->u), ne = kp_wuniv_nentities(w->u);
+  memset(w->tcount, 0, (nt + 1) * sizeof *w->tcount);
+  memset(w->ecount, 0, (ne + 1) * sizeof *w->ecount);
+  for (size_t i = 0; i < w->n; i++) {
+    blk_t *b = &w->st[i];
+    if (b->flags & F_BLOCKED) continue;
+    kp_tri_state_t s = kp_tri_classify(b->belief);
+    if (!(b->flags & F_PROBED)) w->stats.unprobed++;
+    if ((b->flags & F_STABLE_MASK) == KP_TRI_UP) b->rsu = 0;
+    else if (b->rsu < UINT16_MAX) b->rsu++;
+    unsigned col = s == KP_TRI_UP ? 0 : s == KP_TRI_DOWN ? 1 : 2;
+    w->tcount[kp_wuniv_tuple(w->u, i)][col]++;
+    if (sk && sk->block) {
+      kp_watch_block_rec_t r = {.block = kp_wuniv_block(w->u, i), .belief = b->belief,
+                                .state = s, .pos = b->pn >> 4, .neg = b->pn & 15};
+      sk->block(sk->ctx, w->round, t_wall, &r);
+    }
+  }
+  for (size_t t = 0; t < nt; t++) {
+    uint32_t ids[3];
+    kp_wuniv_tuple_ids(w->u, (uint32_t)t, ids);
+    for (int k = 0; k < MAX_ENT_COUNT; k++) {
+      if (ids[k] == UINT32_MAX) continue;
+      for (int c = 0; c < 3; c++) w->ecount[ids[k]][c] += w->tcount[t][c];
+    }
+  }
+  if (sk && sk->entity)
+    for (size_t e = 0; e < ne; e++) {
+      const char *type;
+      const char *code = kp_wuniv_entity(w->u, e, &type);
+      sk->entity(sk->ctx, w->round, t_wall, type, code, w->ecount[e][0], w->ecount[e][1],
+                 w->ecount[e][2]);
+    }
+}
+
+/* Affine permutation of [0, n): i -> (a * i + c) mod n with gcd(a, n) = 1. */
+typedef struct perm {
+  uint64_t a, c, n;
+} perm_t;
+
+static perm_t perm_make(uint64_t *rng, uint64_t n) {
+  perm_t p = {1, 0, n ? n : 1};
+  if (n < 2) return p;
+  do p.a = 1 + splitmix(rng) % (n - 1);
+  while (gcd64(p.a, n) != 1);
+  p.c = splitmix(rng) % n;
+  return p;
+}
+
+static uint32_t perm_at(const perm_t *p, uint64_t i) {
+  return (uint32_t)(((unsigned __int128)p->a * i + p->c) % p->n);
+}
+
+kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sk) {
+  const kp_clock_t *clk = w->clk;
+  int64_t t0 = kp_now_mono(clk);
+  int64_t t_wall = kp_now_wall(clk) / 1000000000;
+  int64_t round_ns = (int64_t)(w->cfg.round_s * 1e9);
+  int64_t timeout_ns = (int64_t)(w->cfg.timeout_s * 1e9);
+  int64_t t_end = t0 + round_ns, cutoff = t_end - timeout_ns;
+  double spread_ns = w->cfg.spread * (double)round_ns;
+  if (t0 + (int64_t)spread_ns > cutoff) spread_ns = (double)(cutoff - t0);
+  perm_t perm = perm_make(&w->rng, w->n);
+  round_begin(w);
+  w->tb_last = t0;
+  if (w->cfg.rate > 0 && w->tokens < 1) w->tokens = 1;
+
+  if (w->cfg.dry_run) { /* the periodic probe of each block, in round order; nothing sent */
+    for (size_t i = 0; i < w->n; i++) {
+      uint32_t bi = perm_at(&perm, i);
+      blk_t *b = &w->st[bi];
+      if (b->flags & F_BLOCKED) continue;
+      const uint8_t *hosts;
+      size_t nh = kp_wuniv_hosts(w->u, bi, &hosts);
+      uint32_t addr = kp_wuniv_block(w->u, bi) | hosts[b->cursor % nh];
+      b->cursor = (uint8_t)((b->cursor + 1) % nh);
+      if (w->cfg.blocklist && kp_wblock_contains(w->cfg.blocklist, addr)) continue;
+      if (sk && sk->would_send) sk->would_send(sk->ctx, addr);
+    }
+    w->round++;
+    return KP_OK;
+  }
+
+  size_t next = 0;            /* next periodic index */
+  uint32_t retry = UINT32_MAX; /* a block whose send got KP_ERR_BUSY */
+  for (;;) {
+    int64_t now = kp_now_mono(clk);
+    if (now >= t_end) break;
+    expire(w, now, false);
+    bool busy = false;
+    if (now < cutoff) {
+      refill(w, now);
+      while ((w->cfg.rate <= 0 || w->tokens >= 1.0) && w->tail - w->head <= w->mask) {
+        uint32_t bi;
+        if (retry != UINT32_MAX) {
+          bi = retry;
+          retry = UINT32_MAX;
+        } else if (w->qlen) {
+          bi = q_pop(w);
+        } else if (next < w->n &&
+                   t0 + (int64_t)(spread_ns * (double)next / (double)w->n) <= now) {
+          bi = perm_at(&perm, next++);
+          if (w->st[bi].flags & F_BLOCKED) continue;
+        } else {
+          break;
+        }
+        if (send_probe(w, bi, now) == KP_ERR_BUSY) {
+          retry = bi;
+          busy = true;
+          break;
+        }
+      }
+    }
+    /* sleep until the next thing to do */
+    int64_t wake = t_end;
+    if (w->head != w->tail) {
+      const slot_t *s = &w->slots[w->head & w->mask];
+      if (s->live && s->deadline < wake) wake = s->deadline;
+      if (!s->live) wake = now; /* freed slots at the head: advance them now */
+    }
+    bool pending = w->qlen || retry != UINT32_MAX;
+    if (now < cutoff && (pending || next < w->n)) {
+      int64_t due = next < w->n ? t0 + (int64_t)(spread_ns * (double)next / (double)w->n) : t_end;
+      if (busy) {
+        if (now + 200000 < wake) wake = now + 200000;
+      } else if (w->cfg.rate > 0 && w->tokens < 1.0) {
+        int64_t t = now + (int64_t)((1.0 - w->tokens) / w->cfg.rate * 1e9) + 1;
+        if (!pending && due > t) t = due;
+        if (t < wake) wake = t;
+      } else if (w->tail - w->head <= w->mask) { /* room in the ring */
+        if (pending) wake = now;
+        else if (due < wake) wake = due;
+      }
+      if (wake > cutoff) wake = cutoff;
+    }
+    if (wake < now) wake = now;
+    size_t k = w->drv.ops->poll(w->drv.ctx, w->rep, BATCH, wake);
+    for (size_t i = 0; i < k; i++) on_reply(w, &w->rep[i]);
+  }
+  expire(w, 0, true); /* probes sent just before the cutoff that are still open */
+  round_end(w, sk, t_wall);
+  w->round++;
+  return KP_OK;
+}

@@ -1,0 +1,219 @@
+/*
+ * watch.h: Trinocular-style adaptive probing of IPv4 /24 blocks (keepon watch / census).
+ *
+ * Pieces:
+ *   - belief math (kp_tri_*): the Bayesian update, thresholds and recovery table of
+ *     Trinocular as specified in ../shared/docs/outage-detection-anchors.md §1;
+ *   - the universe (kp_wuniv_t): blocks, their ever-responsive hosts E(b) in one shared pool,
+ *     availabilities A(E(b)) and an entity tuple (country, region, ASN) per block;
+ *   - drivers (kp_wdriver_t): how probes leave and replies come back (icmp, sim);
+ *   - the engine (kp_watch_t): rounds, per-block state, budgets, rate cap, output records.
+ * Library code: no stdout, no exit; records go to caller-supplied sinks.
+ */
+#ifndef KP_WATCH_WATCH_H
+#define KP_WATCH_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "geo/geo.h"
+
+/* ---- Trinocular belief (pure) ---- */
+typedef enum kp_tri_state { KP_TRI_UP = 0, KP_TRI_UNCERTAIN = 1, KP_TRI_DOWN = 2 } kp_tri_state_t;
+
+#define KP_TRI_LOSS 0.01          /* ℓ */
+#define KP_TRI_BLOCK_SIZE 256.0   /* |b| */
+#define KP_TRI_UP_BELIEF 0.9      /* UP when B(U) > 0.9 */
+#define KP_TRI_DOWN_BELIEF 0.1    /* DOWN when B(U) < 0.1 */
+#define KP_TRI_START_BELIEF 0.99
+#define KP_TRI_BUDGET 15          /* probes per block per round */
+
+/** One Bayesian step: B(U) after a positive (reply) or negative (timeout) probe, capped. */
+double kp_tri_update(double belief_up, double avail, bool positive);
+kp_tri_state_t kp_tri_classify(double belief_up);
+/** Recovery probe count k = ceil(log 0.2 / log(1 - A)) (1 for A >= 0.8, capped at 16 ... 64). */
+unsigned kp_tri_recovery_k(double avail);
+/** Backoff rule: is a DOWN block eligible for recovery probing after @p rounds_since_up? */
+bool kp_tri_recovery_round(unsigned rounds_since_up);
+const char *kp_tri_state_name(kp_tri_state_t s);
+
+/* ---- universe ---- */
+typedef struct kp_wuniv kp_wuniv_t;
+
+typedef struct kp_wuniv_limits {
+  unsigned min_hosts;   /* |E(b)| threshold, default 15 */
+  double min_avail;     /* A(E(b)) threshold, default 0.1 */
+} kp_wuniv_limits_t;
+
+kp_status_t kp_wuniv_create(kp_wuniv_t **out);
+void kp_wuniv_free(kp_wuniv_t *u);
+/**
+ * Add one block (network address, host order) with its E(b) host octets and A.
+ * Blocks below the limits are counted as rejected and not added (returns KP_OK).
+ */
+kp_status_t kp_wuniv_add(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, uint32_t block,
+                         const uint8_t *hosts, size_t nhosts, double avail);
+size_t kp_wuniv_count(const kp_wuniv_t *u);
+size_t kp_wuniv_rejected(const kp_wuniv_t *u);
+uint32_t kp_wuniv_block(const kp_wuniv_t *u, size_t i);
+double kp_wuniv_avail(const kp_wuniv_t *u, size_t i);
+size_t kp_wuniv_hosts(const kp_wuniv_t *u, size_t i, const uint8_t **hosts);
+/** Index of a block (any address inside it), or SIZE_MAX. Needs kp_wuniv_seal(). */
+size_t kp_wuniv_find(const kp_wuniv_t *u, uint32_t addr);
+/** Sort by address, shuffle every E(b) (seeded), assign entities (geo may be NULL: the
+ *  country is then @p default_cc when given). Call once after the last add. */
+kp_status_t kp_wuniv_seal(kp_wuniv_t *u, const kp_geo_t *geo, const char *default_cc,
+                          uint64_t seed);
+/** Entities: country "KZ", region "KZ/Almaty", asn "AS9198" (ids 0..n-1, after seal). */
+size_t kp_wuniv_nentities(const kp_wuniv_t *u);
+const char *kp_wuniv_entity(const kp_wuniv_t *u, size_t id, const char **type);
+/** Block i's entity tuple and that tuple's (up to 3) entity ids; UINT32_MAX = none. */
+uint32_t kp_wuniv_tuple(const kp_wuniv_t *u, size_t i);
+size_t kp_wuniv_ntuples(const kp_wuniv_t *u);
+void kp_wuniv_tuple_ids(const kp_wuniv_t *u, uint32_t tuple, uint32_t ids[3]);
+/** Bytes of the universe's per-block arrays and of the host pool. */
+void kp_wuniv_memory(const kp_wuniv_t *u, size_t *per_block_bytes, size_t *pool_bytes);
+
+/**
+ * Census file (JSON Lines, docs/watch.md): {"block":"a.b.c.0/24","a":0.52,"hosts":[1,5,...]}.
+ * Parsing is pure (bytes in, universe out); lines failing the limits are skipped.
+ * @p line_err receives the 1-based line of the first malformed line.
+ */
+kp_status_t kp_wuniv_parse_census(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, const void *p,
+                                  size_t n, size_t *line_err);
+/** ANT history lines "hexip dottedip hexhistory score": e_b = popcount(h & 0xF) / 4. */
+kp_status_t kp_wuniv_parse_history(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, const void *p,
+                                   size_t n, size_t *line_err);
+/** Append one census line for a block. */
+kp_status_t kp_wuniv_census_line(kp_buf_t *out, uint32_t block, const uint8_t *hosts,
+                                 size_t nhosts, double avail);
+
+/* ---- blocklist (zmap format) ---- */
+typedef struct kp_wblock kp_wblock_t;
+/** zmap blocklist: one prefix or address per line, '#' comments. Pure. */
+kp_status_t kp_wblock_parse(const void *p, size_t n, kp_wblock_t **out, size_t *line_err);
+void kp_wblock_free(kp_wblock_t *b);
+bool kp_wblock_contains(const kp_wblock_t *b, uint32_t addr);
+/** Does the list hit any address of the /24 @p block? */
+bool kp_wblock_hits_block(const kp_wblock_t *b, uint32_t block);
+/** Does the list cover all 256 addresses of the /24 @p block? */
+bool kp_wblock_covers_block(const kp_wblock_t *b, uint32_t block);
+
+/* ---- drivers ---- */
+typedef struct kp_wreply {
+  uint32_t token;  /* what send() was given */
+  uint32_t addr;   /* who answered (host order) */
+} kp_wreply_t;
+
+typedef struct kp_wdriver_ops {
+  const char *name;
+  /** Queue one echo request to @p addr; KP_ERR_BUSY = try later (socket full). */
+  kp_status_t (*send)(void *ctx, uint32_t addr, uint32_t token);
+  /** Deliver replies that arrive before @p deadline_ns (the driver's clock); may return early
+   *  when at least one reply is ready. @return number of replies written. */
+  size_t (*poll)(void *ctx, kp_wreply_t *out, size_t max, int64_t deadline_ns);
+  /** The clock the driver's deadlines use (the sim has its own, faster than real time). */
+  const kp_clock_t *(*clock)(void *ctx);
+  void (*close)(void *ctx);
+} kp_wdriver_ops_t;
+
+typedef struct kp_wdriver {
+  const kp_wdriver_ops_t *ops;
+  void *ctx;
+} kp_wdriver_t;
+
+/* sim driver: model in JSON (docs/watch.md). Pure parse + in-process model. */
+typedef struct kp_wsim kp_wsim_t;
+/** @param base_dir resolves relative "file" paths in the model (may be NULL) */
+kp_status_t kp_wsim_parse(const void *p, size_t n, const char *base_dir, kp_wsim_t **out,
+                          char *err, size_t errcap);
+void kp_wsim_free(kp_wsim_t *s);
+kp_wdriver_t kp_wsim_driver(kp_wsim_t *s);
+/** Ground-truth census of the model (E(b) = the model's responsive hosts). */
+kp_status_t kp_wsim_universe(const kp_wsim_t *s, kp_wuniv_t *u, const kp_wuniv_limits_t *lim);
+/** Model start, Unix seconds. */
+int64_t kp_wsim_start(const kp_wsim_t *s);
+/** Is @p addr's block in an outage at model time @p t (Unix seconds)? (tests use this) */
+bool kp_wsim_is_out(const kp_wsim_t *s, uint32_t addr, int64_t t);
+uint64_t kp_wsim_sent(const kp_wsim_t *s);
+
+/* icmp driver: raw IPv4 ICMP echo. */
+typedef struct kp_wicmp_config {
+  const char *src;        /* source address or NULL */
+  bool no_drop;           /* keep root privileges */
+  const char *drop_user;  /* default "nobody" */
+} kp_wicmp_config_t;
+kp_status_t kp_wicmp_open(const kp_wicmp_config_t *cfg, kp_wdriver_t *out);
+/** Pure ICMP echo-reply parse (IPv4 header + ICMP): id/seq/payload token, source. */
+bool kp_wicmp_parse_reply(const uint8_t *pkt, size_t n, uint16_t id, kp_wreply_t *out);
+
+/* ---- engine ---- */
+typedef struct kp_watch kp_watch_t;
+
+typedef struct kp_watch_config {
+  double round_s;        /* round length, default 600 */
+  double timeout_s;      /* probe timeout, default 3 */
+  double spread;         /* fraction of the round over which periodic probes go out (0.5) */
+  double rate;           /* packets/s cap, 0 = none */
+  uint64_t seed;         /* shuffling */
+  const kp_wblock_t *blocklist; /* never probed, may be NULL */
+  bool dry_run;          /* record what would be sent, send nothing */
+} kp_watch_config_t;
+
+/** Per-block result of a round (what the detail records carry). */
+typedef struct kp_watch_block_rec {
+  uint32_t block;
+  double belief;
+  kp_tri_state_t state;
+  unsigned pos, neg;
+} kp_watch_block_rec_t;
+
+typedef struct kp_watch_sinks {
+  /** each block after each round (NULL = skip) */
+  void (*block)(void *ctx, uint64_t round, int64_t t, const kp_watch_block_rec_t *r);
+  /** each entity after each round */
+  void (*entity)(void *ctx, uint64_t round, int64_t t, const char *type, const char *code,
+                 unsigned up, unsigned down, unsigned uncertain);
+  /** dry run: each probe that would be sent */
+  void (*would_send)(void *ctx, uint32_t addr);
+  void *ctx;
+} kp_watch_sinks_t;
+
+typedef struct kp_watch_stats {
+  uint64_t sent, replies, timeouts, unmatched, blocked, unprobed;
+} kp_watch_stats_t;
+
+kp_status_t kp_watch_create(const kp_watch_config_t *cfg, const kp_wuniv_t *u, kp_wdriver_t drv,
+                            kp_watch_t **out);
+void kp_watch_free(kp_watch_t *w);
+/** Run one round starting now (driver clock); returns when the round's time is over. */
+kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sinks);
+kp_watch_stats_t kp_watch_stats(const kp_watch_t *w);
+/** Bytes of per-block decision state. */
+size_t kp_watch_state_bytes(void);
+/** Current belief / stable state of block i (tests). */
+double kp_watch_belief(const kp_watch_t *w, size_t i);
+
+/* census engine: probe every address of each /24 @p passes times through @p drv */
+typedef struct kp_census_config {
+  unsigned passes;        /* default 3 */
+  double rate;            /* packets/s cap, 0 = none */
+  double timeout_s;
+  const kp_wblock_t *blocklist;
+  bool dry_run;
+  kp_wuniv_limits_t limits; /* blocks kept in the output */
+} kp_census_config_t;
+
+typedef struct kp_census_stats {
+  uint64_t sent, replies, kept, rejected, silent;
+} kp_census_stats_t;
+kp_status_t kp_census_run(const kp_census_config_t *cfg, const uint32_t *blocks, size_t n,
+                          kp_wdriver_t drv, kp_buf_t *out_lines,
+                          void (*would_send)(void *ctx, uint32_t addr), void *ctx,
+                          kp_census_stats_t *stats);
+
+#endif
