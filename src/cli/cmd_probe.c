@@ -1,11 +1,214 @@
-/* cmd_probe.c: placeholder until the command lands; says so and exits 2. */
+/*
+ * cmd_probe.c: `keepon probe im`: measure the reachability of WhatsApp,
+ * Telegram, Signal and Facebook Messenger and write one OONI measurement per
+ * app (JSONL, written atomically: all or nothing).
+ *
+ * Order of work: parse options -> validate everything (apps, targets file,
+ * resolver, CA file, output folder) so that bad input exits 2 before any
+ * packet or byte is written -> privacy notice -> run -> one line per app on
+ * stdout -> write the file.
+ */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/opts.h"
 #include "cli/cli.h"
+#include "probe/probe.h"
+
+#define MAX_LIST 256
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "keepon probe im: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  return KP_EXIT_USAGE;
+}
+
+static int probe_im(int argc, char **argv) {
+  const char *apps_opt = NULL, *targets_path = NULL, *resolver = "8.8.8.8", *ca_file = NULL, *output = NULL;
+  const char *cc = "ZZ", *asn = "AS0", *netname = "", *probe_ip = NULL;
+  double timeout = 60;
+  long parallel = 16;
+  const kp_opt_t opts[] = {
+    {"apps", 'a', KP_OPT_STR, "LIST", "comma-separated apps (default whatsapp,telegram,signal,facebook_messenger)",
+     &apps_opt, 0, 0},
+    {"targets", 't', KP_OPT_STR, "FILE", "target file (JSON, docs/probe.md; default: the built-in OONI targets)",
+     &targets_path, 0, 0},
+    {"resolver", 'r', KP_OPT_STR, "ADDR", "DNS-over-UDP resolver, IP or IP:port (default 8.8.8.8)", &resolver, 0, 0},
+    {"ca-file", 0, KP_OPT_STR, "FILE", "trust these CA certificates instead of the system store", &ca_file, 0, 0},
+    {"output", 'o', KP_OPT_STR, "FILE", "JSONL output (default <state>/measurements/im-<time>.jsonl)", &output, 0, 0},
+    {"timeout", 0, KP_OPT_DOUBLE, "S", "budget for the whole suite in seconds (default 60)", &timeout, 1, 3600},
+    {"parallel", 'j', KP_OPT_INT, "N", "concurrent flows (default 16)", &parallel, 1, 64},
+    {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default ZZ)", &cc, 0, 0},
+    {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default AS0)", &asn, 0, 0},
+    {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},
+    {"with-probe-ip", 0, KP_OPT_STR, "IP", "record this probe IP (default: 127.0.0.1, i.e. none)", &probe_ip, 0, 0},
+    {0},
+  };
+  const kp_cmd_help_t help = {
+    "keepon probe im [options]",
+    "Runs OONI's instant-messaging tests (whatsapp, telegram, signal, facebook_messenger) with DNS over UDP "
+    "and the system resolver, TCP, TLS and HTTP steps, and writes one OONI-format measurement per app with "
+    "OONI's result keys plus keepon's verdict and the censorship technique found. Prints one line per app.",
+  };
+  char *pos[MAX_LIST];
+  int npos = 0;
+  if (argc > MAX_LIST) return usage_error("too many arguments");
+  int rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
+  if (rc == 1) return KP_EXIT_OK;
+  if (rc != 0) return KP_EXIT_USAGE;
+  if (npos) return usage_error("unexpected argument '%s'", pos[0]);
+
+  /* apps */
+  const char *apps[KP_PROBE_MAX_APPS + 1] = {0};
+  char appbuf[512];
+  size_t napps = 0;
+  if (!apps_opt) {
+    for (size_t i = 0; i < kp_im_ntests; i++) apps[napps++] = kp_im_tests[i].name;
+  } else {
+    if (strlen(apps_opt) >= sizeof appbuf) return usage_error("--apps is too long");
+    snprintf(appbuf, sizeof appbuf, "%s", apps_opt);
+    char *save = NULL;
+    for (char *a = strtok_r(appbuf, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+      if (!kp_im_test_find(a)) return usage_error("unknown app '%s' (whatsapp, telegram, signal, facebook_messenger)", a);
+      bool dup = false;
+      for (size_t k = 0; k < napps; k++) dup = dup || strcmp(apps[k], a) == 0;
+      if (dup) continue;
+      if (napps >= KP_PROBE_MAX_APPS) return usage_error("too many apps");
+      apps[napps++] = a;
+    }
+    if (!napps) return usage_error("--apps is empty");
+  }
+  if (strlen(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z')
+    return usage_error("--probe-cc must be two upper-case letters, not '%s'", cc);
+  if (strncmp(asn, "AS", 2) != 0 || !asn[2] || strspn(asn + 2, "0123456789") != strlen(asn + 2) || strlen(asn) > 12)
+    return usage_error("--probe-asn must look like AS1234, not '%s'", asn);
+  if (probe_ip) {
+    kp_addr_t a;
+    if (kp_addr_parse(probe_ip, &a) != KP_OK) return usage_error("--with-probe-ip: bad address '%s'", probe_ip);
+  }
+
+  /* targets */
+  kp_targets_t *targets = calloc(1, sizeof *targets);
+  if (!targets) return KP_EXIT_FAIL;
+  char err[512];
+  kp_status_t st;
+  int ret = KP_EXIT_USAGE;
+  kp_buf_t file, out;
+  kp_buf_init(&file, 4 << 20);
+  kp_buf_init(&out, 256 << 20);
+  kp_im_run_t run = {0};
+  if (targets_path) {
+    if ((st = kp_file_read(targets_path, &file)) != KP_OK) {
+      fprintf(stderr, "keepon probe im: cannot read targets '%s': %s\n", targets_path, kp_strstatus(st));
+      goto done;
+    }
+    st = kp_targets_parse(file.data ? file.data : (const uint8_t *)"", file.len, targets, err, sizeof err);
+  } else {
+    size_t len;
+    const char *def = kp_targets_default_json(&len);
+    st = kp_targets_parse(def, len, targets, err, sizeof err);
+  }
+  if (st != KP_OK) {
+    fprintf(stderr, "keepon probe im: bad targets %s: %s\n", targets_path ? targets_path : "(built in)", err);
+    goto done;
+  }
+  for (size_t i = 0; i < napps; i++)
+    if (!kp_targets_app(targets, apps[i])) {
+      fprintf(stderr, "keepon probe im: targets %s have no entry for '%s'\n", targets_path ? targets_path : "(built in)",
+              apps[i]);
+      goto done;
+    }
+  kp_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .timeout = timeout, .parallel = (size_t)parallel,
+                        .probe_cc = cc, .probe_asn = asn, .probe_network_name = netname, .probe_ip = probe_ip,
+                        .software_version = KP_VERSION};
+  if (kp_probe_cfg_check(&cfg, err, sizeof err) != KP_OK) {
+    fprintf(stderr, "keepon probe im: %s\n", err);
+    goto done;
+  }
+  char defout[4096];
+  if (!output) {
+    char dir[3072];
+    snprintf(dir, sizeof dir, "%s/measurements", kp_cli_state_dir());
+    if (kp_mkdirs(dir, 0700) != KP_OK) {
+      fprintf(stderr, "keepon probe im: cannot create %s\n", dir);
+      ret = KP_EXIT_FAIL;
+      goto done;
+    }
+    char ts[21];
+    kp_time_iso(time(NULL), ts);
+    snprintf(defout, sizeof defout, "%s/im-%s.jsonl", dir, ts);
+    output = defout;
+  } else {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", output);
+    char *slash = strrchr(dir, '/');
+    struct stat sb;
+    if (slash) *slash = 0;
+    if (slash && dir[0] && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+      fprintf(stderr, "keepon probe im: output folder '%s' does not exist\n", dir);
+      goto done;
+    }
+  }
+  kp_cli_privacy_notice();
+
+  apps[napps] = NULL;
+  st = kp_probe_im_run(&cfg, targets, apps, kp_clock_system(), &run);
+  if (st != KP_OK) {
+    fprintf(stderr, "keepon probe im: run failed: %s\n", kp_strstatus(st));
+    ret = KP_EXIT_FAIL;
+    goto done;
+  }
+  for (size_t i = 0; i < run.napps; i++) {
+    const kp_im_app_result_t *r = run.app[i];
+    if ((st = kp_probe_write_measurement(&cfg, &run, r, &out)) != KP_OK || (st = kp_buf_putc(&out, '\n')) != KP_OK) {
+      fprintf(stderr, "keepon probe im: cannot serialize: %s\n", kp_strstatus(st));
+      ret = KP_EXIT_FAIL;
+      goto done;
+    }
+  }
+  if ((st = kp_file_write_atomic(output, out.data, out.len, 0600)) != KP_OK) {
+    fprintf(stderr, "keepon probe im: cannot write %s: %s\n", output, kp_strstatus(st));
+    ret = KP_EXIT_FAIL;
+    goto done;
+  }
+  for (size_t i = 0; i < run.napps; i++) {
+    const kp_im_app_result_t *r = run.app[i];
+    const kp_an_result_t *v = &r->verdict;
+    if (v->verdict == KP_VERDICT_BLOCKED)
+      printf("%-19s BLOCKED (%s, %zu/%zu endpoints)  %s\n", r->test->name, kp_tech_name(v->tech), v->n_tech,
+             v->n_counting, v->evidence);
+    else if (v->verdict == KP_VERDICT_DEGRADED)
+      printf("%-19s DEGRADED (%zu/%zu reachable)  %s\n", r->test->name, v->n_ok, v->n_counting, v->evidence);
+    else
+      printf("%-19s OK (%zu/%zu reachable)\n", r->test->name, v->n_ok, v->n_counting);
+  }
+  printf("measurements: %s\n", output);
+  ret = KP_EXIT_OK;
+done:
+  kp_probe_im_run_free(&run);
+  kp_buf_free(&file);
+  kp_buf_free(&out);
+  free(targets);
+  return ret;
+}
 
 int kp_cmd_probe(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "keepon probe: not built yet\n");
+  if (argc >= 2 && strcmp(argv[1], "im") == 0) return probe_im(argc - 1, argv + 1);
+  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf("usage: keepon probe im [options]   ('keepon probe im --help' for the options)\n");
+    return KP_EXIT_OK;
+  }
+  fprintf(stderr, "usage: keepon probe im [options]\n");
   return KP_EXIT_USAGE;
 }

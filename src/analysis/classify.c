@@ -1,0 +1,206 @@
+/*
+ * classify.c: the technique decision table.
+ *
+ * Per flow (kp_an_flow_tech), first matching row wins:
+ *
+ *  | # | facts                                                              | technique      |
+ *  |---|--------------------------------------------------------------------|----------------|
+ *  | 1 | name NXDOMAIN (UDP or system resolver) while the control resolves  | dns_nxdomain   |
+ *  | 2 | a query got two answers: the first unexpected, a later expected    | dns_injected   |
+ *  | 3 | every first answer outside the app's networks (or bogon when the   | dns_forged     |
+ *  |   | target file lists none) AND the flow then failed (a genuine        |                |
+ *  |   | address that verifies TLS clears it: stale network lists happen)   |                |
+ *  | 4 | download: bytes flowed but goodput < min_kbps (complete or cut)    | throttled      |
+ *  | 5 | HTTP answered 451, or the body matched a blockpage pattern         | http_blockpage |
+ *  | 6 | TLS handshake completed but the certificate did not verify         | tls_mitm       |
+ *  | 7 | TCP ok, TLS handshake reset (or cut with EOF)                      | tls_sni_reset  |
+ *  | 8 | TCP ok, TLS handshake timed out                                    | tls_sni_drop   |
+ *  | 9 | TCP connect refused or reset                                       | tcp_reset      |
+ *  |10 | TCP connect timed out or unreachable, DNS fine                     | ip_blackhole   |
+ *  |   | anything else failing                                              | none (failed)  |
+ *
+ * blockpage_only flows (plain-HTTP checks) only ever yield row 5 and never
+ * count toward reachability: a missing plain-HTTP service is not blocking.
+ *
+ * Per app (kp_an_classify):
+ *  - network_down when the control target fails (DNS and connect) and no
+ *    counting flow of the app succeeded: nothing gets through, so the app's
+ *    own failures say nothing about targeted blocking.
+ *  - otherwise the app's technique is the highest-precedence technique shown
+ *    by any flow (enum order = the table above); n = flows showing it.
+ *  - verdict: a technique -> BLOCKED; no technique but some counting flow
+ *    failed -> DEGRADED; else OK.
+ * OONI's own keys are computed elsewhere (probe) with OONI's semantics; this
+ * table is keepon's addition and never changes them.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "analysis/analysis.h"
+
+static const char *const names[KP_TECH_COUNT] = {
+  [KP_TECH_NONE] = "none",
+  [KP_TECH_NETWORK_DOWN] = "network_down",
+  [KP_TECH_DNS_NXDOMAIN] = "dns_nxdomain",
+  [KP_TECH_DNS_INJECTED] = "dns_injected",
+  [KP_TECH_DNS_FORGED] = "dns_forged",
+  [KP_TECH_THROTTLED] = "throttled",
+  [KP_TECH_HTTP_BLOCKPAGE] = "http_blockpage",
+  [KP_TECH_TLS_MITM] = "tls_mitm",
+  [KP_TECH_TLS_SNI_RESET] = "tls_sni_reset",
+  [KP_TECH_TLS_SNI_DROP] = "tls_sni_drop",
+  [KP_TECH_TCP_RESET] = "tcp_reset",
+  [KP_TECH_IP_BLACKHOLE] = "ip_blackhole",
+};
+
+const char *kp_tech_name(kp_tech_t t) { return (unsigned)t < KP_TECH_COUNT ? names[t] : "none"; }
+
+kp_status_t kp_tech_parse(const char *s, kp_tech_t *out) {
+  for (int i = 0; i < KP_TECH_COUNT; i++)
+    if (s && strcmp(s, names[i]) == 0) {
+      *out = (kp_tech_t)i;
+      return KP_OK;
+    }
+  return KP_ERR_NOTFOUND;
+}
+
+const char *kp_verdict_name(kp_verdict_t v) {
+  return v == KP_VERDICT_BLOCKED ? "blocked" : v == KP_VERDICT_DEGRADED ? "degraded" : "ok";
+}
+
+bool kp_an_addr_expected(const kp_prefix_t *nets, size_t nnets, const kp_addr_t *a) {
+  if (nnets == 0) return !kp_addr_is_bogon(a);
+  for (size_t i = 0; i < nnets; i++)
+    if (kp_prefix_contains(&nets[i], a)) return true;
+  return false;
+}
+
+static bool is(const char *f, const char *s) { return f && strcmp(f, s) == 0; }
+
+bool kp_an_flow_ok(const kp_an_flow_t *f) {
+  if (f->resolved_name && f->dns_failure && f->sys_failure) return false;
+  if (f->connect_tried && f->connect_failure) return false;
+  if (f->tls_tried && f->tls_failure) return false;
+  if (f->http_tried && f->http_failure) return false;
+  if (f->connect_tried == false && f->resolved_name == false) return false; /* nothing ran */
+  return true;
+}
+
+static double kbps(const kp_an_flow_t *f) {
+  double s = f->seconds > 1e-6 ? f->seconds : 1e-6;
+  return (double)f->bytes * 8.0 / 1000.0 / s;
+}
+
+kp_tech_t kp_an_flow_tech(const kp_an_flow_t *f, const kp_an_control_t *ctl) {
+  bool http_blockpage = f->http_tried && (f->http_status == 451 || f->blockpage_match);
+  if (f->blockpage_only) return http_blockpage ? KP_TECH_HTTP_BLOCKPAGE : KP_TECH_NONE;
+  if (f->resolved_name) {
+    bool nx = is(f->dns_failure, "dns_nxdomain_error") || is(f->sys_failure, "dns_nxdomain_error");
+    if (nx && ctl->dns_ok) return KP_TECH_DNS_NXDOMAIN;
+    if (f->dns_injected) return KP_TECH_DNS_INJECTED;
+    bool failed_after = (f->connect_tried && f->connect_failure) || (f->tls_tried && f->tls_failure) ||
+                        (f->http_tried && f->http_failure && !f->http_status) || http_blockpage;
+    if (f->dns_unexpected && failed_after) return KP_TECH_DNS_FORGED;
+  }
+  if (f->download && f->http_tried && f->bytes > 0 && kbps(f) < f->min_kbps) return KP_TECH_THROTTLED;
+  if (http_blockpage) return KP_TECH_HTTP_BLOCKPAGE;
+  if (f->tls_tried && f->tls_failure) {
+    if (is(f->tls_failure, "ssl_unknown_authority") || is(f->tls_failure, "ssl_invalid_hostname") ||
+        is(f->tls_failure, "ssl_invalid_certificate"))
+      return KP_TECH_TLS_MITM;
+    if (is(f->tls_failure, "connection_reset") || is(f->tls_failure, "eof_error")) return KP_TECH_TLS_SNI_RESET;
+    if (is(f->tls_failure, "generic_timeout_error")) return KP_TECH_TLS_SNI_DROP;
+    return KP_TECH_NONE;
+  }
+  if (f->connect_tried && f->connect_failure) {
+    if (is(f->connect_failure, "connection_refused") || is(f->connect_failure, "connection_reset"))
+      return KP_TECH_TCP_RESET;
+    if (is(f->connect_failure, "generic_timeout_error") || is(f->connect_failure, "host_unreachable") ||
+        is(f->connect_failure, "network_unreachable"))
+      return KP_TECH_IP_BLACKHOLE;
+  }
+  return KP_TECH_NONE;
+}
+
+static void describe(const kp_an_flow_t *f, kp_tech_t t, char *out, size_t cap) {
+  const char *n = f->name ? f->name : "?";
+  switch (t) {
+  case KP_TECH_DNS_NXDOMAIN: snprintf(out, cap, "%s: NXDOMAIN while the control name resolves", n); break;
+  case KP_TECH_DNS_INJECTED: snprintf(out, cap, "%s: first DNS answer unexpected, a later answer expected", n); break;
+  case KP_TECH_DNS_FORGED:
+    snprintf(out, cap, "%s: DNS answers outside the app's networks, then %s", n,
+             f->connect_failure ? f->connect_failure : f->tls_failure ? f->tls_failure : "the flow failed");
+    break;
+  case KP_TECH_THROTTLED:
+    snprintf(out, cap, "%s: %llu bytes in %.2f s = %.1f kbit/s < %.0f kbit/s", n, (unsigned long long)f->bytes,
+             f->seconds, kbps(f), f->min_kbps);
+    break;
+  case KP_TECH_HTTP_BLOCKPAGE:
+    snprintf(out, cap, "%s: HTTP %d%s", n, f->http_status, f->blockpage_match ? " with a blockpage body" : "");
+    break;
+  case KP_TECH_TLS_MITM: snprintf(out, cap, "%s: TLS completed, certificate: %s", n, f->tls_failure); break;
+  case KP_TECH_TLS_SNI_RESET:
+  case KP_TECH_TLS_SNI_DROP:
+    snprintf(out, cap, "%s: TCP connected, TLS handshake %s", n, f->tls_failure);
+    break;
+  case KP_TECH_TCP_RESET:
+  case KP_TECH_IP_BLACKHOLE: snprintf(out, cap, "%s: TCP connect %s, DNS fine", n, f->connect_failure); break;
+  default: snprintf(out, cap, "%s", n); break;
+  }
+}
+
+kp_status_t kp_an_classify(const kp_an_flow_t *flows, size_t n, const kp_an_control_t *ctl, kp_an_result_t *out,
+                           kp_tech_t *outcome) {
+  memset(out, 0, sizeof *out);
+  if (!ctl || (n && !flows)) return KP_ERR_INVAL;
+  kp_tech_t best = KP_TECH_NONE;
+  size_t best_i = 0;
+  for (size_t i = 0; i < n; i++) {
+    const kp_an_flow_t *f = &flows[i];
+    kp_tech_t t = kp_an_flow_tech(f, ctl);
+    if (outcome) outcome[i] = t;
+    if (f->counts && !f->blockpage_only) {
+      out->n_counting++;
+      if (kp_an_flow_ok(f) && t == KP_TECH_NONE) out->n_ok++;
+    }
+    if (t != KP_TECH_NONE && (best == KP_TECH_NONE || t < best)) {
+      best = t;
+      best_i = i;
+    }
+  }
+  bool control_down = !ctl->dns_ok && !ctl->reach_ok;
+  if (control_down && out->n_ok == 0 && out->n_counting > 0) {
+    best = KP_TECH_NETWORK_DOWN;
+    if (outcome)
+      for (size_t i = 0; i < n; i++) outcome[i] = kp_an_flow_ok(&flows[i]) ? KP_TECH_NONE : KP_TECH_NETWORK_DOWN;
+  }
+  out->tech = best;
+  out->reachable_fraction = out->n_counting ? (double)out->n_ok / (double)out->n_counting : 0.0;
+  for (size_t i = 0; i < n; i++) {
+    if (!flows[i].counts && !(best == KP_TECH_HTTP_BLOCKPAGE && flows[i].blockpage_only)) continue;
+    kp_tech_t t = best == KP_TECH_NETWORK_DOWN ? (kp_an_flow_ok(&flows[i]) ? KP_TECH_NONE : best)
+                                                : kp_an_flow_tech(&flows[i], ctl);
+    if (t == best && best != KP_TECH_NONE) out->n_tech++;
+  }
+  if (best == KP_TECH_NETWORK_DOWN) {
+    snprintf(out->evidence, sizeof out->evidence, "control target and all %zu app targets failed", out->n_counting);
+  } else if (best != KP_TECH_NONE) {
+    describe(&flows[best_i], best, out->evidence, sizeof out->evidence);
+  } else if (out->n_ok < out->n_counting) {
+    for (size_t i = 0; i < n; i++)
+      if (flows[i].counts && !kp_an_flow_ok(&flows[i])) {
+        const kp_an_flow_t *f = &flows[i];
+        const char *why = f->dns_failure && f->sys_failure ? f->dns_failure
+                          : f->connect_failure             ? f->connect_failure
+                          : f->tls_failure                 ? f->tls_failure
+                                                           : f->http_failure;
+        snprintf(out->evidence, sizeof out->evidence, "%s: %s (no censorship pattern)", f->name ? f->name : "?",
+                 why ? why : "failed");
+        break;
+      }
+  }
+  out->verdict = best != KP_TECH_NONE ? KP_VERDICT_BLOCKED
+                 : out->n_ok < out->n_counting ? KP_VERDICT_DEGRADED
+                                               : KP_VERDICT_OK;
+  return KP_OK;
+}

@@ -1,0 +1,314 @@
+/*
+ * net.h: keepon's network measurement engine (the one header of src/net/).
+ *
+ * Three layers:
+ *  1. Pure parsers over untrusted bytes (kp_cur_t, no I/O): DNS wire format,
+ *     TLS records, HTTP/1.1 responses. Fuzzed (fuzz/fuzz_{dns,tls,http}.c).
+ *  2. A trace (kp_trace_t): a thread-safe, capped collector of OONI archival
+ *     events (df-002 queries, df-005 tcp_connect, df-006 tls_handshakes,
+ *     df-001 requests, df-008 network_events), timed in seconds since the
+ *     measurement started, each with a transaction_id. It is both the typed
+ *     evidence the analysis reads and what the JSON writer emits.
+ *  3. Steps (URL-getter style) on a context: resolve over UDP / through the
+ *     system, connect, TLS handshake, HTTP round trip. A step that fails
+ *     (timeout, reset, NXDOMAIN) records the OONI df-007 failure string and
+ *     still returns KP_OK: failures are data. Every blocking wait is bounded
+ *     by the step timeout AND the context's global deadline.
+ * Plus a bounded worker pool to run independent flows concurrently.
+ */
+#ifndef KP_NET_NET_H
+#define KP_NET_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/addr.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/status.h"
+
+/* ------------------------------------------------------------------ failures */
+/* df-007 failure strings (the ones keepon emits). */
+#define KP_FAIL_REFUSED "connection_refused"
+#define KP_FAIL_RESET "connection_reset"
+#define KP_FAIL_TIMEOUT "generic_timeout_error"
+#define KP_FAIL_HOST_UNREACH "host_unreachable"
+#define KP_FAIL_NET_UNREACH "network_unreachable"
+#define KP_FAIL_NXDOMAIN "dns_nxdomain_error"
+#define KP_FAIL_DNS_NODATA "dns_no_answer"
+#define KP_FAIL_DNS_REFUSED "dns_refused_error"
+#define KP_FAIL_DNS_SERVFAIL "dns_server_misbehaving"
+#define KP_FAIL_EOF "eof_error"
+#define KP_FAIL_SSL_AUTHORITY "ssl_unknown_authority"
+#define KP_FAIL_SSL_HOSTNAME "ssl_invalid_hostname"
+#define KP_FAIL_SSL_CERT "ssl_invalid_certificate"
+#define KP_FAIL_SSL_GENERIC "ssl_failed_handshake"
+#define KP_FAIL_HTTP_BAD "http_invalid_response"
+
+/** errno -> df-007 string ("unknown_failure: <strerror>" in @p scratch for the rest). */
+const char *kp_net_failure_errno(int err, char *scratch, size_t cap);
+/** True for the failure strings that name a certificate problem (ssl_invalid_*, ssl_unknown_*). */
+bool kp_net_failure_is_cert(const char *failure);
+
+/* ---------------------------------------------------------------- DNS wire */
+enum { KP_DNS_A = 1, KP_DNS_CNAME = 5, KP_DNS_AAAA = 28 };
+enum { KP_DNS_NOERROR = 0, KP_DNS_SERVFAIL = 2, KP_DNS_NXDOMAIN = 3, KP_DNS_REFUSED = 5 };
+#define KP_DNS_NAME_MAX 255
+#define KP_DNS_MAX_ANSWERS 32
+
+typedef struct kp_dns_rr { /* one parsed answer record; transparent */
+  uint16_t type;           /* KP_DNS_A / AAAA / CNAME (others are skipped) */
+  uint32_t ttl;
+  kp_addr_t addr;          /* A / AAAA */
+  char target[KP_DNS_NAME_MAX + 1]; /* CNAME target, dotted */
+} kp_dns_rr_t;
+
+typedef struct kp_dns_msg { /* a parsed response; transparent, embed it */
+  uint16_t id;
+  uint16_t flags;
+  uint8_t rcode;
+  uint16_t qtype;
+  char qname[KP_DNS_NAME_MAX + 1]; /* dotted, lower case, no trailing dot */
+  size_t nanswers;
+  kp_dns_rr_t an[KP_DNS_MAX_ANSWERS];
+} kp_dns_msg_t;
+
+/** Build a recursive query for @p name (dotted) into out[cap]. */
+kp_status_t kp_dns_build_query(const char *name, uint16_t qtype, uint16_t id, uint8_t *out, size_t cap,
+                               size_t *len);
+/**
+ * Parse a DNS response (pure). Names may be compressed; pointers must point
+ * strictly backwards (so no loop is possible) and names are capped at 255.
+ * @return KP_OK, KP_ERR_TRUNC, KP_ERR_INVAL (not a response / malformed)
+ */
+kp_status_t kp_dns_parse(const uint8_t *p, size_t n, kp_dns_msg_t *out);
+/** Case-insensitive name equality, ignoring one trailing dot. */
+bool kp_dns_name_eq(const char *a, const char *b);
+
+/* -------------------------------------------------------------- TLS records */
+typedef struct kp_tls_info { /* what a run of TLS records shows; transparent */
+  size_t nrecords;
+  uint8_t first_type;      /* 20 ccs, 21 alert, 22 handshake, 23 data */
+  uint16_t record_version;
+  bool client_hello;
+  char sni[KP_DNS_NAME_MAX + 1]; /* from a ClientHello's server_name */
+  bool server_hello;
+  uint16_t version;        /* ServerHello legacy_version or supported_versions */
+  uint16_t cipher;
+  bool alert;
+  uint8_t alert_level, alert_desc;
+} kp_tls_info_t;
+
+/**
+ * Parse TLS records (pure): record headers, the first handshake message of a
+ * record (ClientHello SNI, ServerHello version and cipher) and alerts.
+ * Stops at the first incomplete record (KP_ERR_TRUNC if none was complete).
+ */
+kp_status_t kp_tls_parse(const uint8_t *p, size_t n, kp_tls_info_t *out);
+
+/* ---------------------------------------------------------- HTTP response */
+#define KP_HTTP_MAX_HEADERS 64
+typedef struct kp_http_hdr { /* offsets into the parsed buffer */
+  size_t name_off, name_len, value_off, value_len;
+} kp_http_hdr_t;
+
+typedef struct kp_http_resp { /* transparent */
+  int minor;               /* HTTP/1.<minor> */
+  int status;
+  size_t reason_off, reason_len;
+  size_t nheaders;
+  kp_http_hdr_t h[KP_HTTP_MAX_HEADERS];
+  size_t head_len;         /* bytes of status line + headers + CRLF */
+  bool chunked;
+  int64_t content_length;  /* -1 when absent */
+  bool body_truncated;     /* body_cap was hit */
+  size_t wire_len;         /* bytes of the message consumed so far */
+} kp_http_resp_t;
+
+/**
+ * Parse an HTTP/1.x response from p[0..n) (pure). The de-chunked body,
+ * capped at @p body_cap bytes, is appended to @p body (reset first).
+ * @param eof  the peer closed: a body without length ends here
+ * @return KP_OK complete (or cap reached: body_truncated), KP_ERR_TRUNC need
+ *         more bytes, KP_ERR_INVAL malformed
+ */
+kp_status_t kp_http_parse(const uint8_t *p, size_t n, bool eof, size_t body_cap, kp_http_resp_t *r,
+                          kp_buf_t *body);
+/** Header value by case-insensitive name (first match) as pointer+len into p, or NULL. */
+const char *kp_http_header(const kp_http_resp_t *r, const uint8_t *p, const char *name, size_t *len);
+
+/* -------------------------------------------------------------------- trace */
+#define KP_TRACE_MAX_ANSWERS 16
+#define KP_TRACE_MAX_CERTS 8
+#define KP_TRACE_EVENTS_PER_CONN 64 /* as OONI's NetworkEventBufferSize */
+
+typedef struct kp_q { /* one DNS lookup (df-002); transparent, read-only */
+  int txid;
+  const char *engine;      /* "udp" or "getaddrinfo" */
+  char hostname[KP_DNS_NAME_MAX + 1];
+  const char *qtype;       /* "A", "AAAA", "ANY" */
+  char resolver[KP_ADDR_STRLEN + 8];
+  const char *failure;     /* static string or NULL */
+  int rcode;               /* -1 when not applicable */
+  size_t nanswers;
+  kp_addr_t ans[KP_TRACE_MAX_ANSWERS];
+  uint32_t ttl[KP_TRACE_MAX_ANSWERS];
+  double t0, t;
+  bool late;               /* a duplicate/late UDP answer (x_dns_duplicate_responses) */
+} kp_q_t;
+
+typedef struct kp_tcp { /* df-005 */
+  int txid;
+  kp_addr_t ip;
+  uint16_t port;
+  const char *failure;
+  double t0, t;
+} kp_tcp_t;
+
+typedef struct kp_tlsobs { /* df-006 */
+  int txid;
+  char address[KP_ADDR_STRLEN + 8];
+  char server_name[KP_DNS_NAME_MAX + 1];
+  const char *failure;
+  char cipher[64];
+  char version[16];
+  char alpn[16];
+  long verify_result;      /* X509_V_OK (0) or the error; -1 not reached */
+  size_t ncerts;
+  uint8_t *cert[KP_TRACE_MAX_CERTS]; /* DER, owned by the trace */
+  size_t cert_len[KP_TRACE_MAX_CERTS];
+  double t0, t;
+} kp_tlsobs_t;
+
+typedef struct kp_httpobs { /* df-001 */
+  int txid;
+  const char *method;
+  char url[512];
+  char host[KP_DNS_NAME_MAX + 1];
+  const char *failure;
+  int status;              /* 0 when no response */
+  kp_buf_t head;           /* raw response head (status line + headers) */
+  kp_buf_t body;           /* capped body */
+  bool body_truncated;
+  uint64_t bytes_received; /* on the wire */
+  double t0, t;
+  double t_first_byte;     /* 0 when none */
+} kp_httpobs_t;
+
+typedef struct kp_nev { /* df-008 */
+  int txid;
+  const char *operation;   /* connect, read, write, tls_handshake_start, tls_handshake_done */
+  char address[KP_ADDR_STRLEN + 8];
+  const char *failure;
+  int64_t num_bytes;
+  double t;
+} kp_nev_t;
+
+typedef struct kp_trace kp_trace_t;
+
+/** A trace whose t=0 is "now" on @p clk (borrowed; must outlive the trace). */
+kp_status_t kp_trace_new(const kp_clock_t *clk, kp_trace_t **out);
+void kp_trace_free(kp_trace_t *t);
+/** Seconds since the trace started. */
+double kp_trace_now(const kp_trace_t *t);
+int kp_trace_txid(kp_trace_t *t);
+/* Record (copies; thread-safe). Over the caps, records are counted, not kept. */
+void kp_trace_add_query(kp_trace_t *t, const kp_q_t *q);
+void kp_trace_add_tcp(kp_trace_t *t, const kp_tcp_t *c);
+void kp_trace_add_tls(kp_trace_t *t, kp_tlsobs_t *h);   /* takes the certs */
+void kp_trace_add_http(kp_trace_t *t, kp_httpobs_t *r); /* takes the buffers */
+void kp_trace_add_event(kp_trace_t *t, const kp_nev_t *e);
+/* Read-only views (call after the workers are done). */
+size_t kp_trace_queries(const kp_trace_t *t, const kp_q_t **out);
+size_t kp_trace_tcps(const kp_trace_t *t, const kp_tcp_t **out);
+size_t kp_trace_tlss(const kp_trace_t *t, const kp_tlsobs_t **out);
+size_t kp_trace_https(const kp_trace_t *t, const kp_httpobs_t **out);
+/**
+ * Write the OONI event lists as members of the open object @p w:
+ * queries, x_dns_duplicate_responses, tcp_connect, tls_handshakes, requests,
+ * network_events. Transaction ids are kept so lists can be joined.
+ */
+void kp_trace_write(const kp_trace_t *t, kp_jw_t *w);
+
+/* -------------------------------------------------------------------- steps */
+typedef struct kp_net_cfg { /* caller-owned configuration; transparent */
+  kp_addr_t resolver;      /* DNS-over-UDP server */
+  uint16_t resolver_port;  /* 0 = 53 */
+  const char *ca_file;     /* NULL = system store */
+  double dns_timeout, connect_timeout, tls_timeout, http_timeout; /* seconds */
+  double dns_window;       /* keep collecting UDP answers this long after the first */
+  int64_t deadline_ns;     /* global deadline on the context's clock (0 = none) */
+  size_t body_cap;         /* HTTP body bytes kept (0 = 1 MiB) */
+} kp_net_cfg_t;
+
+typedef struct kp_net kp_net_t;
+
+/** A step context; @p cfg, @p clk and @p trace are borrowed. Builds the TLS context once. */
+kp_status_t kp_net_new(const kp_net_cfg_t *cfg, const kp_clock_t *clk, kp_trace_t *trace, kp_net_t **out);
+void kp_net_free(kp_net_t *n);
+
+/** Addresses a lookup produced (deduplicated, order kept). */
+typedef struct kp_addrs {
+  size_t n;
+  kp_addr_t a[KP_TRACE_MAX_ANSWERS];
+} kp_addrs_t;
+void kp_addrs_add(kp_addrs_t *s, const kp_addr_t *a);
+
+/**
+ * Resolve A and AAAA over UDP (one socket, both queries), keeping late and
+ * duplicate answers for cfg->dns_window after the first. Each answer message
+ * is recorded; @p out gets the FIRST answer of each query type, @p late
+ * (optional) the addresses of every later answer.
+ * @p failure: NULL if any address came back, else the first query's failure.
+ */
+kp_status_t kp_net_resolve_udp(kp_net_t *n, const char *host, kp_addrs_t *out, kp_addrs_t *late,
+                               const char **failure);
+/** getaddrinfo (run on a helper thread so the deadline holds). */
+kp_status_t kp_net_resolve_system(kp_net_t *n, const char *host, kp_addrs_t *out, const char **failure);
+
+/** A connected stream, optionally wrapped in TLS. Opaque. */
+typedef struct kp_conn kp_conn_t;
+/**
+ * Connect to every address in @p addrs on @p port at once (nonblocking),
+ * recording each attempt; keep the first that succeeds (in order of @p addrs
+ * among those that succeeded), close the others.
+ * @param[out] conn NULL when none connected; @p failure the first failure.
+ */
+kp_status_t kp_net_connect(kp_net_t *n, const kp_addrs_t *addrs, uint16_t port, kp_conn_t **conn,
+                           const char **failure);
+/** TLS handshake with SNI @p sni and ALPN http/1.1; a certificate that does not verify is a failure. */
+kp_status_t kp_net_tls(kp_net_t *n, kp_conn_t *c, const char *sni, const char **failure);
+typedef struct kp_http_req {
+  const char *method;      /* "GET" / "POST" */
+  const char *url;         /* for the record */
+  const char *host;        /* Host header */
+  const char *path;
+  size_t body_cap;         /* bytes of body to read (0 = cfg->body_cap) */
+  size_t keep_cap;         /* bytes of body kept in the record (0 = 64 KiB) */
+  double max_seconds;      /* stop reading after this long (0 = http_timeout) */
+} kp_http_req_t;
+/**
+ * One HTTP/1.1 round trip on @p c (Connection: close). Records a request
+ * event. @p obs_out (optional) receives status, bytes and timing.
+ */
+typedef struct kp_http_result {
+  int status;
+  uint64_t bytes;          /* body bytes received */
+  double seconds;          /* request written .. last byte */
+  bool complete;
+  const char *failure;
+  size_t head_len;         /* first bytes of the body, for blockpage patterns */
+  char head[1024];
+} kp_http_result_t;
+kp_status_t kp_net_http(kp_net_t *n, kp_conn_t *c, const kp_http_req_t *req, kp_http_result_t *res);
+void kp_conn_close(kp_conn_t *c);
+/** Remote address of a connection as "ip:port" / "[ip]:port" into out[KP_ADDR_STRLEN + 8]. */
+const char *kp_conn_peer(const kp_conn_t *c, char *out);
+
+/* --------------------------------------------------------------------- pool */
+/** Run fn(arg[i]) for i < n on at most @p bound threads; returns when all are done. */
+kp_status_t kp_net_run_pool(size_t n, size_t bound, void (*fn)(void *arg, size_t i), void *arg);
+
+#endif
