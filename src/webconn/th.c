@@ -41,6 +41,8 @@ kp_status_t kp_wc_threq_parse(const void *body, size_t n, kp_arena_t *a, kp_wc_t
   if (!url || kp_json_strlen(kp_json_get(root, "http_request")) != strlen(url) ||
       kp_wc_url_split(url, scheme, sizeof scheme, host, sizeof host, &port) != KP_OK)
     goto done;
+  for (const char *p = url; *p; p++) /* URLs are ASCII (IDNA hosts arrive as punycode) */
+    if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) goto done;
   st = KP_ERR_NOMEM;
   if (!(out->url = dup(a, url))) goto done;
   const kp_json_t *hd = kp_json_get(root, "http_request_headers");

@@ -244,6 +244,49 @@ kp_status_t kp_wc_th_plan(const kp_wc_threq_t *req, const char *const *th_addrs,
                           const kp_wc_opts_t *opts, kp_arena_t *a, const char **eps,
                           size_t cap, size_t *neps);
 
+/* ---- the test helper (network side; see th_measure.c, th_server.c) ---- */
+
+typedef struct kp_wc_th_cfg {
+  kp_wc_opts_t opts;
+  const char *ca_file;      /* NULL = system store */
+  double step_timeout;      /* per DNS / connect / TLS / HTTP step, seconds (0 = 10) */
+  double total_timeout;     /* whole measurement (0 = 30) */
+  size_t body_cap;          /* fetched body bytes kept (0 = 16 MiB) */
+  size_t max_inflight;      /* requests measured at once; more get 503 (0 = 50) */
+  size_t max_request;       /* request body cap; more get 413 (0 = 16 MiB) */
+} kp_wc_th_cfg_t;
+
+/** Measure @p req from this vantage (DNS, TCP/TLS to the plan, GET with redirects). */
+kp_status_t kp_wc_th_measure(const kp_wc_th_cfg_t *cfg, const kp_wc_threq_t *req, kp_arena_t *a,
+                             kp_wc_ctl_t *out);
+
+/**
+ * One TH request body -> response body and HTTP status (200, or 400 for a
+ * malformed request, 413 too large, 500 internal). Never fails the process.
+ */
+void kp_wc_th_handle(const kp_wc_th_cfg_t *cfg, const void *body, size_t n, kp_buf_t *out,
+                     int *http_status);
+
+typedef struct kp_wc_th_server kp_wc_th_server_t;
+/** Listen on "ADDR:PORT" / "[v6]:PORT" (port 0 = ephemeral). */
+kp_status_t kp_wc_th_server_new(const kp_wc_th_cfg_t *cfg, const char *listen, kp_wc_th_server_t **out);
+uint16_t kp_wc_th_server_port(const kp_wc_th_server_t *s);
+/** Serve until *stop != 0 (checked at least every 200 ms); joins in-flight requests. */
+kp_status_t kp_wc_th_server_run(kp_wc_th_server_t *s, volatile int *stop);
+void kp_wc_th_server_free(kp_wc_th_server_t *s);
+
+/* Minimal HTTP/1.1 request head, as the helper reads it (pure, bounded). */
+typedef struct kp_wc_http_head {
+  char method[8];
+  char path[256];
+  int64_t content_length;   /* -1 absent */
+  bool chunked;
+  bool ooniprobe_ua;        /* User-Agent starts with "ooniprobe-" */
+  size_t head_len;
+} kp_wc_http_head_t;
+/** @return KP_OK, KP_ERR_TRUNC (need more), KP_ERR_INVAL, KP_ERR_RANGE (head > @p max) */
+kp_status_t kp_wc_http_head_parse(const uint8_t *p, size_t n, size_t max, kp_wc_http_head_t *out);
+
 /** True when @p ip is a bogon, honouring opts->lab. Non-addresses are not bogons. */
 bool kp_wc_is_bogon(const char *ip, const kp_wc_opts_t *opts);
 
