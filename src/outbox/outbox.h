@@ -1,0 +1,128 @@
+/*
+ * outbox.h: the probe's durable, signed, hash-chained outbox and its uploader.
+ *
+ * On disk (<state>/outbox/):
+ *   key          Ed25519 secret key (libsodium, 64 bytes), mode 0600, made on first use
+ *   chain.log    append-only records, one JSON object per line:
+ *                {"seq":N,"prev":HEX64,"hash":HEX64,"key_id":HEX32,"pubkey":B64,"sig":B64,"msm":"<json>"}
+ *                hash = SHA-256(msm bytes); prev = hash of record N-1 (64 zeros for N = 1);
+ *                sig = Ed25519 over be64(seq) || prev || hash; key_id = hex(SHA-256(pubkey)[0..16))
+ *   acked.log    delivered records, "seq uid\n" lines (append-only, fsync'd)
+ * A record is fsync'd (file and, on creation, folder) before kp_outbox_append returns.
+ * Recovery on open: only an incomplete LAST line (no '\n': a torn write) is cut off; a complete
+ * line that fails to parse or verify is kept and reported by verify, never dropped silently.
+ *
+ * Privacy: records carry the measurement as the probe wrote it (probe_ip 127.0.0.1 by default),
+ * plus a random key that is not derived from anything about the person.
+ *
+ * The record parser and checks are pure (bytes in, verdict out) and shared with the collector
+ * (which verifies uploads) and `keepon verify`.
+ */
+#ifndef KP_OUTBOX_OUTBOX_H
+#define KP_OUTBOX_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/status.h"
+
+/* ---- records (pure) ---- */
+typedef struct kp_outbox_rec {
+  uint64_t seq;
+  uint8_t prev[32], hash[32], sig[64], pubkey[32];
+  char key_id[33];
+  const char *msm; /* borrowed (from the parse document) */
+  size_t msm_len;
+} kp_outbox_rec_t;
+
+/** key id of a public key: hex of the first 16 bytes of SHA-256(pubkey). */
+void kp_outbox_key_id(const uint8_t pk[32], char out[33]);
+/** Parse one record line. *doc owns the strings rec borrows; free it with kp_json_doc_free. */
+kp_status_t kp_outbox_rec_parse(const void *line, size_t n, kp_json_doc_t **doc, kp_outbox_rec_t *rec,
+                                const char **why);
+/** Check content hash, key id and signature. @return KP_OK or KP_ERR_PERM with *why set. */
+kp_status_t kp_outbox_rec_check(const kp_outbox_rec_t *rec, const char **why);
+/** Serialize a record as one line (with '\n'). */
+kp_status_t kp_outbox_rec_write(const kp_outbox_rec_t *rec, kp_buf_t *out);
+
+/**
+ * Verify a sequence of record lines (a chain.log, or a collector's export): every record parses
+ * and checks, and per key the records form one chain: seq 1, 2, 3... each prev = the previous
+ * hash. @p cb is called once per problem with the 1-based line number, the record's seq (-1 if
+ * unknown) and a sentence; @return KP_OK when there is no problem, KP_ERR_PERM otherwise.
+ * @param allow_gaps collector exports may lack records not yet uploaded: a gap is then
+ *        reported only when @p allow_gaps is false.
+ */
+typedef void (*kp_outbox_problem_cb)(void *ctx, size_t line, int64_t seq, const char *problem);
+kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, kp_outbox_problem_cb cb,
+                                   void *ctx, size_t *nrecords);
+
+/* ---- the outbox on disk ---- */
+typedef struct kp_outbox kp_outbox_t;
+
+kp_status_t kp_outbox_open(const char *dir, kp_outbox_t **out);
+void kp_outbox_close(kp_outbox_t *ob);
+const char *kp_outbox_key_id_str(const kp_outbox_t *ob);
+const char *kp_outbox_chain_path(const kp_outbox_t *ob);
+/** Bytes cut off a torn tail when the outbox was opened (0 normally). */
+size_t kp_outbox_recovered_bytes(const kp_outbox_t *ob);
+/** Sign, chain and append one measurement (must be a JSON object); durable on return. */
+kp_status_t kp_outbox_append(kp_outbox_t *ob, const char *msm, size_t n, uint64_t *seq);
+uint64_t kp_outbox_head_seq(const kp_outbox_t *ob);
+
+typedef int (*kp_outbox_list_cb)(void *ctx, const kp_outbox_rec_t *rec, const char *uid /* NULL: pending */);
+/** Every complete, parseable record in order, with its delivery state. */
+kp_status_t kp_outbox_list(kp_outbox_t *ob, kp_outbox_list_cb cb, void *ctx);
+size_t kp_outbox_pending(kp_outbox_t *ob);
+/** Record delivery of @p seq (durable). */
+kp_status_t kp_outbox_mark_delivered(kp_outbox_t *ob, uint64_t seq, const char *uid);
+
+/* ---- uploader ---- */
+typedef struct kp_upload_cfg {
+  const char *url;         /* collector base URL, "http://host:port" */
+  int max_attempts;        /* per record per run; 0 = 8 */
+  int base_delay_ms;       /* first backoff (default 500) */
+  int max_delay_ms;        /* cap (default 60000) */
+  int timeout_ms;          /* per request (default 10000) */
+  int64_t deadline_ms;     /* give up the whole run after this long (0 = none) */
+  uint32_t seed;           /* jitter PRNG seed (0 = from the clock) */
+} kp_upload_cfg_t;
+
+typedef struct kp_upload_stats {
+  size_t delivered, duplicates, rejected, remaining, attempts;
+} kp_upload_stats_t;
+
+/**
+ * Deliver pending records in order, each POSTed to <url>/api/v1/keepon/submit. A failed
+ * attempt (no connection, timeout, 5xx) waits base * 2^k ms with full jitter (capped) and
+ * retries; a 4xx other than 408/429 means the collector refuses this record: it stays pending,
+ * is counted as rejected, and the run moves on. Delivery is idempotent: the collector dedups by
+ * content hash and answers the stored uid. @return KP_OK when nothing remains pending.
+ */
+kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upload_stats_t *st);
+/** The backoff before attempt @p k (0-based) with full jitter: uniform in [0, min(cap, base*2^k)]. */
+int kp_outbox_backoff_ms(const kp_upload_cfg_t *cfg, int k, uint32_t *rng);
+
+/* ---- a small blocking HTTP/1.1 client (plain TCP; TLS is not supported yet) ---- */
+typedef struct kp_outbox_resp_head {
+  int status;
+  int64_t content_length; /* -1 absent */
+  bool keep_alive;
+  bool chunked;
+} kp_outbox_resp_head_t;
+/** Pure: parse a response head. KP_OK / KP_ERR_TRUNC (need more) / KP_ERR_INVAL / KP_ERR_RANGE. */
+kp_status_t kp_outbox_parse_resp_head(const uint8_t *p, size_t n, size_t max_head, kp_outbox_resp_head_t *out,
+                                    size_t *head_len);
+/**
+ * One request to "http://host:port" + @p path; body may be NULL (GET). The response body is
+ * appended to @p resp (capped by its cap_limit). @return KP_OK when a complete response arrived
+ * (any status), KP_ERR_IO / KP_ERR_TIMEOUT / KP_ERR_INVAL otherwise.
+ */
+kp_status_t kp_outbox_http_request(const char *base_url, const char *method, const char *path, const char *ctype,
+                            const void *body, size_t n, int timeout_ms, int *status, kp_buf_t *resp);
+
+#endif

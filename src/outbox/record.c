@@ -1,0 +1,279 @@
+/*
+ * record.c: outbox record lines: parse, check, write, and chain verification.
+ *
+ * Pure functions over bytes (kp_json_parse for the line, libsodium for the
+ * signature). A record binds its measurement bytes (hash), its position
+ * (seq) and its predecessor (prev) under one Ed25519 signature, so:
+ *   altered measurement  -> hash mismatch
+ *   altered hash/seq/prev -> signature fails
+ *   deleted record        -> a seq is missing and the next prev does not chain
+ *   reordered records     -> seq goes backwards in file order
+ * verify reports each with the line and seq it concerns.
+ */
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/codec.h"
+#include "outbox/outbox.h"
+
+void kp_outbox_key_id(const uint8_t pk[32], char out[33]) {
+  uint8_t h[32];
+  kp_sha256(pk, 32, h);
+  static const char hx[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i++) out[2 * i] = hx[h[i] >> 4], out[2 * i + 1] = hx[h[i] & 15];
+  out[32] = 0;
+}
+
+static bool get_hex32(const kp_json_t *o, const char *k, uint8_t out[32]) {
+  const kp_json_t *v = kp_json_get(o, k);
+  return kp_json_is(v, KP_JSON_STRING) && kp_json_strlen(v) == 64 &&
+         kp_hex_decode(kp_json_str(v), 64, out, 32) == KP_OK;
+}
+
+static bool get_b64(const kp_json_t *o, const char *k, uint8_t *out, size_t want) {
+  const kp_json_t *v = kp_json_get(o, k);
+  if (!kp_json_is(v, KP_JSON_STRING) || kp_json_strlen(v) > 128) return false;
+  kp_buf_t b;
+  kp_buf_init(&b, 256);
+  bool ok = kp_base64_decode(kp_json_str(v), kp_json_strlen(v), &b) == KP_OK && b.len == want;
+  if (ok) memcpy(out, b.data, want);
+  kp_buf_free(&b);
+  return ok;
+}
+
+kp_status_t kp_outbox_rec_parse(const void *line, size_t n, kp_json_doc_t **docp, kp_outbox_rec_t *rec,
+                                const char **why) {
+  memset(rec, 0, sizeof *rec);
+  *docp = NULL;
+  kp_json_doc_t *doc = NULL;
+  if (kp_json_parse(line, n, NULL, &doc, NULL) != KP_OK) {
+    *why = "not valid JSON";
+    return KP_ERR_INVAL;
+  }
+  const kp_json_t *o = kp_json_root(doc);
+  int64_t seq;
+  const kp_json_t *msm = kp_json_get(o, "msm");
+  const char *kid = kp_json_get_str(o, "key_id");
+  *why = NULL;
+  if (!kp_json_is(o, KP_JSON_OBJECT)) *why = "not a JSON object";
+  else if (!kp_json_get_int(o, "seq", &seq) || seq < 1) *why = "missing or invalid seq";
+  else if (!get_hex32(o, "prev", rec->prev)) *why = "missing or invalid prev hash";
+  else if (!get_hex32(o, "hash", rec->hash)) *why = "missing or invalid content hash";
+  else if (!get_b64(o, "sig", rec->sig, 64)) *why = "missing or invalid signature";
+  else if (!get_b64(o, "pubkey", rec->pubkey, 32)) *why = "missing or invalid public key";
+  else if (!kid || strlen(kid) != 32) *why = "missing or invalid key_id";
+  else if (!kp_json_is(msm, KP_JSON_STRING)) *why = "missing measurement";
+  if (*why) {
+    kp_json_doc_free(doc);
+    return KP_ERR_INVAL;
+  }
+  rec->seq = (uint64_t)seq;
+  memcpy(rec->key_id, kid, 33);
+  rec->msm = kp_json_str(msm);
+  rec->msm_len = kp_json_strlen(msm);
+  *docp = doc;
+  return KP_OK;
+}
+
+static void sig_message(const kp_outbox_rec_t *r, uint8_t m[72]) {
+  for (int i = 0; i < 8; i++) m[i] = (uint8_t)(r->seq >> (56 - 8 * i));
+  memcpy(m + 8, r->prev, 32);
+  memcpy(m + 40, r->hash, 32);
+}
+
+kp_status_t kp_outbox_rec_check(const kp_outbox_rec_t *r, const char **why) {
+  uint8_t h[32];
+  kp_sha256(r->msm, r->msm_len, h);
+  if (memcmp(h, r->hash, 32) != 0) {
+    *why = "content hash does not match the measurement: the measurement was altered";
+    return KP_ERR_PERM;
+  }
+  char kid[33];
+  kp_outbox_key_id(r->pubkey, kid);
+  if (strcmp(kid, r->key_id) != 0) {
+    *why = "key_id does not belong to the public key";
+    return KP_ERR_PERM;
+  }
+  uint8_t m[72];
+  sig_message(r, m);
+  if (sodium_init() < 0 || crypto_sign_verify_detached(r->sig, m, sizeof m, r->pubkey) != 0) {
+    *why = "signature does not verify: seq, prev or hash was altered, or a foreign key signed it";
+    return KP_ERR_PERM;
+  }
+  return KP_OK;
+}
+
+kp_status_t kp_outbox_rec_write(const kp_outbox_rec_t *r, kp_buf_t *out) {
+  char prev[65], hash[65];
+  static const char hx[] = "0123456789abcdef";
+  for (int i = 0; i < 32; i++) {
+    prev[2 * i] = hx[r->prev[i] >> 4], prev[2 * i + 1] = hx[r->prev[i] & 15];
+    hash[2 * i] = hx[r->hash[i] >> 4], hash[2 * i + 1] = hx[r->hash[i] & 15];
+  }
+  prev[64] = hash[64] = 0;
+  kp_buf_t sig, pk;
+  kp_buf_init(&sig, 256);
+  kp_buf_init(&pk, 256);
+  kp_base64_encode(r->sig, 64, &sig);
+  kp_base64_encode(r->pubkey, 32, &pk);
+  kp_jw_t w;
+  kp_jw_init(&w, out);
+  kp_jw_obj_begin(&w);
+  kp_jw_kint(&w, "seq", (int64_t)r->seq);
+  kp_jw_kstr(&w, "prev", prev);
+  kp_jw_kstr(&w, "hash", hash);
+  kp_jw_kstr(&w, "key_id", r->key_id);
+  kp_jw_kstr(&w, "pubkey", kp_buf_str(&pk));
+  kp_jw_kstr(&w, "sig", kp_buf_str(&sig));
+  kp_jw_key(&w, "msm");
+  kp_jw_strn(&w, r->msm, r->msm_len);
+  kp_jw_obj_end(&w);
+  kp_buf_free(&sig);
+  kp_buf_free(&pk);
+  if (w.st != KP_OK) return w.st;
+  return kp_buf_putc(out, '\n');
+}
+
+/* ---- chain verification ---- */
+typedef struct entry {
+  size_t line;
+  uint64_t seq;
+  size_t key;
+  uint8_t hash[32], prev[32];
+} entry_t;
+
+static int by_key_seq(const void *a, const void *b) {
+  const entry_t *x = *(entry_t *const *)a, *y = *(entry_t *const *)b;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+  return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void problem(kp_outbox_problem_cb cb, void *ctx, size_t *np, size_t line, int64_t seq, const char *fmt,
+                    ...) __attribute__((format(printf, 6, 7)));
+static void problem(kp_outbox_problem_cb cb, void *ctx, size_t *np, size_t line, int64_t seq, const char *fmt,
+                    ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  (*np)++;
+  if (cb) cb(ctx, line, seq, msg);
+}
+
+kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, kp_outbox_problem_cb cb,
+                                   void *ctx, size_t *nrecords) {
+  entry_t *es = NULL;
+  size_t ne = 0, cap = 0, np = 0;
+  char (*keys)[33] = NULL;
+  size_t nkeys = 0;
+  kp_status_t ret = KP_OK;
+  size_t line = 0;
+  for (size_t off = 0; off < n;) {
+    line++;
+    const uint8_t *nl = memchr(p + off, '\n', n - off);
+    size_t len = nl ? (size_t)(nl - (p + off)) : n - off;
+    const uint8_t *lp = p + off;
+    off += len + (nl ? 1 : 0);
+    if (!nl) {
+      problem(cb, ctx, &np, line, -1, "incomplete last record (no end of line): a torn write");
+      break;
+    }
+    if (len == 0) {
+      problem(cb, ctx, &np, line, -1, "empty line");
+      continue;
+    }
+    kp_json_doc_t *doc;
+    kp_outbox_rec_t r;
+    const char *why;
+    if (kp_outbox_rec_parse(lp, len, &doc, &r, &why) != KP_OK) {
+      problem(cb, ctx, &np, line, -1, "not a valid record: %s", why);
+      continue;
+    }
+    if (kp_outbox_rec_check(&r, &why) != KP_OK) {
+      problem(cb, ctx, &np, line, (int64_t)r.seq, "%s", why);
+      kp_json_doc_free(doc);
+      continue;
+    }
+    size_t k = 0;
+    while (k < nkeys && strcmp(keys[k], r.key_id) != 0) k++;
+    if (k == nkeys) {
+      char(*nk)[33] = realloc(keys, (nkeys + 1) * sizeof *keys);
+      if (!nk) {
+        kp_json_doc_free(doc);
+        ret = KP_ERR_NOMEM;
+        goto out;
+      }
+      keys = nk;
+      memcpy(keys[nkeys++], r.key_id, 33);
+    }
+    if (ne == cap) {
+      cap = cap ? cap * 2 : 256;
+      entry_t *g = realloc(es, cap * sizeof *g);
+      if (!g) {
+        kp_json_doc_free(doc);
+        ret = KP_ERR_NOMEM;
+        goto out;
+      }
+      es = g;
+    }
+    entry_t *e = &es[ne++];
+    e->line = line, e->seq = r.seq, e->key = k;
+    memcpy(e->hash, r.hash, 32);
+    memcpy(e->prev, r.prev, 32);
+    kp_json_doc_free(doc);
+  }
+  /* order in the file: seq must increase per key */
+  for (size_t k = 0; k < nkeys; k++) {
+    const entry_t *last = NULL;
+    for (size_t i = 0; i < ne; i++) {
+      if (es[i].key != k) continue;
+      if (last && es[i].seq == last->seq)
+        problem(cb, ctx, &np, es[i].line, (int64_t)es[i].seq, "seq %llu appears twice (also line %zu)",
+                (unsigned long long)es[i].seq, last->line);
+      else if (last && es[i].seq < last->seq)
+        problem(cb, ctx, &np, es[i].line, (int64_t)es[i].seq,
+                "out of order: seq %llu comes after seq %llu (line %zu): records reordered",
+                (unsigned long long)es[i].seq, (unsigned long long)last->seq, last->line);
+      if (!last || es[i].seq > last->seq) last = &es[i];
+    }
+  }
+  /* by seq: gaps and hash links */
+  entry_t **ord = malloc((ne ? ne : 1) * sizeof *ord);
+  if (!ord) {
+    ret = KP_ERR_NOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < ne; i++) ord[i] = &es[i];
+  qsort(ord, ne, sizeof *ord, by_key_seq);
+  static const uint8_t zero[32];
+  for (size_t i = 0; i < ne; i++) {
+    const entry_t *e = ord[i], *b = i && ord[i - 1]->key == e->key ? ord[i - 1] : NULL;
+    if (b && b->seq == e->seq) continue; /* duplicate, reported above */
+    uint64_t expect = b ? b->seq + 1 : 1;
+    if (e->seq > expect && !allow_gaps) {
+      if (e->seq - expect == 1)
+        problem(cb, ctx, &np, e->line, (int64_t)e->seq, "record seq %llu is missing before this one: deleted",
+                (unsigned long long)expect);
+      else
+        problem(cb, ctx, &np, e->line, (int64_t)e->seq, "records seq %llu..%llu are missing before this one: deleted",
+                (unsigned long long)expect, (unsigned long long)e->seq - 1);
+    }
+    if (e->seq == 1 && memcmp(e->prev, zero, 32) != 0)
+      problem(cb, ctx, &np, e->line, 1, "first record does not start the chain (prev is not zero)");
+    if (b && b->seq + 1 == e->seq && memcmp(e->prev, b->hash, 32) != 0)
+      problem(cb, ctx, &np, e->line, (int64_t)e->seq, "prev hash does not match record seq %llu (line %zu): chain broken",
+              (unsigned long long)b->seq, b->line);
+  }
+  free(ord);
+out:
+  free(es);
+  free(keys);
+  if (nrecords) *nrecords = ne;
+  if (ret == KP_OK && np) ret = KP_ERR_PERM;
+  return ret;
+}

@@ -1,0 +1,494 @@
+/*
+ * collector.c: ingest routes and the group commit.
+ *
+ *   POST /report                 open (OONI): validates the metadata, mints a report id
+ *                                YYYYMMDDThhmmssZ_<testname>_<CC>_<asn>_n1_<random>
+ *   POST /report/{id}            submit (OONI): {"format":"json","content":{...}}; probe_cc,
+ *                                probe_asn, test_name must agree with the id -> measurement_uid
+ *   POST /report/{id}/close      legacy no-op (OONI), 200 {}
+ *   POST /api/v1/keepon/submit   keepon's signed record (outbox line): hash, key id and
+ *                                signature re-verified; stored with seq, prev, sig, key
+ * Validation follows OONI's backend (reports.py): CC two upper-case letters or digits, ASN
+ * "AS<n>" without leading zero (3..12 chars), test_name lower-case [a-z_] 2..30; CC ZZ or AS0
+ * are answered 200 {} and dropped, like OONI. keepon adds: measurement_start_time must parse,
+ * body must be JSON (Content-Type application/json), body size capped by the server.
+ *
+ * Group commit: a valid measurement is queued with a deferred response; the server calls
+ * kp_collector_flush() once per loop round (or the queue flushes itself at max_batch), which
+ * stores the whole queue in one transaction and only then completes the responses: no 2xx
+ * before the data is durable. A store failure answers 503 to the whole batch (clients retry).
+ * The content hash (SHA-256 of the measurement bytes) is the dedup key, so a retry answers the
+ * uid stored the first time.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "base/codec.h"
+#include "base/log.h"
+#include "outbox/outbox.h"
+#include "server/collector_internal.h"
+
+#ifndef KP_SERVER_VERSION
+#define KP_SERVER_VERSION "0.1.0"
+#endif
+
+bool kp_api_is_json_ctype(const kp_srv_req_t *req, const char *want) {
+  kp_srv_slice_t ct = kp_srv_header(req, "content-type");
+  if (!ct.p) return false;
+  size_t wl = strlen(want);
+  if (ct.n < wl || strncasecmp(ct.p, want, wl) != 0) return false;
+  return ct.n == wl || ct.p[wl] == ';' || ct.p[wl] == ' ';
+}
+
+static bool valid_cc(const char *s) {
+  if (!s || strlen(s) != 2) return false;
+  for (int i = 0; i < 2; i++)
+    if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) return false;
+  return true;
+}
+static bool valid_asn(const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (n < 3 || n > 12 || strncmp(s, "AS", 2) != 0) return false;
+  if (s[2] == '0' && n > 3) return false;
+  for (size_t i = 2; i < n; i++)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+static bool valid_test_name(const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (n < 2 || n > 30) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' || (s[i] >= '0' && s[i] <= '9'))) return false;
+  return true;
+}
+static void squash(const char *tn, char *out, size_t cap) { /* test name without '_' */
+  size_t o = 0;
+  for (; *tn && o + 1 < cap; tn++)
+    if (*tn != '_') out[o++] = *tn;
+  out[o] = 0;
+}
+
+static void ok_json(kp_srv_resp_t *resp, const char *k, const char *v) {
+  resp->status = 200;
+  kp_jw_t w;
+  kp_jw_init(&w, &resp->body);
+  kp_jw_obj_begin(&w);
+  if (k) kp_jw_kstr(&w, k, v);
+  kp_jw_obj_end(&w);
+  kp_buf_putc(&resp->body, '\n');
+}
+
+static kp_status_t parse_body(const kp_srv_req_t *req, kp_srv_resp_t *resp, kp_json_doc_t **doc) {
+  if (!kp_api_is_json_ctype(req, "application/json")) {
+    kp_srv_error(resp, 415, "Content-Type must be application/json");
+    return KP_ERR_INVAL;
+  }
+  size_t off = 0;
+  kp_status_t st = kp_json_parse(req->body, req->body_len, NULL, doc, &off);
+  if (st != KP_OK) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "malformed JSON at byte %zu", off);
+    kp_srv_error(resp, 400, msg);
+    return st;
+  }
+  if (!kp_json_is(kp_json_root(*doc), KP_JSON_OBJECT)) {
+    kp_json_doc_free(*doc);
+    *doc = NULL;
+    kp_srv_error(resp, 400, "body must be a JSON object");
+    return KP_ERR_INVAL;
+  }
+  return KP_OK;
+}
+
+/* POST /report */
+static kp_status_t open_report(kp_collector_t *c, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
+  kp_json_doc_t *doc = NULL;
+  if (parse_body(req, resp, &doc) != KP_OK) return KP_OK;
+  const kp_json_t *o = kp_json_root(doc);
+  const char *cc = kp_json_get_str(o, "probe_cc"), *asn = kp_json_get_str(o, "probe_asn");
+  const char *tn = kp_json_get_str(o, "test_name"), *fmt = kp_json_get_str(o, "format");
+  if (fmt && strcmp(fmt, "json") != 0) kp_srv_error(resp, 400, "only format \"json\" is supported");
+  else if (!valid_cc(cc)) kp_srv_error(resp, 400, "invalid probe_cc");
+  else if (!valid_asn(asn)) kp_srv_error(resp, 400, "invalid probe_asn");
+  else if (!valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
+  else if (!kp_json_get_str(o, "software_name") || !kp_json_get_str(o, "software_version"))
+    kp_srv_error(resp, 400, "missing software_name or software_version");
+  else {
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    uint8_t rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+      kp_json_doc_free(doc);
+      return KP_ERR_IO;
+    }
+    char r[17], tsq[32], ts[20], rid[160];
+    for (int i = 0; i < 16; i++) r[i] = al[rnd[i] % 62];
+    r[16] = 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    squash(tn, tsq, sizeof tsq);
+    snprintf(rid, sizeof rid, "%s_%s_%s_%s_n1_%s", ts, tsq, cc, asn + 2, r);
+    resp->status = 200;
+    kp_jw_t w;
+    kp_jw_init(&w, &resp->body);
+    kp_jw_obj_begin(&w);
+    kp_jw_kstr(&w, "backend_version", "keepon-" KP_SERVER_VERSION);
+    kp_jw_kstr(&w, "report_id", rid);
+    kp_jw_key(&w, "supported_formats");
+    kp_jw_arr_begin(&w);
+    kp_jw_str(&w, "json");
+    kp_jw_arr_end(&w);
+    kp_jw_obj_end(&w);
+    kp_buf_putc(&resp->body, '\n');
+  }
+  kp_json_doc_free(doc);
+  return KP_OK;
+}
+
+typedef struct rid {
+  char tn[32], cc[3], asn[16];
+} rid_t;
+
+/* YYYYMMDDThhmmssZ_<tn>_<CC>_<asn>_n<digits>_<rand>: exactly six '_'-separated parts */
+static bool parse_report_id(const char *s, size_t n, rid_t *out) {
+  const char *part[6];
+  size_t len[6], k = 0;
+  const char *p = s, *end = s + n;
+  while (k < 6) {
+    const char *u = memchr(p, '_', (size_t)(end - p));
+    part[k] = p;
+    len[k] = (size_t)((u ? u : end) - p);
+    k++;
+    if (!u) break;
+    p = u + 1;
+  }
+  if (k != 6 || memchr(p, '_', (size_t)(end - p))) return false;
+  char ts[17];
+  if (len[0] != 16) return false;
+  memcpy(ts, part[0], 16);
+  ts[16] = 0;
+  struct tm tm = {0};
+  char *e = strptime(ts, "%Y%m%dT%H%M%SZ", &tm);
+  if (!e || *e) return false;
+  if (len[1] < 2 || len[1] >= sizeof out->tn || len[2] != 2 || len[3] < 1 || len[3] > 10 || len[4] < 2 ||
+      part[4][0] != 'n' || len[5] < 1 || len[5] > 64)
+    return false;
+  memcpy(out->tn, part[1], len[1]);
+  out->tn[len[1]] = 0;
+  memcpy(out->cc, part[2], 2);
+  out->cc[2] = 0;
+  out->asn[0] = 'A', out->asn[1] = 'S';
+  memcpy(out->asn + 2, part[3], len[3]);
+  out->asn[2 + len[3]] = 0;
+  for (size_t i = 1; i < len[4]; i++)
+    if (part[4][i] < '0' || part[4][i] > '9') return false;
+  for (size_t i = 0; i < len[5]; i++) {
+    char ch = part[5][i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+          ch == '+' || ch == '/' || ch == '='))
+      return false;
+  }
+  return valid_cc(out->cc) && valid_asn(out->asn);
+}
+
+/* host of "scheme://host[:port]/..." lower-cased, or NULL */
+static void input_domain(const char *in, char *out, size_t cap) {
+  out[0] = 0;
+  const char *p = in ? strstr(in, "://") : NULL;
+  if (!p) return;
+  p += 3;
+  size_t n = strcspn(p, ":/?#");
+  if (*p == '[') n = strcspn(p, "]/") + (p[strcspn(p, "]/")] == ']');
+  if (n == 0 || n >= cap) return;
+  for (size_t i = 0; i < n; i++) out[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+  out[n] = 0;
+}
+
+/* queue a measurement (content = the measurement bytes as stored) */
+static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *content, size_t clen,
+                           const uint8_t hash[32], const kp_outbox_rec_t *rec, kp_srv_resp_t *resp) {
+  const char *cc = kp_json_get_str(msm, "probe_cc"), *asn = kp_json_get_str(msm, "probe_asn");
+  const char *tn = kp_json_get_str(msm, "test_name"), *mst = kp_json_get_str(msm, "measurement_start_time");
+  const char *rid = kp_json_get_str(msm, "report_id"), *input = kp_json_get_str(msm, "input");
+  time_t start;
+  if (!mst || kp_time_parse(mst, &start) != 0) {
+    kp_srv_error(resp, 400, "missing or invalid measurement_start_time");
+    return KP_OK;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  kp_fastpath_flags_t fl;
+  kp_fastpath_score(msm, c->fp, now.tv_sec, &fl);
+  /* uid: <recv YYYYmmddHHMMSS.ffffff>_<CC>_<testname>_<sha512(content)[:16]> as OONI */
+  uint8_t h512[64];
+  unsigned int hl = 0;
+  EVP_Digest(content, clen, h512, &hl, EVP_sha512(), NULL);
+  char tsq[32], uid[96], hex[65], dom[256];
+  squash(tn, tsq, sizeof tsq);
+  struct tm tm;
+  gmtime_r(&now.tv_sec, &tm);
+  char ts[20];
+  strftime(ts, sizeof ts, "%Y%m%d%H%M%S", &tm);
+  snprintf(uid, sizeof uid, "%s.%06ld_%s_%s_%02x%02x%02x%02x%02x%02x%02x%02x", ts, now.tv_nsec / 1000, cc, tsq,
+           h512[0], h512[1], h512[2], h512[3], h512[4], h512[5], h512[6], h512[7]);
+  static const char hx[] = "0123456789abcdef";
+  for (int i = 0; i < 32; i++) hex[2 * i] = hx[hash[i] >> 4], hex[2 * i + 1] = hx[hash[i] & 15];
+  hex[64] = 0;
+  input_domain(input, dom, sizeof dom);
+
+  if (c->npend == c->max_batch) kp_collector_flush(c);
+  pending_t *p = &c->pend[c->npend];
+  memset(p, 0, sizeof *p);
+  kp_buf_t sb;
+  kp_buf_init(&sb, KP_BUF_DEFAULT_CAP);
+  /* one allocation for all strings: offsets first, pointers after (the buffer may move) */
+  size_t o_uid = sb.len;
+  kp_buf_append(&sb, uid, strlen(uid) + 1);
+  size_t o_hash = sb.len;
+  kp_buf_append(&sb, hex, 65);
+  size_t o_rid = sb.len;
+  kp_buf_append(&sb, rid ? rid : "", strlen(rid ? rid : "") + 1);
+  size_t o_cc = sb.len;
+  kp_buf_append(&sb, cc, strlen(cc) + 1);
+  size_t o_asn = sb.len;
+  kp_buf_append(&sb, asn, strlen(asn) + 1);
+  size_t o_tn = sb.len;
+  kp_buf_append(&sb, tn, strlen(tn) + 1);
+  size_t o_in = sb.len;
+  kp_buf_append(&sb, input ? input : "", strlen(input ? input : "") + 1);
+  size_t o_dom = sb.len;
+  kp_buf_append(&sb, dom, strlen(dom) + 1);
+  size_t o_bt = sb.len;
+  kp_buf_append(&sb, fl.blocking_type, strlen(fl.blocking_type) + 1);
+  size_t o_kid = 0, o_pk = 0, o_sig = 0, o_prev = 0;
+  if (rec) {
+    kp_buf_t t;
+    kp_buf_init(&t, 1024);
+    o_kid = sb.len;
+    kp_buf_append(&sb, rec->key_id, 33);
+    kp_base64_encode(rec->pubkey, 32, &t);
+    o_pk = sb.len;
+    kp_buf_append(&sb, t.data, t.len + 1);
+    kp_buf_reset(&t);
+    kp_base64_encode(rec->sig, 64, &t);
+    o_sig = sb.len;
+    kp_buf_append(&sb, t.data, t.len + 1);
+    kp_buf_reset(&t);
+    kp_hex_encode(rec->prev, 32, &t);
+    o_prev = sb.len;
+    kp_buf_append(&sb, t.data, t.len + 1);
+    kp_buf_free(&t);
+  }
+  p->body = malloc(clen ? clen : 1);
+  if (!p->body || !sb.data) {
+    free(p->body);
+    kp_buf_free(&sb);
+    return KP_ERR_NOMEM;
+  }
+  memcpy(p->body, content, clen);
+  p->strs = kp_buf_steal(&sb);
+  kp_store_msm_t *m = &p->m;
+  m->uid = p->strs + o_uid, m->content_hash = p->strs + o_hash;
+  m->report_id = rid ? p->strs + o_rid : NULL;
+  m->probe_cc = p->strs + o_cc, m->probe_asn = p->strs + o_asn, m->test_name = p->strs + o_tn;
+  m->input = input ? p->strs + o_in : NULL;
+  m->domain = dom[0] ? p->strs + o_dom : NULL;
+  m->start_time = start;
+  m->recv_time = now.tv_sec;
+  m->anomaly = fl.anomaly, m->confirmed = fl.confirmed, m->failure = fl.failure;
+  m->blocking_type = p->strs + o_bt;
+  m->seq = -1;
+  if (rec) {
+    m->key_id = p->strs + o_kid, m->pubkey = p->strs + o_pk, m->sig = p->strs + o_sig;
+    m->prev_hash = p->strs + o_prev, m->seq = (int64_t)rec->seq;
+  }
+  m->body = p->body;
+  m->body_len = clen;
+  p->resp = resp;
+  resp->deferred = true;
+  c->npend++;
+  return KP_OK;
+}
+
+void kp_collector_flush(void *ctx) {
+  kp_collector_t *c = ctx;
+  if (!c->npend) return;
+  kp_store_put_result_t *res = calloc(c->npend, sizeof *res);
+  kp_store_msm_t *ms = malloc(c->npend * sizeof *ms);
+  kp_status_t st = res && ms ? KP_OK : KP_ERR_NOMEM;
+  for (size_t i = 0; st == KP_OK && i < c->npend; i++) ms[i] = c->pend[i].m;
+  if (st == KP_OK) st = kp_store_put_batch(c->store, ms, c->npend, res);
+  for (size_t i = 0; i < c->npend; i++) {
+    pending_t *p = &c->pend[i];
+    kp_srv_resp_t *r = p->resp;
+    r->deferred = false;
+    kp_buf_reset(&r->body);
+    if (st != KP_OK) {
+      kp_srv_error(r, 503, "storage unavailable; retry later");
+    } else if (res[i].status == KP_ERR_EXISTS) {
+      kp_srv_error(r, 409, "this chain position already holds a different measurement");
+    } else {
+      r->status = 200;
+      kp_jw_t w;
+      kp_jw_init(&w, &r->body);
+      kp_jw_obj_begin(&w);
+      kp_jw_kstr(&w, "measurement_uid", res[i].uid);
+      if (!res[i].inserted) kp_jw_kbool(&w, "duplicate", true);
+      kp_jw_obj_end(&w);
+      kp_buf_putc(&r->body, '\n');
+      if (res[i].inserted) c->stored++;
+      else c->duplicates++;
+    }
+    free(p->strs);
+    free(p->body);
+  }
+  if (st != KP_OK) kp_log_warnx("serve", "batch of %zu not stored: %s", c->npend, kp_strstatus(st));
+  c->npend = 0;
+  free(res);
+  free(ms);
+}
+
+/* POST /report/{id}[/close] */
+static kp_status_t submit_report(kp_collector_t *c, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
+  const char *id = req->path.p + 8; /* after "/report/" */
+  size_t idn = req->path.n - 8;
+  bool close_rq = idn > 6 && memcmp(id + idn - 6, "/close", 6) == 0;
+  if (close_rq) idn -= 6;
+  rid_t rid;
+  if (idn == 0 || memchr(id, '/', idn) || !parse_report_id(id, idn, &rid)) {
+    kp_srv_error(resp, 400, "invalid report id");
+    return KP_OK;
+  }
+  if (close_rq) {
+    ok_json(resp, NULL, NULL);
+    return KP_OK;
+  }
+  kp_json_doc_t *doc = NULL;
+  if (parse_body(req, resp, &doc) != KP_OK) return KP_OK;
+  const kp_json_t *o = kp_json_root(doc);
+  const char *fmt = kp_json_get_str(o, "format");
+  const kp_json_t *content = kp_json_get(o, "content");
+  const char *cc = kp_json_get_str(content, "probe_cc"), *asn = kp_json_get_str(content, "probe_asn");
+  const char *tn = kp_json_get_str(content, "test_name");
+  char tsq[32] = "";
+  if (tn) squash(tn, tsq, sizeof tsq);
+  if (!fmt || strcmp(fmt, "json") != 0) kp_srv_error(resp, 400, "format must be \"json\"");
+  else if (!kp_json_is(content, KP_JSON_OBJECT)) kp_srv_error(resp, 400, "content must be a JSON object");
+  else if (!cc || !asn || !tn) kp_srv_error(resp, 400, "content lacks probe_cc, probe_asn or test_name");
+  else if (strcmp(cc, rid.cc) != 0 || strcmp(asn, rid.asn) != 0 || strcmp(tsq, rid.tn) != 0)
+    kp_srv_error(resp, 400, "Inconsistent measurement: probe_cc, probe_asn or test_name differ from the report id");
+  else if (strcmp(cc, "ZZ") == 0 || strcmp(asn, "AS0") == 0)
+    ok_json(resp, NULL, NULL); /* OONI: accepted and discarded */
+  else if (!valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
+  else {
+    kp_buf_t cb;
+    kp_buf_init(&cb, req->body_len + 64);
+    kp_jw_t w;
+    kp_jw_init(&w, &cb);
+    kp_jw_node(&w, content);
+    uint8_t h[32];
+    kp_sha256(cb.data, cb.len, h);
+    kp_status_t st = w.st == KP_OK ? enqueue(c, content, (const char *)cb.data, cb.len, h, NULL, resp) : w.st;
+    kp_buf_free(&cb);
+    kp_json_doc_free(doc);
+    return st;
+  }
+  kp_json_doc_free(doc);
+  return KP_OK;
+}
+
+static kp_status_t report_route(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
+  kp_collector_t *c = ctx;
+  if (kp_srv_slice_eq(req->path, "/report")) return open_report(c, req, resp);
+  return submit_report(c, req, resp);
+}
+
+/* POST /api/v1/keepon/submit: one outbox record line */
+static kp_status_t keepon_submit(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
+  kp_collector_t *c = ctx;
+  if (!kp_api_is_json_ctype(req, "application/json")) {
+    kp_srv_error(resp, 415, "Content-Type must be application/json");
+    return KP_OK;
+  }
+  size_t n = req->body_len;
+  while (n && (req->body[n - 1] == '\n' || req->body[n - 1] == '\r')) n--;
+  kp_json_doc_t *rdoc = NULL, *mdoc = NULL;
+  kp_outbox_rec_t rec;
+  const char *why;
+  char msg[192];
+  if (kp_outbox_rec_parse(req->body, n, &rdoc, &rec, &why) != KP_OK) {
+    snprintf(msg, sizeof msg, "not a keepon record: %s", why);
+    kp_srv_error(resp, 400, msg);
+    return KP_OK;
+  }
+  kp_status_t st = KP_OK;
+  if (kp_outbox_rec_check(&rec, &why) != KP_OK) {
+    snprintf(msg, sizeof msg, "rejected: %s", why);
+    kp_srv_error(resp, 403, msg);
+  } else if (kp_json_parse(rec.msm, rec.msm_len, NULL, &mdoc, NULL) != KP_OK ||
+             !kp_json_is(kp_json_root(mdoc), KP_JSON_OBJECT)) {
+    kp_srv_error(resp, 400, "the signed measurement is not a JSON object");
+  } else {
+    const kp_json_t *m = kp_json_root(mdoc);
+    const char *cc = kp_json_get_str(m, "probe_cc"), *asn = kp_json_get_str(m, "probe_asn");
+    if (!valid_cc(cc)) kp_srv_error(resp, 400, "invalid probe_cc");
+    else if (!valid_asn(asn)) kp_srv_error(resp, 400, "invalid probe_asn");
+    else if (!valid_test_name(kp_json_get_str(m, "test_name"))) kp_srv_error(resp, 400, "invalid test_name");
+    else st = enqueue(c, m, rec.msm, rec.msm_len, rec.hash, &rec, resp);
+  }
+  kp_json_doc_free(mdoc);
+  kp_json_doc_free(rdoc);
+  return st;
+}
+
+static kp_status_t health(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
+  (void)ctx, (void)req;
+  ok_json(resp, "status", "ok");
+  return KP_OK;
+}
+
+kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const struct kp_fp_db *fp,
+                               const kp_collector_config_t *cfg, kp_collector_t **out) {
+  kp_collector_t *c = calloc(1, sizeof *c);
+  if (!c) return KP_ERR_NOMEM;
+  c->srv = srv;
+  c->store = store;
+  c->fp = fp;
+  c->max_batch = cfg && cfg->max_batch ? cfg->max_batch : 512;
+  c->pend = calloc(c->max_batch, sizeof *c->pend);
+  if (!c->pend) {
+    free(c);
+    return KP_ERR_NOMEM;
+  }
+  const kp_srv_route_t routes[] = {
+    {.method = "POST", .prefix = "/report", .fn = report_route, .ctx = c},
+    {.method = "POST", .prefix = "/api/v1/keepon/submit", .fn = keepon_submit, .ctx = c},
+    {.method = "GET", .prefix = "/api/v1/keepon/records", .fn = kp_api_keepon_records, .ctx = c},
+    {.method = "GET", .prefix = "/api/v1/measurements", .fn = kp_api_measurements, .ctx = c},
+    {.method = "GET", .prefix = "/api/v1/aggregation", .fn = kp_api_aggregation, .ctx = c},
+    {.method = "GET", .prefix = "/api/v1/signals/raw/", .fn = kp_api_signals_raw, .ctx = c},
+    {.method = "POST", .prefix = "/api/v1/signals", .fn = kp_api_signals_post, .ctx = c},
+    {.method = "GET", .prefix = "/api/v1/health", .fn = health, .ctx = c},
+  };
+  kp_status_t st = kp_srv_add_routes(srv, routes, sizeof routes / sizeof *routes);
+  if (st != KP_OK) {
+    kp_collector_free(c);
+    return st;
+  }
+  kp_srv_set_flush(srv, kp_collector_flush, c);
+  *out = c;
+  return KP_OK;
+}
+
+void kp_collector_free(kp_collector_t *c) {
+  if (!c) return;
+  for (size_t i = 0; i < c->npend; i++) free(c->pend[i].strs), free(c->pend[i].body);
+  free(c->pend);
+  free(c);
+}

@@ -1,0 +1,35 @@
+/* collector_internal.h: state shared by collector.c (ingest) and api.c (queries); module-private. */
+#ifndef KP_SERVER_COLLECTOR_INTERNAL_H
+#define KP_SERVER_COLLECTOR_INTERNAL_H
+
+#include "fastpath/fastpath.h"
+#include "server/server.h"
+#include "store/store.h"
+
+typedef struct pending {
+  kp_store_msm_t m;
+  char *strs;             /* owns every string m points to */
+  char *body;
+  kp_srv_resp_t *resp;
+} pending_t;
+
+struct kp_collector {
+  kp_srv_t *srv;
+  kp_store_t *store;
+  const kp_fp_db_t *fp;
+  size_t max_batch;
+  pending_t *pend;
+  size_t npend;
+  uint64_t stored, duplicates; /* counters for logs */
+};
+
+
+kp_status_t kp_api_measurements(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+kp_status_t kp_api_signals_raw(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+kp_status_t kp_api_signals_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+kp_status_t kp_api_keepon_records(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+/** true when the request's Content-Type is application/json (parameters allowed) or absent-tolerant=false */
+bool kp_api_is_json_ctype(const kp_srv_req_t *req, const char *want);
+
+#endif

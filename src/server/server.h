@@ -1,0 +1,128 @@
+/*
+ * server.h: keepon's HTTP/1.1 server, its pure request parser, and the
+ * collector / query / signals routes mounted on it.
+ *
+ * Threading: one thread, one epoll loop, nonblocking sockets. Writes to the
+ * store are group-committed by the loop itself (see kp_srv_set_flush): a
+ * handler may defer its response; after each round of ready events the loop
+ * calls the flush hook once, which commits every queued record in one
+ * transaction and completes the deferred responses, so a 2xx leaves only
+ * after its data is durable. SQLite allows one writer anyway, so a worker
+ * pool would add locking without adding write throughput.
+ *
+ * Pluggable routes: a const table (kp_srv_add_routes) or one at a time
+ * (kp_srv_add_route): method ("*" = any), path prefix, handler(ctx, req, resp).
+ * The longest matching prefix wins; a prefix matches the path itself or the
+ * path followed by '/' or '?' (so "/report" matches "/report/ID").
+ */
+#ifndef KP_SERVER_SERVER_H
+#define KP_SERVER_SERVER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/status.h"
+
+/* ---- request parser (pure: bytes in, views out, no I/O) ---- */
+#define KP_SRV_MAX_HEADERS 64
+
+typedef struct kp_srv_slice {
+  const char *p; /* borrowed from the input buffer; not NUL-terminated */
+  size_t n;
+} kp_srv_slice_t;
+
+typedef struct kp_srv_req {
+  kp_srv_slice_t method, target, path, query;
+  int version_minor;                 /* HTTP/1.x */
+  kp_srv_slice_t hname[KP_SRV_MAX_HEADERS], hvalue[KP_SRV_MAX_HEADERS];
+  size_t nheaders;
+  int64_t content_length;            /* -1 when absent */
+  bool keep_alive;
+  bool chunked;                      /* Transfer-Encoding: chunked (rejected with 411) */
+  const uint8_t *body;               /* set by the server once the body is complete */
+  size_t body_len;
+} kp_srv_req_t;
+
+/**
+ * Parse the request head (request line + headers) at the start of p..n.
+ * @param max_head cap on the head size (431 beyond it)
+ * @param[out] head_len bytes of the head including the blank line
+ * @return KP_OK complete; KP_ERR_TRUNC need more bytes; KP_ERR_INVAL malformed;
+ *         KP_ERR_RANGE head too large or too many headers; KP_ERR_UNSUPPORTED not HTTP/1.x
+ */
+kp_status_t kp_srv_parse_head(const uint8_t *p, size_t n, size_t max_head, kp_srv_req_t *req,
+                               size_t *head_len);
+/** Header value by case-insensitive name (first one), or NULL slice (p == NULL). */
+kp_srv_slice_t kp_srv_header(const kp_srv_req_t *req, const char *name);
+bool kp_srv_slice_eq(kp_srv_slice_t s, const char *lit);
+bool kp_srv_slice_ieq(kp_srv_slice_t s, const char *lit);
+/**
+ * Query parameter @p name, percent-decoded into out[cap] (NUL-terminated).
+ * @return true when present (and fits); a value with bad escapes is absent.
+ */
+bool kp_srv_query_get(kp_srv_slice_t query, const char *name, char *out, size_t cap);
+
+/* ---- server ---- */
+typedef struct kp_srv_resp {
+  int status;
+  const char *content_type;  /* default application/json */
+  kp_buf_t body;
+  kp_buf_t headers;          /* extra "Name: value\r\n" lines */
+  bool deferred;             /* set by a handler: completed by the flush hook */
+  void *conn;                /* server-private */
+} kp_srv_resp_t;
+
+typedef kp_status_t (*kp_srv_handler)(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+
+typedef struct kp_srv_route {
+  const char *method;        /* "GET", "POST", "*" */
+  const char *prefix;
+  kp_srv_handler fn;
+  void *ctx;
+} kp_srv_route_t;
+
+typedef struct kp_srv_config {
+  const char *listen;        /* "ADDR:PORT" ("[v6]:port"); port 0 = ephemeral */
+  size_t max_conns;          /* beyond it new connections get 503 and are closed */
+  size_t max_head;           /* request head cap (bytes) */
+  size_t max_body;           /* Content-Length cap (413 beyond) */
+  int head_timeout_ms;       /* whole head must arrive within (slowloris) */
+  int body_timeout_ms;       /* whole body must arrive within */
+  int idle_timeout_ms;       /* keep-alive idle */
+  int write_timeout_ms;
+} kp_srv_config_t;
+void kp_srv_config_defaults(kp_srv_config_t *c);
+
+typedef struct kp_srv kp_srv_t;
+
+kp_status_t kp_srv_create(const kp_srv_config_t *cfg, kp_srv_t **out);
+void kp_srv_destroy(kp_srv_t *s);
+/** Bound port (useful with port 0). */
+uint16_t kp_srv_port(const kp_srv_t *s);
+kp_status_t kp_srv_add_route(kp_srv_t *s, const char *method, const char *prefix, kp_srv_handler fn, void *ctx);
+kp_status_t kp_srv_add_routes(kp_srv_t *s, const kp_srv_route_t *table, size_t n);
+/** The group-commit hook: called after each loop round when a response is deferred. */
+void kp_srv_set_flush(kp_srv_t *s, void (*flush)(void *ctx), void *ctx);
+/** Serve until *stop becomes non-zero. */
+kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop);
+/** Write a JSON error body {"error": msg} with @p status. */
+void kp_srv_error(kp_srv_resp_t *resp, int status, const char *msg);
+
+/* ---- collector (OONI protocol + keepon signed path + query + signals) ---- */
+struct kp_store;
+struct kp_fp_db;
+typedef struct kp_collector kp_collector_t;
+typedef struct kp_collector_config {
+  size_t max_batch;          /* records per group commit (default 512) */
+} kp_collector_config_t;
+/** Mount the routes on @p srv; the collector borrows store and fingerprints. */
+kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const struct kp_fp_db *fp,
+                               const kp_collector_config_t *cfg, kp_collector_t **out);
+void kp_collector_free(kp_collector_t *c);
+/** Store and answer everything queued now (the server calls it; also call it before exit). */
+void kp_collector_flush(void *collector);
+
+#endif
