@@ -1,0 +1,76 @@
+/*
+ * demo.h: the Kazakhstan January 2022 replay (`keepon demo kz2022`, docs/demo.md).
+ *
+ * Three pure pieces the demo script (lab/demo/kz2022.sh) drives through `keepon demo`:
+ *  - the schedule: the injected truth (app blocking with techniques, the nationwide cut and its
+ *    daily connectivity windows, restoration) in simulated UTC time, clipped to a day range,
+ *    written as timed lab actions and as truth JSON;
+ *  - the time warp: components run in real time against the lab; their records (signal points,
+ *    OONI measurements) are relabelled from real to simulated time,
+ *    sim = sim0 + (real - real0) × 3600 / speed, so detect sees January 2022;
+ *  - the check: detected incidents (detect's JSON) and the signals against the truth: every
+ *    down window found with both boundaries within a tolerance (one probing round), every
+ *    blocked app named with its technique, BGP flat while active probing drops.
+ */
+#ifndef KP_DEMO_DEMO_H
+#define KP_DEMO_DEMO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/status.h"
+
+/** The replayed span: whole days of January 2022 (first 4..11, last first..11). */
+typedef struct kp_demo_span {
+  int first_day, last_day;
+  int64_t sim_start, sim_end; /* Unix seconds: Jan first 12:00 (day 4) or 00:00; Jan last+1 00:00 (day 11: 06:00) */
+} kp_demo_span_t;
+
+/** Parse "4-11", "4-6" or "5" into a span. @return KP_OK or KP_ERR_INVAL */
+kp_status_t kp_demo_span_parse(const char *s, kp_demo_span_t *out);
+
+/**
+ * The lab actions inside @p span as JSONL, one per line, in time order:
+ *   {"sim":T,"at":SECONDS_AFTER_START,"action":"censor","tech":"tls_sni_reset","target":"whatsapp","on":true}
+ *   {"sim":T,"at":S,"action":"outage","on":true}            (network_down + watch responder outage)
+ * States already in force at the span's start are emitted with at = 0.
+ * @param speed real seconds per simulated hour (> 0)
+ */
+kp_status_t kp_demo_actions(const kp_demo_span_t *span, double speed, kp_buf_t *out);
+
+/** The truth JSON: {"cc","sim_start","sim_end","speed","blocking":[{app,technique,start,end}],
+ *  "outages":[{start,end,clipped_start,clipped_end}],"bgp":"unchanged"} (clipped to the span). */
+kp_status_t kp_demo_truth(const kp_demo_span_t *span, double speed, kp_buf_t *out);
+
+/** Time warp parameters. */
+typedef struct kp_demo_warp {
+  double real0, sim0; /* Unix seconds */
+  double speed;       /* real seconds per simulated hour */
+} kp_demo_warp_t;
+
+/**
+ * Relabel one JSONL record (a signal point: "t","step"; a measurement:
+ * "measurement_start_time","test_start_time") into simulated time; other records pass
+ * unchanged. Appends the line (with '\n') to @p out. Pure.
+ * @return KP_OK, KP_ERR_INVAL (not a JSON object)
+ */
+kp_status_t kp_demo_warp_line(const kp_demo_warp_t *w, const void *p, size_t n, kp_buf_t *out);
+
+/** Check results: one human-readable line per finding in @p log. */
+typedef struct kp_demo_check_opts {
+  int64_t tolerance_s;     /* boundary tolerance (one probing round), sim seconds */
+  bool require_techniques; /* apps must be named with their technique */
+  bool require_throttling; /* the throttled app must be found too */
+} kp_demo_check_opts_t;
+
+/**
+ * Compare detect's incidents (JSON array) and the signals (JSONL, sim time) with the truth.
+ * @param[out] failures number of failed expectations (0 = the demo matched the truth)
+ */
+kp_status_t kp_demo_check(const kp_demo_check_opts_t *o, const void *truth, size_t ntruth,
+                          const void *incidents, size_t ninc, const void *signals, size_t nsig,
+                          kp_buf_t *log, size_t *failures);
+
+#endif

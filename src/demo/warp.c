@@ -1,0 +1,64 @@
+/*
+ * warp.c: relabel records from real to simulated time (pure).
+ *
+ * sim(t) = sim0 + (t - real0) × k with k = 3600 / speed; durations (a signal's step) scale by k.
+ * Only the time fields keepon's records carry are touched: a signal point's "t" and "step"
+ * (docs/formats.md); an OONI measurement's "measurement_start_time" and "test_start_time"
+ * ("YYYY-MM-DD hh:mm:ss" UTC). Every other key and value is re-serialised unchanged, in order.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/json.h"
+#include "demo/demo.h"
+
+static int64_t warp_t(const kp_demo_warp_t *w, double t) {
+  return (int64_t)llround(w->sim0 + (t - w->real0) * 3600.0 / w->speed);
+}
+
+kp_status_t kp_demo_warp_line(const kp_demo_warp_t *w, const void *p, size_t n, kp_buf_t *out) {
+  if (!(w->speed > 0)) return KP_ERR_INVAL;
+  kp_json_doc_t *doc = NULL;
+  kp_status_t st = kp_json_parse(p, n, NULL, &doc, NULL);
+  if (st != KP_OK) return KP_ERR_INVAL;
+  const kp_json_t *o = kp_json_root(doc);
+  if (!kp_json_is(o, KP_JSON_OBJECT)) {
+    kp_json_doc_free(doc);
+    return KP_ERR_INVAL;
+  }
+  const char *type = kp_json_get_str(o, "type");
+  bool signal = type && strcmp(type, "signal") == 0;
+  bool msm = kp_json_get(o, "test_name") != NULL;
+  kp_jw_t jw;
+  kp_jw_init(&jw, out);
+  kp_jw_obj_begin(&jw);
+  for (size_t i = 0; i < kp_json_len(o); i++) {
+    const char *k = kp_json_key_at(o, i);
+    const kp_json_t *v = kp_json_at(o, i);
+    kp_jw_key(&jw, k);
+    if (signal && kp_json_is(v, KP_JSON_NUMBER) && strcmp(k, "t") == 0) {
+      kp_jw_int(&jw, warp_t(w, kp_json_num(v)));
+    } else if (signal && kp_json_is(v, KP_JSON_NUMBER) && strcmp(k, "step") == 0) {
+      int64_t s = (int64_t)llround(kp_json_num(v) * 3600.0 / w->speed);
+      kp_jw_int(&jw, s > 0 ? s : 1);
+    } else if (msm && kp_json_is(v, KP_JSON_STRING) &&
+               (strcmp(k, "measurement_start_time") == 0 || strcmp(k, "test_start_time") == 0)) {
+      time_t t;
+      if (kp_time_parse(kp_json_str(v), &t) == 0) {
+        char s[20];
+        kp_time_ooni((time_t)warp_t(w, (double)t), s);
+        kp_jw_str(&jw, s);
+      } else {
+        kp_jw_node(&jw, v);
+      }
+    } else {
+      kp_jw_node(&jw, v);
+    }
+  }
+  kp_jw_obj_end(&jw);
+  st = jw.st;
+  if (st == KP_OK) st = kp_buf_putc(out, '\n');
+  kp_json_doc_free(doc);
+  return st;
+}
