@@ -42,6 +42,12 @@ topology() {
   nsx "$NS_SV" ethtool -K sv0 tso off gso off >/dev/null 2>&1 || true
   cen ethtool -K cen-cl tso off gso off >/dev/null 2>&1 || true
   cen ethtool -K cen-sv tso off gso off >/dev/null 2>&1 || true
+  # The forged addresses exist with nothing listening: a client that trusts a forged answer gets
+  # a RST at once (curl rc 7) on v4 and v6, instead of an unreachable that TCP may sit out.
+  ip -n "$NS_CEN" route add "$LAB_FORGED4/32" via "$LAB_SV4"
+  ip -n "$NS_CEN" -6 route add "$LAB_FORGED6/128" via "$LAB_SV6"
+  ip -n "$NS_SV" addr add "$LAB_FORGED4/32" dev lo
+  ip -n "$NS_SV" -6 addr add "$LAB_FORGED6/128" dev lo
   ip -n "$NS_SV" addr add "$LAB_RESOLVER4/32" dev lo
   ip -n "$NS_SV" -6 addr add "$LAB_RESOLVER6/128" dev lo
   local app name v4 v6 kind
