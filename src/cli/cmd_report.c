@@ -1,11 +1,143 @@
-/* cmd_report.c: placeholder until the command lands; says so and exits 2. */
+/*
+ * cmd_report.c: `keepon report`: runs detection over the inputs (as `keepon
+ * detect` does, same settings) and writes one self-contained report (HTML or
+ * Markdown) or one export (STOP CSV, CODF, incidents JSON) for a country and
+ * a time window. The output is written atomically and only after everything
+ * was read and rendered; it holds no current time unless --generated is given.
+ */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/opts.h"
 #include "cli/cli.h"
+#include "detect/detect.h"
+#include "report/report.h"
+
+#define MAX_INPUTS 256
+
+static int split(const char **paths, int *n, const char *list, char **dup) {
+  if (!list) return 0;
+  char *save = NULL;
+  if (!(*dup = strdup(list))) return -1;
+  for (char *p = strtok_r(*dup, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+    if (*n >= MAX_INPUTS) return -1;
+    paths[(*n)++] = p;
+  }
+  return 0;
+}
 
 int kp_cmd_report(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "keepon report: not built yet\n");
-  return KP_EXIT_USAGE;
+  const char *signals = NULL, *msms = NULL, *out = NULL, *cc = NULL, *from_s = NULL, *to_s = NULL;
+  const char *format = "html", *generated = NULL, *tune = NULL, *probe_step_s = "1h";
+  const char *active_hist = NULL, *bgp_hist = NULL, *warmup = NULL;
+  long max_plots = 12;
+  const kp_opt_t opts[] = {
+      {"cc", 0, KP_OPT_STR, "CC", "country (ISO alpha-2); default: every country", &cc, 0, 0},
+      {"from", 0, KP_OPT_STR, "TIME", "window start, UTC (YYYY-MM-DD[Thh:mm:ss]); default: start of the data", &from_s, 0, 0},
+      {"to", 0, KP_OPT_STR, "TIME", "window end, UTC; default: end of the data", &to_s, 0, 0},
+      {"format", 0, KP_OPT_STR, "FMT", "html (default), md, stop (CSV), codf (JSON), json (incidents)", &format, 0, 0},
+      {"out", 'o', KP_OPT_STR, "FILE", "output file (default: stdout)", &out, 0, 0},
+      {"signals", 's', KP_OPT_STR, "FILE[,FILE]", "signal-point JSONL", &signals, 0, 0},
+      {"measurements", 'm', KP_OPT_STR, "FILE[,FILE]", "OONI-format measurement JSONL", &msms, 0, 0},
+      {"generated", 0, KP_OPT_STR, "TEXT", "print 'Generated: TEXT' (default: nothing, so output is reproducible)", &generated, 0, 0},
+      {"max-plots", 0, KP_OPT_INT, "N", "signal plots at most (default 12)", &max_plots, 1, 1000},
+      {"probe-step", 0, KP_OPT_STR, "SPAN", "bin length for measurement failure rates (default 1h)", &probe_step_s, 0, 0},
+      {"active-history", 0, KP_OPT_STR, "SPAN", "active-probing median window (default 7d)", &active_hist, 0, 0},
+      {"bgp-history", 0, KP_OPT_STR, "SPAN", "BGP median window (default 24h)", &bgp_hist, 0, 0},
+      {"warmup", 0, KP_OPT_STR, "SPAN", "history needed before any verdict (default 1h)", &warmup, 0, 0},
+      {"tune", 0, KP_OPT_STR, "K=V[,K=V]", "other detector settings (docs/detect.md)", &tune, 0, 0},
+      {0},
+  };
+  const kp_cmd_help_t help = {
+      "keepon report [--cc CC] [--from T] [--to T] [--format html|md|stop|codf|json] [options] [FILE...]",
+      "Detect incidents in the inputs and write a self-contained report: timeline, SVG plots with the "
+      "events shaded, affected regions/networks/services, techniques, findings and an evidence appendix. "
+      "Or export the incident list (Access Now STOP CSV, Common Outage Data Format, JSON)."};
+  char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  const char **paths = calloc(MAX_INPUTS, sizeof *paths);
+  char *dups[2] = {NULL, NULL};
+  int npos = 0, n = 0, status = KP_EXIT_USAGE;
+  kp_sigset_t *set = NULL;
+  kp_event_list_t ev = {0};
+  kp_incset_t *is = NULL;
+  kp_buf_t b;
+  kp_buf_init(&b, (size_t)1 << 30);
+  if (!pos || !paths) { status = KP_EXIT_FAIL; goto done; }
+  int rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
+  if (rc != 0) { status = rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE; goto done; }
+  if (split(paths, &n, signals, &dups[0]) || split(paths, &n, msms, &dups[1])) { fprintf(stderr, "keepon report: too many inputs\n"); goto done; }
+  for (int i = 0; i < npos && n < MAX_INPUTS; i++) paths[n++] = pos[i];
+  if (!n) { fprintf(stderr, "usage: %s\nno input (--signals, --measurements or FILE)\n", help.usage); goto done; }
+  kp_report_opts_t ro = {.cc = cc, .generated = generated, .max_plots = (size_t)max_plots};
+  int kind = !strcmp(format, "html") ? 0 : !strcmp(format, "md") ? 1 : !strcmp(format, "stop") ? 2
+           : !strcmp(format, "codf") ? 3 : !strcmp(format, "json") ? 4 : -1;
+  kp_detect_cfg_t cfg;
+  kp_detect_cfg_default(&cfg);
+  kp_span_t ps;
+  time_t t;
+  char err[300] = "";
+  if (kind < 0) snprintf(err, sizeof err, "bad --format '%s' (html, md, stop, codf, json)", format);
+  else if (cc && strlen(cc) != 2) snprintf(err, sizeof err, "bad --cc '%s'", cc);
+  else if (from_s && (kp_time_parse(from_s, &t) != 0 || (ro.from = (int64_t)t, false))) snprintf(err, sizeof err, "bad --from '%s'", from_s);
+  else if (to_s && (kp_time_parse(to_s, &t) != 0 || (ro.until = (int64_t)t, false))) snprintf(err, sizeof err, "bad --to '%s'", to_s);
+  else if (ro.until && ro.until <= ro.from) snprintf(err, sizeof err, "--to must be after --from");
+  else if (kp_span_parse(probe_step_s, &ps) != 0 || ps.bins || ps.v < 60 || ps.v > 86400) snprintf(err, sizeof err, "bad --probe-step");
+  else if (active_hist && kp_span_parse(active_hist, &cfg.active.history) != 0) snprintf(err, sizeof err, "bad --active-history");
+  else if (bgp_hist && kp_span_parse(bgp_hist, &cfg.bgp.history) != 0) snprintf(err, sizeof err, "bad --bgp-history");
+  else if (warmup && (kp_span_parse(warmup, &cfg.active.warmup) != 0 || kp_span_parse(warmup, &cfg.bgp.warmup) != 0 ||
+                      kp_span_parse(warmup, &cfg.other.warmup) != 0)) snprintf(err, sizeof err, "bad --warmup");
+  else if (tune) kp_detect_cfg_tune(&cfg, tune, err, sizeof err);
+  if (err[0]) { fprintf(stderr, "keepon report: %s\n", err); goto done; }
+  ro.format = kind == 1 ? KP_REPORT_MD : KP_REPORT_HTML;
+  if (kp_sigset_new(ps.v, &set) != KP_OK) { status = KP_EXIT_FAIL; goto done; }
+  kp_read_stats_t st = {0};
+  for (int i = 0; i < n; i++) {
+    kp_status_t r = kp_detect_load_file(set, paths[i], &st);
+    if (r != KP_OK) {
+      fprintf(stderr, "keepon report: %s: %s\n", paths[i], r == KP_ERR_IO ? strerror(errno) : kp_strstatus(r));
+      status = r == KP_ERR_IO ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+      goto done;
+    }
+  }
+  if (st.bad) kp_log_warnx("report", "%zu bad line(s) skipped (first at line %zu)", st.bad, st.first_bad[0]);
+  status = KP_EXIT_FAIL;
+  kp_status_t r = kp_sigset_finalize(set);
+  if (r == KP_OK) r = kp_detect_run(&cfg, set, &ev);
+  if (r == KP_OK) r = kp_incidents_merge(&cfg, set, &ev, &is);
+  if (r == KP_OK) {
+    switch (kind) {
+    case 2: r = kp_export_stop(&ro, is, &b); break;
+    case 3: r = kp_export_codf(&ro, is, &b); break;
+    case 4: r = kp_export_json(&ro, is, &b); break;
+    default: r = kp_report_render(&ro, set, is, &b); break;
+    }
+  }
+  if (r != KP_OK) {
+    fprintf(stderr, "keepon report: %s\n", kp_strstatus(r));
+    goto done;
+  }
+  if (!out || !strcmp(out, "-")) {
+    if (fwrite(b.data, 1, b.len, stdout) != b.len) goto done;
+  } else if (kp_file_write_atomic(out, b.data ? b.data : (const uint8_t *)"", b.len, 0644) != KP_OK) {
+    fprintf(stderr, "keepon report: %s: %s\n", out, strerror(errno));
+    goto done;
+  }
+  status = KP_EXIT_OK;
+done:
+  kp_buf_free(&b);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(set);
+  free(dups[0]);
+  free(dups[1]);
+  free(paths);
+  free(pos);
+  return status;
 }

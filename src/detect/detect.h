@@ -186,6 +186,10 @@ typedef struct kp_detect_cfg {
 
 /** Defaults: BGP 0.99/0.5 over 24 h; active 0.8/0.5 over 7 d; warmup 1 h; see docs/detect.md. */
 void kp_detect_cfg_default(kp_detect_cfg_t *c);
+/** Apply "key=value,key=value" settings (docs/detect.md lists the keys); all or nothing. */
+kp_status_t kp_detect_cfg_tune(kp_detect_cfg_t *c, const char *spec, char *err, size_t errcap);
+/** Read a whole JSONL file ("-" = stdin) into @p s (kp_sigset_add_jsonl). */
+kp_status_t kp_detect_load_file(kp_sigset_t *s, const char *path, kp_read_stats_t *st);
 
 typedef struct kp_detector {
   const char *name;

@@ -1,0 +1,192 @@
+/*
+ * export.c: the incident list in other people's formats.
+ *
+ * STOP (Access Now Shutdown Tracker, anchors §5): one CSV row per incident, the
+ * 36 current columns in their published order. Only what keepon measures is
+ * filled (dates, type, scope, networks, platforms, status); decision and cause
+ * columns stay empty for a human to complete. Dates are M/D/YYYY; "duration" is
+ * days (rounded up) or "Curfew Style". Fields are RFC 4180-quoted and a field
+ * starting with = + - @ gets a leading apostrophe (spreadsheet formula guard).
+ *
+ * CODF (Common Outage Data Format v1.0, ISI-TR-729, IODA's format=codf): one
+ * JSON object per event of each selected incident: location "type/code",
+ * start, duration (s), uncertainty null, status 0 (down), fraction (deepest
+ * drop, 0..1), score, location_name, overlaps_window, plus method/datasource
+ * and the incident id.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "report/internal.h"
+#include "report/report.h"
+
+static const struct { const char cc[3]; const char *name; } countries[] = {
+    {"AF", "Afghanistan"}, {"AZ", "Azerbaijan"}, {"BD", "Bangladesh"}, {"BY", "Belarus"},
+    {"CD", "Democratic Republic of the Congo"}, {"CU", "Cuba"}, {"DZ", "Algeria"}, {"EG", "Egypt"},
+    {"ET", "Ethiopia"}, {"GA", "Gabon"}, {"GN", "Guinea"}, {"IN", "India"}, {"IQ", "Iraq"},
+    {"IR", "Iran (Islamic Republic of)"}, {"JO", "Jordan"}, {"KE", "Kenya"}, {"KZ", "Kazakhstan"},
+    {"LY", "Libya"}, {"MM", "Myanmar"}, {"PK", "Pakistan"}, {"RU", "Russian Federation"}, {"SD", "Sudan"},
+    {"SN", "Senegal"}, {"SY", "Syrian Arab Republic"}, {"TJ", "Tajikistan"}, {"TM", "Turkmenistan"},
+    {"TR", "Türkiye"}, {"UA", "Ukraine"}, {"UG", "Uganda"}, {"UZ", "Uzbekistan"}, {"VE", "Venezuela"},
+    {"YE", "Yemen"}, {"ZW", "Zimbabwe"}};
+
+const char *kp_country_name(const char *cc) {
+  for (size_t i = 0; i < sizeof countries / sizeof *countries; i++)
+    if (cc && !strcmp(countries[i].cc, cc)) return countries[i].name;
+  return cc ? cc : "";
+}
+
+static const char *const stop_cols[] = {
+    "start_date_type", "start_date", "end_date", "duration", "shutdown_status", "country", "geo_scope",
+    "area_name", "shutdown_type", "affected_network", "shutdown_extent", "ordered_by", "decision_maker",
+    "actual_cause", "actual_cause_details", "info_source", "info_source_link", "gov_justification", "gov_ack",
+    "facebook_affected", "twitter_affected", "whatsapp_affected", "instagram_affected", "telegram_affected",
+    "other_affected", "sms_affected", "phonecall_affected", "telcos_involved", "election", "violence",
+    "hr_abuse_reported", "users_targeted", "users_target_detail", "event", "an_link", "region"};
+#define NCOLS (sizeof stop_cols / sizeof *stop_cols)
+
+static void csv_field(kp_buf_t *o, const char *s, bool first) {
+  if (!first) kp_buf_putc(o, ',');
+  bool guard = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@';
+  bool quote = guard || strpbrk(s, ",\"\r\n") != NULL;
+  if (quote) kp_buf_putc(o, '"');
+  if (guard) kp_buf_putc(o, '\'');
+  for (; *s; s++) {
+    if (*s == '"') kp_buf_putc(o, '"');
+    kp_buf_putc(o, *s);
+  }
+  if (quote) kp_buf_putc(o, '"');
+}
+
+static void mdy(int64_t t, char *out, size_t cap) {
+  char y[8], m[4], d[4];
+  kp_rep_time(t, "%Y", y, sizeof y);
+  kp_rep_time(t, "%m", m, sizeof m);
+  kp_rep_time(t, "%d", d, sizeof d);
+  snprintf(out, cap, "%d/%d/%s", atoi(m), atoi(d), y);
+}
+
+static bool has_svc(const kp_incident_t *c, const char *name) {
+  for (size_t i = 0; i < c->nservices; i++)
+    if (!strcmp(c->services[i], name)) return true;
+  return false;
+}
+
+static void joined(char *out, size_t cap, const char *const *v, size_t n, const char *sep, bool strip_cc) {
+  out[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *s = v[i];
+    if (strip_cc && strlen(s) > 3 && s[2] == '/') s += 3;
+    size_t l = strlen(out);
+    snprintf(out + l, cap - l, "%s%s", i ? sep : "", s);
+  }
+}
+
+kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out) {
+  for (size_t i = 0; i < NCOLS; i++) csv_field(out, stop_cols[i], i == 0);
+  kp_buf_puts(out, "\r\n");
+  static const char *const known[] = {"facebook_messenger", "twitter", "whatsapp", "instagram", "telegram"};
+  for (size_t k = 0; k < kp_incset_count(is); k++) {
+    const kp_incident_t *c = kp_incset_at(is, k);
+    if (!kp_report_selects(o, c)) continue;
+    bool full = c->type == KP_INC_FULL || c->type == KP_INC_REGIONAL || c->type == KP_INC_NETWORK;
+    bool svc = c->type == KP_INC_SERVICE || (c->type == KP_INC_THROTTLING && c->nservices);
+    char sd[16], ed[16], du[24], area[512], nets[512], other[512], ev[1024], link[64];
+    mdy(c->start, sd, sizeof sd);
+    if (c->ongoing) ed[0] = 0;
+    else mdy(c->end, ed, sizeof ed);
+    if (c->curfew) snprintf(du, sizeof du, "Curfew Style");
+    else snprintf(du, sizeof du, "%lld", (long long)((c->end - c->start + 86399) / 86400));
+    joined(area, sizeof area, c->regions, c->nregions, "; ", true);
+    joined(nets, sizeof nets, c->asns, c->nasns, "; ", false);
+    other[0] = 0;
+    for (size_t i = 0; i < c->nservices; i++) {
+      bool k5 = false;
+      for (size_t j = 0; j < 5; j++) k5 |= !strcmp(c->services[i], known[j]);
+      if (k5) continue;
+      size_t l = strlen(other);
+      snprintf(other + l, sizeof other - l, "%s%s", l ? "; " : "", c->services[i]);
+    }
+    joined(ev, sizeof ev, c->findings, c->nfindings, "; ", false);
+    snprintf(link, sizeof link, "keepon:%s", c->id);
+    const char *yes_full = full ? "Yes" : "No";
+    const char *val[NCOLS] = {0};
+    val[0] = "Known";
+    val[1] = sd;
+    val[2] = ed;
+    val[3] = du;
+    val[4] = c->ongoing ? "Ongoing" : "Ended";
+    val[5] = kp_country_name(c->cc);
+    val[6] = c->type == KP_INC_REGIONAL ? "Regional" : "National";
+    val[7] = area;
+    val[8] = c->type == KP_INC_THROTTLING ? "Throttle" : "Shutdown";
+    val[9] = nets;
+    val[10] = svc ? "Service-based" : "Full network";
+    val[15] = "keepon measurements";
+    val[16] = link;
+    val[19] = full ? yes_full : has_svc(c, "facebook_messenger") ? "Yes" : "No";
+    val[20] = full ? yes_full : has_svc(c, "twitter") ? "Yes" : "No";
+    val[21] = full ? yes_full : has_svc(c, "whatsapp") ? "Yes" : "No";
+    val[22] = full ? yes_full : has_svc(c, "instagram") ? "Yes" : "No";
+    val[23] = full ? yes_full : has_svc(c, "telegram") ? "Yes" : "No";
+    val[24] = full ? "All" : other;
+    val[27] = nets;
+    val[33] = ev;
+    for (size_t i = 0; i < NCOLS; i++) csv_field(out, val[i] ? val[i] : "", i == 0);
+    kp_buf_puts(out, "\r\n");
+  }
+  return out->len <= out->cap_limit ? KP_OK : KP_ERR_NOMEM;
+}
+
+kp_status_t kp_export_codf(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out) {
+  kp_jw_t w;
+  kp_jw_init(&w, out);
+  kp_jw_arr_begin(&w);
+  for (size_t k = 0; k < kp_incset_count(is); k++) {
+    const kp_incident_t *c = kp_incset_at(is, k);
+    if (!kp_report_selects(o, c)) continue;
+    for (size_t i = 0; i < c->nevents; i++) {
+      const kp_event_t *e = c->events[i];
+      const kp_series_t *s = e->series;
+      char loc[160], name[160];
+      snprintf(loc, sizeof loc, "%s/%s", s->entity_type, s->entity_code);
+      if (!strcmp(s->entity_type, "country")) snprintf(name, sizeof name, "%s", kp_country_name(s->entity_code));
+      else snprintf(name, sizeof name, "%s (%s)", s->entity_code, kp_country_name(c->cc));
+      int64_t end = s->t0 + (int64_t)s->n * s->step;
+      bool overlaps = e->end >= end || (o->from && e->start < o->from) || (o->until && e->end > o->until);
+      kp_jw_obj_begin(&w);
+      kp_jw_kstr(&w, "location", loc);
+      kp_jw_kint(&w, "start", e->start);
+      kp_jw_kint(&w, "duration", e->end - e->start);
+      kp_jw_knull(&w, "uncertainty");
+      kp_jw_kint(&w, "status", 0);
+      kp_jw_key(&w, "fraction");
+      kp_jw_fixed(&w, fmin(1.0, e->max_drop / 100.0), 3);
+      kp_jw_key(&w, "score");
+      kp_jw_fixed(&w, e->score, 2);
+      kp_jw_kstr(&w, "location_name", name);
+      kp_jw_kbool(&w, "overlaps_window", overlaps);
+      kp_jw_kstr(&w, "method", e->detector);
+      kp_jw_kstr(&w, "datasource", s->datasource);
+      kp_jw_kstr(&w, "incident", c->id);
+      kp_jw_obj_end(&w);
+    }
+  }
+  kp_jw_arr_end(&w);
+  if (w.st != KP_OK) return w.st;
+  return kp_buf_putc(out, '\n');
+}
+
+kp_status_t kp_export_json(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out) {
+  kp_jw_t w;
+  kp_jw_init(&w, out);
+  kp_jw_arr_begin(&w);
+  for (size_t k = 0; k < kp_incset_count(is); k++)
+    if (kp_report_selects(o, kp_incset_at(is, k))) kp_incident_json(kp_incset_at(is, k), &w);
+  kp_jw_arr_end(&w);
+  if (w.st != KP_OK) return w.st;
+  return kp_buf_putc(out, '\n');
+}
