@@ -8,6 +8,7 @@
  * packet or byte is written -> privacy notice -> run -> one line per app on
  * stdout -> write the file.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,7 @@ static int probe_im(int argc, char **argv) {
     }
   }
   kp_cli_privacy_notice();
+  signal(SIGPIPE, SIG_IGN); /* a peer hanging up mid-write is a measurement, not a crash */
 
   apps[napps] = NULL;
   st = kp_probe_im_run(&cfg, targets, apps, kp_clock_system(), &run);

@@ -15,6 +15,7 @@
  *     still returns KP_OK: failures are data. Every blocking wait is bounded
  *     by the step timeout AND the context's global deadline.
  * Plus a bounded worker pool to run independent flows concurrently.
+ * Callers must ignore SIGPIPE (OpenSSL writes to sockets with write(2)).
  */
 #ifndef KP_NET_NET_H
 #define KP_NET_NET_H
