@@ -19,6 +19,9 @@
 #include "base/codec.h"
 #include "outbox/outbox.h"
 
+static const char altered_msg[] = "content hash does not match the measurement: the measurement was altered";
+#define KP_OUTBOX_WHY_ALTERED altered_msg
+
 void kp_outbox_key_id(const uint8_t pk[32], char out[33]) {
   uint8_t h[32];
   kp_sha256(pk, 32, h);
@@ -85,12 +88,6 @@ static void sig_message(const kp_outbox_rec_t *r, uint8_t m[72]) {
 }
 
 kp_status_t kp_outbox_rec_check(const kp_outbox_rec_t *r, const char **why) {
-  uint8_t h[32];
-  kp_sha256(r->msm, r->msm_len, h);
-  if (memcmp(h, r->hash, 32) != 0) {
-    *why = "content hash does not match the measurement: the measurement was altered";
-    return KP_ERR_PERM;
-  }
   char kid[33];
   kp_outbox_key_id(r->pubkey, kid);
   if (strcmp(kid, r->key_id) != 0) {
@@ -101,6 +98,14 @@ kp_status_t kp_outbox_rec_check(const kp_outbox_rec_t *r, const char **why) {
   sig_message(r, m);
   if (sodium_init() < 0 || crypto_sign_verify_detached(r->sig, m, sizeof m, r->pubkey) != 0) {
     *why = "signature does not verify: seq, prev or hash was altered, or a foreign key signed it";
+    return KP_ERR_PERM;
+  }
+  /* last: with a valid signature the envelope (seq, prev, hash) is authentic, so a hash
+   * mismatch means exactly that the measurement bytes were altered */
+  uint8_t h[32];
+  kp_sha256(r->msm, r->msm_len, h);
+  if (memcmp(h, r->hash, 32) != 0) {
+    *why = KP_OUTBOX_WHY_ALTERED;
     return KP_ERR_PERM;
   }
   return KP_OK;
@@ -196,8 +201,10 @@ kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, 
     }
     if (kp_outbox_rec_check(&r, &why) != KP_OK) {
       problem(cb, ctx, &np, line, (int64_t)r.seq, "%s", why);
-      kp_json_doc_free(doc);
-      continue;
+      if (why != KP_OUTBOX_WHY_ALTERED) { /* envelope untrusted: keep it out of the chain */
+        kp_json_doc_free(doc);
+        continue;
+      }
     }
     size_t k = 0;
     while (k < nkeys && strcmp(keys[k], r.key_id) != 0) k++;
