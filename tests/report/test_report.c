@@ -1,0 +1,236 @@
+/*
+ * test_report.c: report snapshot test. A fixed synthetic Kazakhstan-like world
+ * (messaging apps blocked from Jan 4 14:30, curfew-style blackout Jan 5-11 with
+ * the published restoration windows, BGP unchanged, one odd region name) goes
+ * through detection and every renderer; each output must equal its committed
+ * golden file in tests/report/golden/ (KP_UPDATE_GOLDEN=1 rewrites them), and
+ * structural checks hold independently of the goldens.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/codec.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "detect/detect.h"
+#include "kp_test.h"
+#include "report/report.h"
+
+static int64_t ts(int d, int h, int m) { return 1640995200LL + (d - 1) * 86400LL + h * 3600 + m * 60; }
+
+
+static bool is_down(int64_t t) {
+  static const int w[5][4] = {{5, 1050, 5, 1320}, {6, 630, 6, 840}, {7, 150, 7, 360}, {8, 150, 8, 600}, {9, 150, 9, 360}};
+  if (t < ts(5, 11, 0) || t >= ts(11, 2, 15)) return false;
+  for (int i = 0; i < 5; i++)
+    if (t >= ts(w[i][0], 0, w[i][1]) && t < ts(w[i][2], 0, w[i][3])) return false;
+  return true;
+}
+
+static void point(kp_sigset_t *s, const char *et, const char *code, const char *ds, const char *cc, int64_t t,
+                  double v) {
+  kp_signal_point_t p = {0};
+  snprintf(p.entity_type, sizeof p.entity_type, "%s", et);
+  snprintf(p.entity_code, sizeof p.entity_code, "%s", code);
+  snprintf(p.datasource, sizeof p.datasource, "%s", ds);
+  if (cc) memcpy(p.cc, cc, 3);
+  p.t = t;
+  p.step = 600;
+  p.value = v;
+  p.has_value = true;
+  KP_ASSERT_OK(kp_sigset_add_point(s, &p));
+}
+
+static kp_sigset_t *world(void) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  for (int64_t t = ts(1, 0, 0); t < ts(12, 0, 0); t += 600) {
+    int64_t i = t / 600;
+    point(s, "country", "KZ", "ping-slash24", NULL, t, is_down(t) ? 300 + i % 7 : 9000 + (i * 37) % 200);
+    point(s, "asn", "AS9198", "ping-slash24", "KZ", t, is_down(t) ? 50 + i % 3 : 4000 + (i * 13) % 90);
+    point(s, "country", "KZ", "bgp", NULL, t, 12400 + i % 3);
+    bool odd_down = t >= ts(2, 8, 0) && t < ts(2, 12, 0);
+    point(s, "region", "KZ/<b>Almaty & Co</b>", "ping-slash24", NULL, t, odd_down ? 10 : 800 + i % 5);
+  }
+  static const char *const tests[] = {"whatsapp", "telegram", "signal"};
+  int k = 0;
+  for (int64_t t = ts(2, 0, 0); t < ts(5, 10, 0); t += 900)
+    for (int j = 0; j < 3; j++) {
+      kp_msm_t m = {0};
+      snprintf(m.test_name, sizeof m.test_name, "%s", tests[j]);
+      memcpy(m.cc, "KZ", 3);
+      snprintf(m.asn, sizeof m.asn, "AS9198");
+      m.t = t;
+      m.failed = t >= ts(4, 14, 30);
+      snprintf(m.uid, sizeof m.uid, "20220104%06d_KZ_%s", ++k, tests[j]);
+      kp_sha256_hex(m.uid, strlen(m.uid), m.sha256);
+      if (m.failed) snprintf(m.technique, sizeof m.technique, "%s", j == 1 ? "dns-hijack" : "tcp-reset");
+      KP_ASSERT_OK(kp_sigset_add_msm(s, &m));
+    }
+  KP_ASSERT_OK(kp_sigset_finalize(s));
+  return s;
+}
+
+/* compare with the golden file, or rewrite it when KP_UPDATE_GOLDEN is set */
+static void golden(const char *name, const kp_buf_t *got) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/tests/report/golden/%s", kp_test_src(), name);
+  if (getenv("KP_UPDATE_GOLDEN")) {
+    KP_ASSERT_OK(kp_file_write_atomic(path, got->data, got->len, 0644));
+    return;
+  }
+  kp_buf_t want;
+  kp_buf_init(&want, 1 << 26);
+  KP_ASSERT_MSG(kp_file_read(path, &want) == KP_OK, "missing golden %s (run with KP_UPDATE_GOLDEN=1)", path);
+  size_t i = 0;
+  while (i < want.len && i < got->len && want.data[i] == got->data[i]) i++;
+  if (i != want.len || i != got->len) {
+    char act[1024];
+    snprintf(act, sizeof act, "%s/%s", kp_test_tmpdir(), name);
+    kp_file_write_atomic(act, got->data, got->len, 0644);
+    KP_FAIL_AT("%s differs from golden at byte %zu (got %zu bytes, want %zu); actual output: %s", name, i, got->len,
+               want.len, act);
+  }
+  kp_buf_free(&want);
+}
+
+typedef struct fixture {
+  kp_sigset_t *s;
+  kp_event_list_t ev;
+  kp_incset_t *is;
+  kp_report_opts_t o;
+} fixture_t;
+
+static void setup(fixture_t *f) {
+  memset(f, 0, sizeof *f);
+  f->s = world();
+  kp_detect_cfg_t c;
+  kp_detect_cfg_default(&c);
+  KP_ASSERT_OK(kp_detect_run(&c, f->s, &f->ev));
+  KP_ASSERT_OK(kp_incidents_merge(&c, f->s, &f->ev, &f->is));
+  f->o = (kp_report_opts_t){.cc = "KZ", .from = ts(1, 0, 0), .until = ts(12, 0, 0), .max_plots = 5};
+}
+
+static void teardown(fixture_t *f) {
+  kp_incset_free(f->is);
+  kp_events_free(&f->ev);
+  kp_sigset_free(f->s);
+}
+
+KP_TEST(detection_on_the_world) {
+  fixture_t f;
+  setup(&f);
+  KP_ASSERT_EQ(kp_incset_count(f.is), 3);
+  const kp_incident_t *reg = kp_incset_at(f.is, 0), *svc = kp_incset_at(f.is, 1), *net = kp_incset_at(f.is, 2);
+  KP_ASSERT_EQ(reg->type, KP_INC_REGIONAL);
+  KP_ASSERT_EQ(svc->type, KP_INC_SERVICE);
+  KP_ASSERT_EQ(svc->nservices, 3);
+  KP_ASSERT_EQ(net->type, KP_INC_FULL);
+  KP_ASSERT(net->curfew && !net->daily_fixed);
+  KP_ASSERT_EQ(net->nwindows, 6);
+  KP_ASSERT_EQ(net->start, ts(5, 11, 0));
+  teardown(&f);
+}
+
+static void render(fixture_t *f, kp_report_fmt_t fmt, kp_buf_t *b) {
+  kp_buf_init(b, 1 << 26);
+  f->o.format = fmt;
+  KP_ASSERT_OK(kp_report_render(&f->o, f->s, f->is, b));
+}
+
+KP_TEST(html_snapshot_and_structure) {
+  fixture_t f;
+  setup(&f);
+  kp_buf_t b, b2;
+  render(&f, KP_REPORT_HTML, &b);
+  render(&f, KP_REPORT_HTML, &b2);
+  KP_ASSERT(b.len == b2.len && memcmp(b.data, b2.data, b.len) == 0); /* deterministic */
+  const char *h = kp_buf_str(&b);
+  KP_ASSERT(strncmp(h, "<!DOCTYPE html>", 15) == 0);
+  KP_ASSERT(strstr(h, "</html>"));
+  KP_ASSERT(strstr(h, "<svg"));
+  KP_ASSERT(strstr(h, "class=\"ev\"")); /* events shaded */
+  /* self-contained: nothing fetched */
+  KP_ASSERT(!strstr(h, "<script") && !strstr(h, "<link") && !strstr(h, "src=") && !strstr(h, "href=") &&
+            !strstr(h, "url("));
+  /* untrusted names are escaped */
+  KP_ASSERT(!strstr(h, "<b>Almaty"));
+  KP_ASSERT(strstr(h, "KZ/&lt;b&gt;Almaty &amp; Co&lt;/b&gt;"));
+  for (size_t i = 0; i < kp_incset_count(f.is); i++) KP_ASSERT(strstr(h, kp_incset_at(f.is, i)->id));
+  KP_ASSERT(strstr(h, "BGP visible, traffic down"));
+  KP_ASSERT(strstr(h, "2022-01-05 17:30") && strstr(h, "2022-01-09 06:00")); /* curfew windows listed */
+  KP_ASSERT(strstr(h, "sha256:")); /* evidence appendix */
+  KP_ASSERT(!strstr(h, "Generated"));
+  golden("kz.html", &b);
+  kp_buf_free(&b);
+  kp_buf_free(&b2);
+  teardown(&f);
+}
+
+KP_TEST(markdown_snapshot_and_structure) {
+  fixture_t f;
+  setup(&f);
+  kp_buf_t b;
+  render(&f, KP_REPORT_MD, &b);
+  const char *m = kp_buf_str(&b);
+  KP_ASSERT(strncmp(m, "# Internet shutdown report: Kazakhstan (KZ)", 43) == 0);
+  KP_ASSERT(strstr(m, "](data:image/svg+xml;base64,"));
+  KP_ASSERT(!strstr(m, "<b>"));
+  for (size_t i = 0; i < kp_incset_count(f.is); i++) KP_ASSERT(strstr(m, kp_incset_at(f.is, i)->id));
+  golden("kz.md", &b);
+  kp_buf_free(&b);
+  teardown(&f);
+}
+
+static size_t fields(const char *line, size_t n) {
+  size_t c = 1;
+  bool q = false;
+  for (size_t i = 0; i < n; i++) {
+    if (line[i] == '"') q = !q;
+    else if (line[i] == ',' && !q) c++;
+  }
+  return c;
+}
+
+KP_TEST(stop_codf_json_exports) {
+  fixture_t f;
+  setup(&f);
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 24);
+  KP_ASSERT_OK(kp_export_stop(&f.o, f.is, &b));
+  const char *p = kp_buf_str(&b);
+  size_t rows = 0;
+  for (const char *l = p; *l;) {
+    const char *e = strstr(l, "\r\n");
+    KP_ASSERT(e);
+    KP_ASSERT_EQ(fields(l, (size_t)(e - l)), 36);
+    rows++;
+    l = e + 2;
+  }
+  KP_ASSERT_EQ(rows, 1 + kp_incset_count(f.is));
+  KP_ASSERT(strstr(p, "Known,1/5/2022,1/11/2022,Curfew Style,Ended,Kazakhstan,National"));
+  KP_ASSERT(strstr(p, "Regional,<b>Almaty & Co</b>,")); /* area_name without the CC/ prefix */
+  golden("kz_stop.csv", &b);
+  kp_buf_reset(&b);
+  KP_ASSERT_OK(kp_export_codf(&f.o, f.is, &b));
+  kp_json_doc_t *doc;
+  KP_ASSERT_OK(kp_json_parse(b.data, b.len, NULL, &doc, NULL));
+  size_t events = 0;
+  for (size_t i = 0; i < kp_incset_count(f.is); i++) events += kp_incset_at(f.is, i)->nevents;
+  KP_ASSERT_EQ(kp_json_len(kp_json_root(doc)), events);
+  const kp_json_t *r0 = kp_json_at(kp_json_root(doc), 0);
+  static const char *const keys[] = {"location", "start", "duration", "uncertainty", "status", "fraction",
+                                     "score", "location_name", "overlaps_window"};
+  for (size_t k = 0; k < 9; k++) KP_ASSERT_MSG(kp_json_get(r0, keys[k]), "codf key %s", keys[k]);
+  kp_json_doc_free(doc);
+  golden("kz_codf.json", &b);
+  /* a window that excludes everything selects nothing */
+  kp_report_opts_t none = {.cc = "UZ"};
+  kp_buf_reset(&b);
+  KP_ASSERT_OK(kp_export_json(&none, f.is, &b));
+  KP_ASSERT_STREQ(kp_buf_str(&b), "[]\n");
+  kp_buf_free(&b);
+  teardown(&f);
+}
