@@ -1,11 +1,330 @@
-/* cmd_watch.c: placeholder until the command lands; says so and exits 2. */
+/*
+ * cmd_watch.c: `keepon watch`: Trinocular rounds over a census of /24 blocks, through the icmp
+ * or sim driver, writing per-block records and per-entity signal points (JSON Lines).
+ *
+ * Order of work: parse options, load and validate every input (census/model, CIDR limits,
+ * blocklist, geo) and only then open outputs, so bad input (exit 2) leaves nothing written.
+ * The icmp driver opens its raw socket and drops privileges before the first round.
+ * SIGINT/SIGTERM end the run after the current round.
+ */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
+#include "base/addr.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/opts.h"
 #include "cli/cli.h"
+#include "geo/geo.h"
+#include "watch/watch.h"
+
+#define FLUSH_AT ((size_t)1 << 20)
+
+static volatile sig_atomic_t g_stop; /* set by the signal handler only */
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+typedef struct out_ctx {
+  FILE *blocks, *signals;
+  kp_buf_t bb, sb;
+  int detail;          /* 0 none, 1 changes, 2 all */
+  double step;
+  bool io_error;
+} out_ctx_t;
+
+static void flush(out_ctx_t *o, FILE *f, kp_buf_t *b, bool force) {
+  if (!f || (!force && b->len < FLUSH_AT)) return;
+  if (b->len && fwrite(b->data, 1, b->len, f) != b->len) o->io_error = true;
+  if (force && fflush(f) != 0) o->io_error = true;
+  kp_buf_reset(b);
+}
+
+static void fmt_block(char *out, uint32_t block) {
+  char a[KP_ADDR_STRLEN];
+  kp_addr_t ad = kp_addr_v4(block);
+  snprintf(out, KP_ADDR_STRLEN + 4, "%s/24", kp_addr_fmt(&ad, a));
+}
+
+static void on_block(void *ctx, uint64_t round, int64_t t, const kp_watch_block_rec_t *r) {
+  out_ctx_t *o = ctx;
+  if (o->detail == 0 || (o->detail == 1 && !r->changed)) return;
+  char pfx[KP_ADDR_STRLEN + 4];
+  fmt_block(pfx, r->block);
+  kp_jw_t w;
+  kp_jw_init(&w, &o->bb);
+  kp_jw_obj_begin(&w);
+  kp_jw_kstr(&w, "type", "block");
+  kp_jw_kint(&w, "round", (int64_t)round);
+  kp_jw_kint(&w, "t", t);
+  kp_jw_kstr(&w, "block", pfx);
+  kp_jw_key(&w, "belief");
+  kp_jw_fixed(&w, r->belief, 4);
+  kp_jw_kstr(&w, "state", kp_tri_state_name(r->state));
+  kp_jw_kint(&w, "pos", r->pos);
+  kp_jw_kint(&w, "neg", r->neg);
+  kp_jw_obj_end(&w);
+  kp_buf_putc(&o->bb, '\n');
+  flush(o, o->blocks, &o->bb, false);
+}
+
+static void on_entity(void *ctx, uint64_t round, int64_t t, const char *type, const char *code,
+                      unsigned up, unsigned down, unsigned unc) {
+  (void)round;
+  out_ctx_t *o = ctx;
+  kp_jw_t w;
+  kp_jw_init(&w, &o->sb);
+  kp_jw_obj_begin(&w);
+  kp_jw_kstr(&w, "type", "signal");
+  kp_jw_kstr(&w, "entity_type", type);
+  kp_jw_kstr(&w, "entity_code", code);
+  kp_jw_kstr(&w, "datasource", "ping-slash24");
+  kp_jw_kint(&w, "t", t);
+  kp_jw_kint(&w, "step", (int64_t)o->step);
+  kp_jw_kint(&w, "value", up);
+  kp_jw_kint(&w, "down", down);
+  kp_jw_kint(&w, "uncertain", unc);
+  kp_jw_obj_end(&w);
+  kp_buf_putc(&o->sb, '\n');
+  flush(o, o->signals, &o->sb, false);
+}
+
+static void on_would_send(void *ctx, uint32_t addr) {
+  (void)ctx;
+  char a[KP_ADDR_STRLEN];
+  kp_addr_t ad = kp_addr_v4(addr);
+  printf("would send icmp echo to %s\n", kp_addr_fmt(&ad, a));
+}
+
+static bool exists(const char *p) {
+  struct stat s;
+  return stat(p, &s) == 0;
+}
+
+/* --city-mmdb/--asn-mmdb, else var/geo or $KEEPON_HOME/geo when scripts/geodata.sh put them there */
+static const char *default_geo(const char *given, const char *name, char *buf, size_t cap,
+                               bool no_default) {
+  if (given || no_default) return given;
+  snprintf(buf, cap, "var/geo/%s", name);
+  if (exists(buf)) return buf;
+  const char *home = getenv("KEEPON_HOME");
+  if (home) {
+    snprintf(buf, cap, "%s/geo/%s", home, name);
+    if (exists(buf)) return buf;
+  }
+  return NULL;
+}
 
 int kp_cmd_watch(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "keepon watch: not built yet\n");
-  return KP_EXIT_USAGE;
+  const char *driver = "icmp", *sim = NULL, *census = NULL, *history = NULL, *cidr = NULL;
+  const char *blocklist = NULL, *out = NULL, *signals = NULL, *detail = "all", *src = NULL;
+  const char *user = NULL, *geo_table = NULL, *city = NULL, *asn = NULL, *cc = NULL;
+  const char *geo_cidr = NULL;
+  double round_s = 600, timeout_s = 3, spread = 0.5, rate = -1, min_avail = 0.1;
+  long rounds = 0, seed = 1, min_hosts = 15;
+  bool dry_run = false, no_drop = false, no_geo_default = false, verbose = false;
+  const kp_opt_t opts[] = {
+      {"driver", 0, KP_OPT_STR, "NAME", "icmp (raw sockets, needs root) or sim (default icmp)", &driver, 0, 0},
+      {"sim", 0, KP_OPT_STR, "FILE", "sim model (JSON, docs/watch.md); implies --driver sim", &sim, 0, 0},
+      {"census", 0, KP_OPT_STR, "FILE", "census from `keepon census` (JSON Lines): the blocks and E(b)", &census, 0, 0},
+      {"history", 0, KP_OPT_STR, "FILE", "ANT-format address history instead of --census", &history, 0, 0},
+      {"cidr", 0, KP_OPT_STR, "FILE", "only blocks inside this CIDR list (never a packet outside it)", &cidr, 0, 0},
+      {"round", 0, KP_OPT_DOUBLE, "SECONDS", "round length (default 600)", &round_s, 0.2, 86400},
+      {"rounds", 0, KP_OPT_INT, "N", "stop after N rounds (default 0 = until interrupted)", &rounds, 0, 1e9},
+      {"timeout", 0, KP_OPT_DOUBLE, "SECONDS", "probe timeout (default 3)", &timeout_s, 0.001, 60},
+      {"spread", 0, KP_OPT_DOUBLE, "FRACTION", "part of the round over which periodic probes go out (default 0.5)", &spread, 0.01, 1},
+      {"rate", 0, KP_OPT_DOUBLE, "PPS", "global packets/s cap (default 1000 for icmp, none for sim; 0 = none)", &rate, 0, 1e8},
+      {"blocklist", 0, KP_OPT_STR, "FILE", "zmap-format list of addresses never to probe", &blocklist, 0, 0},
+      {"dry-run", 0, KP_OPT_FLAG, NULL, "print the probes of one round instead of sending them", &dry_run, 0, 0},
+      {"out", 'o', KP_OPT_STR, "FILE", "per-block records, JSON Lines (default stdout)", &out, 0, 0},
+      {"signals", 0, KP_OPT_STR, "FILE", "per-entity signal points (default: the --out stream)", &signals, 0, 0},
+      {"detail", 0, KP_OPT_STR, "all|changes|none", "which block records to write (default all)", &detail, 0, 0},
+      {"min-hosts", 0, KP_OPT_INT, "N", "keep blocks with |E(b)| >= N (default 15)", &min_hosts, 1, 256},
+      {"min-avail", 0, KP_OPT_DOUBLE, "A", "keep blocks with A(E(b)) >= A (default 0.1)", &min_avail, 0.0001, 1},
+      {"geo-table", 0, KP_OPT_STR, "FILE", "keepon geo table (prefix,cc,region,asn,as_name) for entities", &geo_table, 0, 0},
+      {"geo-cidr", 0, KP_OPT_STR, "FILES", "comma-separated <cc>.cidr lists for the country entity", &geo_cidr, 0, 0},
+      {"city-mmdb", 0, KP_OPT_STR, "FILE", "city mmdb (default var/geo/city.mmdb or $KEEPON_HOME/geo/ when present)", &city, 0, 0},
+      {"asn-mmdb", 0, KP_OPT_STR, "FILE", "ASN mmdb or ip-location-db ASN CSV (default var/geo/asn.csv when present)", &asn, 0, 0},
+      {"no-geo-default", 0, KP_OPT_FLAG, NULL, "do not look for databases in the default places", &no_geo_default, 0, 0},
+      {"cc", 0, KP_OPT_STR, "CC", "country of blocks that no geo source knows", &cc, 0, 0},
+      {"src", 0, KP_OPT_STR, "ADDR", "icmp: source address", &src, 0, 0},
+      {"no-drop", 0, KP_OPT_FLAG, NULL, "icmp: keep root privileges after opening the socket", &no_drop, 0, 0},
+      {"user", 0, KP_OPT_STR, "NAME", "icmp: user to drop privileges to (default nobody)", &user, 0, 0},
+      {"seed", 0, KP_OPT_INT, "N", "shuffling seed (default 1)", &seed, 0, 2e9},
+      {"verbose", 'v', KP_OPT_FLAG, NULL, "per-round statistics on stderr", &verbose, 0, 0},
+      {0},
+  };
+  const kp_cmd_help_t help = {
+      "keepon watch (--census FILE | --history FILE | --sim FILE) [options]",
+      "Trinocular adaptive probing of IPv4 /24 blocks: each round every block gets a periodic "
+      "echo to one of its ever-responsive addresses and up to 14 adaptive ones; a Bayesian belief "
+      "decides up/down/uncertain. Writes per-block records and per-entity (country, region, ASN) "
+      "signal points, datasource ping-slash24. See docs/watch.md."};
+  char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  int npos = 0;
+  int rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
+  free(pos);
+  if (rc != 0) return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
+  if (npos > 0) {
+    fprintf(stderr, "keepon watch: unexpected argument\n");
+    return KP_EXIT_USAGE;
+  }
+  if (sim) driver = "sim";
+  bool is_sim = strcmp(driver, "sim") == 0;
+  if (!is_sim && strcmp(driver, "icmp") != 0) {
+    fprintf(stderr, "keepon watch: unknown --driver %s (icmp, sim)\n", driver);
+    return KP_EXIT_USAGE;
+  }
+  if (is_sim && !sim) {
+    fprintf(stderr, "keepon watch: --driver sim needs --sim FILE\n");
+    return KP_EXIT_USAGE;
+  }
+  if (!is_sim && !census && !history) {
+    fprintf(stderr, "keepon watch: the icmp driver needs --census FILE (run `keepon census`) or --history FILE\n");
+    return KP_EXIT_USAGE;
+  }
+  if (census && history) {
+    fprintf(stderr, "keepon watch: --census and --history are exclusive\n");
+    return KP_EXIT_USAGE;
+  }
+  int det = strcmp(detail, "all") == 0 ? 2 : strcmp(detail, "changes") == 0 ? 1
+          : strcmp(detail, "none") == 0 ? 0 : -1;
+  if (det < 0) {
+    fprintf(stderr, "keepon watch: --detail must be all, changes or none\n");
+    return KP_EXIT_USAGE;
+  }
+  if (timeout_s * 2 > round_s) {
+    fprintf(stderr, "keepon watch: --timeout must be at most half of --round\n");
+    return KP_EXIT_USAGE;
+  }
+  if (cc && strlen(cc) != 2) {
+    fprintf(stderr, "keepon watch: --cc takes a two-letter country code\n");
+    return KP_EXIT_USAGE;
+  }
+  if (rate < 0) rate = is_sim ? 0 : 1000;
+
+  int status = KP_EXIT_USAGE;
+  kp_wsim_t *model = NULL;
+  kp_wuniv_t *u = NULL;
+  kp_wblock_t *bl = NULL;
+  kp_geo_t *geo = NULL;
+  kp_watch_t *w = NULL;
+  kp_wdriver_t drv = {0};
+  uint32_t *allowed = NULL;
+  size_t nallowed = 0;
+  char *cidr_list = NULL;
+  const char *cidr_files[33] = {0};
+  out_ctx_t o = {.detail = det, .step = round_s};
+  kp_buf_init(&o.bb, (size_t)64 << 20);
+  kp_buf_init(&o.sb, (size_t)64 << 20);
+  kp_wuniv_limits_t lim = {.min_hosts = (unsigned)min_hosts, .min_avail = min_avail};
+  char err[256] = "";
+
+  if (kp_wuniv_create(&u) != KP_OK) { status = KP_EXIT_FAIL; goto done; }
+  if (is_sim && kp_wsim_load(sim, &model, err, sizeof err) != KP_OK) {
+    fprintf(stderr, "keepon watch: %s: %s\n", sim, err);
+    goto done;
+  }
+  if (census && kp_wuniv_load_census(u, &lim, census) != KP_OK) goto done;
+  if (history && kp_wuniv_load_history(u, &lim, history) != KP_OK) goto done;
+  if (!census && !history && kp_wsim_universe(model, u, &lim) != KP_OK) goto done;
+  if (cidr) {
+    if (kp_geo_cidr_blocks(cidr, &allowed, &nallowed) != KP_OK) goto done;
+    size_t dropped = kp_wuniv_restrict(u, allowed, nallowed);
+    if (dropped) kp_log_info("watch", "%zu census blocks outside %s dropped", dropped, cidr);
+  }
+  if (blocklist && kp_wblock_load(blocklist, &bl) != KP_OK) goto done;
+  {
+    char cbuf[4096], abuf[4096];
+    kp_geo_config_t gc = {.table = geo_table,
+                          .city_mmdb = default_geo(city, "city.mmdb", cbuf, sizeof cbuf, no_geo_default),
+                          .asn_mmdb = default_geo(asn, "asn.csv", abuf, sizeof abuf, no_geo_default)};
+    if (geo_cidr) {
+      cidr_list = strdup(geo_cidr);
+      size_t k = 0;
+      for (char *tok = strtok(cidr_list, ","); tok && k < 32; tok = strtok(NULL, ",")) cidr_files[k++] = tok;
+      gc.cidr_files = cidr_files;
+    }
+    if ((gc.table || gc.city_mmdb || gc.asn_mmdb || gc.cidr_files) && kp_geo_open(&gc, &geo) != KP_OK) {
+      fprintf(stderr, "keepon watch: cannot open the geolocation sources\n");
+      goto done;
+    }
+  }
+  if (kp_wuniv_seal(u, geo, cc, (uint64_t)seed) != KP_OK) { status = KP_EXIT_FAIL; goto done; }
+  if (kp_wuniv_count(u) == 0) {
+    fprintf(stderr, "keepon watch: no block passes |E(b)| >= %ld and A >= %g (%zu rejected)\n",
+            min_hosts, min_avail, kp_wuniv_rejected(u));
+    goto done;
+  }
+  /* inputs are good: from here on failures are run failures */
+  status = KP_EXIT_FAIL;
+  if (is_sim) {
+    drv = kp_wsim_driver(model);
+  } else if (!dry_run) {
+    kp_wicmp_config_t ic = {.src = src, .no_drop = no_drop, .drop_user = user};
+    kp_status_t st = kp_wicmp_open(&ic, &drv);
+    if (st != KP_OK) {
+      fprintf(stderr, "keepon watch: cannot open the icmp driver: %s\n", kp_strstatus(st));
+      goto done;
+    }
+  } else {
+    /* dry run with icmp: nothing is sent, the sim's clock is irrelevant; use a model-free
+     * driver that never answers */
+    static const char empty[] = "{\"blocks\":[{\"prefix\":\"0.0.0.0/24\",\"hosts\":1,\"a\":0}]}";
+    if (kp_wsim_parse(empty, sizeof empty - 1, NULL, &model, err, sizeof err) != KP_OK) goto done;
+    drv = kp_wsim_driver(model);
+  }
+  kp_watch_config_t wc = {.round_s = round_s, .timeout_s = timeout_s, .spread = spread,
+                          .rate = rate, .seed = (uint64_t)seed, .blocklist = bl, .dry_run = dry_run};
+  if (kp_watch_create(&wc, u, drv, &w) != KP_OK) goto done;
+  if (!dry_run) {
+    kp_cli_privacy_notice();
+    o.blocks = out ? fopen(out, "w") : stdout;
+    o.signals = signals ? fopen(signals, "w") : o.blocks;
+    if (!o.blocks || !o.signals) {
+      fprintf(stderr, "keepon watch: cannot open output: %s\n", strerror(errno));
+      goto done;
+    }
+  }
+  kp_log_info("watch", "%zu blocks (%zu rejected), %zu entities, driver %s", kp_wuniv_count(u),
+              kp_wuniv_rejected(u), kp_wuniv_nentities(u), drv.ops->name);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  kp_watch_sinks_t sk = {.block = on_block, .entity = on_entity, .would_send = on_would_send, .ctx = &o};
+  for (long r = 0; !g_stop && (rounds == 0 || r < rounds); r++) {
+    if (kp_watch_round(w, &sk) != KP_OK) goto done;
+    flush(&o, o.blocks, &o.bb, true);
+    flush(&o, o.signals, &o.sb, true);
+    if (o.io_error) {
+      fprintf(stderr, "keepon watch: write error\n");
+      goto done;
+    }
+    if (verbose) {
+      kp_watch_stats_t s = kp_watch_stats(w);
+      fprintf(stderr, "keepon watch: round %ld: sent %llu replies %llu timeouts %llu unmatched %llu unprobed %llu\n", r,
+              (unsigned long long)s.sent, (unsigned long long)s.replies, (unsigned long long)s.timeouts,
+              (unsigned long long)s.unmatched, (unsigned long long)s.unprobed);
+    }
+    if (dry_run) break;
+  }
+  status = KP_EXIT_OK;
+done:
+  if (o.signals && o.signals != o.blocks && o.signals != stdout) fclose(o.signals);
+  if (o.blocks && o.blocks != stdout) fclose(o.blocks);
+  kp_buf_free(&o.bb);
+  kp_buf_free(&o.sb);
+  kp_watch_free(w);
+  if (drv.ops && drv.ops->close) drv.ops->close(drv.ctx);
+  kp_wsim_free(model);
+  kp_wuniv_free(u);
+  kp_wblock_free(bl);
+  kp_geo_close(geo);
+  free(allowed);
+  free(cidr_list);
+  return status;
 }

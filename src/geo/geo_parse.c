@@ -139,6 +139,7 @@ kp_status_t kp_geo_parse_table(const void *p, size_t n, kp_geo_row_fn fn, void *
   kp_cur_t c = kp_cur_make(p, n);
   char line[KP_GEO_LINE_MAX];
   size_t lineno = 0;
+  bool first = true; /* the header may only be the first non-comment line */
   for (;;) {
     bool got;
     kp_status_t st = next_line(&c, line, sizeof line, &got);
@@ -147,7 +148,9 @@ kp_status_t kp_geo_parse_table(const void *p, size_t n, kp_geo_row_fn fn, void *
     if (!got) return KP_OK;
     char *s = trim(line);
     if (blank_or_comment(s)) continue;
-    if (lineno == 1 && strncmp(s, "prefix,", 7) == 0) continue;
+    bool header = first && strncmp(s, "prefix,", 7) == 0;
+    first = false;
+    if (header) continue;
     char *f[5];
     int nf = kp_geo_csv_split(s, f, 5);
     st = KP_ERR_INVAL;

@@ -35,7 +35,7 @@ kp_status_t kp_geo_parse_cidr(const void *p, size_t n, kp_geo_row_fn fn, void *c
 
 /**
  * keepon geo table (docs/formats.md, "geo table"): CSV lines prefix,cc,region,asn,as_name.
- * An optional header line starting with "prefix," is skipped; '#' lines are comments.
+ * An optional header line starting with "prefix," (first non-comment line) is skipped; # lines are comments.
  * Fields may be double-quoted ("" is a quote inside). Empty cc/region/asn/as_name = unknown.
  */
 kp_status_t kp_geo_parse_table(const void *p, size_t n, kp_geo_row_fn fn, void *ctx,

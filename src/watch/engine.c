@@ -60,7 +60,7 @@ typedef struct blk {
   uint8_t pn;        /* positives << 4 | negatives, this round */
   uint8_t flags;     /* stable state (2 bits), F_* */
   uint8_t cursor;    /* next host in E(b) */
-  uint8_t spare;
+  uint8_t reported;  /* state reported last round (0xFF before the first) */
 } blk_t;
 _Static_assert(sizeof(blk_t) == 12, "per-block state is 12 bytes");
 
@@ -152,6 +152,7 @@ kp_status_t kp_watch_create(const kp_watch_config_t *cfg, const kp_wuniv_t *u, k
     double a = kp_wuniv_avail(u, i);
     b->avail = (uint16_t)lround(a * 10000.0);
     b->flags = KP_TRI_UP;
+    b->reported = 0xFF;
     if (cfg->blocklist && kp_wblock_covers_block(cfg->blocklist, kp_wuniv_block(u, i)))
       b->flags |= F_BLOCKED;
   }
@@ -319,13 +320,16 @@ static void round_end(kp_watch_t *w, const kp_watch_sinks_t *sk, int64_t t_wall)
     if (!(b->flags & F_PROBED)) w->stats.unprobed++;
     if ((b->flags & F_STABLE_MASK) == KP_TRI_UP) b->rsu = 0;
     else if (b->rsu < UINT16_MAX) b->rsu++;
+    bool changed = b->reported != (uint8_t)s;
     unsigned col = s == KP_TRI_UP ? 0 : s == KP_TRI_DOWN ? 1 : 2;
     w->tcount[kp_wuniv_tuple(w->u, i)][col]++;
     if (sk && sk->block) {
       kp_watch_block_rec_t r = {.block = kp_wuniv_block(w->u, i), .belief = b->belief,
-                                .state = s, .pos = b->pn >> 4, .neg = b->pn & 15};
+                                .state = s, .pos = b->pn >> 4, .neg = b->pn & 15,
+                                .changed = changed};
       sk->block(sk->ctx, w->round, t_wall, &r);
     }
+    b->reported = (uint8_t)s;
   }
   for (size_t t = 0; t < nt; t++) {
     uint32_t ids[3];

@@ -451,3 +451,25 @@ kp_status_t kp_wuniv_parse_history(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, 
   if (st != KP_OK && line_err) *line_err = lineno;
   return st;
 }
+
+size_t kp_wuniv_restrict(kp_wuniv_t *u, const uint32_t *allowed, size_t n) {
+  size_t w = 0;
+  for (size_t i = 0; i < u->n; i++) {
+    uint32_t key = u->addr[i];
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (allowed[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo == n || allowed[lo] != key) continue; /* outside the given universe */
+    u->addr[w] = u->addr[i];
+    u->hoff[w] = u->hoff[i];
+    u->nh[w] = u->nh[i];
+    u->avail[w] = u->avail[i];
+    w++;
+  }
+  size_t dropped = u->n - w;
+  u->n = w;
+  return dropped;
+}

@@ -92,11 +92,18 @@ kp_status_t kp_wuniv_parse_history(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, 
 kp_status_t kp_wuniv_census_line(kp_buf_t *out, uint32_t block, const uint8_t *hosts,
                                  size_t nhosts, double avail);
 
+/* ---- file loaders (I/O wrappers around the pure parsers; errors logged with line numbers) ---- */
+kp_status_t kp_wuniv_load_census(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, const char *path);
+kp_status_t kp_wuniv_load_history(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, const char *path);
+/** Keep only blocks inside @p allowed (sorted /24 list); returns how many were dropped. */
+size_t kp_wuniv_restrict(kp_wuniv_t *u, const uint32_t *allowed, size_t n);
+
 /* ---- blocklist (zmap format) ---- */
 typedef struct kp_wblock kp_wblock_t;
 /** zmap blocklist: one prefix or address per line, '#' comments. Pure. */
 kp_status_t kp_wblock_parse(const void *p, size_t n, kp_wblock_t **out, size_t *line_err);
 void kp_wblock_free(kp_wblock_t *b);
+kp_status_t kp_wblock_load(const char *path, kp_wblock_t **out);
 bool kp_wblock_contains(const kp_wblock_t *b, uint32_t addr);
 /** Does the list hit any address of the /24 @p block? */
 bool kp_wblock_hits_block(const kp_wblock_t *b, uint32_t block);
@@ -131,6 +138,8 @@ typedef struct kp_wsim kp_wsim_t;
 /** @param base_dir resolves relative "file" paths in the model (may be NULL) */
 kp_status_t kp_wsim_parse(const void *p, size_t n, const char *base_dir, kp_wsim_t **out,
                           char *err, size_t errcap);
+/** Read a model file; relative "file"/"cidr" paths resolve against the model's folder. */
+kp_status_t kp_wsim_load(const char *path, kp_wsim_t **out, char *err, size_t errcap);
 void kp_wsim_free(kp_wsim_t *s);
 kp_wdriver_t kp_wsim_driver(kp_wsim_t *s);
 /** Ground-truth census of the model (E(b) = the model's responsive hosts). */
@@ -170,6 +179,7 @@ typedef struct kp_watch_block_rec {
   double belief;
   kp_tri_state_t state;
   unsigned pos, neg;
+  bool changed;  /* state differs from the previous round's (always true in round 0) */
 } kp_watch_block_rec_t;
 
 typedef struct kp_watch_sinks {
