@@ -336,7 +336,7 @@ static kp_status_t service_context(kp_incset_t *is) {
     else snprintf(buf, sizeof buf, "network up while services failed");
     const char **f = kp_arena_alloc(is->arena, (s->nfindings + 1) * sizeof *f);
     if (!f) return KP_ERR_NOMEM;
-    memcpy(f, s->findings, s->nfindings * sizeof *f);
+    if (s->nfindings) memcpy(f, s->findings, s->nfindings * sizeof *f);
     if (!(f[s->nfindings] = kp_arena_strndup(is->arena, buf, strlen(buf)))) return KP_ERR_NOMEM;
     s->findings = f;
     s->nfindings++;

@@ -356,7 +356,7 @@ kp_status_t kp_sigset_finalize(kp_sigset_t *s) {
     if (e->pub.nev) qsort(e->pub.ev, e->pub.nev, sizeof *e->pub.ev, cmp_ev);
   }
   /* deterministic order for every consumer (report, JSON): by key */
-  qsort(s->v, s->n, sizeof *s->v, cmp_ser);
+  if (s->n) qsort(s->v, s->n, sizeof *s->v, cmp_ser);
   return s->n ? rehash(s, s->tabcap) : KP_OK;
 }
 
