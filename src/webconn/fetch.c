@@ -107,6 +107,28 @@ static void scan_head(const uint8_t *p, size_t n, void (*cb)(void *, const char 
   }
 }
 
+typedef struct find_ctx {
+  const char *name;
+  char *out;
+  size_t cap;
+  bool found;
+} find_ctx_t;
+
+static void find_hdr(void *vctx, const char *name, size_t nl, const char *val, size_t vl) {
+  find_ctx_t *c = vctx;
+  if (c->found || strlen(c->name) != nl || strncasecmp(c->name, name, nl) || vl >= c->cap) return;
+  memcpy(c->out, val, vl);
+  c->out[vl] = 0;
+  c->found = true;
+}
+
+bool kp_wc_head_value(const uint8_t *head, size_t n, const char *name, char *out, size_t cap) {
+  find_ctx_t c = {name, out, cap, false};
+  if (cap) out[0] = 0;
+  scan_head(head, n, find_hdr, &c);
+  return c.found;
+}
+
 typedef struct hdr_ctx {
   kp_arena_t *a;
   kp_wc_fetch_t *f;
@@ -158,7 +180,7 @@ static void one_hop(kp_net_t *net, kp_trace_t *tr, const char *url, const kp_add
     }
   }
   kp_http_req_t req = {.method = "GET", .url = url, .host = host, .path = path,
-                       .body_cap = cfg->body_cap};
+                       .body_cap = cfg->body_cap, .keep_cap = cfg->keep_cap};
   kp_http_result_t res;
   kp_net_http(net, c, &req, &res);
   kp_conn_close(c);
@@ -176,13 +198,14 @@ static void one_hop(kp_net_t *net, kp_trace_t *tr, const char *url, const kp_add
   if (o) {
     hdr_ctx_t hc = {a, f};
     scan_head(o->head.data ? o->head.data : (const uint8_t *)"", o->head.len, keep_hdr, &hc);
-    f->body_length = (int64_t)o->body.len;
+    f->body_length = (int64_t)res.bytes; /* read (up to body_cap); o->body keeps keep_cap */
     f->body_truncated = o->body_truncated;
     char title[520];
     kp_wc_title(o->body.data ? o->body.data : (const uint8_t *)"", o->body.len, title, sizeof title);
     f->title = kp_arena_strndup(a, title, strlen(title));
     if (cfg->keep_body && o->body.len) {
       f->body = (const uint8_t *)kp_arena_strndup(a, (const char *)o->body.data, o->body.len);
+      f->body_kept = f->body ? o->body.len : 0;
     }
   }
   if (res.failure) f->failure = res.failure;

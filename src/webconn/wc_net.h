@@ -11,7 +11,8 @@
 
 typedef struct kp_wc_fetch_cfg {
   const kp_net_cfg_t *net;  /* borrowed */
-  size_t body_cap;          /* bytes of body kept per response */
+  size_t body_cap;          /* bytes of body read per response (length is counted up to it) */
+  size_t keep_cap;          /* bytes of body kept for title / fingerprints (0 = 64 KiB) */
   int max_redirects;        /* 10 as OONI */
   bool keep_partial;        /* keep a response whose body read failed after the head */
   bool keep_body;           /* copy the final body into the arena (fingerprints) */
@@ -29,7 +30,8 @@ typedef struct kp_wc_fetch {
   const char *title;
   const char *location;
   const char *final_url;
-  const uint8_t *body;      /* keep_body only; body_length bytes */
+  const uint8_t *body;      /* keep_body only; body_kept bytes */
+  size_t body_kept;
   char endpoint[KP_ADDR_STRLEN + 8];
   int hops;
 } kp_wc_fetch_t;
@@ -44,5 +46,17 @@ kp_status_t kp_wc_probe_endpoint(const kp_net_cfg_t *ncfg, const char *ip, int p
 kp_status_t kp_wc_url_path(const char *url, char *out, size_t cap);
 /** Resolve a Location against @p base (absolute, //host, /path, relative). */
 kp_status_t kp_wc_url_join(const char *base, const char *loc, char *out, size_t cap);
+
+/** First value of header @p name in a raw response head (bounded scan). */
+bool kp_wc_head_value(const uint8_t *head, size_t n, const char *name, char *out, size_t cap);
+
+/**
+ * POST @p req to the helper at @p helper ("http://ADDR:PORT/path", literal
+ * address) and return the 200 response body in @p body_out.
+ * @p failure: NULL on success, else why the control failed (data, not error).
+ * @return KP_ERR_INVAL for a helper URL we cannot use, KP_ERR_NOMEM
+ */
+kp_status_t kp_wc_th_query(const char *helper, const kp_wc_threq_t *req, double timeout, kp_buf_t *body_out,
+                           const char **failure);
 
 #endif

@@ -294,6 +294,35 @@ bool kp_wc_is_bogon(const char *ip, const kp_wc_opts_t *opts);
 kp_status_t kp_wc_url_split(const char *url, char *scheme, size_t scap, char *host, size_t hcap,
                             int *port);
 
+/* ---- the probe: `keepon probe web` ---- */
+
+struct kp_fp_db;
+typedef struct kp_wc_probe_cfg {
+  const char *resolver;        /* the one DNS-over-UDP resolver: "ip" or "ip:port" */
+  const char *ca_file;         /* NULL = system store */
+  const char *helper;          /* "http://ADDR:PORT/" (NULL: no control) */
+  double step_timeout;         /* DNS / TCP / TLS / HTTP step, seconds */
+  double url_timeout;          /* whole measurement of one URL */
+  double control_timeout;      /* the control request (0 = 30) */
+  kp_wc_opts_t opts;
+  const char *probe_cc, *probe_asn, *probe_network_name, *probe_ip, *software_version;
+  const struct kp_fp_db *fp;   /* fingerprints (NULL: none confirm) */
+} kp_wc_probe_cfg_t;
+
+typedef struct kp_wc_summary {
+  kp_wc_keys_t keys;           /* failure strings cleared (they died with the run) */
+  const char *technique;       /* keepon technique key or NULL */
+  bool confirmed;              /* a fingerprint matched (OONI fastpath rule) */
+  char fingerprint[64];
+  bool control_failed;
+} kp_wc_summary_t;
+
+/** Measure one URL; appends one measurement (compact JSON, no newline) to @p line. */
+kp_status_t kp_wc_probe_url(const kp_wc_probe_cfg_t *cfg, const char *url, kp_buf_t *line, kp_wc_summary_t *sum);
+
+/** `keepon probe web ...` (argv[0] = "web"); exit codes as cli.h. Prints progress and a summary. */
+int kp_webconn_cli(int argc, char **argv);
+
 /* ---- OONI QA scenarios (shared/data/ooni/qa/scenarios.json format) ---- */
 
 /**
