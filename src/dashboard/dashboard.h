@@ -90,6 +90,16 @@ extern const char *const kp_dashboard_routes[];
 kp_status_t kp_dashboard_asset(const char *path, const void **data, size_t *len,
                                const char **content_type);
 
+struct kp_srv;
+struct kp_store;
+/**
+ * Mount the dashboard's routes on keepon's HTTP server (after kp_collector_mount, which serves
+ * /api/v1/signals/raw/...). @p state_dir: where posted incidents persist (NULL = memory only).
+ * The dashboard must outlive the server loop; free it with kp_dashboard_free() after.
+ */
+kp_status_t kp_dashboard_mount(struct kp_srv *srv, struct kp_store *store, const char *state_dir,
+                               kp_dashboard_t **out);
+
 /* Pure helpers (unit tests). */
 /** The tree JSON of GET /api/v1/entities over @p n entities. */
 kp_status_t kp_dashboard_tree_json(const kp_dash_entity_t *v, size_t n, kp_buf_t *out);

@@ -60,7 +60,8 @@ function ok(msg) { console.log('ok: ' + msg); }
     ok('blocking matrix: ' + cells.length + ' cells, labels ' + [...new Set(cells.map((c) => c.t).filter(Boolean))].join(' '));
 
     /* drill down: country -> region (or asn) */
-    const child = page.locator('#entities a[data-type="region"], #entities a[data-type="asn"]').first();
+    let child = page.locator('#entities a[data-type="region"]').first();
+    if (await child.count() === 0) child = page.locator('#entities a[data-type="asn"]').first();
     if (await child.count() === 0) fail('no region/ASN below ' + cc);
     const code = await child.getAttribute('data-code');
     await child.click();

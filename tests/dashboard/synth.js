@@ -40,16 +40,23 @@ for (const app of ['whatsapp', 'telegram', 'signal', 'facebook_messenger']) {
 }
 fs.mkdirSync(out, { recursive: true });
 fs.writeFileSync(path.join(out, 'signals.jsonl'), lines.join('\n') + '\n');
+const iso = (t) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+/* detect's incident record (src/detect/incident.c): ISO start/end + *_ts, techniques as a map */
 const incidents = [
-  { id: 'KZ-full-1', cc: 'KZ', type: 'full', level: 'critical', start: down[0][0], end: T1, ongoing: true,
-    sources: ['ping-slash24', 'probe-whatsapp'], regions: [], asns: [], services: [], techniques: [], curfew: true,
-    windows: down.map(([a, b]) => ({ start: a, end: b })), findings: ['BGP visibility unchanged while active probing dropped'] },
-  { id: 'KZ-service-1', cc: 'KZ', type: 'service', level: 'critical', start: blocked, end: down[0][0], ongoing: false,
+  { id: 'KZ-full-1', cc: 'KZ', type: 'full shutdown', level: 'critical', start: iso(down[0][0]), end: iso(T1),
+    start_ts: down[0][0], end_ts: T1, ongoing: true, curfew: true, daily_fixed: false,
+    sources: ['ping-slash24', 'probe-whatsapp'], regions: [], asns: [], services: [], techniques: {},
+    windows: down.map(([a, b]) => ({ start: iso(a), end: iso(b) })),
+    findings: ['BGP visibility unchanged while active probing dropped'], events: [], evidence: [] },
+  { id: 'KZ-service-1', cc: 'KZ', type: 'service blocking', level: 'critical', start: iso(blocked), end: iso(down[0][0]),
+    start_ts: blocked, end_ts: down[0][0], ongoing: false, curfew: false, daily_fixed: false,
     sources: ['probe-whatsapp', 'probe-telegram', 'probe-signal'], regions: [], asns: [],
-    services: ['whatsapp', 'telegram', 'signal'], techniques: [{ name: 'tls_sni_reset', count: 20 }, { name: 'ip_blackhole', count: 20 }, { name: 'dns_forged', count: 18 }],
-    windows: [] },
+    services: ['whatsapp', 'telegram', 'signal'], techniques: { tls_sni_reset: 20, tcp_reset: 20, dns_forged: 18 },
+    windows: [], findings: [], events: [], evidence: [] },
 ];
 fs.writeFileSync(path.join(out, 'incidents.json'), JSON.stringify(incidents));
 fs.writeFileSync(path.join(out, 'entities.json'), JSON.stringify([
+  { type: 'country', code: 'KZ', from: T0, until: T1 },
+  { type: 'region', code: 'KZ/Almaty', cc: 'KZ' }, { type: 'region', code: 'KZ/Astana', cc: 'KZ' },
   { type: 'asn', code: 'AS9198', cc: 'KZ', region: 'KZ/Almaty' }, { type: 'asn', code: 'AS21299', cc: 'KZ' }]));
 console.log(lines.length + ' signal points, ' + incidents.length + ' incidents');
