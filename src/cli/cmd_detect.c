@@ -204,6 +204,13 @@ int kp_cmd_detect(int argc, char **argv) {
       kp_buf_init(&al, (size_t)1 << 28);
       size_t nal = 0;
       kp_status_t r = kp_sigset_finalize(set);
+      if (r == KP_ERR_RANGE) {
+        fprintf(stderr, "keepon detect: the input spans too many bins (a series longer than 4M bins, or 256M in all)\n");
+        status = KP_EXIT_USAGE;
+        kp_buf_free(&b);
+        kp_buf_free(&al);
+        goto done;
+      }
       if (r == KP_OK) r = kp_detect_run(&cfg, set, &ev);
       if (r == KP_OK) r = kp_incidents_merge(&cfg, set, &ev, &is);
       if (r == KP_OK) r = kp_export_json(&ro, is, &b);

@@ -109,6 +109,11 @@ int kp_cmd_report(int argc, char **argv) {
   if (st.bad) kp_log_warnx("report", "%zu bad line(s) skipped (first at line %zu)", st.bad, st.first_bad[0]);
   status = KP_EXIT_FAIL;
   kp_status_t r = kp_sigset_finalize(set);
+  if (r == KP_ERR_RANGE) {
+    fprintf(stderr, "keepon report: the input spans too many bins (a series longer than 4M bins, or 256M in all)\n");
+    status = KP_EXIT_USAGE;
+    goto done;
+  }
   if (r == KP_OK) r = kp_detect_run(&cfg, set, &ev);
   if (r == KP_OK) r = kp_incidents_merge(&cfg, set, &ev, &is);
   if (r == KP_OK) {

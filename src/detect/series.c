@@ -23,6 +23,7 @@
 #define KP_SERIES_MAX_BINS ((size_t)1 << 22)
 #define KP_SERIES_MAX_EV 20000
 #define KP_SIGSET_MAX_SERIES 200000
+#define KP_SIGSET_MAX_TOTAL_BINS ((size_t)1 << 28) /* all dense series together (~2 GiB of values) */
 
 typedef struct raw_pt {
   int64_t t, step;
@@ -347,11 +348,17 @@ static int cmp_ser(const void *a, const void *b) {
 }
 
 kp_status_t kp_sigset_finalize(kp_sigset_t *s) {
+  size_t total = 0;
   for (size_t i = 0; i < s->n; i++) {
     ser_t *e = s->v[i];
-    if (!e->dirty) continue;
+    if (!e->dirty) {
+      total += e->pub.n;
+      continue;
+    }
     kp_status_t st = finalize_one(e);
     if (st != KP_OK) return st;
+    total += e->pub.n;
+    if (total > KP_SIGSET_MAX_TOTAL_BINS) return KP_ERR_RANGE; /* sparse hostile spans: refuse, don't swap */
     if (e->pub.ntech) qsort(e->pub.tech, e->pub.ntech, sizeof *e->pub.tech, cmp_tech);
     if (e->pub.nev) qsort(e->pub.ev, e->pub.nev, sizeof *e->pub.ev, cmp_ev);
   }
