@@ -2,12 +2,14 @@
  * cmd_census.c: `keepon census`: find each /24's ever-responsive addresses E(b) and A(E(b)) by
  * probing every address a few times (icmp or sim driver), or import an ANT history file, and
  * write the census (JSON Lines) that `keepon watch --census` reads. Only blocks with
- * |E(b)| >= --min-hosts and A >= --min-avail are written. The output is written atomically
- * at the end: a failed or interrupted census leaves no file.
+ * |E(b)| >= --min-hosts and A >= --min-avail are written. A probing census opens its output
+ * before the icmp driver drops privileges and writes it only when complete (a failed run
+ * leaves it empty); an imported history is written atomically.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/addr.h"
 #include "base/file.h"
@@ -99,6 +101,7 @@ int kp_cmd_census(int argc, char **argv) {
   kp_geo_t *geo = NULL;
   kp_wuniv_t *u = NULL;
   kp_wdriver_t drv = {0};
+  FILE *outf = NULL;
   char err[256] = "";
 
   if (history) { /* import: no probing */
@@ -143,6 +146,13 @@ int kp_cmd_census(int argc, char **argv) {
       goto done;
     }
     status = KP_EXIT_FAIL;
+    if (!dry_run) kp_cli_privacy_notice();
+    /* the output is opened before the icmp driver drops privileges; it stays empty until the
+     * census is complete */
+    if (!dry_run && out && !(outf = fopen(out, "w"))) {
+      fprintf(stderr, "keepon census: cannot open %s\n", out);
+      goto done;
+    }
     if (is_sim) {
       drv = kp_wsim_driver(model);
     } else if (!dry_run) {
@@ -157,7 +167,6 @@ int kp_cmd_census(int argc, char **argv) {
       if (kp_wsim_parse(empty, sizeof empty - 1, NULL, &model, err, sizeof err) != KP_OK) goto done;
       drv = kp_wsim_driver(model);
     }
-    if (!dry_run) kp_cli_privacy_notice();
     kp_census_config_t cc = {.passes = (unsigned)passes, .rate = rate, .timeout_s = timeout_s,
                              .blocklist = bl, .dry_run = dry_run, .limits = lim};
     kp_census_stats_t cs;
@@ -171,16 +180,24 @@ int kp_cmd_census(int argc, char **argv) {
                 (unsigned long long)cs.rejected, (unsigned long long)cs.silent);
   }
   status = KP_EXIT_FAIL;
-  if (out) {
+  if (out && !outf) { /* --history: nothing was probed, write atomically */
     if (kp_file_write_atomic(out, lines.data ? lines.data : (const uint8_t *)"", lines.len, 0644) != KP_OK) {
       fprintf(stderr, "keepon census: cannot write %s\n", out);
       goto done;
     }
-  } else if (lines.len && fwrite(lines.data, 1, lines.len, stdout) != lines.len) {
-    goto done;
+  } else {
+    FILE *f = outf ? outf : stdout;
+    if ((lines.len && fwrite(lines.data, 1, lines.len, f) != lines.len) || fflush(f) != 0) {
+      fprintf(stderr, "keepon census: write error\n");
+      goto done;
+    }
   }
   status = KP_EXIT_OK;
 done:
+  if (outf) {
+    if (status != KP_EXIT_OK && ftruncate(fileno(outf), 0) != 0) status = KP_EXIT_FAIL;
+    fclose(outf);
+  }
   if (drv.ops && drv.ops->close) drv.ops->close(drv.ctx);
   kp_buf_free(&lines);
   free(blocks);

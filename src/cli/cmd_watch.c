@@ -61,7 +61,8 @@ static void on_block(void *ctx, uint64_t round, int64_t t, const kp_watch_block_
   kp_jw_obj_begin(&w);
   kp_jw_kstr(&w, "type", "block");
   kp_jw_kint(&w, "round", (int64_t)round);
-  kp_jw_kint(&w, "t", t);
+  kp_jw_kint(&w, "t", t / 1000000000);
+  kp_jw_kint(&w, "t_ms", t / 1000000);
   kp_jw_kstr(&w, "block", pfx);
   kp_jw_key(&w, "belief");
   kp_jw_fixed(&w, r->belief, 4);
@@ -84,8 +85,8 @@ static void on_entity(void *ctx, uint64_t round, int64_t t, const char *type, co
   kp_jw_kstr(&w, "entity_type", type);
   kp_jw_kstr(&w, "entity_code", code);
   kp_jw_kstr(&w, "datasource", "ping-slash24");
-  kp_jw_kint(&w, "t", t);
-  kp_jw_kint(&w, "step", (int64_t)o->step);
+  kp_jw_kint(&w, "t", t / 1000000000);
+  kp_jw_kint(&w, "step", (int64_t)(o->step < 1 ? 1 : o->step));
   kp_jw_kint(&w, "value", up);
   kp_jw_kint(&w, "down", down);
   kp_jw_kint(&w, "uncertain", unc);
@@ -261,8 +262,18 @@ int kp_cmd_watch(int argc, char **argv) {
             min_hosts, min_avail, kp_wuniv_rejected(u));
     goto done;
   }
-  /* inputs are good: from here on failures are run failures */
+  /* inputs are good: from here on failures are run failures. Outputs are opened before the
+   * icmp driver drops privileges. */
   status = KP_EXIT_FAIL;
+  if (!dry_run) {
+    kp_cli_privacy_notice();
+    o.blocks = out ? fopen(out, "w") : stdout;
+    o.signals = signals ? fopen(signals, "w") : o.blocks;
+    if (!o.blocks || !o.signals) {
+      fprintf(stderr, "keepon watch: cannot open output: %s\n", strerror(errno));
+      goto done;
+    }
+  }
   if (is_sim) {
     drv = kp_wsim_driver(model);
   } else if (!dry_run) {
@@ -282,15 +293,6 @@ int kp_cmd_watch(int argc, char **argv) {
   kp_watch_config_t wc = {.round_s = round_s, .timeout_s = timeout_s, .spread = spread,
                           .rate = rate, .seed = (uint64_t)seed, .blocklist = bl, .dry_run = dry_run};
   if (kp_watch_create(&wc, u, drv, &w) != KP_OK) goto done;
-  if (!dry_run) {
-    kp_cli_privacy_notice();
-    o.blocks = out ? fopen(out, "w") : stdout;
-    o.signals = signals ? fopen(signals, "w") : o.blocks;
-    if (!o.blocks || !o.signals) {
-      fprintf(stderr, "keepon watch: cannot open output: %s\n", strerror(errno));
-      goto done;
-    }
-  }
   kp_log_info("watch", "%zu blocks (%zu rejected), %zu entities, driver %s", kp_wuniv_count(u),
               kp_wuniv_rejected(u), kp_wuniv_nentities(u), drv.ops->name);
   signal(SIGINT, on_signal);

@@ -369,7 +369,7 @@ static uint32_t perm_at(const perm_t *p, uint64_t i) {
 kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sk) {
   const kp_clock_t *clk = w->clk;
   int64_t t0 = kp_now_mono(clk);
-  int64_t t_wall = kp_now_wall(clk) / 1000000000;
+  int64_t t_wall = kp_now_wall(clk);
   int64_t round_ns = (int64_t)(w->cfg.round_s * 1e9);
   int64_t timeout_ns = (int64_t)(w->cfg.timeout_s * 1e9);
   int64_t t_end = t0 + round_ns, cutoff = t_end - timeout_ns;
@@ -399,6 +399,10 @@ kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sk) {
   size_t next = 0;            /* next periodic index */
   uint32_t retry = UINT32_MAX; /* a block whose send got KP_ERR_BUSY */
   for (;;) {
+    /* replies already waiting count before anything is declared timed out (a descheduled
+     * prober must not turn late processing into negatives) */
+    size_t got = w->drv.ops->poll(w->drv.ctx, w->rep, BATCH, kp_now_mono(clk));
+    for (size_t i = 0; i < got; i++) on_reply(w, &w->rep[i]);
     int64_t now = kp_now_mono(clk);
     if (now >= t_end) break;
     expire(w, now, false);

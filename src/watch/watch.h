@@ -183,9 +183,9 @@ typedef struct kp_watch_block_rec {
 } kp_watch_block_rec_t;
 
 typedef struct kp_watch_sinks {
-  /** each block after each round (NULL = skip) */
+  /** each block after each round (NULL = skip); @p t is the round's start, wall-clock ns */
   void (*block)(void *ctx, uint64_t round, int64_t t, const kp_watch_block_rec_t *r);
-  /** each entity after each round */
+  /** each entity after each round (t as above) */
   void (*entity)(void *ctx, uint64_t round, int64_t t, const char *type, const char *code,
                  unsigned up, unsigned down, unsigned uncertain);
   /** dry run: each probe that would be sent */

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Check a lab watch run: census.jsonl blocks.jsonl signals.jsonl schedule.txt ROUND_SECONDS.
+
+For every injected outage [s, e) and every block inside it with census A >= 0.4:
+  - rounds lying fully inside [s, e) are reported down;
+  - of the down rounds overlapping [s, e), the first starts within one round of s and the last
+    ends within one round of e (down rounds outside any outage are false downs, checked below).
+No block with A >= 0.4 is reported down in a round that does not overlap one of its outages.
+The region entity (LB/Lab-East) reports 0 up blocks in rounds fully inside its outage.
+"""
+import ipaddress, json, sys
+
+census, blocks_f, sig_f, sched_f, R = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+avail = {}
+for l in open(census):
+    r = json.loads(l)
+    avail[r["block"]] = r["a"]
+# outages per prefix
+adds = {}
+outs = []  # (network, s, e)
+for l in open(sched_f):
+    op, t, *pfx = l.split()
+    for p in pfx:
+        if op == "add":
+            adds[p] = float(t)
+        else:
+            outs.append((ipaddress.ip_network(p), adds.pop(p), float(t)))
+assert not adds, "an outage was never removed"
+recs = {}
+for l in open(blocks_f):
+    r = json.loads(l)
+    recs.setdefault(r["block"], []).append((r["t_ms"] / 1000.0, r["state"]))
+fails = 0
+def block_outs(b):
+    net = ipaddress.ip_network(b)
+    return [(s, e) for n, s, e in outs if net.subnet_of(n)]
+checked = 0
+for b, a in sorted(avail.items()):
+    if a < 0.4:
+        continue
+    rs = recs.get(b, [])
+    assert rs, f"no records for {b}"
+    bo = block_outs(b)
+    for t, st in rs:
+        overl = any(t < e and t + R > s for s, e in bo)
+        if st == "down" and not overl:
+            print(f"FALSE DOWN {b} (A={a}) round at {t:.2f}"); fails += 1
+    for s, e in bo:
+        checked += 1
+        inside = [(t, st) for t, st in rs if t >= s and t + R <= e]
+        bad = [t for t, st in inside if st != "down"]
+        if bad:
+            print(f"MISSED {b} (A={a}) outage {s:.2f}-{e:.2f}: rounds {bad} not down"); fails += 1
+        downs = [t for t, st in rs if st == "down" and t < e and t + R > s]
+        if not downs:
+            print(f"UNDETECTED {b} outage {s:.2f}-{e:.2f}"); fails += 1
+            continue
+        ds, de = min(downs), max(downs) + R
+        if not (s - R < ds <= s + R and e - R < de <= e + R):
+            print(f"LATE {b} outage {s:.2f}-{e:.2f} detected {ds:.2f}-{de:.2f}"); fails += 1
+print(f"checked {checked} (block, outage) pairs over {sum(1 for a in avail.values() if a >= 0.4)} blocks with A >= 0.4")
+# region signal
+rs, re_ = [(s, e) for n, s, e in outs if str(n) == "198.18.16.0/21"][0]
+for l in open(sig_f):
+    r = json.loads(l)
+    if r["entity_type"] == "region" and r["entity_code"] == "LB/Lab-East":
+        # signal t is whole seconds: widen by one second
+        if r["t"] >= rs and r["t"] + 1 + R <= re_ and r["value"] != 0:
+            print(f"region still up at {r['t']}: {r}"); fails += 1
+print("FAIL" if fails else "lab: all outages detected within one round, no false downs")
+sys.exit(1 if fails else 0)
