@@ -69,6 +69,7 @@ typedef struct kp_an_flow {
   bool blockpage_match;     /* the body matched a blockpage pattern */
   uint64_t bytes;           /* body bytes received */
   double seconds;           /* request .. last byte */
+  bool cut;                 /* download: the read window ended the transfer */
 } kp_an_flow_t;
 
 typedef struct kp_an_control {

@@ -10,7 +10,9 @@
  *  | 3 | every first answer outside the app's networks (or bogon when the   | dns_forged     |
  *  |   | target file lists none) AND the flow then failed (a genuine        |                |
  *  |   | address that verifies TLS clears it: stale network lists happen)   |                |
- *  | 4 | download: bytes flowed but goodput < min_kbps (complete or cut)    | throttled      |
+ *  | 4 | download: bytes flowed but goodput < min_kbps, and either the read  | throttled      |
+ *  |   | window cut it or it carried >= 64 KiB (a tiny body's rate is only   |                |
+ *  |   | its round-trip time: a 176-byte blockpage is not a slow download)  |                |
  *  | 5 | HTTP answered 451, or the body matched a blockpage pattern         | http_blockpage |
  *  | 6 | TLS handshake completed but the certificate did not verify         | tls_mitm       |
  *  | 7 | TCP ok, TLS handshake reset (or cut with EOF)                      | tls_sni_reset  |
@@ -102,7 +104,8 @@ kp_tech_t kp_an_flow_tech(const kp_an_flow_t *f, const kp_an_control_t *ctl) {
                         (f->http_tried && f->http_failure && !f->http_status) || http_blockpage;
     if (f->dns_unexpected && failed_after) return KP_TECH_DNS_FORGED;
   }
-  if (f->download && f->http_tried && f->bytes > 0 && kbps(f) < f->min_kbps) return KP_TECH_THROTTLED;
+  if (f->download && f->http_tried && f->bytes > 0 && (f->cut || f->bytes >= 65536) && kbps(f) < f->min_kbps)
+    return KP_TECH_THROTTLED;
   if (http_blockpage) return KP_TECH_HTTP_BLOCKPAGE;
   if (f->tls_tried && f->tls_failure) {
     if (is(f->tls_failure, "ssl_unknown_authority") || is(f->tls_failure, "ssl_invalid_hostname") ||

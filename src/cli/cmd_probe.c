@@ -39,7 +39,7 @@ static int probe_im(int argc, char **argv) {
   const char *apps_opt = NULL, *targets_path = NULL, *resolver = "8.8.8.8", *ca_file = NULL, *output = NULL;
   const char *cc = "ZZ", *asn = "AS0", *netname = "", *probe_ip = NULL;
   double timeout = 60;
-  long parallel = 16;
+  long parallel = 32;
   const kp_opt_t opts[] = {
     {"apps", 'a', KP_OPT_STR, "LIST", "comma-separated apps (default whatsapp,telegram,signal,facebook_messenger)",
      &apps_opt, 0, 0},
@@ -49,7 +49,7 @@ static int probe_im(int argc, char **argv) {
     {"ca-file", 0, KP_OPT_STR, "FILE", "trust these CA certificates instead of the system store", &ca_file, 0, 0},
     {"output", 'o', KP_OPT_STR, "FILE", "JSONL output (default <state>/measurements/im-<time>.jsonl)", &output, 0, 0},
     {"timeout", 0, KP_OPT_DOUBLE, "S", "budget for the whole suite in seconds (default 60)", &timeout, 1, 3600},
-    {"parallel", 'j', KP_OPT_INT, "N", "concurrent flows (default 16)", &parallel, 1, 64},
+    {"parallel", 'j', KP_OPT_INT, "N", "concurrent flows (default 32)", &parallel, 1, 64},
     {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default ZZ)", &cc, 0, 0},
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default AS0)", &asn, 0, 0},
     {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},

@@ -91,7 +91,7 @@ typedef struct kp_probe_cfg {
   const char *resolver;    /* "ip" or "ip:port" / "[v6]:port"; validated by kp_probe_cfg_check */
   const char *ca_file;     /* NULL = system store */
   double timeout;          /* whole-suite budget, seconds */
-  size_t parallel;         /* worker bound (0 = 16) */
+  size_t parallel;         /* worker bound (0 = 32) */
   const char *probe_cc;    /* "ZZ" when unknown */
   const char *probe_asn;   /* "AS0" when unknown */
   const char *probe_network_name;

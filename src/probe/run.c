@@ -133,6 +133,7 @@ static void run_flow(job_t *j) {
     f->http_status = hr.status;
     f->bytes = hr.bytes;
     f->seconds = hr.seconds;
+    f->cut = f->download && hr.failure && strcmp(hr.failure, KP_FAIL_TIMEOUT) == 0;
     f->blockpage_match = hr.status && match_pattern(j->targets, hr.head, hr.head_len);
     r->http_status = hr.status;
     /* a download cut by its window after bytes flowed is a measurement, not a failure */
@@ -245,7 +246,7 @@ kp_status_t kp_probe_im_run(const kp_probe_cfg_t *cfg, const kp_targets_t *targe
   }
   int64_t t_start = kp_now_mono(clk);
   runctx_t rc = {.jobs = jobs};
-  st = kp_net_run_pool(nj, cfg->parallel ? cfg->parallel : 16, pool_fn, &rc);
+  st = kp_net_run_pool(nj, cfg->parallel ? cfg->parallel : 32, pool_fn, &rc);
   if (st != KP_OK) goto fail;
   double runtime = (double)(kp_now_mono(clk) - t_start) / 1e9;
   out->control.dns_ok = !ctl_res.facts.resolved_name || ctl_res.failed_operation == NULL ||

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# im_matrix.sh [TECH...]: `keepon probe im` against the netns lab (docs/lab.md), table-driven.
+# The techniques to cover are the arguments (default: all); CTest splits them over several
+# instances (each with its own lab prefix) so that each stays well under 90 s.
+#   1. no censorship: every app OK;
+#   2. for each technique x app: only that app is BLOCKED, with exactly that technique
+#      (terminal line and the keepon_technique key of its measurement);
+#   3. network_down: every app BLOCKED (network_down) within the --timeout budget.
+# Each measurement must parse back through the reader (tests/probe: the JSONL is
+# also checked for OONI's required envelope fields here with grep).
+# Own lab instance with a unique prefix; trap tears it down on every exit path.
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "skip: needs root (network namespaces)"; exit 77; }
+command -v ip >/dev/null || { echo "skip: no iproute2"; exit 77; }
+src=${KP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+K=${KP_BIN:?KP_BIN must point at the keepon binary}
+export KP_BIN=$K
+P=kpt-im-$$
+S=$(mktemp -d /tmp/kpt-im-state.XXXXXX)
+out=$S/out
+mkdir -p "$out"
+lab() { "$K" lab "$@" --prefix "$P" --state "$S/lab"; }
+cleanup() {
+  lab down >/dev/null 2>&1 || true
+  rm -rf "$S"
+}
+trap cleanup EXIT INT TERM
+TIMEOUT=${KP_IM_TIMEOUT:-6}
+APPS="whatsapp telegram signal facebook_messenger"
+ALL="dns_forged dns_nxdomain dns_injected ip_blackhole tcp_reset tls_sni_reset tls_sni_drop http_blockpage throttled network_down"
+TECHS=${*:-$ALL}
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+probe() { # NAME -> $out/NAME.txt (terminal) and $out/NAME.jsonl; prints wall seconds
+  local t0 t1
+  t0=$(date +%s.%N)
+  ip netns exec "$P-client" "$K" probe im --targets "$src/data/targets/lab-im.json" --resolver 198.19.10.53 \
+    --ca-file "$S/lab/pki/ca.crt" --output "$out/$1.jsonl" --timeout "$TIMEOUT" --parallel 64 \
+    >"$out/$1.txt" 2>"$out/$1.err" || { bad "$1: probe exited $?"; cat "$out/$1.err"; }
+  t1=$(date +%s.%N)
+  echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}'
+}
+line() { grep -E "^$2 " "$out/$1.txt" || true; }
+check_jsonl() { # NAME: 4 measurements with the required envelope fields
+  local f=$out/$1.jsonl n k
+  n=$(wc -l <"$f" 2>/dev/null || echo 0)
+  [ "$n" = 4 ] || { bad "$1: $n measurements, want 4"; return; }
+  for k in '"report_id":"[0-9]{8}T[0-9]{6}Z_[a-z]+_ZZ_0_n1_[A-Za-z0-9]{16}"' '"probe_cc":"ZZ"' '"probe_asn":"AS0"' \
+    '"probe_ip":"127.0.0.1"' '"test_version":"' '"measurement_start_time":"' '"test_start_time":"' '"data_format_version":"0.2.0"'; do
+    [ "$(grep -cE "$k" "$f")" = 4 ] || bad "$1: not every measurement has $k"
+  done
+}
+
+lab up >/dev/null 2>&1 || { echo "lab up failed"; exit 1; }
+w=$(probe baseline)
+for app in $APPS; do
+  if line baseline "$app" | grep -q " OK "; then ok; else bad "baseline $app: $(line baseline "$app")"; fi
+done
+check_jsonl baseline
+echo "baseline: ${w}s"
+
+for tech in $TECHS; do
+  [ "$tech" = network_down ] && continue
+  for app in $APPS; do
+    lab censor "$tech" on --target "$app" >/dev/null 2>&1 || bad "$tech on $app: censor failed"
+    name=$tech-$app
+    w=$(probe "$name")
+    lab censor "$tech" off --target "$app" >/dev/null 2>&1 || bad "$tech off $app: censor failed"
+    for other in $APPS; do
+      l=$(line "$name" "$other")
+      if [ "$other" = "$app" ]; then
+        if echo "$l" | grep -qE " BLOCKED \($tech, [0-9]+/[0-9]+ endpoints\)"; then ok; else bad "$name: $l"; fi
+        if grep "\"test_name\":\"$app\"" "$out/$name.jsonl" | grep -q "\"keepon_technique\":\"$tech\""; then ok; else bad "$name: keepon_technique"; fi
+      else
+        if echo "$l" | grep -q " OK "; then ok; else bad "$name (bystander): $l"; fi
+      fi
+    done
+    echo "$name: ${w}s"
+  done
+done
+
+if [[ " $TECHS " == *" network_down "* ]]; then
+  lab censor network_down on >/dev/null 2>&1
+  w=$(probe network_down)
+  lab censor network_down off >/dev/null 2>&1
+  for app in $APPS; do
+    if line network_down "$app" | grep -q " BLOCKED (network_down,"; then ok; else bad "network_down $app: $(line network_down "$app")"; fi
+  done
+  check_jsonl network_down
+  if awk -v w="$w" -v b="$TIMEOUT" 'BEGIN { exit !(w <= b + 1) }'; then ok; else bad "network_down took ${w}s, budget ${TIMEOUT}s"; fi
+  echo "network_down: ${w}s"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
