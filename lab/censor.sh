@@ -13,8 +13,9 @@
 #   Shared machinery (the lying resolver with its DNAT, the htb root qdisc) is reference-counted
 #   through marker files and rebuilt from them (dns_sync, htb_release).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$LAB_DIR/pki.sh"
 
-TECHS="dns_forged dns_injected dns_nxdomain ip_blackhole tcp_reset tls_sni_reset tls_sni_drop http_blockpage throttled network_down"
+TECHS="dns_forged dns_injected dns_nxdomain ip_blackhole tcp_reset tls_sni_reset tls_sni_drop tls_mitm http_blockpage throttled network_down"
 CDIR=$STATE/censor
 UNDO=
 SNI_DROP_MARK=0x4b0/0xff0
@@ -100,6 +101,70 @@ tech_tls_sni_drop() {
         -j CONNMARK --set-xmark "$SNI_DROP_MARK"
     done
   done
+}
+
+# -- tls_mitm: the target's HTTPS goes to the censor's own TLS server, which presents a valid-looking
+# certificate for the name from the censor's interception CA (clients that check fail: curl rc 60).
+# One nginx (pid mitm) serves every name; it runs while at least one tls_mitm is on.
+tech_tls_mitm() {
+  local app name v4 v6 kind n=0
+  undo mitm_release "$2"
+  mitm_ensure
+  while read -r app name v4 v6 kind; do
+    [ "$kind" = dc ] && continue
+    n=$((n + 1))
+    undo ct_flush_dst "$v4"
+    [ "$v6" = - ] || undo ct_flush_dst "$v6"
+    ipt 4 nat PREROUTING -i cen-cl -p tcp -d "$v4" --dport 443 -j DNAT --to-destination "$LAB_CENCL4:$LAB_MITM_PORT"
+    [ "$v6" = - ] ||
+      ipt 6 nat PREROUTING -i cen-cl -p tcp -d "$v6" --dport 443 -j DNAT --to-destination "[$LAB_CENCL6]:$LAB_MITM_PORT"
+    ct_flush_dst "$v4"
+    [ "$v6" = - ] || ct_flush_dst "$v6"
+  done < <(lab_target_rows "$1")
+  [ "$n" -gt 0 ] || lab_die "target '$1' has no TLS names"
+}
+mitm_ensure() {
+  lab_running mitm && return 0
+  local d=$STATE/pki/mitm name
+  lab_pki_mitm
+  {
+    cat <<CONF
+user root;
+worker_processes 1;
+daemon off;
+pid $STATE/run/mitm.pid;
+error_log $STATE/log/mitm-error.log warn;
+events { worker_connections 256; }
+http {
+  access_log $STATE/log/mitm-access.log;
+  client_body_temp_path $STATE/run/mitm-body;
+  proxy_temp_path $STATE/run/mitm-proxy;
+  fastcgi_temp_path $STATE/run/mitm-fastcgi;
+  uwsgi_temp_path $STATE/run/mitm-uwsgi;
+  scgi_temp_path $STATE/run/mitm-scgi;
+  server_tokens off;
+  ssl_certificate_key $d/leaf.key;
+  ssl_certificate $d/example.org.crt;
+CONF
+    for name in $(lab_names); do
+      cat <<CONF
+  server {
+    listen $LAB_CENCL4:$LAB_MITM_PORT ssl; listen [$LAB_CENCL6]:$LAB_MITM_PORT ssl;
+    server_name $name;
+    ssl_certificate $d/$name.crt;
+    location / { default_type text/html; return 200 '<!doctype html><html><body><p>$name (intercepted by the Lab Ministry)</p></body></html>\n'; }
+  }
+CONF
+    done
+    echo "}"
+  } >"$STATE/conf/mitm.conf"
+  lab_start mitm "$NS_CEN" nginx -e "$STATE/log/mitm-error.log" -p "$STATE/run" -c "$STATE/conf/mitm.conf"
+  wait_until 3 cen bash -c "exec 3<>/dev/tcp/$LAB_CENCL4/$LAB_MITM_PORT" || lab_die "interception server did not start"
+}
+mitm_release() { # KEY: stop the interception server unless another tls_mitm is on
+  local f
+  for f in "$CDIR"/tls_mitm@*.undo; do [ "$f" = "$CDIR/tls_mitm@$1.undo" ] || return 0; done
+  lab_stop mitm
 }
 
 tech_http_blockpage() {
@@ -250,6 +315,7 @@ censor_reset() {
   lab_stop dnsliar
   replay_undo "$CDIR/dnat.undo"
   for f in "$STATE"/pid/inject-*.pid; do lab_stop "$(basename "$f" .pid)"; done
+  lab_stop mitm
   for f in "$CDIR"/htb.*; do htb_release "${f##*.}"; done
   ct_flush_dns
   lab_log "censor reset"

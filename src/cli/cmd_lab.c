@@ -25,7 +25,7 @@
 #include "lab/lab.h"
 
 static const char *const techs[] = {"dns_forged",   "dns_injected",  "dns_nxdomain", "ip_blackhole",
-                                    "tcp_reset",    "tls_sni_reset", "tls_sni_drop", "http_blockpage",
+                                    "tcp_reset",    "tls_sni_reset", "tls_sni_drop", "tls_mitm",     "http_blockpage",
                                     "throttled",    "network_down"};
 
 static bool is_tech(const char *s) {
@@ -168,7 +168,7 @@ int kp_cmd_lab(int argc, char **argv) {
   const kp_cmd_help_t help = {
     "keepon lab up|down|status | keepon lab censor TECH on|off [--target NAME] [--rate R] | keepon lab censor reset",
     "The network-namespace censorship lab (docs/lab.md; needs root). TECH is one of: dns_forged,\n"
-    "dns_injected, dns_nxdomain, ip_blackhole, tcp_reset, tls_sni_reset, tls_sni_drop, http_blockpage,\n"
+    "dns_injected, dns_nxdomain, ip_blackhole, tcp_reset, tls_sni_reset, tls_sni_drop, tls_mitm, http_blockpage,\n"
     "throttled, network_down (which takes no --target). 'up' and 'down' are idempotent; 'status' exits 3\n"
     "when the lab is not up."};
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
@@ -216,8 +216,7 @@ int kp_cmd_lab(int argc, char **argv) {
       args[nargs++] = pos[2];
     } else {
       if (npos >= 2 && !is_tech(pos[1]))
-        fprintf(stderr, "keepon lab censor: unknown technique '%s'%s (try --help)\n", pos[1],
-                strcmp(pos[1], "tls_mitm") == 0 ? " (tls_mitm is not emulated by the lab)" : "");
+        fprintf(stderr, "keepon lab censor: unknown technique '%s' (try --help)\n", pos[1]);
       else
         fprintf(stderr, "usage: %s\n", help.usage);
       goto out;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # lab_block.sh: the packet techniques as the client sees them (curl exit codes as in
-# lab-notes): ip_blackhole, tcp_reset, tls_sni_reset, tls_sni_drop, http_blockpage, network_down;
+# lab-notes): ip_blackhole, tcp_reset, tls_sni_reset, tls_sni_drop, tls_mitm, http_blockpage, network_down;
 # other targets unaffected while on, everything back after off, several at once, reset.
 NAME=block
 . "$(dirname "$0")/common.sh"
@@ -36,6 +36,17 @@ expect "sni_reset off" "200 rc=0" "$(curl_rc https://web.whatsapp.com/)"
 expect "sni_drop still on" "000 rc=28" "$(curl_rc https://web.telegram.org/ -6)"
 lab censor tls_sni_drop off --target web.telegram.org 2>/dev/null
 expect "sni_drop off" "200 rc=0" "$(curl_rc https://web.telegram.org/)"
+
+lab censor tls_mitm on --target signal 2>/dev/null
+expect "mitm: certificate fails verification" "000 rc=60" "$(curl_rc https://chat.signal.org/)"
+expect "mitm: v6 too" "000 rc=60" "$(curl_rc https://uptime.signal.org/ -6)"
+expect "mitm: the censor's CA validates it (right name)" 1 \
+  "$(cl curl -s --max-time 2 --cacert "$S/state/pki/mitm/ca.crt" https://sfu.voip.signal.org/ | grep -c 'sfu.voip.signal.org (intercepted')"
+expect "mitm: other app untouched" "200 rc=0" "$(curl_rc https://web.telegram.org/)"
+expect "mitm: plain HTTP untouched" "200 rc=0" "$(curl_rc http://chat.signal.org/)"
+lab censor tls_mitm off --target signal 2>/dev/null
+expect "mitm off" "200 rc=0" "$(curl_rc https://chat.signal.org/)"
+expect "mitm off: interception server stopped" 0 "$(ls "$S"/state/pid/mitm.pid 2>/dev/null | wc -l)"
 
 lab censor http_blockpage on --target facebook_messenger 2>/dev/null
 expect "blockpage: 451 over v4" "451 rc=0" "$(curl_rc http://b-api.facebook.com/)"

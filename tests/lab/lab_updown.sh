@@ -58,7 +58,7 @@ expect "failing script left no state" no "$([ -e "$S/f" ] && echo yes || echo no
 
 # bad input: exit 2, nothing created
 for args in "censor bogus on --target whatsapp" "censor ip_blackhole on" "censor network_down on --target x" \
-  "censor throttled on --target whatsapp --rate fast" "fly" "--prefix BAD up" "censor tls_mitm on --target signal"; do
+  "censor throttled on --target whatsapp --rate fast" "fly" "--prefix BAD up" "censor tls_mitm on" "censor ip_blackhole on --target nosuch.example"; do
   rc=0
   # shellcheck disable=SC2086
   lab $args >/dev/null 2>&1 || rc=$?
