@@ -84,7 +84,7 @@ kp_status_t kp_wc_url_join(const char *base, const char *loc, char *out, size_t 
 }
 
 /* Scan a raw response head for header lines; calls back per header. */
-static void scan_head(const uint8_t *p, size_t n, void (*cb)(void *, const char *, size_t, const char *, size_t),
+void kp_wc_head_scan(const uint8_t *p, size_t n, void (*cb)(void *, const char *, size_t, const char *, size_t),
                       void *ctx) {
   size_t off = 0, lines = 0;
   while (off < n && lines < 128) {
@@ -125,7 +125,7 @@ static void find_hdr(void *vctx, const char *name, size_t nl, const char *val, s
 bool kp_wc_head_value(const uint8_t *head, size_t n, const char *name, char *out, size_t cap) {
   find_ctx_t c = {name, out, cap, false};
   if (cap) out[0] = 0;
-  scan_head(head, n, find_hdr, &c);
+  kp_wc_head_scan(head, n, find_hdr, &c);
   return c.found;
 }
 
@@ -197,7 +197,7 @@ static void one_hop(kp_net_t *net, kp_trace_t *tr, const char *url, const kp_add
   f->location = NULL;
   if (o) {
     hdr_ctx_t hc = {a, f};
-    scan_head(o->head.data ? o->head.data : (const uint8_t *)"", o->head.len, keep_hdr, &hc);
+    kp_wc_head_scan(o->head.data ? o->head.data : (const uint8_t *)"", o->head.len, keep_hdr, &hc);
     f->body_length = (int64_t)res.bytes; /* read (up to body_cap); o->body keeps keep_cap */
     f->body_truncated = o->body_truncated;
     char title[520];

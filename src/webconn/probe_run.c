@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "analysis/analysis.h"
@@ -232,6 +233,65 @@ static void write_tags(kp_jw_t *w, const tag_t *t) {
   kp_jw_arr_end(w);
 }
 
+typedef struct hw {
+  kp_jw_t *w;
+  int mode; /* 0 headers_list, 1 headers (first value per name) */
+  const char *seen[KP_WC_MAX_HDRS];
+  size_t nseen;
+} hw_t;
+
+static void emit_hdr(void *ctx, const char *name, size_t nl, const char *val, size_t vl) {
+  hw_t *h = ctx;
+  if (nl >= 128) return;
+  char key[128];
+  memcpy(key, name, nl);
+  key[nl] = 0;
+  if (h->mode == 0) {
+    kp_jw_arr_begin(h->w);
+    kp_jw_str(h->w, key);
+    kp_jw_strn(h->w, val, vl);
+    kp_jw_arr_end(h->w);
+    return;
+  }
+  for (size_t i = 0; i < h->nseen; i++)
+    if (strlen(h->seen[i]) == nl && !strncasecmp(h->seen[i], name, nl)) return;
+  if (h->nseen >= KP_WC_MAX_HDRS) return;
+  h->seen[h->nseen++] = name; /* points into the trace's head: lives through the call */
+  kp_jw_key(h->w, key);
+  kp_jw_strn(h->w, val, vl);
+}
+
+/* A response object with headers re-read from the recorded head (the raw
+ * bytes are authoritative; see the report about src/net's head re-parse). */
+static void copy_response(const run_t *r, kp_jw_t *w, const kp_json_t *resp, int64_t tx) {
+  const kp_httpobs_t *hs = NULL;
+  size_t nh = kp_trace_https(r->tr, &hs);
+  const kp_httpobs_t *o = NULL;
+  for (size_t i = 0; i < nh; i++)
+    if (hs[i].txid == tx) o = &hs[i];
+  kp_jw_obj_begin(w);
+  for (size_t k = 0; k < kp_json_len(resp); k++) {
+    const char *name = kp_json_key_at(resp, k);
+    if (o && (!strcmp(name, "headers") || !strcmp(name, "headers_list"))) continue;
+    kp_jw_key(w, name);
+    kp_jw_node(w, kp_json_at(resp, k));
+  }
+  if (o) {
+    const uint8_t *head = o->head.data ? o->head.data : (const uint8_t *)"";
+    hw_t h = {.w = w, .mode = 0};
+    kp_jw_key(w, "headers_list");
+    kp_jw_arr_begin(w);
+    kp_wc_head_scan(head, o->head.len, emit_hdr, &h);
+    kp_jw_arr_end(w);
+    h.mode = 1;
+    kp_jw_key(w, "headers");
+    kp_jw_obj_begin(w);
+    kp_wc_head_scan(head, o->head.len, emit_hdr, &h);
+    kp_jw_obj_end(w);
+  }
+  kp_jw_obj_end(w);
+}
+
 /* Copy one event list, replacing tags (and an overridden request failure). */
 static void copy_list(const run_t *r, kp_jw_t *w, const kp_json_t *tk, const char *key, bool by_index) {
   const kp_json_t *l = kp_json_get(tk, key);
@@ -255,6 +315,8 @@ static void copy_list(const run_t *r, kp_jw_t *w, const kp_json_t *tk, const cha
       kp_jw_key(w, name);
       if (!strcmp(name, "failure") && !strcmp(key, "requests") && tx == r->over_txid && r->over_failure)
         kp_jw_str(w, r->over_failure);
+      else if (!strcmp(name, "response") && !strcmp(key, "requests"))
+        copy_response(r, w, kp_json_at(e, k), tx);
       else
         kp_jw_node(w, kp_json_at(e, k));
     }

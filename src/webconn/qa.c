@@ -384,3 +384,34 @@ bool kp_wc_qa_compare(const kp_json_t *sc, const kp_wc_keys_t *k, const char *co
   }
   return true;
 }
+
+static kp_wc_tri_t tri_of(const kp_json_t *v) {
+  return kp_json_is(v, KP_JSON_TRUE) ? KP_WC_TRUE : kp_json_is(v, KP_JSON_FALSE) ? KP_WC_FALSE : KP_WC_NULL;
+}
+
+kp_status_t kp_wc_keys_from_json(const kp_json_t *tk, kp_wc_keys_t *k, const char **control_failure) {
+  memset(k, 0, sizeof *k);
+  if (!kp_json_is(tk, KP_JSON_OBJECT)) return KP_ERR_INVAL;
+  k->dns_experiment_failure = kp_json_get_str(tk, "dns_experiment_failure");
+  k->http_experiment_failure = kp_json_get_str(tk, "http_experiment_failure");
+  k->dns_consistency = kp_json_get_str(tk, "dns_consistency");
+  k->body_proportion = kp_json_num(kp_json_get(tk, "body_proportion"));
+  k->body_length_match = tri_of(kp_json_get(tk, "body_length_match"));
+  k->status_code_match = tri_of(kp_json_get(tk, "status_code_match"));
+  k->headers_match = tri_of(kp_json_get(tk, "headers_match"));
+  k->title_match = tri_of(kp_json_get(tk, "title_match"));
+  k->accessible = tri_of(kp_json_get(tk, "accessible"));
+  const kp_json_t *b = kp_json_get(tk, "blocking");
+  const char *bs = kp_json_str(b);
+  if (kp_json_is(b, KP_JSON_FALSE)) k->blocking = KP_WC_BLOCK_FALSE;
+  else if (bs && !strcmp(bs, "dns")) k->blocking = KP_WC_BLOCK_DNS;
+  else if (bs && !strcmp(bs, "tcp_ip")) k->blocking = KP_WC_BLOCK_TCP_IP;
+  else if (bs && !strcmp(bs, "http-failure")) k->blocking = KP_WC_BLOCK_HTTP_FAILURE;
+  else if (bs && !strcmp(bs, "http-diff")) k->blocking = KP_WC_BLOCK_HTTP_DIFF;
+  else k->blocking = KP_WC_BLOCK_NULL;
+  kp_json_get_int(tk, "x_blocking_flags", &k->x_blocking_flags);
+  kp_json_get_int(tk, "x_dns_flags", &k->x_dns_flags);
+  kp_json_get_int(tk, "x_null_null_flags", &k->x_null_null_flags);
+  if (control_failure) *control_failure = kp_json_get_str(tk, "control_failure");
+  return KP_OK;
+}

@@ -47,6 +47,9 @@ kp_status_t kp_wc_url_path(const char *url, char *out, size_t cap);
 /** Resolve a Location against @p base (absolute, //host, /path, relative). */
 kp_status_t kp_wc_url_join(const char *base, const char *loc, char *out, size_t cap);
 
+/** Call @p cb for each "Name: value" line of a raw response head (bounded: 128 lines). */
+void kp_wc_head_scan(const uint8_t *p, size_t n, void (*cb)(void *, const char *, size_t, const char *, size_t),
+                     void *ctx);
 /** First value of header @p name in a raw response head (bounded scan). */
 bool kp_wc_head_value(const uint8_t *head, size_t n, const char *name, char *out, size_t cap);
 

@@ -339,4 +339,10 @@ kp_status_t kp_wc_qa_replay_obs(const kp_json_t *scenario, kp_arena_t *a, kp_wc_
 bool kp_wc_qa_compare(const kp_json_t *scenario, const kp_wc_keys_t *k,
                       const char *control_failure, char *msg, size_t cap);
 
+/**
+ * Read the analysis keys back from a measurement's test_keys (our own or
+ * OONI's). Strings are borrowed from @p tk. @p control_failure may be NULL.
+ */
+kp_status_t kp_wc_keys_from_json(const kp_json_t *tk, kp_wc_keys_t *k, const char **control_failure);
+
 #endif
