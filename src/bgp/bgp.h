@@ -129,6 +129,9 @@ typedef struct kp_bgp_vis_config {
   double vis_frac;          /* a /24 is visible when seen by >= this share of full-feed peers, 0.5 */
   uint32_t stale_after;     /* a peer silent this long (s) after going down is dropped; 0 = never */
   const struct kp_geo *geo; /* country/region lookup (NULL: ASN entities only) */
+  const char *const *countries; /* NULL-terminated ISO codes whose /24s are tracked (needs geo) */
+  const uint32_t *asns;     /* origin ASNs to report; NULL = every origin seen */
+  size_t nasns;
   bool per_country, per_region, per_asn;
 } kp_bgp_vis_config_t;
 

@@ -228,4 +228,82 @@ size_t kp_fmt_v4(char *p, const uint8_t a[4]);
 /** bgpdump's IPv6 text (longest zero run, even of one group; ::ffff:/:: v4 forms). */
 size_t kp_fmt_v6(char *p, const uint8_t a[16]);
 
+/* ---- visibility state (vis.c, vis_bin.c) ---- */
+#define MAX_PEERS 4096
+#define MAX_GAP_BINS 10000
+
+typedef struct peer {
+  uint8_t afi;
+  uint8_t ip[16];
+  uint32_t as;
+  uint32_t n4;        /* IPv4 routes held */
+  uint32_t last_seen;
+  bool up;
+} peer_t;
+
+typedef struct region {
+  char code[72];      /* "CC/Region" */
+  uint32_t vis, upd;
+} region_t;
+
+typedef struct country {
+  char cc[3];
+  uint32_t *blocks;   /* /24 indexes (addr >> 8), sorted */
+  uint32_t *region;   /* region index per block, UINT32_MAX = none */
+  size_t n;
+  uint32_t vis, upd;
+} country_t;
+
+typedef struct asn_ent {
+  uint32_t as;        /* 0 = empty slot */
+  uint32_t vis, upd;
+} asn_ent_t;
+
+typedef struct vrange {
+  uint32_t lo, hi;    /* /24 indexes [lo, hi) */
+  uint32_t origin;
+} vrange_t;
+
+struct kp_bgp_vis {
+  kp_bgp_vis_config_t cfg;
+  peer_t *peers;
+  uint32_t npeers;
+  uint32_t *peer_map;   /* open addressing: peer index + 1, 0 = empty */
+  uint32_t peer_map_cap;
+  /* prefix table */
+  uint64_t *keys;       /* (addr << 8 | len) + 1, 0 = empty; open addressing */
+  uint32_t *slot_of;    /* key index -> slot */
+  uint32_t map_cap;
+  uint32_t *p_addr;
+  uint8_t *p_len;
+  uint32_t *p_origin;
+  uint64_t *bits;       /* nslots x W */
+  uint32_t nslots, slots_cap, W;
+  /* entities */
+  country_t *countries;
+  size_t ncountries;
+  region_t *regions;
+  size_t nregions, regions_cap;
+  asn_ent_t *asns;
+  uint32_t asn_cap, asn_count;
+  /* bins */
+  bool started;
+  uint32_t bin_start;
+  /* scratch */
+  uint32_t *order;
+  vrange_t *vis;
+  size_t nvis, vis_cap;
+  uint64_t *stack;      /* 34 x W */
+  uint64_t *full;       /* W: full-feed peers */
+  uint32_t nfull, thr;
+  kp_status_t err;
+};
+
+asn_ent_t *vis_asn_get(kp_bgp_vis_t *v, uint32_t as, bool add);
+int vis_peer_get(kp_bgp_vis_t *v, const kp_bgp_elem_t *e);
+long vis_slot_get(kp_bgp_vis_t *v, uint32_t addr, uint8_t len, bool add);
+void vis_peer_clear(kp_bgp_vis_t *v, uint32_t pi);
+int vis_cmp_u32(const void *a, const void *b);
+uint32_t vis_region_id(kp_bgp_vis_t *v, const char *cc, const char *name);
+
 #endif

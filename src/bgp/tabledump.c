@@ -24,8 +24,14 @@ kp_status_t kp_td2_peer_index(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r) {
     c->peers = np;
     c->peers_cap = n;
   }
+  c->have_pit = false;
   for (uint32_t i = 0; i < n; i++) {
     struct kp_mrt_peer *p = &c->peers[i];
+    if (s.off >= s.len) {
+      c->npeers = 0;
+      c->err = "PEER_INDEX_TABLE shorter than its peer count";
+      return KP_ERR_INVAL;
+    }
     uint8_t type = kp_ms_u8(&s);
     (void)kp_ms_u32(&s); /* peer BGP id */
     memset(p->ip, 0, 16);
@@ -77,6 +83,10 @@ kp_status_t kp_td2_rib_decode(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, kp_td2_rib
 
 kp_status_t kp_td2_entry_next(kp_mrt_ctx_t *c, kp_td2_rib_t *rib, kp_td2_entry_t *e) {
   kp_cur_t *s = &rib->entries;
+  if (s->off >= s->len) { /* bgpdump would invent zero-filled entries here */
+    c->err = "RIB entry count larger than the record";
+    return KP_ERR_INVAL;
+  }
   uint16_t idx = kp_ms_u16(s);
   if (idx >= c->npeers) {
     c->err = "peer index outside the PEER_INDEX_TABLE";
