@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "base/addr.h"
 #include "base/json.h"
@@ -295,11 +296,22 @@ int kp_cmd_watch(int argc, char **argv) {
   if (kp_watch_create(&wc, u, drv, &w) != KP_OK) goto done;
   kp_log_info("watch", "%zu blocks (%zu rejected), %zu entities, driver %s", kp_wuniv_count(u),
               kp_wuniv_rejected(u), kp_wuniv_nentities(u), drv.ops->name);
+  if (verbose) {
+    size_t per_block, pool;
+    kp_wuniv_memory(u, &per_block, &pool);
+    fprintf(stderr, "keepon watch: %zu blocks; state per block: %zu B decision state + %zu B universe "
+            "+ %.1f B of E(b) pool (%zu B)\n", kp_wuniv_count(u), kp_watch_state_bytes(), per_block,
+            (double)pool / (double)kp_wuniv_count(u), pool);
+  }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   kp_watch_sinks_t sk = {.block = on_block, .entity = on_entity, .would_send = on_would_send, .ctx = &o};
   for (long r = 0; !g_stop && (rounds == 0 || r < rounds); r++) {
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    kp_watch_stats_t s0 = kp_watch_stats(w);
     if (kp_watch_round(w, &sk) != KP_OK) goto done;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     flush(&o, o.blocks, &o.bb, true);
     flush(&o, o.signals, &o.sb, true);
     if (o.io_error) {
@@ -308,9 +320,11 @@ int kp_cmd_watch(int argc, char **argv) {
     }
     if (verbose) {
       kp_watch_stats_t s = kp_watch_stats(w);
-      fprintf(stderr, "keepon watch: round %ld: sent %llu replies %llu timeouts %llu unmatched %llu unprobed %llu\n", r,
-              (unsigned long long)s.sent, (unsigned long long)s.replies, (unsigned long long)s.timeouts,
-              (unsigned long long)s.unmatched, (unsigned long long)s.unprobed);
+      double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
+      fprintf(stderr, "keepon watch: round %ld: sent %llu replies %llu timeouts %llu unmatched %llu "
+              "unprobed %llu cpu %.3f s\n", r, (unsigned long long)(s.sent - s0.sent),
+              (unsigned long long)(s.replies - s0.replies), (unsigned long long)(s.timeouts - s0.timeouts),
+              (unsigned long long)(s.unmatched - s0.unmatched), (unsigned long long)(s.unprobed - s0.unprobed), cpu);
     }
     if (dry_run) break;
   }
