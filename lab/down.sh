@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # down.sh: remove lab instance P completely. Idempotent and safe on a half-built instance:
 #   1. stop every recorded daemon by its PID (TERM, then KILL after 2 s);
-#   2. kill whatever still runs in P-client/P-censor/P-servers (`ip netns pids`), by PID;
+#   2. kill whatever still runs in P-client/P-censor/P-servers and the namespaces extensions
+#      registered (lab_register_ns), found by `ip netns pids`, by PID;
 #   3. delete the namespaces (their veths, addresses, routes, rules and qdiscs go with them);
 #   4. remove /etc/netns/P-* and $STATE (only if it carries the lab's .keepon-lab marker).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -10,13 +11,14 @@ quiet=${1:-}
 for f in "$STATE"/pid/*.pid; do
   lab_stop "$(basename "$f" .pid)"
 done
-for ns in $LAB_NAMESPACES; do
+namespaces=$(lab_all_namespaces)
+for ns in $namespaces; do
   ns_exists "$ns" || continue
   for pid in $(ip netns pids "$ns" 2>/dev/null); do
     kill_pid "$pid" "$ns"
   done
 done
-for ns in $LAB_NAMESPACES; do
+for ns in $namespaces; do
   if ns_exists "$ns"; then
     ip netns del "$ns" 2>/dev/null || { sleep 0.2; ip netns del "$ns"; }
   fi

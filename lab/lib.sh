@@ -24,6 +24,16 @@ NS_CL=$P-client
 NS_CEN=$P-censor
 NS_SV=$P-servers
 LAB_NAMESPACES="$NS_CL $NS_CEN $NS_SV"
+# Extensions (lab/up.d/*.sh, e.g. OONI's QA world) that add namespaces register them here, so
+# status and down handle them like the core three.
+lab_register_ns() { # NS: create (if needed) and remember an extra namespace of this instance
+  ns_exists "$1" || { ip netns add "$1"; ip -n "$1" link set lo up; }
+  grep -qx "$1" "$STATE/namespaces.extra" 2>/dev/null || echo "$1" >>"$STATE/namespaces.extra"
+}
+lab_all_namespaces() {
+  echo $LAB_NAMESPACES
+  [ -f "$STATE/namespaces.extra" ] && grep -E "^$P-[a-z0-9-]+$" "$STATE/namespaces.extra" || true
+}
 # shellcheck source=hosts.sh
 . "$LAB_DIR/hosts.sh"
 

@@ -4,7 +4,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 echo "lab $P (state $STATE)"
-for ns in $LAB_NAMESPACES; do
+for ns in $(lab_all_namespaces); do
   if ns_exists "$ns"; then echo "  namespace $ns: present"; else echo "  namespace $ns: absent"; fi
 done
 for f in "$STATE"/pid/*.pid; do

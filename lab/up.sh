@@ -181,6 +181,12 @@ build() {
   lab_start nginx "$NS_SV" nginx -e "$STATE/log/nginx-error.log" -p "$STATE/run" -c "$STATE/conf/nginx.conf"
   lab_start blockpage "$NS_CEN" nginx -e "$STATE/log/blockpage-error.log" -p "$STATE/run" \
     -c "$STATE/conf/blockpage.conf"
+  # extensions: every lab/up.d/*.sh is sourced here, with lib.sh's helpers and the core up
+  local hook
+  for hook in "$LAB_DIR"/up.d/*.sh; do
+    # shellcheck disable=SC1090
+    . "$hook"
+  done
   # IPv6 needs about 1 s after the veths come up (lab-notes pitfall 1), daemons a moment to bind.
   wait_until 8 ready || { lab_log "services did not come up; logs in $STATE/log"; return 1; }
   lab_running dns && lab_running nginx && lab_running blockpage || return 1
