@@ -341,6 +341,8 @@ KP_TEST(connect_refused_and_http) {
   const kp_json_t *req0 = kp_json_at(kp_json_get(kp_json_root(doc), "requests"), 0);
   KP_ASSERT_EQ(kp_json_num(kp_json_get(kp_json_get(req0, "response"), "code")), 200);
   KP_ASSERT_STREQ(kp_json_get_str(kp_json_get(req0, "response"), "body"), "hello world");
+  KP_ASSERT_EQ(kp_json_len(kp_json_get(kp_json_get(req0, "response"), "headers_list")), 2);
+  KP_ASSERT_STREQ(kp_json_get_str(kp_json_get(kp_json_get(req0, "response"), "headers"), "Content-Length"), "11");
   KP_ASSERT(kp_json_len(kp_json_get(kp_json_root(doc), "network_events")) >= 3);
   kp_json_doc_free(doc);
   kp_buf_free(&b);
