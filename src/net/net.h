@@ -297,6 +297,7 @@ typedef struct kp_http_req {
 typedef struct kp_http_result {
   int status;
   uint64_t bytes;          /* body bytes received */
+  uint64_t wire_bytes;     /* bytes read from the connection (head + body, after TLS) */
   double seconds;          /* request written .. last byte */
   bool complete;
   const char *failure;

@@ -325,6 +325,7 @@ kp_status_t kp_net_http(kp_net_t *n, kp_conn_t *c, const kp_http_req_t *req, kp_
   o.t = kp_trace_now(n->trace);
   res->status = o.status;
   res->seconds = (double)(t_last - t_req) / 1e9;
+  res->wire_bytes = o.bytes_received;
   res->complete = fail == NULL;
   res->failure = fail && strncmp(fail, "unknown", 7) == 0 ? "unknown_failure" : fail;
   kp_trace_add_http(n->trace, &o);

@@ -6,7 +6,7 @@
  * Timing: the whole suite gets cfg->timeout seconds (a global deadline on
  * the monotonic clock that every step honours); step timeouts derive from it
  * (DNS T/4 <= 5 s, connect and TLS T/4 <= 10 s, HTTP T/3 <= 15 s, download
- * window T/4 <= 5 s), so a blocked network cannot make the suite overrun.
+ * window T/3 <= 5 s), so a blocked network cannot make the suite overrun.
  * The control flow is queued first: every app's verdict needs it.
  * Each app has its own trace (its measurement's event lists); flows of one
  * app write to it concurrently (the trace is thread-safe).
@@ -131,13 +131,13 @@ static void run_flow(job_t *j) {
     kp_net_http(j->net, c, &req, &hr);
     f->http_failure = hr.failure;
     f->http_status = hr.status;
-    f->bytes = hr.bytes;
+    f->bytes = f->download ? hr.wire_bytes : hr.bytes; /* goodput counts every byte that got through */
     f->seconds = hr.seconds;
     f->cut = f->download && hr.failure && strcmp(hr.failure, KP_FAIL_TIMEOUT) == 0;
     f->blockpage_match = hr.status && match_pattern(j->targets, hr.head, hr.head_len);
     r->http_status = hr.status;
     /* a download cut by its window after bytes flowed is a measurement, not a failure */
-    if (hr.failure && !(f->download && hr.bytes > 0 && strcmp(hr.failure, KP_FAIL_TIMEOUT) == 0)) {
+    if (hr.failure && !(f->download && hr.wire_bytes > 0 && strcmp(hr.failure, KP_FAIL_TIMEOUT) == 0)) {
       r->failure = hr.failure;
       r->failed_operation = "http_round_trip";
     }
@@ -212,7 +212,7 @@ kp_status_t kp_probe_im_run(const kp_probe_cfg_t *cfg, const kp_targets_t *targe
   nc.dns_window = 0.5;
   nc.body_cap = 1 << 20;
   nc.deadline_ns = kp_now_mono(clk) + (int64_t)(T * 1e9);
-  double download_window = clampd(T / 4, 0.5, 5);
+  double download_window = clampd(T / 3, 0.5, 5);
 
   size_t napps = 0;
   for (; apps[napps]; napps++)
