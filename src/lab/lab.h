@@ -62,7 +62,10 @@ bool kp_lab_pkt_csum_ok(const uint8_t *pkt, size_t len);
  */
 kp_status_t kp_lab_pkt_fix_csum(uint8_t *pkt, size_t len);
 
-/** True when @p qname equals one of @p names (ASCII case-insensitive, trailing dot ignored). */
+/**
+ * True when @p qname is one of @p names or a subdomain of one (ASCII case-insensitive, trailing
+ * dot ignored), like the censor's string match on the name's wire form and dnsmasq's --address.
+ */
 bool kp_lab_name_in(const char *qname, const char *const *names, size_t n);
 
 typedef struct kp_lab_inject_cfg {

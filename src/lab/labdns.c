@@ -111,10 +111,13 @@ bool kp_lab_name_in(const char *qname, const char *const *names, size_t n) {
     if (!s) continue;
     size_t sl = strlen(s);
     if (sl && s[sl - 1] == '.') sl--;
-    if (sl != ql) continue;
+    if (sl == 0 || sl > ql) continue;
+    /* the name itself or a subdomain: the tail matches and starts at a label boundary */
+    size_t off = ql - sl;
+    if (off && qname[off - 1] != '.') continue;
     size_t k = 0;
     for (; k < sl; k++) {
-      char a = qname[k], b = s[k];
+      char a = qname[off + k], b = s[k];
       if (b >= 'A' && b <= 'Z') b = (char)(b + 32);
       if (a != b) break;
     }

@@ -35,6 +35,7 @@ lab censor dns_injected on --target telegram 2>/dev/null
 expect "injected: forged first, true second (A)" "198.19.66.66 198.19.13.100" "$(answers 198.19.10.53 web.telegram.org A)"
 expect "injected: forged first, true second (AAAA, v6 resolver)" "2001:db8:66::66 2001:db8:13::100" \
   "$(answers 2001:db8:10::53 web.telegram.org AAAA)"
+expect "injected: a subdomain too (true answer NXDOMAIN)" "198.19.66.66 -" "$(answers 198.19.10.53 x.web.telegram.org A)"
 expect "injected: other names get one true answer" 198.19.11.13 "$(answers 198.19.10.53 example.org A)"
 expect "injected: dig takes the first (forged) answer" 198.19.66.66 "$(dig_a web.telegram.org)"
 t=$(cl python3 "$KP_SRC/tests/lab/dns_answers.py" 198.19.10.53 web.telegram.org A | awk 'NR == 2 { print ($1 >= 100 && $1 < 900) ? "late" : "early:" $1 }')

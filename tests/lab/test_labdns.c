@@ -140,6 +140,10 @@ KP_TEST(name_match_exact) {
   KP_ASSERT(!kp_lab_name_in("xweb.whatsapp.com", names, 2));
   KP_ASSERT(!kp_lab_name_in("whatsapp.com", names, 2));
   KP_ASSERT(!kp_lab_name_in("e1.whatsapp.net.evil", names, 2));
+  KP_ASSERT(kp_lab_name_in("a.web.whatsapp.com", names, 2)); /* a subdomain */
+  KP_ASSERT(!kp_lab_name_in("", names, 2));
+  const char *root[] = {""};
+  KP_ASSERT(!kp_lab_name_in("example.org", root, 1)); /* an empty name matches nothing */
 }
 
 KP_TEST(fix_csum_repairs) {
