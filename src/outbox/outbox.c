@@ -205,7 +205,10 @@ static kp_status_t append_durable(int fd, const void *p, size_t n) {
 
 kp_status_t kp_outbox_append(kp_outbox_t *ob, const char *msm, size_t n, uint64_t *seq) {
   kp_json_doc_t *doc = NULL;
-  if (kp_json_parse(msm, n, NULL, &doc, NULL) != KP_OK || !kp_json_is(kp_json_root(doc), KP_JSON_OBJECT)) {
+  /* valid UTF-8 (RFC 8259): the record stores the bytes inside a JSON string, which must
+   * round-trip exactly or the content hash would no longer match */
+  if (!kp_utf8_valid((const uint8_t *)msm, n) || kp_json_parse(msm, n, NULL, &doc, NULL) != KP_OK ||
+      !kp_json_is(kp_json_root(doc), KP_JSON_OBJECT)) {
     kp_json_doc_free(doc);
     return KP_ERR_INVAL;
   }

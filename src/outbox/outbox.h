@@ -70,7 +70,7 @@ const char *kp_outbox_key_id_str(const kp_outbox_t *ob);
 const char *kp_outbox_chain_path(const kp_outbox_t *ob);
 /** Bytes cut off a torn tail when the outbox was opened (0 normally). */
 size_t kp_outbox_recovered_bytes(const kp_outbox_t *ob);
-/** Sign, chain and append one measurement (must be a JSON object); durable on return. */
+/** Sign, chain and append one measurement (a JSON object in valid UTF-8); durable on return. */
 kp_status_t kp_outbox_append(kp_outbox_t *ob, const char *msm, size_t n, uint64_t *seq);
 uint64_t kp_outbox_head_seq(const kp_outbox_t *ob);
 

@@ -67,8 +67,10 @@ kp_status_t kp_outbox_rec_parse(const void *line, size_t n, kp_json_doc_t **docp
   else if (!get_hex32(o, "hash", rec->hash)) *why = "missing or invalid content hash";
   else if (!get_b64(o, "sig", rec->sig, 64)) *why = "missing or invalid signature";
   else if (!get_b64(o, "pubkey", rec->pubkey, 32)) *why = "missing or invalid public key";
-  else if (!kid || strlen(kid) != 32) *why = "missing or invalid key_id";
+  else if (!kid || strlen(kid) != 32 || strspn(kid, "0123456789abcdef") != 32) *why = "missing or invalid key_id";
   else if (!kp_json_is(msm, KP_JSON_STRING)) *why = "missing measurement";
+  else if (!kp_utf8_valid((const uint8_t *)kp_json_str(msm), kp_json_strlen(msm)))
+    *why = "measurement is not valid UTF-8";
   if (*why) {
     kp_json_doc_free(doc);
     return KP_ERR_INVAL;
