@@ -129,13 +129,13 @@ static kp_status_t measure(const char *ns, const char *url, const kp_wc_probe_cf
 int kp_cmd_lab_qa(int argc, char **argv) {
   const char *only = NULL, *prefix = NULL, *state = NULL;
   bool keep = false;
-  double step = 2;
+  double step = 1;
   const kp_opt_t opts[] = {
     {"only", 0, KP_OPT_STR, "NAME", "run only this scenario", &only, 0, 0},
     {"prefix", 'p', KP_OPT_STR, "P", "namespace prefix (default kq<pid>)", &prefix, 0, 0},
     {"state", 0, KP_OPT_STR, "DIR", "run-time folder (default ./var/labqa/P)", &state, 0, 0},
     {"keep", 0, KP_OPT_FLAG, NULL, "leave the world up afterwards (remove it with world.py down)", &keep, 0, 0},
-    {"timeout", 0, KP_OPT_DOUBLE, "S", "probe step timeout in seconds (default 2)", &step, 0.2, 30},
+    {"timeout", 0, KP_OPT_DOUBLE, "S", "probe step timeout in seconds (default 1)", &step, 0.2, 30},
     {0},
   };
   const kp_cmd_help_t help = {
@@ -222,7 +222,8 @@ int kp_cmd_lab_qa(int argc, char **argv) {
     goto down;
   }
   kp_wc_probe_cfg_t cfg = {.resolver = "198.18.4.53", .ca_file = cafile, .helper = "http://198.18.5.80:80/",
-                           .step_timeout = step, .url_timeout = 40, .control_timeout = 20, .opts = {.lab = true},
+                           .step_timeout = step, .url_timeout = 40, .control_timeout = 20, .dns_window = 0.1,
+                           .opts = {.lab = true},
                            .probe_cc = "IT", .probe_asn = "AS137"};
   kp_buf_t line;
   kp_buf_init(&line, (size_t)64 << 20);

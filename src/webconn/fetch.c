@@ -298,3 +298,42 @@ kp_status_t kp_wc_probe_endpoint(const kp_net_cfg_t *ncfg, const char *ip, int p
   kp_trace_free(tr);
   return st;
 }
+
+/* The first "nameserver" of /etc/resolv.conf (what getaddrinfo asked); bounded line scan. */
+static bool system_nameserver(kp_addr_t *out) {
+  FILE *f = fopen("/etc/resolv.conf", "r");
+  if (!f) return false;
+  char line[256];
+  bool ok = false;
+  while (!ok && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "nameserver", 10) || (line[10] != ' ' && line[10] != '\t')) continue;
+    char *p = line + 10;
+    p += strspn(p, " \t");
+    p[strcspn(p, " \t\r\n")] = 0;
+    ok = kp_addr_parse(p, out) == KP_OK;
+  }
+  fclose(f);
+  return ok;
+}
+
+bool kp_wc_system_says_nodata(const kp_net_cfg_t *cfg, const char *host) {
+  kp_net_cfg_t c = *cfg;
+  if (!system_nameserver(&c.resolver)) return false;
+  c.resolver_port = 53;
+  c.dns_window = 0;
+  kp_trace_t *t = NULL;
+  kp_net_t *net = NULL;
+  bool nodata = false;
+  if (kp_trace_new(kp_clock_system(), &t) == KP_OK && kp_net_new(&c, kp_clock_system(), t, &net) == KP_OK) {
+    kp_addrs_t a = {0};
+    const char *f = NULL;
+    kp_net_resolve_udp(net, host, &a, NULL, &f);
+    const kp_q_t *q = NULL;
+    size_t n = kp_trace_queries(t, &q);
+    nodata = n > 0;
+    for (size_t i = 0; i < n; i++) nodata = nodata && q[i].rcode == 0 && q[i].nanswers == 0;
+  }
+  kp_net_free(net);
+  kp_trace_free(t);
+  return nodata;
+}

@@ -49,6 +49,8 @@ typedef struct run {
   size_t nqtag;
   tag_t etag[MAX_TAGGED]; /* by tcp txid */
   size_t netag;
+  int over_q;             /* query (index) whose failure we override, -1 none */
+  const char *over_q_failure;
   int over_txid;          /* request whose failure we override */
   const char *over_failure;
   kp_buf_t ctl_body;
@@ -75,6 +77,22 @@ static void tag_last_tcp(run_t *r, int depth, int fetch_body, bool classic) {
   if (n && r->netag < MAX_TAGGED)
     r->etag[r->netag++] = (tag_t){.txid = ts[n - 1].txid, .depth = depth, .fetch_body = fetch_body,
                                   .classic = classic};
+}
+
+/*
+ * glibc's getaddrinfo reports "name exists, no address" (NOERROR/NODATA) as
+ * EAI_NONAME, like NXDOMAIN; OONI's getaddrinfo tells them apart. So when the
+ * system lookup says NXDOMAIN we ask the system's nameserver once more (not
+ * recorded) and relabel the lookup dns_no_answer if that is what it says.
+ */
+static void refine_gai_nxdomain(run_t *r, size_t qidx, const char *host) {
+  const kp_q_t *qs = NULL;
+  size_t n = kp_trace_queries(r->tr, &qs);
+  if (qidx >= n || !qs[qidx].failure || strcmp(qs[qidx].failure, KP_FAIL_NXDOMAIN)) return;
+  if (kp_wc_system_says_nodata(&r->ncfg, host)) {
+    r->over_q = (int)qidx;
+    r->over_q_failure = KP_FAIL_DNS_NODATA;
+  }
 }
 
 static bool is_loopback(const kp_addr_t *a) {
@@ -136,6 +154,7 @@ static void measure(run_t *r, const char *input, kp_arena_t *a) {
     const char *f = NULL;
     kp_net_resolve_system(r->net, host, &sys, &f);
     tag_queries(r, q0, depth, true);
+    if (!sys.n && r->over_q < 0) refine_gai_nxdomain(r, q0, host);
     if (kp_addr_parse(host, &lit) == KP_OK) {
       kp_addrs_add(&sys, &lit);
     } else {
@@ -313,7 +332,9 @@ static void copy_list(const run_t *r, kp_jw_t *w, const kp_json_t *tk, const cha
       const char *name = kp_json_key_at(e, k);
       if (!strcmp(name, "tags")) continue;
       kp_jw_key(w, name);
-      if (!strcmp(name, "failure") && !strcmp(key, "requests") && tx == r->over_txid && r->over_failure)
+      if (!strcmp(name, "failure") && by_index && (int)i == r->over_q && r->over_q_failure)
+        kp_jw_str(w, r->over_q_failure);
+      else if (!strcmp(name, "failure") && !strcmp(key, "requests") && tx == r->over_txid && r->over_failure)
         kp_jw_str(w, r->over_failure);
       else if (!strcmp(name, "response") && !strcmp(key, "requests"))
         copy_response(r, w, kp_json_at(e, k), tx);
@@ -405,10 +426,12 @@ kp_status_t kp_wc_probe_url(const kp_wc_probe_cfg_t *cfg, const char *url, kp_bu
   if (!r || !a || !o) goto out;
   r->cfg = cfg;
   r->over_txid = -1;
+  r->over_q = -1;
   kp_buf_init(&r->ctl_body, (size_t)4 << 20);
   int64_t wall = kp_now_wall(kp_clock_system()), t0 = kp_now_mono(kp_clock_system());
   r->ncfg = (kp_net_cfg_t){.ca_file = cfg->ca_file, .dns_timeout = cfg->step_timeout, .connect_timeout = cfg->step_timeout,
-                           .tls_timeout = cfg->step_timeout, .http_timeout = cfg->step_timeout, .dns_window = 0.5,
+                           .tls_timeout = cfg->step_timeout, .http_timeout = cfg->step_timeout,
+                           .dns_window = cfg->dns_window > 0 ? cfg->dns_window : 0.5,
                            .deadline_ns = t0 + (int64_t)(cfg->url_timeout * 1e9), .body_cap = (size_t)1 << 19};
   char rh[KP_ADDR_STRLEN + 2];
   uint16_t rport = 53;

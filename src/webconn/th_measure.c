@@ -78,6 +78,8 @@ kp_status_t kp_wc_th_measure(const kp_wc_th_cfg_t *cfg, const kp_wc_threq_t *req
     kp_trace_free(tr);
     if (st != KP_OK) return st;
     out->dns_failure = addrs.n ? "" : dns_fail_th(df);
+    if (!addrs.n && df && !strcmp(df, KP_FAIL_NXDOMAIN) && kp_wc_system_says_nodata(&ncfg, host))
+      out->dns_failure = ""; /* a name without addresses: no failure, empty list (as oohelperd) */
   }
   const char *th_addrs[KP_WC_MAX_ADDRS];
   for (size_t i = 0; i < addrs.n && out->ndns < KP_WC_MAX_ADDRS; i++) {

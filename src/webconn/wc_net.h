@@ -50,6 +50,11 @@ kp_status_t kp_wc_url_join(const char *base, const char *loc, char *out, size_t 
 /** Call @p cb for each "Name: value" line of a raw response head (bounded: 128 lines). */
 void kp_wc_head_scan(const uint8_t *p, size_t n, void (*cb)(void *, const char *, size_t, const char *, size_t),
                      void *ctx);
+/**
+ * True when the system's nameserver (/etc/resolv.conf) answers @p host with
+ * NOERROR and no address: glibc reports that as EAI_NONAME, like NXDOMAIN.
+ */
+bool kp_wc_system_says_nodata(const kp_net_cfg_t *cfg, const char *host);
 /** First value of header @p name in a raw response head (bounded scan). */
 bool kp_wc_head_value(const uint8_t *head, size_t n, const char *name, char *out, size_t cap);
 

@@ -304,6 +304,7 @@ typedef struct kp_wc_probe_cfg {
   double step_timeout;         /* DNS / TCP / TLS / HTTP step, seconds */
   double url_timeout;          /* whole measurement of one URL */
   double control_timeout;      /* the control request (0 = 30) */
+  double dns_window;           /* keep late/duplicate UDP answers this long (0 = 0.5 s, as OONI) */
   kp_wc_opts_t opts;
   const char *probe_cc, *probe_asn, *probe_network_name, *probe_ip, *software_version;
   const struct kp_fp_db *fp;   /* fingerprints (NULL: none confirm) */
