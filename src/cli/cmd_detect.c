@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/opts.h"
@@ -111,11 +112,16 @@ int kp_cmd_detect(int argc, char **argv) {
   const char *signals = NULL, *msms = NULL, *out = NULL, *stop = NULL, *codf = NULL, *emit = NULL, *cc = NULL;
   const char *webhook = NULL, *alerts_path = NULL, *tune = NULL, *probe_step_s = "1h";
   const char *active_hist = NULL, *bgp_hist = NULL, *warmup = NULL;
+  const char *server = NULL, *entities = NULL, *from_s = NULL, *to_s = NULL;
   bool follow = false;
   long interval = 10, rounds = 0;
   const kp_opt_t opts[] = {
       {"signals", 's', KP_OPT_STR, "FILE[,FILE]", "signal-point JSONL (watch, bgp, converted probe points)", &signals, 0, 0},
       {"measurements", 'm', KP_OPT_STR, "FILE[,FILE]", "OONI-format measurement JSONL (converted to probe-<test> signals)", &msms, 0, 0},
+      {"server", 0, KP_OPT_STR, "URL", "read signals from a keepon server (http://IP:PORT) instead of files", &server, 0, 0},
+      {"entity", 0, KP_OPT_STR, "T/C[,T/C]", "--server: entities to fetch, e.g. country/KZ,asn/AS9198 (default country/<--cc>)", &entities, 0, 0},
+      {"from", 0, KP_OPT_STR, "TIME", "--server: window start, UTC (default: 14 days before --to)", &from_s, 0, 0},
+      {"to", 0, KP_OPT_STR, "TIME", "--server: window end, UTC (default: now, re-read every --follow round)", &to_s, 0, 0},
       {"out", 'o', KP_OPT_STR, "FILE", "incidents JSON (default: stdout)", &out, 0, 0},
       {"stop", 0, KP_OPT_STR, "FILE", "also write the incidents as Access Now STOP CSV", &stop, 0, 0},
       {"codf", 0, KP_OPT_STR, "FILE", "also write Common Outage Data Format JSON (one record per event)", &codf, 0, 0},
@@ -143,13 +149,18 @@ int kp_cmd_detect(int argc, char **argv) {
   int npos = 0, nin = 0, status = KP_EXIT_USAGE;
   kp_sigset_t *set = NULL;
   kp_alert_state_t *ast = NULL;
-  char *dups[2] = {NULL, NULL};
+  char *dups[3] = {NULL, NULL, NULL};
+  input_t ent[64];
+  int nent = 0;
+  time_t tt = 0, tt2 = 0;
+  char ccent[16];
   if (!pos || !in) { free(pos); free(in); return KP_EXIT_FAIL; }
   int rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
   if (rc != 0) { status = rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE; goto done; }
   if (add_list(in, &nin, signals, &dups[0]) || add_list(in, &nin, msms, &dups[1])) { fprintf(stderr, "keepon detect: too many inputs\n"); goto done; }
   for (int i = 0; i < npos && nin < MAX_INPUTS; i++) in[nin++].path = pos[i];
-  if (!nin) { fprintf(stderr, "usage: %s\nno input (--signals, --measurements or FILE)\n", help.usage); goto done; }
+  if (server && nin) { fprintf(stderr, "keepon detect: --server replaces input files\n"); goto done; }
+  if (!nin && !server) { fprintf(stderr, "usage: %s\nno input (--signals, --measurements or FILE)\n", help.usage); goto done; }
   kp_detect_cfg_t cfg;
   kp_detect_cfg_default(&cfg);
   kp_span_t ps;
@@ -162,6 +173,13 @@ int kp_cmd_detect(int argc, char **argv) {
   else if (tune && kp_detect_cfg_tune(&cfg, tune, err, sizeof err) != KP_OK) {}
   else if (cc && (strlen(cc) != 2)) snprintf(err, sizeof err, "bad --cc '%s'", cc);
   else if (webhook && strncmp(webhook, "http://", 7)) snprintf(err, sizeof err, "--webhook must be http://IP:PORT/PATH");
+  else if (server && strncmp(server, "http://", 7)) snprintf(err, sizeof err, "--server must be http://IP:PORT");
+  else if (server && !entities && !cc) snprintf(err, sizeof err, "--server needs --entity or --cc");
+  else if (from_s && kp_time_parse(from_s, &tt) != 0) snprintf(err, sizeof err, "bad --from '%s'", from_s);
+  else if (to_s && kp_time_parse(to_s, &tt2) != 0) snprintf(err, sizeof err, "bad --to '%s'", to_s);
+  else if (server && entities && add_list(ent, &nent, entities, &dups[2])) snprintf(err, sizeof err, "too many entities");
+  for (int i = 0; i < nent && !err[0]; i++)
+    if (!strchr(ent[i].path, '/')) snprintf(err, sizeof err, "bad --entity '%s' (TYPE/CODE)", ent[i].path);
   if (err[0]) { fprintf(stderr, "keepon detect: %s\n", err); goto done; }
   for (int i = 0; i < nin && !follow; i++) /* once: every input must exist before anything is written */
     if (strcmp(in[i].path, "-") && access(in[i].path, R_OK) != 0) {
@@ -179,6 +197,29 @@ int kp_cmd_detect(int argc, char **argv) {
   while (!g_stop) {
     kp_read_stats_t st = {0};
     bool got = false;
+    if (server) { /* fresh signal set from the server every round */
+      if (!nent) {
+        snprintf(ccent, sizeof ccent, "country/%s", cc);
+        ent[nent++].path = ccent;
+      }
+      int64_t until = to_s ? (int64_t)tt2 : (int64_t)time(NULL), from = from_s ? (int64_t)tt : until - 14 * 86400;
+      kp_sigset_free(set);
+      set = NULL;
+      if (kp_sigset_new(ps.v, &set) != KP_OK) { status = KP_EXIT_FAIL; goto done; }
+      for (int i = 0; i < nent; i++) {
+        char et[32];
+        const char *slash = strchr(ent[i].path, '/');
+        snprintf(et, sizeof et, "%.*s", (int)(slash - ent[i].path), ent[i].path);
+        size_t pts = 0;
+        kp_status_t r = kp_signals_fetch(server, et, slash + 1, from, until, cc, 10000, set, &pts);
+        if (r != KP_OK) {
+          fprintf(stderr, "keepon detect: %s: %s %s\n", server, ent[i].path, kp_strstatus(r));
+          if (!follow) { status = KP_EXIT_FAIL; goto done; }
+        }
+        st.signals += pts;
+      }
+      got = true;
+    }
     for (int i = 0; i < nin; i++) {
       kp_status_t r = read_new(set, &in[i], follow, &st, &got);
       if (r != KP_OK) {
@@ -250,6 +291,7 @@ int kp_cmd_detect(int argc, char **argv) {
 done:
   free(dups[0]);
   free(dups[1]);
+  free(dups[2]);
   kp_alert_state_free(ast);
   kp_sigset_free(set);
   free(in);

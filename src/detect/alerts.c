@@ -28,6 +28,7 @@
 #include "base/cursor.h"
 #include "base/json.h"
 #include "detect/detect.h"
+#include "detect/internal.h"
 
 typedef struct mem { char id[48]; kp_level_t level; bool ongoing; bool seen; } mem_t;
 
@@ -175,7 +176,8 @@ static kp_status_t parse_url(const char *url, struct sockaddr_storage *ss, sockl
   return KP_OK;
 }
 
-kp_status_t kp_webhook_post(const char *url, const void *body, size_t n, int timeout_ms, int *http_code) {
+kp_status_t kp_http_exchange(const char *url, const char *method, const void *body, size_t n, int timeout_ms,
+                             kp_buf_t *resp, int *http_code) {
   struct sockaddr_storage ss;
   socklen_t sl;
   const char *path;
@@ -195,10 +197,10 @@ kp_status_t kp_webhook_post(const char *url, const void *body, size_t n, int tim
     st = errno == EINPROGRESS || errno == EAGAIN ? KP_ERR_TIMEOUT : KP_ERR_IO;
     goto out;
   }
-  if (kp_buf_printf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: keepon-detect\r\n"
-                          "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                    path, hosthdr, n) != KP_OK ||
-      kp_buf_append(&req, body, n) != KP_OK) {
+  if (kp_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: keepon-detect\r\nConnection: close\r\n", method,
+                    path, hosthdr) != KP_OK ||
+      (body && kp_buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", n) != KP_OK) ||
+      kp_buf_puts(&req, "\r\n") != KP_OK || (body && kp_buf_append(&req, body, n) != KP_OK)) {
     st = KP_ERR_NOMEM;
     goto out;
   }
@@ -210,22 +212,44 @@ kp_status_t kp_webhook_post(const char *url, const void *body, size_t n, int tim
     }
     off += (size_t)w;
   }
-  char resp[256];
-  size_t got = 0;
-  while (got < sizeof resp && !memchr(resp, '\n', got)) {
-    ssize_t r = recv(fd, resp + got, sizeof resp - got, 0);
+  /* read to EOF (Connection: close), or just the status line when no body is wanted */
+  kp_buf_t in;
+  kp_buf_init(&in, resp ? resp->cap_limit : 4096);
+  char chunk[16384];
+  for (;;) {
+    ssize_t r = recv(fd, chunk, sizeof chunk, 0);
+    if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
-    got += (size_t)r;
+    if (kp_buf_append(&in, chunk, (size_t)r) != KP_OK) {
+      st = KP_ERR_NOMEM;
+      kp_buf_free(&in);
+      goto out;
+    }
+    if (!resp && memchr(in.data, '\n', in.len)) break;
   }
   int code;
-  if (kp_http_status_parse(resp, got, &code) != KP_OK) {
-    st = got ? KP_ERR_INVAL : KP_ERR_IO;
+  if (kp_http_status_parse(in.data ? in.data : (const uint8_t *)"", in.len, &code) != KP_OK) {
+    st = in.len ? KP_ERR_INVAL : KP_ERR_IO;
+    kp_buf_free(&in);
     goto out;
   }
   *http_code = code;
-  st = code >= 200 && code < 300 ? KP_OK : KP_ERR_PERM;
+  if (resp) {
+    const uint8_t *hdr_end = memmem(in.data, in.len, "\r\n\r\n", 4);
+    size_t off = hdr_end ? (size_t)(hdr_end + 4 - in.data) : in.len;
+    kp_buf_reset(resp);
+    st = kp_buf_append(resp, in.data + off, in.len - off);
+  } else {
+    st = KP_OK;
+  }
+  kp_buf_free(&in);
+  if (st == KP_OK) st = code >= 200 && code < 300 ? KP_OK : KP_ERR_PERM;
 out:
   kp_buf_free(&req);
   close(fd);
   return st;
+}
+
+kp_status_t kp_webhook_post(const char *url, const void *body, size_t n, int timeout_ms, int *http_code) {
+  return kp_http_exchange(url, "POST", body, n, timeout_ms, NULL, http_code);
 }

@@ -120,6 +120,18 @@ kp_status_t kp_sigset_write_probe_points(const kp_sigset_t *s, kp_buf_t *out);
 kp_status_t kp_sigset_signals_raw(const kp_sigset_t *s, const char *etype, const char *code,
                                   const char *ds, int64_t from, int64_t until, kp_buf_t *out);
 
+/**
+ * Add the series of an IODA-shaped signals/raw response (`keepon serve`'s
+ * GET /api/v1/signals/raw/...) to @p s. Pure apart from memory. @p cc (may be
+ * NULL) is the country given to every series (asn entities carry none).
+ * @param points values added; @param bad series skipped as malformed
+ */
+kp_status_t kp_signals_raw_parse(const void *p, size_t n, const char *cc, kp_sigset_t *s, size_t *points,
+                                 size_t *bad);
+/** GET {base}/api/v1/signals/raw/{etype}/{code}?from&until (IP-literal http base) into @p s. */
+kp_status_t kp_signals_fetch(const char *base, const char *etype, const char *code, int64_t from, int64_t until,
+                             const char *cc, int timeout_ms, kp_sigset_t *s, size_t *points);
+
 /* ---------------------------------------------------------------- detectors */
 
 typedef enum kp_level { KP_LVL_NORMAL = 0, KP_LVL_WARNING, KP_LVL_CRITICAL } kp_level_t;

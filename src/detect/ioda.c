@@ -101,6 +101,7 @@ kp_status_t kp_ioda_levels(const kp_ioda_params_t *p, const double *v, size_t n,
                            double *pred) {
   int64_t hb = kp_span_bins(p->history, step), wb = kp_span_bins(p->warmup, step);
   int64_t mb = kp_span_bins(p->maxduration, step);
+  if (hb > (int64_t)n) hb = (int64_t)n; /* a window longer than the series never fills */
   if (hb < 1) hb = 1;
   if (wb > hb) wb = hb;
   kp_median_t *m = NULL;

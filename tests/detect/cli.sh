@@ -6,8 +6,10 @@ set -euo pipefail
 BIN=${KP_BIN:?KP_BIN must point at the keepon binary}
 T=$(mktemp -d /tmp/kpt-detect-cli-XXXXXX)
 FPID=
+SPID=
 cleanup() {
   if [ -n "$FPID" ]; then kill "$FPID" 2>/dev/null || true; wait "$FPID" 2>/dev/null || true; fi
+  if [ -n "$SPID" ]; then kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; fi
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -99,4 +101,20 @@ wait "$FPID" || fail "follow exit"
 FPID=
 grep -q '"alert":"close"' "$T/live-alerts.jsonl" || fail "follow: no close alert"
 grep -q '"ongoing":false' "$T/live.json" || fail "follow: still ongoing"
+
+# --server: the same signals stored by `keepon serve` (loopback, any port) and read back
+if command -v curl >/dev/null; then
+  "$BIN" serve --db "$T/db" --listen 127.0.0.1:0 > "$T/serve.out" 2> "$T/serve.err" &
+  SPID=$!
+  PORT=
+  for _ in $(seq 1 100); do PORT=$(cat "$T/serve.out" "$T/serve.err" | sed -n 's/.* port \([0-9]*\).*/\1/p'); [ -n "$PORT" ] && break; sleep 0.1; done
+  [ -n "$PORT" ] || { cat "$T/serve.err"; fail "serve did not start"; }
+  curl -sS -o /dev/null -w '%{http_code}' --data-binary @"$T/sig.jsonl" -H 'Content-Type: application/x-ndjson' \
+    "http://127.0.0.1:$PORT/api/v1/signals" | grep -q '^20' || fail "signals POST"
+  "$BIN" detect --server "http://127.0.0.1:$PORT" --cc KZ --from 2022-01-03 --to 2022-01-12 -o "$T/srv.json" 2>/dev/null
+  grep -q '"type":"full shutdown"' "$T/srv.json" || fail "--server: no full shutdown"
+  grep -q '"curfew":true' "$T/srv.json" || fail "--server: no curfew"
+  grep -q 'BGP visible, traffic down' "$T/srv.json" || fail "--server: no BGP finding"
+  kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
+fi
 echo "ok: detect/report CLI"
