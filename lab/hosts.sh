@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # hosts.sh: the ONE table of the lab's services (docs/lab.md "Service addresses").
 # Sourced by lib.sh. Every other script derives DNS records, nginx vhosts, certificates
 # and censor targets from LAB_HOSTS, so adding a service (e.g. OONI's QA world) is one line.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: shared helpers of the lab scripts. Sourced, never run.
 #
 # Environment (set by `keepon lab`, defaults for running the scripts by hand):

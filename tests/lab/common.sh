@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # common.sh: shared setup of the lab script tests. Sourced by each test with NAME set.
 # Gives: P (unique prefix), S (state folder), lab (keepon lab with them), cl (run in the client),
 # check/expect helpers and a trap that tears the lab down on every exit path.
