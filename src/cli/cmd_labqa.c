@@ -127,19 +127,20 @@ static kp_status_t measure(const char *ns, const char *url, const kp_wc_probe_cf
 }
 
 int kp_cmd_lab_qa(int argc, char **argv) {
-  const char *only = NULL, *prefix = NULL, *state = NULL;
+  const char *only = NULL, *prefix = NULL, *state = NULL, *shard = NULL;
   bool keep = false;
   double step = 1;
   const kp_opt_t opts[] = {
     {"only", 0, KP_OPT_STR, "NAME", "run only this scenario", &only, 0, 0},
     {"prefix", 'p', KP_OPT_STR, "P", "namespace prefix (default kq<pid>)", &prefix, 0, 0},
     {"state", 0, KP_OPT_STR, "DIR", "run-time folder (default ./var/labqa/P)", &state, 0, 0},
+    {"shard", 0, KP_OPT_STR, "K/N", "run only scenarios whose index i has i % N == K (parallel runs)", &shard, 0, 0},
     {"keep", 0, KP_OPT_FLAG, NULL, "leave the world up afterwards (remove it with world.py down)", &keep, 0, 0},
     {"timeout", 0, KP_OPT_DOUBLE, "S", "probe step timeout in seconds (default 1)", &step, 0.2, 30},
     {0},
   };
   const kp_cmd_help_t help = {
-    "keepon lab qa FILE [--only NAME] [--prefix P] [--keep]",
+    "keepon lab qa FILE [--only NAME] [--shard K/N] [--prefix P] [--keep]",
     "Builds OONI's Web Connectivity QA world in network namespaces (lab/qa/world.py), recreates each "
     "scenario of FILE (OONI's scenarios.json format) from its network description, runs the web probe "
     "and compares its test keys with expect_effective on every v0.5 field. Prints PASS name, FAIL name: "
@@ -159,6 +160,11 @@ int kp_cmd_lab_qa(int argc, char **argv) {
     return KP_EXIT_USAGE;
   }
   const char *file = pos[0];
+  unsigned sk = 0, sn = 1;
+  if (shard && (sscanf(shard, "%u/%u", &sk, &sn) != 2 || sn == 0 || sk >= sn || sn > 64)) {
+    fprintf(stderr, "keepon lab qa: --shard wants K/N with 0 <= K < N <= 64\n");
+    return KP_EXIT_USAGE;
+  }
   kp_buf_t fb;
   kp_buf_init(&fb, (size_t)64 << 20);
   kp_json_doc_t *doc = NULL;
@@ -230,7 +236,7 @@ int kp_cmd_lab_qa(int argc, char **argv) {
   for (size_t i = 0; i < kp_json_len(all) && !g_interrupted; i++) {
     const kp_json_t *sc = kp_json_at(all, i);
     const char *name = kp_json_get_str(sc, "name");
-    if (only && strcmp(only, name)) continue;
+    if ((only && strcmp(only, name)) || i % sn != sk) continue;
     char *ap[] = {"python3", world, "apply", (char *)state, (char *)prefix, absfile, (char *)name, NULL};
     int arc = run_capture(ap, out, sizeof out);
     out[strcspn(out, "\n")] = arc == 0 ? out[strcspn(out, "\n")] : 0;

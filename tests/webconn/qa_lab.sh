@@ -3,6 +3,7 @@
 # with a stated reason (`keepon lab qa`, driven through tests' wc_cli until it is dispatched).
 # Namespaces kqt<pid>-*, addresses 198.18.0.0/15 only; the world is torn down on every exit path.
 set -u
+SHARD=${1:-0/1}
 SCEN=${KP_SHARED_DATA:-$KP_SRC/../shared/data}/ooni/qa/scenarios.json
 [ -r "$SCEN" ] || { echo "skip: $SCEN absent (set KP_SHARED_DATA)"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "skip: needs root for network namespaces"; exit 77; }
@@ -12,12 +13,12 @@ STATE=$(mktemp -d /tmp/kp-qa.XXXXXX)
 cleanup() { python3 "$KP_SRC/lab/qa/world.py" down "$STATE/w" "$P" >/dev/null 2>&1; rm -rf "$STATE"; }
 trap cleanup EXIT INT TERM
 OUT=$STATE/out.txt
-KP_BIN=$KP_BIN KEEPON_LAB_DIR=$KP_SRC/lab "$KP_BUILD/tests/webconn/wc_cli" qa "$SCEN" --prefix "$P" --state "$STATE/w" >"$OUT" 2>&1
+KP_BIN=$KP_BIN KEEPON_LAB_DIR=$KP_SRC/lab "$KP_BUILD/tests/webconn/wc_cli" qa "$SCEN" --shard "$SHARD" --prefix "$P" --state "$STATE/w" >"$OUT" 2>&1
 rc=$?
 cat "$OUT"
 tail -n 1 "$OUT" | grep -Eq '^[0-9]+ passed, 0 failed$' || { echo "FAIL: not every scenario passed (rc $rc)"; exit 1; }
 n=$(grep -c '^PASS ' "$OUT"); s=$(grep -c '^SKIP ' "$OUT")
-[ "$((n + s))" = "$(python3 -c "import json,sys;print(len(json.load(open(sys.argv[1]))))" "$SCEN")" ] || { echo "FAIL: scenarios missing from the report"; exit 1; }
+[ "$((n + s))" = "$(python3 -c "import json,sys;k,m=map(int,sys.argv[2].split('/'));print(len(json.load(open(sys.argv[1]))[k::m]))" "$SCEN" "$SHARD")" ] || { echo "FAIL: scenarios missing from the report"; exit 1; }
 grep -q '^SKIP [^:]*: .\+' "$OUT" || [ "$s" = 0 ] || { echo "FAIL: a SKIP without a reason"; exit 1; }
 # nothing left behind
 ip netns list | grep -q "^$P-" && { echo "FAIL: namespaces left"; exit 1; }
