@@ -99,42 +99,58 @@ start_serve() {
   skip serve "keepon serve did not come up (see $logs/serve.log)"
 }
 
+# bgp: the BIRD pair (lab/bgp/bgp.sh, namespaces ${prefix}b-bgp1/2): the origin announces
+# 2 x 16 /24s of 198.18.64.0/18 (Kazakhstan in the geo table) to the collector, which writes
+# BGP4MP; nothing is withdrawn during the cut (that is the point). At the end a RIB dump closes
+# the series and `keepon bgp visibility` turns the MRT into bgp signal points.
+bgp_up=0
+bgpsh() { KP_BGP_PREFIX="${prefix}b" KP_BGP_STATE="$out/bgp" bash "$labdir/bgp/bgp.sh" "$@"; }
 start_bgp() {
-  if ! "$K" bgp visibility --help >/dev/null 2>&1 || [ ! -e "$labdir/bgp" ]; then
+  if ! "$K" bgp visibility --help >/dev/null 2>&1 || [ ! -e "$labdir/bgp/bgp.sh" ]; then
     skip bgp "keepon bgp visibility / the BIRD pair (lab/bgp) are not built yet: no bgp signal"; return
   fi
-  skip bgp "integration pending"
+  bgpsh up 16 >>"$logs/bgp.log" 2>&1 || { skip bgp "lab/bgp up failed (see $logs/bgp.log)"; return; }
+  bgp_up=1
+  local n=0
+  for _ in $(seq 50); do n=$(bgpsh count 2>/dev/null || echo 0); [ "$n" = 32 ] && break; sleep 0.1; done
+  say "bgp: BIRD pair up, the collector holds $n routes (MRT in $out/bgp/updates.mrt)"
+}
+finish_bgp() {
+  [ "$bgp_up" = 1 ] || return 0
+  bgpsh ribdump "$raw/bgp-rib.mrt" >>"$logs/bgp.log" 2>&1 || true
+  "$K" bgp visibility --bin "$round" --full-feed-min 1 --geo-table "$out/geo.csv" --country KZ --no-asn \
+    -o "$raw/bgp.signals.jsonl" "$out/bgp/updates.mrt" "$raw/bgp-rib.mrt" 2>>"$logs/bgp.log" ||
+    say "WARN bgp visibility failed (see $logs/bgp.log)"
 }
 
 # watch: the AnyIP responder lab (lab/watch/lab.sh, own namespaces ${prefix}w-*) answers for
 # 198.18.0.0/18, mapped to Kazakhstan by a synthetic geo table; census first, then watch with
 # short rounds from outside. The cut = an outage of the whole /16 on the responder's router.
 wlab() { bash "$labdir/watch/lab.sh" --prefix "${prefix}w" "$@"; }
-round=
+# One watch round (and BGP bin) = about a quarter of a simulated hour, in whole real seconds,
+# preferably dividing --speed so that a round is a whole fraction of a simulated hour: the
+# replay then starts on a round boundary and rounds map onto detect's hour-aligned bins.
+round=$(echo "r = ($speed + 2) / 4; if (r < 1) r = 1; scale=0; r / 1" | bc -l)
+for r in $(seq "$round" -1 1); do
+  if [ "$(echo "scale=6; x = $speed / $r; scale=0; (x * 1000000) % 1000000 == 0" | bc)" = 1 ]; then round=$r; break; fi
+done
 start_watch() {
   if ! have watch || ! have census || [ ! -e "$labdir/watch/lab.sh" ]; then
     skip watch "keepon watch/census or lab/watch are not built yet: no ping-slash24 signal"; return
   fi
-  # one round = 1/4 of a simulated hour (15 min at any speed), at least 1 s real
-  round=$(echo "r = $speed / 4; if (r < 1) r = 1; r" | bc -l | sed 's/^\./0./')
   wlab up >>"$logs/watch-lab.log" 2>&1 || { skip watch "lab/watch up failed (see $logs/watch-lab.log)"; return; }
   watch_up=1
   chmod 755 "$out"
   echo 198.18.0.0/18 >"$out/watch.cidr"
-  cat >"$out/geo.csv" <<'CSV'
-# the demo's synthetic geo table: the lab's 198.18.0.0/18 stands for Kazakhstan
-prefix,cc,region,asn,as_name
-198.18.0.0/18,KZ,Almaty,9198,JSC Kazakhtelecom
-198.18.32.0/20,KZ,Astana,21299,Kar-Tel LLC
-198.18.48.0/20,KZ,Shymkent,9198,JSC Kazakhtelecom
-CSV
   wlab exec "$K" census --cidr "$out/watch.cidr" --passes 3 --rate 30000 --timeout 0.3 \
     --out "$out/census.jsonl" >>"$logs/watch.log" 2>&1 || { skip watch "census failed (see $logs/watch.log)"; return; }
   ip netns exec "${prefix}w-cl" "$K" watch --census "$out/census.jsonl" --cidr "$out/watch.cidr" --round "$round" --timeout 0.2 \
     --spread 0.2 --rate 20000 --geo-table "$out/geo.csv" --no-geo-default --detail changes \
     --out "$raw/watch.blocks.jsonl" --signals "$raw/watch.signals.jsonl" -v 2>>"$logs/watch.log" &
   pids+=($!)
-  say "watch: $(wc -l <"$out/census.jsonl") /24 blocks (census), ICMP rounds of ${round}s real = $(echo "$round * 3600 / $speed / 60" | bc) min simulated"
+  for _ in $(seq 100); do [ -s "$raw/watch.signals.jsonl" ] && break; sleep 0.1; done
+  watch_t0=$(head -1 "$raw/watch.signals.jsonl" 2>/dev/null | sed -n 's/.*"t":\([0-9]*\).*/\1/p')
+  say "watch: $(wc -l <"$out/census.jsonl") /24 blocks (census), ICMP rounds of ${round}s real = $(echo "$round * 3600 / $speed / 60" | bc -l | cut -c1-5) min simulated"
 }
 watch_up=0
 watch_outage() {
@@ -173,6 +189,7 @@ outage() {
 }
 comp_down() {
   [ "$watch_up" = 1 ] && wlab down >/dev/null 2>&1 || true
+  [ "$bgp_up" = 1 ] && bgpsh down >/dev/null 2>&1 || true
 }
 
 # ---------------------------------------------------------------- 1. schedule
@@ -183,6 +200,16 @@ hours=$(( (sim1 - sim0) / 3600 ))
 say "replaying Jan $days 2022: $(date -u -d @"$sim0" '+%b %d %H:%M') .. $(date -u -d @"$sim1" '+%b %d %H:%M') UTC," \
   "$hours simulated hours at $speed s/hour (~$(echo "$hours * $speed / 60" | bc) min); output in $out"
 
+# the demo's synthetic geo table: the lab's 198.18.0.0/18 (watch) and 198.18.64.0/18 (BGP)
+# stand for Kazakhstan
+cat >"$out/geo.csv" <<'CSV'
+prefix,cc,region,asn,as_name
+198.18.0.0/18,KZ,Almaty,9198,JSC Kazakhtelecom
+198.18.32.0/20,KZ,Astana,21299,Kar-Tel LLC
+198.18.48.0/20,KZ,Shymkent,9198,JSC Kazakhtelecom
+198.18.64.0/18,KZ,Almaty,9198,JSC Kazakhtelecom
+CSV
+
 # ---------------------------------------------------------------- 2. lab
 say "lab up (prefix $prefix)"
 "$K" lab up "${labopt[@]}" >"$logs/lab.log" 2>&1 || { cat "$logs/lab.log" >&2; echo "kz2022: lab up failed" >&2; exit 1; }
@@ -191,7 +218,12 @@ say "lab up (prefix $prefix)"
 start_serve
 start_bgp
 start_watch
+# the replay starts on a watch round boundary (>= 1 s from now), else now
 real0=$(date +%s.%N)
+if [ -n "${watch_t0:-}" ]; then
+  real0=$(echo "n = $real0 + 1; k = (n - $watch_t0) / $round; scale=0; k = k / 1 + 1; $watch_t0 + k * $round" | bc -l)
+  sleep "$(echo "$real0 - $(date +%s.%N)" | bc -l)"
+fi
 start_probe
 say "replay starts: real0=$real0 = sim $(date -u -d @"$sim0" '+%Y-%m-%d %H:%M')"
 while IFS= read -r line; do
@@ -221,6 +253,7 @@ wait_s=$(echo "$end_at - $now" | bc -l)
 if [ "$(echo "$wait_s > 0" | bc)" = 1 ]; then sleep "$wait_s"; fi
 say "replay done: $(date -u -d @"$sim1" '+%b %d %H:%M') UTC"
 stop_pids
+finish_bgp
 
 # ---------------------------------------------------------------- 4. after
 : >"$sim/signals.jsonl"
@@ -276,8 +309,9 @@ fi
 if [ -s "$out/incidents.json" ]; then
   tol=$tolerance
   if [ "$tol" = 0 ]; then
-    # one probing round (watch) in simulated seconds, plus the injection's own latency
-    tol=$(echo "(${round:-1} * 3600 / $speed) + 60" | bc | cut -d. -f1)
+    # one probing round (watch) in simulated seconds, plus 0.1 s real for the injection's own
+    # latency (the nft outage takes ~20 ms; at 1 s/hour that alone is over a simulated minute)
+    tol=$(echo "(${round:-1} + 0.1) * 3600 / $speed" | bc -l | cut -d. -f1)
   fi
   echo
   echo "== detected vs injected (tolerance ${tol}s simulated) =="

@@ -14,7 +14,9 @@
 #include "demo/demo.h"
 
 static int64_t warp_t(const kp_demo_warp_t *w, double t) {
-  return (int64_t)llround(w->sim0 + (t - w->real0) * 3600.0 / w->speed);
+  double x = w->sim0 + (t - w->real0) * 3600.0 / w->speed;
+  if (!(x > -9e15 && x < 9e15)) return -1; /* out of any sane range (and of int64_t) */
+  return (int64_t)llround(x);
 }
 
 kp_status_t kp_demo_warp_line(const kp_demo_warp_t *w, const void *p, size_t n, kp_buf_t *out) {
@@ -40,14 +42,16 @@ kp_status_t kp_demo_warp_line(const kp_demo_warp_t *w, const void *p, size_t n, 
     if (signal && kp_json_is(v, KP_JSON_NUMBER) && strcmp(k, "t") == 0) {
       kp_jw_int(&jw, warp_t(w, kp_json_num(v)));
     } else if (signal && kp_json_is(v, KP_JSON_NUMBER) && strcmp(k, "step") == 0) {
-      int64_t s = (int64_t)llround(kp_json_num(v) * 3600.0 / w->speed);
-      kp_jw_int(&jw, s > 0 ? s : 1);
+      double x = kp_json_num(v) * 3600.0 / w->speed;
+      kp_jw_int(&jw, x >= 1 && x < 9e15 ? (int64_t)llround(x) : 1);
     } else if (msm && kp_json_is(v, KP_JSON_STRING) &&
                (strcmp(k, "measurement_start_time") == 0 || strcmp(k, "test_start_time") == 0)) {
       time_t t;
-      if (kp_time_parse(kp_json_str(v), &t) == 0) {
-        char s[20];
-        kp_time_ooni((time_t)warp_t(w, (double)t), s);
+      int64_t ws = 0;
+      /* only years 1970..9999 fit the 19-character OONI time; anything else stays as it was */
+      if (kp_time_parse(kp_json_str(v), &t) == 0 && (ws = warp_t(w, (double)t)) >= 0 && ws <= 253402300799) {
+        char s[32] = {0};
+        kp_time_ooni((time_t)ws, s);
         kp_jw_str(&jw, s);
       } else {
         kp_jw_node(&jw, v);

@@ -1,0 +1,167 @@
+/* test_demo.c: the kz2022 schedule, the time warp and the truth check. */
+#include <string.h>
+
+#include "base/json.h"
+#include "demo/demo.h"
+#include "kp_test.h"
+
+#define JAN(d, h, m) ((int64_t)1640995200 + ((int64_t)(d) - 1) * 86400 + (int64_t)(h) * 3600 + (int64_t)(m) * 60)
+
+static kp_json_doc_t *parse(const void *p, size_t n) {
+  kp_json_doc_t *d = NULL;
+  KP_ASSERT_MSG(kp_json_parse(p, n, NULL, &d, NULL) == KP_OK, "not JSON: %.*s", (int)n, (const char *)p);
+  return d;
+}
+
+KP_TEST(span_parse) {
+  kp_demo_span_t s;
+  KP_ASSERT(kp_demo_span_parse("4-11", &s) == KP_OK);
+  KP_ASSERT_EQ(s.sim_start, JAN(4, 12, 0));
+  KP_ASSERT_EQ(s.sim_end, JAN(11, 6, 0));
+  KP_ASSERT(kp_demo_span_parse("6", &s) == KP_OK);
+  KP_ASSERT_EQ(s.sim_start, JAN(6, 0, 0));
+  KP_ASSERT_EQ(s.sim_end, JAN(7, 0, 0));
+  const char *bad[] = {"", "3-5", "5-4", "4-12", "4-", "x", "4-6x"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) KP_ASSERT_MSG(kp_demo_span_parse(bad[i], &s) != KP_OK, "%s", bad[i]);
+}
+
+KP_TEST(truth_full_week) {
+  kp_demo_span_t s;
+  KP_ASSERT(kp_demo_span_parse("4-11", &s) == KP_OK);
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 20);
+  KP_ASSERT(kp_demo_truth(&s, 10, &b) == KP_OK);
+  kp_json_doc_t *d = parse(b.data, b.len);
+  const kp_json_t *outs = kp_json_get(kp_json_root(d), "outages");
+  /* the cut plus five connectivity windows = six down windows, restoration Jan 11 02:15 */
+  KP_ASSERT_EQ(kp_json_len(outs), 6);
+  int64_t a = 0, e = 0;
+  KP_ASSERT(kp_json_get_int(kp_json_at(outs, 0), "start", &a) && a == JAN(5, 10, 30));
+  KP_ASSERT(kp_json_get_int(kp_json_at(outs, 5), "end", &e) && e == JAN(11, 2, 15));
+  /* each down window ends where a connectivity window of the README starts */
+  int64_t e0 = 0, a1 = 0;
+  KP_ASSERT(kp_json_get_int(kp_json_at(outs, 0), "end", &e0) && e0 == JAN(5, 17, 30));
+  KP_ASSERT(kp_json_get_int(kp_json_at(outs, 1), "start", &a1) && a1 == JAN(5, 22, 0));
+  KP_ASSERT_EQ(kp_json_len(kp_json_get(kp_json_root(d), "blocking")), 4);
+  kp_json_doc_free(d);
+  kp_buf_free(&b);
+}
+
+KP_TEST(actions_timed_and_clipped) {
+  kp_demo_span_t s;
+  KP_ASSERT(kp_demo_span_parse("6-7", &s) == KP_OK); /* starts inside a down window, apps blocked */
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 20);
+  KP_ASSERT(kp_demo_actions(&s, 2, &b) == KP_OK);
+  const char *p = kp_buf_str(&b);
+  size_t lines = 0, at0 = 0;
+  double last = -1;
+  for (const char *l = p; *l;) {
+    const char *nl = strchr(l, '\n');
+    KP_ASSERT(nl);
+    kp_json_doc_t *d = parse(l, (size_t)(nl - l));
+    const kp_json_t *o = kp_json_root(d);
+    double at = kp_json_num(kp_json_get(o, "at"));
+    int64_t sim = 0;
+    KP_ASSERT(kp_json_get_int(o, "sim", &sim));
+    KP_ASSERT(at >= last);                                   /* in time order */
+    KP_ASSERT_MSG(at * 1800 == (double)(sim - s.sim_start), "at %g sim %lld", at, (long long)sim); /* 2 s/hour */
+    if (at == 0) {
+      at0++;
+      KP_ASSERT(kp_json_truthy(kp_json_get(o, "on")));      /* states in force at the start */
+    }
+    last = at;
+    lines++;
+    kp_json_doc_free(d);
+    l = nl + 1;
+  }
+  /* at 0: 4 app rules + the outage in force since Jan 5 22:00; then off 10:30, on 14:00 (Jan 6),
+     off 02:30, on 06:00 (Jan 7) */
+  KP_ASSERT_EQ(at0, 5);
+  KP_ASSERT_EQ(lines, 9);
+  kp_buf_free(&b);
+}
+
+KP_TEST(warp_signal_and_measurement) {
+  kp_demo_warp_t w = {.real0 = 1000, .sim0 = JAN(4, 12, 0), .speed = 10}; /* 10 s = 1 h */
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 20);
+  const char *sig = "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"KZ\",\"datasource\":\"ping-slash24\","
+                    "\"t\":1020,\"step\":3,\"value\":64,\"down\":0}";
+  KP_ASSERT(kp_demo_warp_line(&w, sig, strlen(sig), &b) == KP_OK);
+  kp_json_doc_t *d = parse(b.data, b.len);
+  int64_t t = 0, step = 0, v = 0;
+  KP_ASSERT(kp_json_get_int(kp_json_root(d), "t", &t) && t == JAN(4, 14, 0));
+  KP_ASSERT(kp_json_get_int(kp_json_root(d), "step", &step) && step == 1080);
+  KP_ASSERT(kp_json_get_int(kp_json_root(d), "value", &v) && v == 64);
+  KP_ASSERT(kp_json_get(kp_json_root(d), "down"));
+  kp_json_doc_free(d);
+  kp_buf_reset(&b);
+  /* real 1795829510 = 2026-11-28 01:31:50 */
+  kp_demo_warp_t w2 = {.real0 = 1795829510, .sim0 = JAN(5, 0, 0), .speed = 1};
+  const char *msm = "{\"test_name\":\"whatsapp\",\"measurement_start_time\":\"2026-11-28 01:31:55\",\"test_keys\":{\"t\":5}}";
+  KP_ASSERT(kp_demo_warp_line(&w2, msm, strlen(msm), &b) == KP_OK);
+  d = parse(b.data, b.len);
+  KP_ASSERT_STREQ(kp_json_get_str(kp_json_root(d), "measurement_start_time"), "2022-01-05 05:00:00");
+  int64_t inner = 0;
+  KP_ASSERT(kp_json_get_int(kp_json_get(kp_json_root(d), "test_keys"), "t", &inner) && inner == 5); /* nested: untouched */
+  kp_json_doc_free(d);
+  KP_ASSERT(kp_demo_warp_line(&w, "[1]", 3, &b) == KP_ERR_INVAL);
+  KP_ASSERT(kp_demo_warp_line(&w, "{", 1, &b) == KP_ERR_INVAL);
+  kp_buf_free(&b);
+}
+
+/* a truth with two down windows and two apps, and signals to match */
+static const char *TRUTH =
+  "{\"cc\":\"KZ\",\"sim_start\":0,\"sim_end\":100000,"
+  "\"blocking\":[{\"app\":\"whatsapp\",\"technique\":\"tls_sni_reset\"},{\"app\":\"facebook_messenger\",\"technique\":\"throttled\"}],"
+  "\"outages\":[{\"start\":20000,\"end\":30000},{\"start\":50000,\"end\":100000,\"clipped_end\":true}]}";
+
+static void signals(kp_buf_t *b, bool bgp_drop) {
+  for (int64_t t = 0; t < 100000; t += 1000) {
+    bool down = (t >= 20000 && t < 30000) || t >= 50000;
+    kp_buf_printf(b, "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"KZ\",\"datasource\":\"ping-slash24\",\"t\":%lld,\"step\":1000,\"value\":%d}\n",
+                  (long long)t, down ? 0 : 60);
+    kp_buf_printf(b, "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"KZ\",\"datasource\":\"bgp\",\"t\":%lld,\"step\":1000,\"value\":%d}\n",
+                  (long long)t, bgp_drop && down ? 10 : 64);
+  }
+}
+
+static size_t run_check(const char *inc, bool bgp_drop, int64_t tol, kp_buf_t *log) {
+  kp_buf_t sig;
+  kp_buf_init(&sig, 1 << 22);
+  signals(&sig, bgp_drop);
+  kp_demo_check_opts_t o = {.tolerance_s = tol, .require_techniques = true, .require_throttling = true};
+  size_t fails = 99;
+  kp_buf_reset(log);
+  KP_ASSERT(kp_demo_check(&o, TRUTH, strlen(TRUTH), inc, strlen(inc), sig.data, sig.len, log, &fails) == KP_OK);
+  kp_buf_free(&sig);
+  return fails;
+}
+
+KP_TEST(check_matches_and_mismatches) {
+  kp_buf_t log;
+  kp_buf_init(&log, 1 << 20);
+  /* detect's shape: a curfew incident with windows (ISO), a service incident with a technique map */
+  const char *good =
+    "[{\"id\":\"o\",\"type\":\"full shutdown\",\"start_ts\":19500,\"end_ts\":100000,\"windows\":["
+    "{\"start\":\"1970-01-01T05:25:00Z\",\"end\":\"1970-01-01T08:20:00Z\"},{\"start\":\"1970-01-01T13:50:00Z\",\"end\":\"1970-01-02T03:46:40Z\"}]},"
+    "{\"id\":\"s\",\"type\":\"service blocking\",\"start_ts\":5000,\"end_ts\":90000,\"services\":[\"whatsapp\"],\"techniques\":{\"tls_sni_reset\":3}},"
+    "{\"id\":\"t\",\"type\":\"throttling\",\"start_ts\":5000,\"end_ts\":90000,\"services\":[\"facebook_messenger\"],\"techniques\":{\"throttled\":2}}]";
+  KP_ASSERT_MSG(run_check(good, false, 600, &log) == 0, "%s", kp_buf_str(&log));
+  /* the same with a tighter tolerance: the 500 s early start of window 1 fails */
+  KP_ASSERT_MSG(run_check(good, false, 300, &log) == 1, "%s", kp_buf_str(&log));
+  KP_ASSERT(strstr(kp_buf_str(&log), "FAIL outage 1970-01-01T05:33:20Z"));
+  /* BGP dropping with active probing is a failure (the point of the demo is that it does not) */
+  KP_ASSERT_MSG(run_check(good, true, 600, &log) == 1, "%s", kp_buf_str(&log));
+  KP_ASSERT(strstr(kp_buf_str(&log), "FAIL bgp changed"));
+  /* a missing window, a wrong technique and an unnamed app */
+  const char *bad =
+    "[{\"id\":\"o\",\"type\":\"full shutdown\",\"start_ts\":20000,\"end_ts\":30000,\"windows\":[]},"
+    "{\"id\":\"s\",\"type\":\"service blocking\",\"start_ts\":5000,\"end_ts\":90000,\"services\":[\"whatsapp\"],\"techniques\":{\"dns_forged\":3}}]";
+  KP_ASSERT_MSG(run_check(bad, false, 600, &log) == 3, "%s", kp_buf_str(&log));
+  KP_ASSERT(strstr(kp_buf_str(&log), "not detected"));
+  KP_ASSERT(strstr(kp_buf_str(&log), "technique not named"));
+  KP_ASSERT(strstr(kp_buf_str(&log), "no incident names the app"));
+  kp_buf_free(&log);
+}
