@@ -26,21 +26,61 @@ usage() {
 }
 
 # ---- primitives that record their inverse ----------------------------------------------------
+# Rules are queued per (family, table) and applied in one iptables-restore --noflush each
+# (ipt_flush): one process per batch instead of one per rule. Anything that depends on the rules
+# being in place (conntrack flushes, daemons) calls ipt_flush first; replay_undo does the same.
+declare -A IPTQ=()
 undo() { printf '%q ' "$@" >>"$UNDO"; printf '\n' >>"$UNDO"; }
-ipt() { # FAMILY(4|6) TABLE CHAIN RULE...: insert RULE at the top, record its deletion
-  local bin=iptables table=$2 chain=$3
-  [ "$1" = 6 ] && bin=ip6tables
+# restore-syntax line: every argument double-quoted (rules never contain '"')
+ipt_line() { local a out=""; for a in "$@"; do out+=" \"$a\""; done; printf '%s\n' "${out# }"; }
+ipt() { # FAMILY(4|6) TABLE CHAIN RULE...: insert RULE at the top (queued), record its deletion
+  local fam=$1 table=$2 chain=$3
   shift 3
-  cen "$bin" -w -t "$table" -I "$chain" "$@"
-  undo cen "$bin" -w -t "$table" -D "$chain" "$@"
+  IPTQ["$fam $table"]+="$(ipt_line -I "$chain" "$@")"$'\n'
+  undo ipt_del "$fam" "$table" "$chain" "$@"
 }
-ct_flush_dst() { # drop conntrack entries toward an address (stale NAT decisions, lab-notes 4)
-  local fam=ipv4
-  [[ $1 == *:* ]] && fam=ipv6
-  cen conntrack -D -f "$fam" -d "$1" >/dev/null 2>&1 || true
+ipt_del() { # FAMILY TABLE CHAIN RULE...: delete RULE (queued)
+  local fam=$1 table=$2 chain=$3
+  shift 3
+  IPTQ["$fam $table"]+="$(ipt_line -D "$chain" "$@")"$'\n'
+}
+ipt_flush() { # apply the queued rules; a failed deletion batch falls back to rule by rule
+  local k fam table bin line
+  for k in "${!IPTQ[@]}"; do
+    fam=${k% *} table=${k#* } bin=iptables
+    [ "$fam" = 6 ] && bin=ip6tables
+    if ! printf '*%s\n%sCOMMIT\n' "$table" "${IPTQ[$k]}" | cen "$bin-restore" -w -n 2>/dev/null; then
+      if grep -q '^"-I"' <<<"${IPTQ[$k]}"; then
+        unset 'IPTQ[$k]'
+        lab_die "$bin-restore failed for table $table"
+      fi
+      while IFS= read -r line; do
+        [ -n "$line" ] && printf '*%s\n%s\nCOMMIT\n' "$table" "$line" | cen "$bin-restore" -w -n 2>/dev/null || true
+      done <<<"${IPTQ[$k]}"
+    fi
+    unset 'IPTQ[$k]'
+  done
+}
+# ct_flush_dst ADDR...: drop conntrack entries toward these addresses (stale NAT decisions,
+# lab-notes 4); lists the table once and deletes only what is there.
+ct_flush_dst() {
+  local a fam table
+  ipt_flush
+  table=$(cen conntrack -L -f ipv4 2>/dev/null; cen conntrack -L -f ipv6 2>/dev/null) || true
+  for a in "$@"; do
+    grep -qF "dst=$a " <<<"$table" || continue
+    fam=ipv4
+    [[ $a == *:* ]] && fam=ipv6
+    cen conntrack -D -f "$fam" -d "$a" >/dev/null 2>&1 || true
+  done
+}
+ct_flush_target() { # TARGET: ct_flush_dst on all its addresses
+  # shellcheck disable=SC2046
+  ct_flush_dst $(lab_target_v4 "$1") $(lab_target_v6 "$1")
 }
 ct_flush_dns() {
   local p f
+  ipt_flush
   for f in ipv4 ipv6; do
     for p in udp tcp; do cen conntrack -D -f "$f" -p "$p" --dport 53 >/dev/null 2>&1 || true; done
   done
@@ -49,8 +89,11 @@ replay_undo() { # FILE: run its commands bottom-up, then delete it
   local line
   [ -f "$1" ] || return 0
   while IFS= read -r line; do
-    [ -n "$line" ] && { eval "$line" </dev/null || true; }
+    [ -n "$line" ] || continue
+    [[ $line == ipt_del\ * ]] || ipt_flush
+    eval "$line" </dev/null || true
   done < <(tac "$1")
+  ipt_flush
   rm -f "$1"
 }
 # DNS wire format of a name as an iptables --hex-string: web.x.com -> |03|web|01|x|03|com|00|
@@ -109,19 +152,20 @@ tech_tls_sni_drop() {
 tech_tls_mitm() {
   local app name v4 v6 kind n=0
   undo mitm_release "$2"
+  undo ct_flush_target "$1" # recorded before the rules: `off` runs it after they are gone
   mitm_ensure
+  local addrs=()
   while read -r app name v4 v6 kind; do
     [ "$kind" = dc ] && continue
     n=$((n + 1))
-    undo ct_flush_dst "$v4"
-    [ "$v6" = - ] || undo ct_flush_dst "$v6"
+    addrs+=("$v4")
     ipt 4 nat PREROUTING -i cen-cl -p tcp -d "$v4" --dport 443 -j DNAT --to-destination "$LAB_CENCL4:$LAB_MITM_PORT"
-    [ "$v6" = - ] ||
-      ipt 6 nat PREROUTING -i cen-cl -p tcp -d "$v6" --dport 443 -j DNAT --to-destination "[$LAB_CENCL6]:$LAB_MITM_PORT"
-    ct_flush_dst "$v4"
-    [ "$v6" = - ] || ct_flush_dst "$v6"
+    [ "$v6" = - ] && continue
+    addrs+=("$v6")
+    ipt 6 nat PREROUTING -i cen-cl -p tcp -d "$v6" --dport 443 -j DNAT --to-destination "[$LAB_CENCL6]:$LAB_MITM_PORT"
   done < <(lab_target_rows "$1")
   [ "$n" -gt 0 ] || lab_die "target '$1' has no TLS names"
+  ct_flush_dst "${addrs[@]}"
 }
 mitm_ensure() {
   lab_running mitm && return 0
@@ -168,18 +212,18 @@ mitm_release() { # KEY: stop the interception server unless another tls_mitm is 
 }
 
 tech_http_blockpage() {
-  local app name v4 v6 kind port
+  local app name v4 v6 kind port addrs=()
+  undo ct_flush_target "$1" # recorded before the rules: `off` runs it after they are gone
   while read -r app name v4 v6 kind; do
-    undo ct_flush_dst "$v4"
-    [ "$v6" = - ] || undo ct_flush_dst "$v6"
+    addrs+=("$v4")
+    [ "$v6" = - ] || addrs+=("$v6")
     for port in 80 $([ "$kind" = dc ] && echo 443); do
       ipt 4 nat PREROUTING -i cen-cl -p tcp -d "$v4" --dport "$port" -j DNAT --to-destination "$LAB_CENCL4:$LAB_BLOCKPAGE_PORT"
       [ "$v6" = - ] ||
         ipt 6 nat PREROUTING -i cen-cl -p tcp -d "$v6" --dport "$port" -j DNAT --to-destination "[$LAB_CENCL6]:$LAB_BLOCKPAGE_PORT"
     done
-    ct_flush_dst "$v4"
-    [ "$v6" = - ] || ct_flush_dst "$v6"
   done < <(lab_target_rows "$1")
+  ct_flush_dst "${addrs[@]}"
 }
 
 tech_network_down() {
@@ -256,6 +300,7 @@ dns_sync() {
       ipt 4 nat PREROUTING -i cen-cl -p "$p" --dport 53 -j DNAT --to-destination "$LAB_CENCL4:53"
       ipt 6 nat PREROUTING -i cen-cl -p "$p" --dport 53 -j DNAT --to-destination "[$LAB_CENCL6]:53"
     done
+    ipt_flush
     UNDO=$saved
   fi
   ct_flush_dns
@@ -291,6 +336,7 @@ censor_on() {
   (
     set -e
     "tech_$tech" "$target" "$key"
+    ipt_flush
   )
   rc=$?
   set -e
