@@ -44,8 +44,12 @@ probe() { # NAME -> $out/NAME.txt (terminal) and $out/NAME.jsonl; prints wall se
   echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}'
 }
 line() { grep -E "^$2 " "$out/$1.txt" || true; }
-check_jsonl() { # NAME: 4 measurements with the required envelope fields
+CHECK=${KP_BUILD:+$KP_BUILD/tests/probe/msmt_check}
+check_jsonl() { # NAME: 4 measurements with the required envelope fields, read back by the reader
   local f=$out/$1.jsonl n k
+  if [ -n "$CHECK" ] && [ -x "$CHECK" ]; then
+    if "$CHECK" "$f" 4; then ok; else bad "$1: the reader rejected the measurements"; fi
+  fi
   n=$(wc -l <"$f" 2>/dev/null || echo 0)
   [ "$n" = 4 ] || { bad "$1: $n measurements, want 4"; return; }
   for k in '"report_id":"[0-9]{8}T[0-9]{6}Z_[a-z]+_ZZ_0_n1_[A-Za-z0-9]{16}"' '"probe_cc":"ZZ"' '"probe_asn":"AS0"' \
@@ -78,6 +82,7 @@ for tech in $TECHS; do
         if echo "$l" | grep -q " OK "; then ok; else bad "$name (bystander): $l"; fi
       fi
     done
+    [ -z "$CHECK" ] || [ ! -x "$CHECK" ] || "$CHECK" "$out/$name.jsonl" 4 || bad "$name: the reader rejected the measurements"
     echo "$name: ${w}s"
   done
 done
