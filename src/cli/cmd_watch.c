@@ -5,7 +5,7 @@
  * Order of work: parse options, load and validate every input (census/model, CIDR limits,
  * blocklist, geo) and only then open outputs, so bad input (exit 2) leaves nothing written.
  * The icmp driver opens its raw socket and drops privileges before the first round.
- * SIGINT/SIGTERM end the run after the current round.
+ * SIGINT/SIGTERM end the run at once: the current round is abandoned (no records for it).
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,7 +25,7 @@
 
 #define FLUSH_AT ((size_t)1 << 20)
 
-static volatile sig_atomic_t g_stop; /* set by the signal handler only */
+static volatile int g_stop; /* set by the signal handler only (int: read by the engine too) */
 static void on_signal(int sig) {
   (void)sig;
   g_stop = 1;
@@ -292,7 +292,8 @@ int kp_cmd_watch(int argc, char **argv) {
     drv = kp_wsim_driver(model);
   }
   kp_watch_config_t wc = {.round_s = round_s, .timeout_s = timeout_s, .spread = spread,
-                          .rate = rate, .seed = (uint64_t)seed, .blocklist = bl, .dry_run = dry_run};
+                          .rate = rate, .seed = (uint64_t)seed, .blocklist = bl, .dry_run = dry_run,
+                          .stop = &g_stop};
   if (kp_watch_create(&wc, u, drv, &w) != KP_OK) goto done;
   kp_log_info("watch", "%zu blocks (%zu rejected), %zu entities, driver %s", kp_wuniv_count(u),
               kp_wuniv_rejected(u), kp_wuniv_nentities(u), drv.ops->name);
@@ -310,7 +311,9 @@ int kp_cmd_watch(int argc, char **argv) {
     struct timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     kp_watch_stats_t s0 = kp_watch_stats(w);
-    if (kp_watch_round(w, &sk) != KP_OK) goto done;
+    kp_status_t rst = kp_watch_round(w, &sk);
+    if (rst == KP_ERR_TIMEOUT && g_stop) break;
+    if (rst != KP_OK) goto done;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     flush(&o, o.blocks, &o.bb, true);
     flush(&o, o.signals, &o.sb, true);

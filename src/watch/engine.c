@@ -405,6 +405,11 @@ kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sk) {
     for (size_t i = 0; i < got; i++) on_reply(w, &w->rep[i]);
     int64_t now = kp_now_mono(clk);
     if (now >= t_end) break;
+    if (w->cfg.stop && *w->cfg.stop) {
+      expire(w, 0, true);
+      w->qlen = 0;
+      return KP_ERR_TIMEOUT;
+    }
     expire(w, now, false);
     bool busy = false;
     if (now < cutoff) {

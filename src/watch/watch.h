@@ -171,6 +171,8 @@ typedef struct kp_watch_config {
   uint64_t seed;         /* shuffling */
   const kp_wblock_t *blocklist; /* never probed, may be NULL */
   bool dry_run;          /* record what would be sent, send nothing */
+  const volatile int *stop; /* when set non-zero (e.g. by a signal handler) the round ends
+                               early: kp_watch_round returns KP_ERR_TIMEOUT, no records */
 } kp_watch_config_t;
 
 /** Per-block result of a round (what the detail records carry). */
