@@ -109,8 +109,11 @@ if command -v curl >/dev/null; then
   PORT=
   for _ in $(seq 1 100); do PORT=$(cat "$T/serve.out" "$T/serve.err" | sed -n 's/.* port \([0-9]*\).*/\1/p'); [ -n "$PORT" ] && break; sleep 0.1; done
   [ -n "$PORT" ] || { cat "$T/serve.err"; fail "serve did not start"; }
-  curl -sS -o /dev/null -w '%{http_code}' --data-binary @"$T/sig.jsonl" -H 'Content-Type: application/x-ndjson' \
-    "http://127.0.0.1:$PORT/api/v1/signals" | grep -q '^20' || fail "signals POST"
+  split -l 100 "$T/sig.jsonl" "$T/chunk."   # small POSTs, as watch/bgp send them per round
+  for c in "$T"/chunk.*; do
+    curl -sS -o /dev/null -w '%{http_code}' --data-binary @"$c" -H 'Content-Type: application/x-ndjson' \
+      "http://127.0.0.1:$PORT/api/v1/signals" | grep -q '^20' || fail "signals POST"
+  done
   "$BIN" detect --server "http://127.0.0.1:$PORT" --cc KZ --from 2022-01-03 --to 2022-01-12 -o "$T/srv.json" 2>/dev/null
   grep -q '"type":"full shutdown"' "$T/srv.json" || fail "--server: no full shutdown"
   grep -q '"curfew":true' "$T/srv.json" || fail "--server: no curfew"
