@@ -21,6 +21,7 @@
 #include "base/opts.h"
 #include "cli/cli.h"
 #include "geo/geo.h"
+#include "store/store.h"
 #include "watch/watch.h"
 
 #define FLUSH_AT ((size_t)1 << 20)
@@ -37,6 +38,9 @@ typedef struct out_ctx {
   int detail;          /* 0 none, 1 changes, 2 all */
   double step;
   bool io_error;
+  kp_store_t *store;          /* --store: signal points also go here, one batch per round */
+  kp_store_signal_t *pend;
+  size_t npend, cappend;
 } out_ctx_t;
 
 static void flush(out_ctx_t *o, FILE *f, kp_buf_t *b, bool force) {
@@ -94,6 +98,22 @@ static void on_entity(void *ctx, uint64_t round, int64_t t, const char *type, co
   kp_jw_obj_end(&w);
   kp_buf_putc(&o->sb, '\n');
   flush(o, o->signals, &o->sb, false);
+  if (o->store) { /* type and code strings live in the universe for the whole run */
+    if (o->npend == o->cappend) {
+      size_t nc = o->cappend ? o->cappend * 2 : 64;
+      kp_store_signal_t *np = realloc(o->pend, nc * sizeof *np);
+      if (!np) {
+        o->io_error = true;
+        return;
+      }
+      o->pend = np;
+      o->cappend = nc;
+    }
+    o->pend[o->npend++] = (kp_store_signal_t){.entity_type = type, .entity_code = code,
+                                              .datasource = "ping-slash24", .t = t / 1000000000,
+                                              .step = (int64_t)(o->step < 1 ? 1 : o->step),
+                                              .value = up, .has_value = true};
+  }
 }
 
 static void on_would_send(void *ctx, uint32_t addr) {
@@ -126,7 +146,7 @@ int kp_cmd_watch(int argc, char **argv) {
   const char *driver = "icmp", *sim = NULL, *census = NULL, *history = NULL, *cidr = NULL;
   const char *blocklist = NULL, *out = NULL, *signals = NULL, *detail = "all", *src = NULL;
   const char *user = NULL, *geo_table = NULL, *city = NULL, *asn = NULL, *cc = NULL;
-  const char *geo_cidr = NULL;
+  const char *geo_cidr = NULL, *store = NULL;
   double round_s = 600, timeout_s = 3, spread = 0.5, rate = -1, min_avail = 0.1;
   long rounds = 0, seed = 1, min_hosts = 15;
   bool dry_run = false, no_drop = false, no_geo_default = false, verbose = false;
@@ -145,6 +165,7 @@ int kp_cmd_watch(int argc, char **argv) {
       {"dry-run", 0, KP_OPT_FLAG, NULL, "print the probes of one round instead of sending them", &dry_run, 0, 0},
       {"out", 'o', KP_OPT_STR, "FILE", "per-block records, JSON Lines (default stdout)", &out, 0, 0},
       {"signals", 0, KP_OPT_STR, "FILE", "per-entity signal points (default: the --out stream)", &signals, 0, 0},
+      {"store", 0, KP_OPT_STR, "PATH", "also put the signal points into keepon's store (SQLite file, as keepon serve uses)", &store, 0, 0},
       {"detail", 0, KP_OPT_STR, "all|changes|none", "which block records to write (default all)", &detail, 0, 0},
       {"min-hosts", 0, KP_OPT_INT, "N", "keep blocks with |E(b)| >= N (default 15)", &min_hosts, 1, 256},
       {"min-avail", 0, KP_OPT_DOUBLE, "A", "keep blocks with A(E(b)) >= A (default 0.1)", &min_avail, 0.0001, 1},
@@ -274,6 +295,10 @@ int kp_cmd_watch(int argc, char **argv) {
       fprintf(stderr, "keepon watch: cannot open output: %s\n", strerror(errno));
       goto done;
     }
+    if (store && kp_store_open(store, &o.store) != KP_OK) {
+      fprintf(stderr, "keepon watch: cannot open the store %s\n", store);
+      goto done;
+    }
   }
   if (is_sim) {
     drv = kp_wsim_driver(model);
@@ -317,6 +342,10 @@ int kp_cmd_watch(int argc, char **argv) {
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     flush(&o, o.blocks, &o.bb, true);
     flush(&o, o.signals, &o.sb, true);
+    if (o.store && o.npend) {
+      if (kp_store_put_signals(o.store, o.pend, o.npend) != KP_OK) o.io_error = true;
+      o.npend = 0;
+    }
     if (o.io_error) {
       fprintf(stderr, "keepon watch: write error\n");
       goto done;
@@ -337,6 +366,8 @@ done:
   if (o.blocks && o.blocks != stdout) fclose(o.blocks);
   kp_buf_free(&o.bb);
   kp_buf_free(&o.sb);
+  if (o.store) kp_store_close(o.store);
+  free(o.pend);
   kp_watch_free(w);
   if (drv.ops && drv.ops->close) drv.ops->close(drv.ctx);
   kp_wsim_free(model);

@@ -54,6 +54,13 @@ grep -Eq '"round":1,"t":1641341400,"t_ms":1641341400000,"block":"198.18.1.0/24",
 [ "$(grep -c '"state":"down"' "$tmp/blocks.jsonl")" = 1 ] || fail "unexpected down records"
 grep -q '{"type":"signal","entity_type":"country","entity_code":"ZZ","datasource":"ping-slash24","t":1641341400,"step":600,"value":1,"down":1,"uncertain":0}' "$tmp/sig.jsonl" \
   || fail "country signal for round 1"
+# the same signal points into keepon's store
+if command -v sqlite3 >/dev/null; then
+  expect_rc 0 "$bin" watch --sim "$tmp/model.json" --census "$tmp/census.jsonl" --round 600 --rounds 3 \
+    --cc zz --no-geo-default --detail none --out /dev/null --store "$tmp/store.db"
+  got=$(sqlite3 "$tmp/store.db" "select count(*) from signals where entity_code='ZZ' and datasource='ping-slash24'")
+  [ "$got" = 3 ] || fail "store holds $got signal points, want 3"
+fi
 # dry run: one line per block, none inside the blocklist, nothing else written
 printf '# keep out\n198.18.1.0/24\n' > "$tmp/bl.conf"
 expect_rc 0 "$bin" watch --sim "$tmp/model.json" --dry-run --blocklist "$tmp/bl.conf" --no-geo-default
