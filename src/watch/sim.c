@@ -11,7 +11,8 @@
  * Clock: virtual. mono = ns since model start, wall = start + mono. Time moves only in poll():
  * to the next reply's arrival or to the caller's deadline, so a 10-minute round costs only the
  * CPU of its probes ("a clock that runs faster than real time").
- * Per /24 the model keeps 7 bytes (address, a, hosts); the responsive hosts are an affine
+ * Per /24 the model keeps 7 bytes (address, a, hosts) plus a 256 KiB index by /16; the
+ * responsive hosts are an affine
  * sequence off + step*i (step odd, from a hash of the block), so no host lists are stored.
  * Determinism: every decision draws from one seeded splitmix64 stream.
  */
@@ -41,6 +42,7 @@ struct kp_wsim {
   uint16_t *a;
   uint8_t *h;         /* hosts - 1 */
   size_t n, cap;
+  uint32_t *idx16;    /* idx16[x] = first block with address >> 16 >= x (65537 entries) */
   outage_t *out;
   size_t nout;
   double loss;
@@ -84,6 +86,7 @@ void kp_wsim_free(kp_wsim_t *s) {
   free(s->addr);
   free(s->a);
   free(s->h);
+  free(s->idx16);
   for (size_t i = 0; i < s->nout; i++) kp_wblock_free(s->out[i].set);
   free(s->out);
   free(s->q);
@@ -339,7 +342,15 @@ kp_status_t kp_wsim_parse(const void *p, size_t n, const char *base_dir, kp_wsim
   }
   s->qcap = 1024;
   s->q = malloc(s->qcap * sizeof *s->q);
-  if (!s->q) st = KP_ERR_NOMEM;
+  s->idx16 = malloc(65537 * sizeof *s->idx16);
+  if (!s->q || !s->idx16) {
+    st = KP_ERR_NOMEM;
+    goto done;
+  }
+  for (size_t x = 0, i = 0; x <= 65536; x++) {
+    while (i < s->n && (s->addr[i] >> 16) < x) i++;
+    s->idx16[x] = (uint32_t)i;
+  }
 done:
   kp_json_doc_free(doc);
   if (st != KP_OK) {
@@ -352,7 +363,7 @@ done:
 
 static size_t find(const kp_wsim_t *s, uint32_t addr) {
   uint32_t key = addr & 0xFFFFFF00u;
-  size_t lo = 0, hi = s->n;
+  size_t lo = s->idx16[addr >> 16], hi = s->idx16[(addr >> 16) + 1];
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if (s->addr[mid] < key) lo = mid + 1;
