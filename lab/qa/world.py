@@ -324,15 +324,11 @@ def reset(state, prefix, restart_dns=True):
     nsx(cen, "iptables", "-w", "-F", "QA")
     nsx(cen, "iptables", "-w", "-t", "nat", "-F", "QANAT")
     nsx(cen, "tc", "qdisc", "del", "dev", "qcen-c", "root", check=False)
-    stop(state, ["liar", "inject"])
+    stop(state, ["liar-isp", "liar-other", "inject"])
     nsx(cen, "conntrack", "-F", check=False)
     if restart_dns:
         start_dns(state, prefix, "isp")
         start_dns(state, prefix, "other")
-
-
-def qname_hex(q):
-    return "".join("|%02x|%s" % (len(l), l) for l in q.strip(".").split(".")) + "|00|"
 
 
 def ipt(cen, *rule, table="filter", chain="QA"):
@@ -371,11 +367,7 @@ def apply(state, prefix, path, name):
         ip, port = (lab(dst.rsplit(":", 1)[0]), dst.rsplit(":", 1)[1]) if dst and dst != "any" else (None, None)
         to = ["-d", ip, "-p", "tcp", "--dport", port] if ip else ["-p", "tcp"]
         if kind == "spoof_dns_response":
-            ans = r["answer"]
-            liar.append((r["qname"], ans))
-            nsx(cen, "iptables", "-w", "-t", "nat", "-A", "QANAT", "-p", "udp", "--dport", "53", "-m", "string",
-                "--algo", "bm", "--hex-string", qname_hex(r["qname"]), "-j", "DNAT", "--to-destination",
-                CEN_C + ":5300")
+            liar.append((r["qname"], r["answer"]))
         elif kind in ("reset_on_tls_sni", "drop_on_tls_sni"):
             if r["sni"] in TH_NAMES:  # our TH speaks plain HTTP: cut the control request itself
                 m = ["-d", TH, "-p", "tcp", "--dport", "80", "-m", "string", "--algo", "bm", "--string", "POST"]
@@ -421,17 +413,28 @@ def apply(state, prefix, path, name):
             print("SKIP unsupported DPI rule %s" % kind)
             return 3
     if liar:
+        # Every client DNS query goes through a liar in front of the resolver it was sent to:
+        # the liar forges the target names and forwards everything else. (A per-qname DNAT
+        # would be decided per UDP flow by conntrack, so a reused source port would send other
+        # names to the liar or target names past it.)
         conf = os.path.join(state, "conf", "liar.conf")
         with open(conf, "w") as f:
             for q, ans in liar:
                 if ans == "NXDOMAIN" or ans == []:
                     f.write("address=/%s/\n" % q)
                 else:
-                    for a in ans:
-                        f.write("host-record=%s,%s\n" % (q, lab(a)))
-        start(state, cen, "liar", ["dnsmasq", "--keep-in-foreground", "--conf-file=" + conf, "--no-resolv",
-                                   "--no-hosts", "--listen-address=" + CEN_C, "--port=5300", "--bind-interfaces", "--address=/#/",
-                                   "--user=root", "--group=root", "--pid-file="])
+                    for a_ in ans:
+                        f.write("host-record=%s,%s\n" % (q, lab(a_)))
+        for i, (name, upstream) in enumerate((("liar-isp", ISP_RES), ("liar-other", OTHER_RES))):
+            port = 5301 + i
+            start(state, cen, name, ["dnsmasq", "--keep-in-foreground", "--conf-file=" + conf, "--no-resolv",
+                                     "--no-hosts", "--listen-address=" + CEN_C, "--port=%d" % port,
+                                     "--bind-interfaces", "--server=" + upstream, "--cache-size=0",
+                                     "--user=root", "--group=root", "--pid-file="])
+            nsx(cen, "iptables", "-w", "-t", "nat", "-A", "QANAT", "-p", "udp", "-d", upstream, "--dport", "53",
+                "-j", "DNAT", "--to-destination", "%s:%d" % (CEN_C, port))
+        nsx(cen, "iptables", "-w", "-t", "nat", "-A", "QANAT", "-p", "udp", "--dport", "53", "-j", "DNAT",
+            "--to-destination", "%s:5302" % CEN_C)
     time.sleep(0.15)  # dnsmasq restarts bind their sockets
     url = scen["input"]
     scheme, rest = url.split("://", 1)
