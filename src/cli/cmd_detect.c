@@ -126,7 +126,7 @@ int kp_cmd_detect(int argc, char **argv) {
       {"stop", 0, KP_OPT_STR, "FILE", "also write the incidents as Access Now STOP CSV", &stop, 0, 0},
       {"codf", 0, KP_OPT_STR, "FILE", "also write Common Outage Data Format JSON (one record per event)", &codf, 0, 0},
       {"emit-signals", 0, KP_OPT_STR, "FILE", "write the measurements converted to probe-* signal points", &emit, 0, 0},
-      {"cc", 0, KP_OPT_STR, "CC", "only incidents in this country (outputs; detection sees everything)", &cc, 0, 0},
+      {"cc", 0, KP_OPT_STR, "CC", "only incidents in this country; entities with no known country count as CC", &cc, 0, 0},
       {"probe-step", 0, KP_OPT_STR, "SPAN", "bin length for measurement failure rates (default 1h)", &probe_step_s, 0, 0},
       {"active-history", 0, KP_OPT_STR, "SPAN", "active-probing median window (default 7d; '288b' = bins)", &active_hist, 0, 0},
       {"bgp-history", 0, KP_OPT_STR, "SPAN", "BGP median window (default 24h)", &bgp_hist, 0, 0},
@@ -187,6 +187,7 @@ int kp_cmd_detect(int argc, char **argv) {
       goto done;
     }
   if (kp_sigset_new(ps.v, &set) != KP_OK || kp_alert_state_new(&ast) != KP_OK) { status = KP_EXIT_FAIL; goto done; }
+  kp_sigset_set_default_cc(set, cc);
   if (follow) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -206,6 +207,7 @@ int kp_cmd_detect(int argc, char **argv) {
       kp_sigset_free(set);
       set = NULL;
       if (kp_sigset_new(ps.v, &set) != KP_OK) { status = KP_EXIT_FAIL; goto done; }
+      kp_sigset_set_default_cc(set, cc);
       for (int i = 0; i < nent; i++) {
         char et[32];
         const char *slash = strchr(ent[i].path, '/');

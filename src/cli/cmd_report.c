@@ -39,7 +39,7 @@ int kp_cmd_report(int argc, char **argv) {
   const char *active_hist = NULL, *bgp_hist = NULL, *warmup = NULL;
   long max_plots = 12;
   const kp_opt_t opts[] = {
-      {"cc", 0, KP_OPT_STR, "CC", "country (ISO alpha-2); default: every country", &cc, 0, 0},
+      {"cc", 0, KP_OPT_STR, "CC", "country (ISO alpha-2); entities with no known country count as CC; default: every country", &cc, 0, 0},
       {"from", 0, KP_OPT_STR, "TIME", "window start, UTC (YYYY-MM-DD[Thh:mm:ss]); default: start of the data", &from_s, 0, 0},
       {"to", 0, KP_OPT_STR, "TIME", "window end, UTC; default: end of the data", &to_s, 0, 0},
       {"format", 0, KP_OPT_STR, "FMT", "html (default), md, stop (CSV), codf (JSON), json (incidents)", &format, 0, 0},
@@ -97,6 +97,7 @@ int kp_cmd_report(int argc, char **argv) {
   if (err[0]) { fprintf(stderr, "keepon report: %s\n", err); goto done; }
   ro.format = kind == 1 ? KP_REPORT_MD : KP_REPORT_HTML;
   if (kp_sigset_new(ps.v, &set) != KP_OK) { status = KP_EXIT_FAIL; goto done; }
+  kp_sigset_set_default_cc(set, cc);
   kp_read_stats_t st = {0};
   for (int i = 0; i < n; i++) {
     kp_status_t r = kp_detect_load_file(set, paths[i], &st);

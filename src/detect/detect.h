@@ -99,6 +99,9 @@ typedef struct kp_read_stats {
 /** @param probe_step bin length for measurements converted to probe-* points (0 = 3600). */
 kp_status_t kp_sigset_new(int64_t probe_step, kp_sigset_t **out);
 void kp_sigset_free(kp_sigset_t *s);
+/** Country given at finalize to series that have none (an asn from watch/bgp output carries no
+ *  country; a deployment watching one country names it). NULL = leave them unknown ("ZZ"). */
+void kp_sigset_set_default_cc(kp_sigset_t *s, const char *cc);
 kp_status_t kp_sigset_add_point(kp_sigset_t *s, const kp_signal_point_t *pt);
 kp_status_t kp_sigset_add_msm(kp_sigset_t *s, const kp_msm_t *m);
 /**

@@ -16,8 +16,10 @@
  *   facebook_messenger  facebook_tcp_blocking | facebook_dns_blocking
  *   web_connectivity    blocking is a string (dns, tcp_ip, http-diff, http-failure);
  *                       blocking null = no verdict (KP_ERR_NOTFOUND, not counted)
- * keepon's keys override: test_keys.keepon_failed (bool), test_keys.keepon_technique
- * or test_keys.technique (string).
+ * keepon's keys override (docs/probe.md): test_keys.keepon_verdict (blocked and
+ * degraded = failed, ok = not), test_keys.keepon_failed (bool), technique from
+ * test_keys.keepon_technique or test_keys.technique. keepon_technique
+ * "network_down" is no verdict on the service (the network itself was down).
  */
 #include <math.h>
 #include <string.h>
@@ -186,6 +188,13 @@ kp_status_t kp_msm_parse(const void *p, size_t n, kp_msm_t *out) {
   } else {
     verdict = false;
   }
+  /* keepon's own verdict (docs/probe.md): blocked and degraded fail; network_down says
+   * nothing about the service (the whole network was gone), so it is no verdict */
+  const char *kv = kp_json_get_str(tk, "keepon_verdict");
+  if (kv && (!strcmp(kv, "blocked") || !strcmp(kv, "degraded") || !strcmp(kv, "ok"))) {
+    out->failed = strcmp(kv, "ok") != 0;
+    verdict = true;
+  }
   const kp_json_t *kf = kp_json_get(tk, "keepon_failed");
   if (kp_json_is(kf, KP_JSON_TRUE) || kp_json_is(kf, KP_JSON_FALSE)) {
     out->failed = kp_json_truthy(kf);
@@ -198,6 +207,7 @@ kp_status_t kp_msm_parse(const void *p, size_t n, kp_msm_t *out) {
     if (copy_str(tmp, sizeof tmp, kt) && plain_name(tmp)) strcpy(out->technique, tmp);
   }
   if (out->technique[0] && !plain_name(out->technique)) out->technique[0] = 0;
+  if (!strcmp(out->technique, "network_down")) verdict = false;
   st = verdict ? KP_OK : KP_ERR_NOTFOUND;
 out:
   kp_json_doc_free(doc);

@@ -45,6 +45,7 @@ typedef struct ser {
 
 struct kp_sigset {
   int64_t probe_step;
+  char default_cc[3];
   ser_t **v; size_t n, cap;
   size_t *tab; size_t tabcap; /* index+1, 0 = empty */
 };
@@ -76,6 +77,11 @@ kp_status_t kp_sigset_new(int64_t probe_step, kp_sigset_t **out) {
   s->probe_step = probe_step > 0 ? probe_step : 3600;
   *out = s;
   return KP_OK;
+}
+
+void kp_sigset_set_default_cc(kp_sigset_t *s, const char *cc) {
+  s->default_cc[0] = 0;
+  if (cc && strlen(cc) == 2) memcpy(s->default_cc, cc, 3);
 }
 
 void kp_sigset_free(kp_sigset_t *s) {
@@ -357,6 +363,7 @@ kp_status_t kp_sigset_finalize(kp_sigset_t *s) {
     }
     kp_status_t st = finalize_one(e);
     if (st != KP_OK) return st;
+    if (!e->pub.cc[0] && s->default_cc[0]) memcpy(e->pub.cc, s->default_cc, 3);
     total += e->pub.n;
     if (total > KP_SIGSET_MAX_TOTAL_BINS) return KP_ERR_RANGE; /* sparse hostile spans: refuse, don't swap */
     if (e->pub.ntech) qsort(e->pub.tech, e->pub.ntech, sizeof *e->pub.tech, cmp_tech);

@@ -78,6 +78,30 @@ KP_TEST(measurement_failure_rules) {
   KP_ASSERT_STREQ(m.technique, "dns");
   s = msm("web_connectivity", "KZ", "AS9198", T0, "{\"blocking\":null}", "\"https://example.org/\"");
   KP_ASSERT_EQ(kp_msm_parse(s, strlen(s), &m), KP_ERR_NOTFOUND);
+  /* keepon's own keys (docs/probe.md) win over OONI's */
+  s = msm("telegram", "KZ", "AS9198", T0, "{\"telegram_tcp_blocking\":false,\"keepon_verdict\":\"blocked\",\"keepon_technique\":\"tls_sni_reset\"}", NULL);
+  KP_ASSERT_OK(kp_msm_parse(s, strlen(s), &m));
+  KP_ASSERT(m.failed);
+  KP_ASSERT_STREQ(m.technique, "tls_sni_reset");
+  s = msm("whatsapp", "KZ", "AS9198", T0, "{\"whatsapp_endpoints_status\":\"blocked\",\"keepon_verdict\":\"ok\"}", NULL);
+  KP_ASSERT_OK(kp_msm_parse(s, strlen(s), &m));
+  KP_ASSERT(!m.failed);
+  s = msm("signal", "KZ", "AS9198", T0, "{\"keepon_verdict\":\"blocked\",\"keepon_technique\":\"network_down\"}", NULL);
+  KP_ASSERT_EQ(kp_msm_parse(s, strlen(s), &m), KP_ERR_NOTFOUND); /* says nothing about the service */
+}
+
+KP_TEST(default_country_for_entities_without_one) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  kp_sigset_set_default_cc(s, "KZ");
+  const char *l = "{\"type\":\"signal\",\"entity_type\":\"asn\",\"entity_code\":\"AS48503\",\"datasource\":\"ping-slash24\",\"t\":0,\"step\":600,\"value\":3}\n"
+                  "{\"type\":\"signal\",\"entity_type\":\"asn\",\"entity_code\":\"AS1\",\"datasource\":\"bgp\",\"t\":0,\"step\":600,\"value\":3,\"cc\":\"UZ\"}\n";
+  kp_read_stats_t st = {0};
+  KP_ASSERT_OK(kp_sigset_add_jsonl(s, l, strlen(l), &st));
+  KP_ASSERT_OK(kp_sigset_finalize(s));
+  KP_ASSERT_STREQ(kp_sigset_find(s, "asn", "AS48503", "ping-slash24")->cc, "KZ");
+  KP_ASSERT_STREQ(kp_sigset_find(s, "asn", "AS1", "bgp")->cc, "UZ"); /* a known country stays */
+  kp_sigset_free(s);
 }
 
 KP_TEST(real_ooni_measurements) {
