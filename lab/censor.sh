@@ -366,6 +366,11 @@ censor_reset() {
   ct_flush_dns
   lab_log "censor reset"
 }
+# One censor change at a time per instance (undo files, shared liar/qdisc, restore batches).
+censor_lock() {
+  exec 9>"$CDIR/.lock"
+  flock -w 60 9 || lab_die "another 'censor' is still running"
+}
 censor_active() { # one "TECH TARGET" line per active technique
   local f b
   for f in "$CDIR"/*@*.undo; do
@@ -377,7 +382,7 @@ censor_active() { # one "TECH TARGET" line per active technique
 main() {
   [ $# -ge 1 ] || usage
   case $1 in
-  reset) lab_is_up || lab_die "not up"; censor_reset; return ;;
+  reset) lab_is_up || lab_die "not up"; mkdir -p "$CDIR"; censor_lock; censor_reset; return ;;
   status) censor_active; return ;;
   esac
   local tech=$1 action=${2:-} target=${3:-}
@@ -393,6 +398,7 @@ main() {
   fi
   lab_is_up || lab_die "not up (run: keepon lab up)"
   mkdir -p "$CDIR"
+  censor_lock
   if [ "$action" = on ]; then censor_on "$tech" "$target" "$key"; else censor_off "$tech" "$key"; fi
 }
 main "$@"
