@@ -142,6 +142,8 @@ kp_status_t kp_msm_parse(const void *p, size_t n, kp_msm_t *out) {
   kp_status_t st = parse_doc(p, n, &doc);
   if (st != KP_OK) return st;
   const kp_json_t *r = kp_json_root(doc);
+  if (!kp_json_get(r, "test_name") && kp_json_is(kp_json_get(r, "content"), KP_JSON_OBJECT))
+    r = kp_json_get(r, "content"); /* a collector upload body {"format":"json","content":{...}} */
   const kp_json_t *tk = kp_json_get(r, "test_keys");
   st = KP_ERR_INVAL;
   if (!copy_str(out->test_name, sizeof out->test_name, kp_json_get(r, "test_name")) ||

@@ -86,6 +86,11 @@ KP_TEST(measurement_failure_rules) {
   s = msm("whatsapp", "KZ", "AS9198", T0, "{\"whatsapp_endpoints_status\":\"blocked\",\"keepon_verdict\":\"ok\"}", NULL);
   KP_ASSERT_OK(kp_msm_parse(s, strlen(s), &m));
   KP_ASSERT(!m.failed);
+  char wrapped[2200];
+  s = msm("signal", "KZ", "AS9198", T0, "{\"keepon_verdict\":\"blocked\",\"keepon_technique\":\"tcp_reset\"}", NULL);
+  snprintf(wrapped, sizeof wrapped, "{\"format\":\"json\",\"content\":%.*s}", (int)strlen(s) - 1, s);
+  KP_ASSERT_OK(kp_msm_parse(wrapped, strlen(wrapped), &m)); /* collector upload body */
+  KP_ASSERT(m.failed && !strcmp(m.test_name, "signal"));
   s = msm("signal", "KZ", "AS9198", T0, "{\"keepon_verdict\":\"blocked\",\"keepon_technique\":\"network_down\"}", NULL);
   KP_ASSERT_EQ(kp_msm_parse(s, strlen(s), &m), KP_ERR_NOTFOUND); /* says nothing about the service */
 }
