@@ -88,7 +88,7 @@ grep -q '^# Internet shutdown report: Kazakhstan (KZ)' "$T/r.md" || fail "md"
 gen 3 8 > "$T/live.jsonl"
 "$BIN" detect --follow --interval 1 --rounds 2 -s "$T/live.jsonl" -o "$T/live.json" --alerts "$T/live-alerts.jsonl" 2>/dev/null &
 FPID=$!
-for _ in $(seq 1 100); do [ -s "$T/live-alerts.jsonl" ] && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -q '"alert":"open"' "$T/live-alerts.jsonl" 2>/dev/null && break; sleep 0.1; done
 grep -q '"alert":"open","level":"critical"' "$T/live-alerts.jsonl" || fail "follow: no open alert"
 grep -q '"ongoing":true' "$T/live.json" || fail "follow: not ongoing"
 gen 8 12 > "$T/rest.jsonl"
@@ -96,7 +96,7 @@ head -c 100 "$T/rest.jsonl" > "$T/part"; tail -c +101 "$T/rest.jsonl" > "$T/part
 cat "$T/part" >> "$T/live.jsonl"   # a partial line (no newline) must wait for its end: no round
 sleep 1.5
 cat "$T/part2" >> "$T/live.jsonl"
-for _ in $(seq 1 150); do kill -0 "$FPID" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 300); do kill -0 "$FPID" 2>/dev/null || break; sleep 0.1; done
 wait "$FPID" || fail "follow exit"
 FPID=
 grep -q '"alert":"close"' "$T/live-alerts.jsonl" || fail "follow: no close alert"
