@@ -73,12 +73,13 @@ pid_alive() {
 # pid_in_ns PID NS: the process lives in namespace NS
 pid_in_ns() { [ "$(ip netns identify "$1" 2>/dev/null)" = "$2" ]; }
 
-# lab_start NAME NS CMD...: start a daemon in NS, record its PID (ip netns exec execs, so $! is it)
+# lab_start NAME NS CMD...: start a daemon in NS, record its PID (ip netns exec execs, so $! is it).
+# fd 9 (the censor lock) is closed for the daemon, or it would hold the lock for its lifetime.
 lab_start() {
   local name=$1 ns=$2
   shift 2
   mkdir -p "$STATE/pid" "$STATE/log"
-  ip netns exec "$ns" "$@" </dev/null >>"$STATE/log/$name.log" 2>&1 &
+  ip netns exec "$ns" "$@" </dev/null >>"$STATE/log/$name.log" 2>&1 9>&- &
   echo "$! $ns" >"$STATE/pid/$name.pid"
 }
 
