@@ -196,7 +196,7 @@ static void mp_reach(kp_bgp_attrs_t *a, kp_cur_t *s, bool addpath, const uint8_t
   kp_mp_nlri_t *mp = &a->reach[slot];
   memset(mp, 0, sizeof *mp);
   mp->nh_len = kp_ms_u8(s);
-  if (afi == 1) {
+  if (afi == 1 && mp->nh_len != 16 && mp->nh_len != 32) {
     kp_ms_get(s, mp->nh, 4);
   } else {
     kp_ms_get(s, mp->nh, 16);

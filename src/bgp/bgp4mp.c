@@ -80,21 +80,24 @@ kp_status_t kp_bgp4mp_decode(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, kp_bgp_msg_
   if (sub == 5) return KP_ERR_NOTFOUND;
   m->asn_len = (sub == 4 || sub == 7 || sub == 9 || sub == 11) ? 4 : 2;
   m->local = sub == 6 || sub == 7 || sub == 10 || sub == 11;
+  m->shown_local = sub == 6 || sub == 7;
   m->addpath = sub >= 8;
   kp_cur_t s = kp_cur_make(r->body, r->len);
   m->peer_as = kp_ms_asn(&s, m->asn_len);
-  (void)kp_ms_asn(&s, m->asn_len);
+  uint32_t second_as = kp_ms_asn(&s, m->asn_len);
   uint16_t ifindex = kp_ms_u16(&s);
   uint16_t afi = kp_ms_u16(&s);
   uint8_t marker[16];
+  uint8_t second[16];
   memset(m->peer, 0, 16);
+  memset(second, 0, 16);
   if (afi == 1) {
     kp_ms_get(&s, m->peer, 4);
-    (void)kp_ms_u32(&s);
+    kp_ms_get(&s, second, 4);
     kp_ms_get(&s, marker, 16);
   } else if (afi == 2) {
     kp_ms_get(&s, m->peer, 16);
-    (void)kp_ms_sub(&s, 16);
+    kp_ms_get(&s, second, 16);
     kp_ms_get(&s, marker, 16);
   } else if (afi == 0xFFFF && ifindex == 0xFFFF) {
     /* zebra OPEN without addresses: the two fields were the marker's start */
@@ -106,6 +109,9 @@ kp_status_t kp_bgp4mp_decode(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, kp_bgp_msg_
     return KP_ERR_INVAL;
   }
   m->afi = (uint8_t)afi;
+  bool swap = sub == 10 || sub == 11;
+  memcpy(m->shown, swap ? second : m->peer, 16);
+  m->shown_as = swap ? second_as : m->peer_as;
   for (int i = 0; i < 16; i++)
     if (marker[i] != 0xFF) {
       c->err = "bad BGP marker";
@@ -128,10 +134,12 @@ kp_status_t kp_mrtd_decode(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, kp_bgp_msg_t 
   if (r->subtype == 1 || r->subtype == 7) {
     m->afi = 1;
     m->asn_len = 2;
-    m->local = m->addpath = false;
+    m->local = m->shown_local = m->addpath = false;
     memset(m->peer, 0, 16);
     m->peer_as = kp_ms_u16(&s);
     kp_ms_get(&s, m->peer, 4);
+    memcpy(m->shown, m->peer, 16);
+    m->shown_as = m->peer_as;
     (void)kp_ms_u16(&s);
     (void)kp_ms_u32(&s);
     kp_status_t rc = decode_update(c, &s, m);

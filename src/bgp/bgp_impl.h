@@ -167,9 +167,13 @@ uint32_t kp_aspath_origin(const uint8_t *p, uint32_t n, uint8_t asn_len);
 /* ---- decoded records ---- */
 typedef struct kp_bgp_msg {
   uint8_t afi;          /* 1 or 2: of the peer addresses */
-  uint8_t peer[16];     /* the peer: source for received, destination for LOCAL */
+  uint8_t peer[16];     /* the first address of the record: the remote peer (also for LOCAL) */
   uint32_t peer_as;
-  bool local, addpath;
+  uint8_t shown[16];    /* the address bgpdump prints: the second one for LOCAL_ADDPATH (10, 11), */
+  uint32_t shown_as;    /* which bgpdump 1.6 treats as received messages */
+  bool local;           /* sent by the collector (subtypes 6, 7, 10, 11) */
+  bool shown_local;     /* bgpdump's idea of it (6, 7 only): BGP4MP_LOCAL names */
+  bool addpath;
   uint8_t asn_len;
   kp_cur_t withdrawn;   /* IPv4 NLRI */
   kp_cur_t announced;   /* IPv4 NLRI */

@@ -164,22 +164,22 @@ static kp_status_t dump_update(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, const kp_
   const kp_bgp_attrs_t *a = &c->attrs;
   char ts[32];
   size_t tsl = put_time(ts, r, r->type == KP_MRT_BGP4MP_ET);
-  const char *fmt = mrtd ? "BGP" : bgp4mp_name(r->type == KP_MRT_BGP4MP_ET, m->local, m->addpath);
+  const char *fmt = mrtd ? "BGP" : bgp4mp_name(r->type == KP_MRT_BGP4MP_ET, m->shown_local, m->addpath);
   char peer4[48], peer6[48];
-  size_t p4 = put_addr(peer4, m->afi, m->peer);
-  size_t p6 = (m->afi == 2 || m->local) ? kp_fmt_v6(peer6, m->peer) : kp_fmt_v4(peer6, m->peer);
+  size_t p4 = put_addr(peer4, m->afi, m->shown);
+  size_t p6 = (m->afi == 2 || m->shown_local) ? kp_fmt_v6(peer6, m->shown) : kp_fmt_v4(peer6, m->shown);
   line_t ln;
   kp_status_t st;
 
   /* withdrawals: plain, then MP (IPv4 u/m/um, IPv6 u/m/um) */
-  ln.hl = make_head(ln.head, fmt, ts, tsl, 'W', peer4, p4, m->peer_as);
+  ln.hl = make_head(ln.head, fmt, ts, tsl, 'W', peer4, p4, m->shown_as);
   ln.tail = NULL;
   ln.tl = 0;
-  st = emit_list(out, &ln, m->withdrawn.p, m->withdrawn.len, 1, m->addpath, false, lines, mrtd ? m->peer : NULL);
+  st = emit_list(out, &ln, m->withdrawn.p, m->withdrawn.len, 1, m->addpath, false, lines, mrtd ? m->shown : NULL);
   if (st != KP_OK) return st;
   if (a->unreach_mask) {
     for (int afi = 1; afi <= 2; afi++) {
-      if (afi == 2) ln.hl = make_head(ln.head, fmt, ts, tsl, 'W', peer6, p6, m->peer_as);
+      if (afi == 2) ln.hl = make_head(ln.head, fmt, ts, tsl, 'W', peer6, p6, m->shown_as);
       for (int safi = 1; safi <= 3; safi++) {
         unsigned slot = KP_MP_SLOT(afi, safi);
         if (!(a->unreach_mask & (1u << slot))) continue;
@@ -193,7 +193,7 @@ static kp_status_t dump_update(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, const kp_
   bool any = m->announced.len > 0 || a->reach_mask;
   if (!any) return KP_OK;
   char nh[48];
-  ln.hl = make_head(ln.head, fmt, ts, tsl, 'A', peer4, p4, m->peer_as);
+  ln.hl = make_head(ln.head, fmt, ts, tsl, 'A', peer4, p4, m->shown_as);
   if (m->announced.len > 0) {
     ln.tl = build_tail(c, nh, kp_fmt_v4(nh, a->nexthop), false, mrtd);
     ln.tail = c->tail;
@@ -203,8 +203,8 @@ static kp_status_t dump_update(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, const kp_
   if (mrtd) return KP_OK;
   for (int afi = 1; afi <= 2; afi++) {
     if (afi == 2) {
-      size_t pl = m->afi == 2 ? kp_fmt_v6(peer6, m->peer) : kp_fmt_v4(peer6, m->peer);
-      ln.hl = make_head(ln.head, fmt, ts, tsl, 'A', peer6, pl, m->peer_as);
+      size_t pl = m->afi == 2 ? kp_fmt_v6(peer6, m->shown) : kp_fmt_v4(peer6, m->shown);
+      ln.hl = make_head(ln.head, fmt, ts, tsl, 'A', peer6, pl, m->shown_as);
     }
     for (int safi = 1; safi <= 3; safi++) {
       unsigned slot = KP_MP_SLOT(afi, safi);
@@ -247,14 +247,19 @@ static kp_status_t dump_state(const kp_mrt_rec_t *r, const kp_bgp_state_t *s, co
 /* One RIB line; the caller has built c->attrs for this entry. */
 static kp_status_t dump_rib_line(kp_mrt_ctx_t *c, kp_buf_t *out, const char *head, size_t hl, uint8_t peer_afi,
                                  const uint8_t *peer, uint32_t peer_as, const char *pfx, size_t pfl, bool addpath,
-                                 uint32_t path_id) {
+                                 uint32_t path_id, bool td2) {
   const kp_bgp_attrs_t *a = &c->attrs;
   char nh[48];
   size_t nhl;
-  if ((a->flag & KP_ATTR_BIT(KP_ATTR_MP_REACH)) && (a->reach_mask & (1u << KP_MP_SLOT(2, 1))))
-    nhl = kp_fmt_v6(nh, a->reach[KP_MP_SLOT(2, 1)].nh);
-  else
-    nhl = kp_fmt_v4(nh, a->nexthop);
+  const kp_mp_nlri_t *mp = NULL;
+  if (a->flag & KP_ATTR_BIT(KP_ATTR_MP_REACH)) {
+    if (a->reach_mask & (1u << KP_MP_SLOT(2, 1))) mp = &a->reach[KP_MP_SLOT(2, 1)];
+    else if (td2 && (a->reach_mask & (1u << KP_MP_SLOT(1, 1)))) mp = &a->reach[KP_MP_SLOT(1, 1)];
+  }
+  /* TABLE_DUMP_V2 prints the MP next hop by its length (IPv4 or IPv6, RFC 5549); TABLE_DUMP only an IPv6 one */
+  if (mp && td2 && mp->nh_len == 4) nhl = kp_fmt_v4(nh, mp->nh);
+  else if (mp && (!td2 || mp->nh_len == 16 || mp->nh_len == 32)) nhl = kp_fmt_v6(nh, mp->nh);
+  else nhl = kp_fmt_v4(nh, a->nexthop);
   size_t tl = build_tail(c, nh, nhl, false, false);
   size_t need = hl + tl + 128;
   if (out->alloc - out->len <= need) {
@@ -299,7 +304,7 @@ static kp_status_t dump_td2(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, kp_buf_t *ou
   for (uint32_t i = 0; i < rib.count; i++) {
     kp_td2_entry_t e;
     if ((st = kp_td2_entry_next(c, &rib, &e)) != KP_OK) return st;
-    st = dump_rib_line(c, out, head, hl, e.peer->afi, e.peer->ip, e.peer->as, pfx, pfl, rib.addpath, e.path_id);
+    st = dump_rib_line(c, out, head, hl, e.peer->afi, e.peer->ip, e.peer->as, pfx, pfl, rib.addpath, e.path_id, true);
     if (st != KP_OK) return st;
     (*lines)++;
   }
@@ -323,7 +328,7 @@ static kp_status_t dump_td1(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, kp_buf_t *ou
   pfx[pfl++] = '/';
   pfl += kp_fmt_u32(pfx + pfl, t.mask);
   pfx[pfl++] = '|';
-  st = dump_rib_line(c, out, head, hl, afi, t.peer, t.peer_as, pfx, pfl, false, 0);
+  st = dump_rib_line(c, out, head, hl, afi, t.peer, t.peer_as, pfx, pfl, false, 0, false);
   if (st == KP_OK) (*lines)++;
   return st;
 }

@@ -149,6 +149,7 @@ kp_status_t kp_bgp_elems(kp_mrt_ctx_t *c, const kp_mrt_rec_t *r, kp_bgp_elem_fn 
     st = r->type == KP_MRT_BGP ? kp_mrtd_decode(c, r, &m, &s, &is_state) : kp_bgp4mp_decode(c, r, &m, &s, &is_state);
     if (st == KP_ERR_NOTFOUND) return KP_OK;
     if (st != KP_OK) break;
+    if (!is_state && m.local) return KP_OK; /* sent by the collector: not the peer's routes */
     if (is_state) {
       kp_bgp_elem_t e;
       memset(&e, 0, sizeof e);

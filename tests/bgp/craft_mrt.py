@@ -89,4 +89,10 @@ out += rec(1016, 13, 2, rib)
 a6 = O+attr(2,seg(2,[65002,65100],4))+attr(14, bytes([16])+ipaddress.IPv6Address('2001:db8::3').packed, 0x80)
 rib = struct.pack('!I',1)+pfx6('2001:db8:400::',36)+struct.pack('!H',1)+struct.pack('!HI',1,999)+struct.pack('!H',len(a6))+a6
 out += rec(1016, 13, 4, rib)
+# 16 LOCAL_ADDPATH (bgpdump 1.6 names it BGP4MP_AP and shows the second address pair)
+out += bgp4mp(1017, 11, 65001, '198.18.0.2', update(pfx4('198.18.22.0',24,5), O+attr(2,seg(2,[65001],4))+NH, pfx4('198.18.23.0',24,6)), w=4)
+# 17 TABLE_DUMP_V2 entry whose MP_REACH is the full IPv4 form: its next hop is printed
+a7 = O+attr(2,seg(2,[65002],4))+attr(14, struct.pack('!HBB',1,1,4)+bytes([198,18,1,7])+b'\x00', 0x80)
+rib = struct.pack('!I',2)+pfx4('198.18.128.0',17)+struct.pack('!H',1)+struct.pack('!HI',0,999)+struct.pack('!H',len(a7))+a7
+out += rec(1018, 13, 2, rib)
 sys.stdout.buffer.write(out)
