@@ -86,7 +86,7 @@ grep -q '^# Internet shutdown report: Kazakhstan (KZ)' "$T/r.md" || fail "md"
 
 # --follow: data arrives in two parts; the blackout opens, then closes
 gen 3 8 > "$T/live.jsonl"
-"$BIN" detect --follow --interval 1 --rounds 2 -s "$T/live.jsonl" -o "$T/live.json" --alerts "$T/live-alerts.jsonl" 2>/dev/null &
+"$BIN" detect --follow --interval 1 -s "$T/live.jsonl" -o "$T/live.json" --alerts "$T/live-alerts.jsonl" 2>/dev/null &
 FPID=$!
 for _ in $(seq 1 300); do grep -q '"alert":"open"' "$T/live-alerts.jsonl" 2>/dev/null && break; sleep 0.1; done
 grep -q '"alert":"open","level":"critical"' "$T/live-alerts.jsonl" || fail "follow: no open alert"
@@ -96,11 +96,15 @@ head -c 100 "$T/rest.jsonl" > "$T/part"; tail -c +101 "$T/rest.jsonl" > "$T/part
 cat "$T/part" >> "$T/live.jsonl"   # a partial line (no newline) must wait for its end: no round
 sleep 1.5
 cat "$T/part2" >> "$T/live.jsonl"
-for _ in $(seq 1 300); do kill -0 "$FPID" 2>/dev/null || break; sleep 0.1; done
+# the rest may arrive over more than one round; wait for the blackout's close alert
+for _ in $(seq 1 300); do grep -q '"alert":"close"' "$T/live-alerts.jsonl" && break; sleep 0.1; done
+grep -q '"alert":"close"' "$T/live-alerts.jsonl" || fail "follow: no close alert"
+sleep 0.3
+kill -TERM "$FPID"            # stops after the current round, exit 0
 wait "$FPID" || fail "follow exit"
 FPID=
-grep -q '"alert":"close"' "$T/live-alerts.jsonl" || fail "follow: no close alert"
 grep -q '"ongoing":false' "$T/live.json" || fail "follow: still ongoing"
+[ "$(grep -c '"alert":"open"' "$T/live-alerts.jsonl")" -eq 1 ] || fail "follow: the blackout opened twice"
 
 # --server: the same signals stored by `keepon serve` (loopback, any port) and read back
 if command -v curl >/dev/null; then
