@@ -63,6 +63,7 @@
     const ent = i.entity || {};
     const events = list(i.events).map((e) => ({
       datasource: e.datasource || e.signal || '',
+      entity_type: e.entity_type || '', entity_code: e.entity_code || '',
       start: toTime(e.start ?? e.begin ?? e.from ?? e.t_start),
       end: toTime(e.end ?? e.until ?? e.stop ?? e.t_end),
     }));
@@ -166,7 +167,11 @@
   const ORDER = ['ping-slash24', 'bgp', 'bgp-updates'];
   function dsRank(d) { const i = ORDER.indexOf(d); return i < 0 ? ORDER.length + (d.startsWith('probe-') ? 0 : 1) : i; }
 
-  function drawPlot(series, incs, from, until) {
+  function tickLabel(v, ymax) {
+    if (ymax >= 20) return String(Math.round(v));
+    return String(Math.round(v * 100) / 100);
+  }
+  function drawPlot(series, incs, from, until, node) {
     const box = el('div', { class: 'plot', 'data-datasource': series.datasource });
     box.appendChild(el('div', { class: 'title' }, series.datasource));
     const W = Math.max(600, Math.floor(($('plots').clientWidth || 900) - 10)), H = 150;
@@ -183,7 +188,7 @@
     for (let k = 0; k <= 4; k++) {
       const v = (ymax * k) / 4;
       svg.appendChild(el('svg:line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-      svg.appendChild(el('svg:text', { x: L - 4, y: y(v) + 3, 'text-anchor': 'end' }, String(Math.round(v))));
+      svg.appendChild(el('svg:text', { x: L - 4, y: y(v) + 3, 'text-anchor': 'end' }, tickLabel(v, ymax)));
     }
     /* shading: every incident of the entity lightly, the events of this very signal darker */
     for (const i of incs) {
@@ -194,8 +199,15 @@
         if (e > s) svg.appendChild(el('svg:rect', { class: 'event', x: x(s), y: T, width: Math.max(1, x(e) - x(s)), height: H - T - B,
           'data-incident': String(i.id) }));
       }
+      /* this signal's own events, for this very entity (an incident lists its events on every
+         entity); each span once */
+      const seen = new Set();
       for (const ev of i.events) {
         if (ev.datasource !== series.datasource) continue;
+        if (ev.entity_code && node && (ev.entity_type !== node.type || ev.entity_code !== node.code)) continue;
+        const key = ev.start + ':' + ev.end;
+        if (seen.has(key)) continue;
+        seen.add(key);
         const s2 = Math.max(from, ev.start ?? from), e2 = Math.min(until, ev.end ?? until);
         if (e2 > s2) svg.appendChild(el('svg:rect', { class: 'event event-own', x: x(s2), y: T, width: Math.max(1, x(e2) - x(s2)), height: H - T - B }));
       }
@@ -229,7 +241,9 @@
     const apps = seriesList.filter((s) => s.datasource.startsWith('probe-'));
     if (!apps.length) { box.appendChild(el('p', { class: 'muted' }, 'No probe signals for this entity.')); return; }
     const span = Math.max(1, until - from);
-    let bin = 3600;
+    /* a bin holds at least one probe bin (no empty columns between measurements), 1 h minimum,
+       doubled until there are at most 60 columns */
+    let bin = Math.max(3600, ...apps.map((s) => s.step || 0));
     while (span / bin > 60) bin *= 2;
     const nb = Math.ceil(span / bin);
     const tbl = el('table', { class: 'matrix' });
@@ -258,7 +272,7 @@
         const td = el('td', { class: 'cell' });
         if (cnt[b]) {
           const rate = sum[b] / cnt[b] / 1000; /* probe-* values are failure rate x1000 */
-          td.style.background = 'rgba(207,34,46,' + Math.min(1, Math.max(0.04, rate)).toFixed(2) + ')';
+          td.style.background = 'rgba(207,34,46,' + Math.min(0.75, Math.max(0.04, rate * 0.75)).toFixed(2) + ')';
           td.title = app + ' ' + fmtTime(t0) + ': ' + Math.round(rate * 100) + '% failed' + (techs.size ? ' (' + [...techs].join(', ') + ')' : '');
           td.dataset.rate = rate.toFixed(3);
         } else {
@@ -331,7 +345,7 @@
     if (my !== seq) return;
     series.sort((a, b) => dsRank(a.datasource) - dsRank(b.datasource) || a.datasource.localeCompare(b.datasource));
     status(series.length ? series.length + ' signals, ' + incs.length + ' incidents' : 'no signals for this entity');
-    for (const s of series) $('plots').appendChild(drawPlot(s, incs, from, until));
+    for (const s of series) $('plots').appendChild(drawPlot(s, incs, from, until, n));
     drawMatrix(series, incs, from, until);
   }
 

@@ -301,6 +301,15 @@ if [ -n "$serve_pid" ]; then
     printf ',{"type":"asn","code":"AS21299","cc":"KZ","region":"KZ/Astana"}'
     printf ']'
   } >"$sim/entities.json"
+  # the probe's measurements take the field path: signed, chained outbox, then upload
+  if [ -s "$sim/measurements.jsonl" ] && have outbox && have upload; then
+    if "$K" outbox add "$sim/measurements.jsonl" >>"$logs/upload.log" 2>&1 &&
+       "$K" upload --collector "$base" --deadline 300 >>"$logs/upload.log" 2>&1; then
+      say "outbox: $(wc -l <"$sim/measurements.jsonl") measurements signed, chained and uploaded to serve"
+    else
+      say "WARN outbox/upload failed (see $logs/upload.log)"
+    fi
+  fi
   post /api/v1/entities "$sim/entities.json" application/json || say "WARN posting entities failed (dashboard not mounted?)"
   [ -s "$out/incidents.json" ] && { post /api/v1/incidents "$out/incidents.json" application/json || say "WARN posting incidents failed"; }
   say "serve: loaded $nok signal batches ($nbad failed), entities and incidents"
