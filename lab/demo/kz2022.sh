@@ -247,7 +247,8 @@ while IFS= read -r line; do
     outage "$st" || say "WARN outage $st failed (see $logs/lab.log)"
   fi
 done <"$out/actions.jsonl"
-end_at=$(echo "($sim1 - $sim0) / 3600 * $speed" | bc -l)
+# one extra round past the end, so the last simulated bin is complete rather than cut short
+end_at=$(echo "($sim1 - $sim0) / 3600 * $speed + ${round:-0}" | bc -l)
 now=$(echo "$(date +%s.%N) - $real0" | bc)
 wait_s=$(echo "$end_at - $now" | bc -l)
 if [ "$(echo "$wait_s > 0" | bc)" = 1 ]; then sleep "$wait_s"; fi
