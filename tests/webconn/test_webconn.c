@@ -9,6 +9,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "kp_test.h"
+#include "webconn/wc_net.h"
 #include "webconn/webconn.h"
 
 static kp_json_doc_t *load_json(const char *rel) {
@@ -268,4 +269,46 @@ KP_TEST(th_response_roundtrip) {
   kp_arena_destroy(a);
   kp_json_doc_free(doc);
   kp_buf_free(&b);
+}
+
+
+KP_TEST(url_join_and_path) {
+  char out[512];
+  KP_ASSERT_EQ(kp_wc_url_join("http://httpbin.com/redirect/3", "/redirect/2", out, sizeof out), KP_OK);
+  KP_ASSERT_STREQ(out, "http://httpbin.com/redirect/2");
+  KP_ASSERT_EQ(kp_wc_url_join("https://a.b:8443/x/y?q", "z", out, sizeof out), KP_OK);
+  KP_ASSERT_STREQ(out, "https://a.b:8443/x/z");
+  KP_ASSERT_EQ(kp_wc_url_join("http://a/", "//c.d/e", out, sizeof out), KP_OK);
+  KP_ASSERT_STREQ(out, "http://c.d/e");
+  KP_ASSERT_EQ(kp_wc_url_join("http://a/", "https://www.example.com/", out, sizeof out), KP_OK);
+  KP_ASSERT_STREQ(out, "https://www.example.com/");
+  KP_ASSERT_NE(kp_wc_url_join("http://a/", "https://", out, sizeof out), KP_OK); /* broken Location */
+  KP_ASSERT_EQ(kp_wc_url_path("http://a?x=1", out, sizeof out), KP_OK);
+  KP_ASSERT_STREQ(out, "/?x=1");
+  KP_ASSERT_EQ(kp_wc_url_path("https://a/p#frag", out, sizeof out), KP_OK);
+  KP_ASSERT_STREQ(out, "/p");
+}
+
+KP_TEST(helper_head_parse) {
+  kp_wc_http_head_t h;
+  const char *ok = "POST / HTTP/1.1\r\nHost: x\r\nUser-Agent: ooniprobe-cli/3\r\nContent-Length: 12\r\n\r\nbody";
+  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)ok, strlen(ok), 16384, &h), KP_OK);
+  KP_ASSERT_STREQ(h.method, "POST");
+  KP_ASSERT_EQ(h.content_length, 12);
+  KP_ASSERT(h.ooniprobe_ua);
+  KP_ASSERT_EQ(h.head_len, strlen(ok) - 4);
+  const char *part = "POST / HTTP/1.1\r\nHost: x\r\n";
+  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)part, strlen(part), 16384, &h), KP_ERR_TRUNC);
+  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)part, strlen(part), 10, &h), KP_ERR_RANGE);
+  const char *dup = "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)dup, strlen(dup), 16384, &h), KP_ERR_INVAL);
+  const char *neg = "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n";
+  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)neg, strlen(neg), 16384, &h), KP_ERR_INVAL);
+  const char *bad = "post / HTTP/1.1\r\n\r\n";
+  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)bad, strlen(bad), 16384, &h), KP_ERR_INVAL);
+  char hv[64];
+  const char *head = "HTTP/1.1 308 X\r\nlocation: https://ya.ru/\r\nA: b\r\n\r\n";
+  KP_ASSERT(kp_wc_head_value((const uint8_t *)head, strlen(head), "Location", hv, sizeof hv));
+  KP_ASSERT_STREQ(hv, "https://ya.ru/");
+  KP_ASSERT(!kp_wc_head_value((const uint8_t *)head, strlen(head), "Server", hv, sizeof hv));
 }
