@@ -101,7 +101,7 @@ kp_status_t kp_wc_http_head_parse(const uint8_t *p, size_t n, size_t max, kp_wc_
     } else if (nl == 17 && !strncasecmp(name, "transfer-encoding", 17)) {
       out->chunked = true;
     } else if (nl == 10 && !strncasecmp(name, "user-agent", 10)) {
-      out->ooniprobe_ua = vl >= 10 && !strncmp(val, "ooniprobe-", 10);
+      out->ooniprobe_ua = (vl >= 10 && !strncmp(val, "ooniprobe-", 10)) || (vl >= 7 && !strncmp(val, "keepon/", 7));
     }
   }
   return KP_OK;
@@ -189,6 +189,12 @@ static void *conn_main(void *arg) {
   }
   if (strcmp(h.method, "POST")) {
     reply_err(fd, 405, "method not allowed");
+    goto done;
+  }
+  /* as oohelperd: clients that are not probes (ooniprobe-..., keepon/...) get half the budget */
+  size_t icap = s->cfg.max_inflight ? s->cfg.max_inflight : 50;
+  if (!h.ooniprobe_ua && atomic_load(&s->inflight) > (icap + 1) / 2) {
+    reply_err(fd, 503, "too many requests in flight");
     goto done;
   }
   size_t cap = s->cfg.max_request ? s->cfg.max_request : KP_WC_TH_MAX_BODY;

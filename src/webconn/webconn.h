@@ -281,7 +281,7 @@ typedef struct kp_wc_http_head {
   char path[256];
   int64_t content_length;   /* -1 absent */
   bool chunked;
-  bool ooniprobe_ua;        /* User-Agent starts with "ooniprobe-" */
+  bool ooniprobe_ua;        /* User-Agent starts with "ooniprobe-" or "keepon/" (a probe) */
   size_t head_len;
 } kp_wc_http_head_t;
 /** @return KP_OK, KP_ERR_TRUNC (need more), KP_ERR_INVAL, KP_ERR_RANGE (head > @p max) */
