@@ -35,7 +35,8 @@ typedef enum kp_tri_state { KP_TRI_UP = 0, KP_TRI_UNCERTAIN = 1, KP_TRI_DOWN = 2
 /** One Bayesian step: B(U) after a positive (reply) or negative (timeout) probe, capped. */
 double kp_tri_update(double belief_up, double avail, bool positive);
 kp_tri_state_t kp_tri_classify(double belief_up);
-/** Recovery probe count k = ceil(log 0.2 / log(1 - A)) (1 for A >= 0.8, capped at 16 ... 64). */
+/** Recovery probe count k = ceil(log 0.2 / log(1 - A)): 1 for A >= 0.8, 16 for A = 0.1, at most
+ *  64 (A -> 0). The engine caps it at the round budget. */
 unsigned kp_tri_recovery_k(double avail);
 /** Backoff rule: is a DOWN block eligible for recovery probing after @p rounds_since_up? */
 bool kp_tri_recovery_round(unsigned rounds_since_up);
@@ -95,7 +96,8 @@ kp_status_t kp_wuniv_census_line(kp_buf_t *out, uint32_t block, const uint8_t *h
 /* ---- file loaders (I/O wrappers around the pure parsers; errors logged with line numbers) ---- */
 kp_status_t kp_wuniv_load_census(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, const char *path);
 kp_status_t kp_wuniv_load_history(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, const char *path);
-/** Keep only blocks inside @p allowed (sorted /24 list); returns how many were dropped. */
+/** Keep only blocks inside @p allowed (sorted /24 list); call before kp_wuniv_seal().
+ *  @return how many blocks were dropped */
 size_t kp_wuniv_restrict(kp_wuniv_t *u, const uint32_t *allowed, size_t n);
 
 /* ---- blocklist (zmap format) ---- */
@@ -202,8 +204,10 @@ typedef struct kp_watch_stats {
 kp_status_t kp_watch_create(const kp_watch_config_t *cfg, const kp_wuniv_t *u, kp_wdriver_t drv,
                             kp_watch_t **out);
 void kp_watch_free(kp_watch_t *w);
-/** Run one round starting now (driver clock); returns when the round's time is over. */
+/** Run one round starting now (driver clock); returns when the round's time is over
+ *  (KP_ERR_TIMEOUT when cfg.stop ended it early). */
 kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sinks);
+/** Counters since kp_watch_create. */
 kp_watch_stats_t kp_watch_stats(const kp_watch_t *w);
 /** Bytes of per-block decision state. */
 size_t kp_watch_state_bytes(void);
