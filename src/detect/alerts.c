@@ -9,6 +9,7 @@
  *   known, level differs         -> "level"
  *   known & ongoing, now ended   -> "close"
  *   known & ongoing, id vanished -> "close" (merged into another incident)
+ *   known & closed, ongoing again -> "open" (more data continued it)
  *
  * The webhook client is a small blocking HTTP/1.1 POST over TCP to an IP
  * literal (no DNS: alerts go to a lab or loopback receiver). Only the status
@@ -94,7 +95,14 @@ kp_status_t kp_alerts_diff(kp_alert_state_t *st, const kp_incset_t *now, kp_buf_
       continue;
     }
     m->seen = true;
-    if (!m->ongoing) continue; /* closed incidents stay closed */
+    if (!m->ongoing) {
+      if (inc->ongoing) { /* data arrived that continues it (a curfew's next window): reopen */
+        r = emit(out, "open", inc, m, count);
+        m->level = inc->level;
+        m->ongoing = true;
+      }
+      continue;
+    }
     if (inc->level != m->level) r = emit(out, "level", inc, m, count);
     if (r == KP_OK && !inc->ongoing) r = emit(out, "close", inc, m, count);
     m->level = inc->level;

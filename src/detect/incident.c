@@ -16,7 +16,8 @@
  *             probe-* .5 each, others .3), rounded to 0.01
  *   windows   the curfew's down windows, else the union of the events' intervals
  *   findings  "BGP visible, traffic down" when active probing dropped for an
- *             entity whose bgp series has data and no overlapping event
+ *             entity whose bgp series has data and no overlapping event; a
+ *             bgp-updates spike within 1 h of the start (> 5x the day's median)
  * Everything the incident points to lives in the set's arena, except `events`
  * (borrowed from the caller's event list). Output order: start, cc, id.
  */
@@ -118,6 +119,36 @@ static double ds_weight(const char *ds) {
 static bool overlaps(int64_t a0, int64_t a1, int64_t b0, int64_t b1) { return a0 < b1 && b0 < a1; }
 
 static bool tech_throttle(const char *name) { return strstr(name, "throttl") != NULL; }
+
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Largest bgp-updates bin within ±1 h of @p t that is > 5× the median of the day before and
+ * exceeds it by at least 10. */
+static bool bgp_update_spike(const kp_series_t *u, int64_t t, int64_t *at, double *peak, double *med) {
+  double hist[2048];
+  size_t nh = 0;
+  for (int64_t x = t - 86400; x < t - 3600 && nh < 2048; x += u->step) {
+    if (x < u->t0) continue;
+    size_t b = (size_t)((x - u->t0) / u->step);
+    if (b < u->n && !isnan(u->v[b])) hist[nh++] = u->v[b];
+  }
+  if (nh < 4) return false;
+  qsort(hist, nh, sizeof *hist, cmp_dbl);
+  *med = hist[(nh + 1) / 2 - 1];
+  *peak = 0;
+  for (int64_t x = t - 3600; x <= t + 3600; x += u->step) {
+    if (x < u->t0) continue;
+    size_t b = (size_t)((x - u->t0) / u->step);
+    if (b < u->n && !isnan(u->v[b]) && u->v[b] > *peak) {
+      *peak = u->v[b];
+      *at = u->t0 + (int64_t)b * u->step;
+    }
+  }
+  return *peak > 5 * *med && *peak >= *med + 10;
+}
 
 static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_arena_t *a, const item_t *it,
                          size_t n, kp_incident_t *inc) {
@@ -279,6 +310,21 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
     snprintf(buf, sizeof buf, "BGP visible, traffic down (%s %s)", s->entity_type, s->entity_code);
     const char *f = kp_arena_strndup(a, buf, strlen(buf));
     if (!f || ss_add(&fnd, f)) goto out;
+  }
+  if (cls == 0) { /* a burst of BGP updates near the start is a weak hint (Kazakhstan: 10:45 UTC) */
+    const kp_series_t *u = kp_sigset_find(set, "country", inc->cc, "bgp-updates");
+    int64_t at = 0;
+    double peak = 0, med = 0;
+    if (u && bgp_update_spike(u, inc->start, &at, &peak, &med)) {
+      char ts[24];
+      time_t tt = (time_t)at;
+      struct tm tm;
+      gmtime_r(&tt, &tm);
+      strftime(ts, sizeof ts, "%Y-%m-%d %H:%M", &tm);
+      snprintf(buf, sizeof buf, "BGP update spike at %s UTC (%.0f updates, day median %.0f)", ts, peak, med);
+      const char *f = kp_arena_strndup(a, buf, strlen(buf));
+      if (!f || ss_add(&fnd, f)) goto out;
+    }
   }
   if (inc->curfew) {
     snprintf(buf, sizeof buf, "curfew-style: %zu outage windows with connectivity restored %s", nwin,

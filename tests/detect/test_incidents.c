@@ -238,6 +238,7 @@ KP_TEST(merge_full_shutdown_bgp_visible) {
   series(s, "country", "KZ", "bgp", NULL, 576, 300, 12000, 0, 0, 0);         /* BGP unchanged */
   series(s, "asn", "AS9198", "ping-slash24", "KZ", 288, 600, 5000, d0 + 600, d1, 100);
   series(s, "country", "UZ", "ping-slash24", NULL, 288, 600, 3000, 0, 0, 0); /* elsewhere: quiet */
+  series(s, "country", "KZ", "bgp-updates", NULL, 288, 600, 20, d0 - 600, d0, 400); /* burst 10 min before */
   kp_event_list_t ev;
   kp_incset_t *is = merge(s, &ev);
   if (kp_incset_count(is) != 1) {
@@ -256,6 +257,7 @@ KP_TEST(merge_full_shutdown_bgp_visible) {
   KP_ASSERT_EQ(inc->nevents, 2);
   KP_ASSERT(inc->nasns == 1 && !strcmp(inc->asns[0], "AS9198"));
   KP_ASSERT(has(inc->findings, inc->nfindings, "BGP visible, traffic down (country KZ)"));
+  KP_ASSERT(has(inc->findings, inc->nfindings, "BGP update spike at 2022-01-04 23:50 UTC (400 updates, day median 22)"));
   KP_ASSERT(!inc->ongoing);
   KP_ASSERT(inc->nevidence >= 1 && !strcmp(inc->evidence[0].kind, "signal"));
   double conf_one = inc->confidence;
@@ -272,6 +274,7 @@ KP_TEST(merge_full_shutdown_bgp_visible) {
   inc = kp_incset_at(is, 0);
   KP_ASSERT(inc->confidence > conf_one);
   KP_ASSERT(!has(inc->findings, inc->nfindings, "BGP visible"));
+  KP_ASSERT(!has(inc->findings, inc->nfindings, "update spike"));
   KP_ASSERT_EQ(inc->nsources, 2);
   KP_ASSERT(inc->score > 0);
   kp_incset_free(is);
@@ -397,6 +400,15 @@ KP_TEST(alerts_open_level_close) {
   KP_ASSERT_OK(kp_alerts_diff(st, is, &out, &n));
   KP_ASSERT_EQ(n, 1);
   KP_ASSERT_EQ(count_str(kp_buf_str(&out), "\"alert\":\"close\""), 1);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  /* run 4: later data continues the same outage to the end: it opens again */
+  kp_buf_reset(&out);
+  series(s, "country", "KZ", "ping-slash24", NULL, 220, 600, 9000, d0, d0 + 100 * 3600, 2000);
+  is = merge(s, &ev);
+  KP_ASSERT_OK(kp_alerts_diff(st, is, &out, &n));
+  KP_ASSERT_EQ(n, 1);
+  KP_ASSERT(strstr(kp_buf_str(&out), "\"alert\":\"open\""));
   kp_incset_free(is);
   kp_events_free(&ev);
   kp_sigset_free(s);
