@@ -22,6 +22,7 @@
 #include "base/clock.h"
 #include "base/opts.h"
 #include "cli/cli.h"
+#include "cli/labqa.h"
 #include "lab/lab.h"
 
 static const char *const techs[] = {"dns_forged",   "dns_injected",  "dns_nxdomain", "ip_blackhole",
@@ -155,6 +156,7 @@ static int cmd_inject(int argc, char **argv) {
 
 int kp_cmd_lab(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "inject") == 0) return cmd_inject(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "qa") == 0) return kp_cmd_lab_qa(argc - 1, argv + 1);
   const char *prefix = getenv("KP_LAB_PREFIX"), *state = getenv("KP_LAB_STATE"), *target = NULL,
              *rate = "64kbit";
   if (!prefix || !*prefix) prefix = "kp";
@@ -166,7 +168,8 @@ int kp_cmd_lab(int argc, char **argv) {
     {0},
   };
   const kp_cmd_help_t help = {
-    "keepon lab up|down|status | keepon lab censor TECH on|off [--target NAME] [--rate R] | keepon lab censor reset",
+    "keepon lab up|down|status | keepon lab censor TECH on|off [--target NAME] [--rate R] | keepon lab censor reset\n"
+    "       keepon lab qa SCENARIOS.json   (OONI's Web Connectivity QA world; 'keepon lab qa --help')",
     "The network-namespace censorship lab (docs/lab.md; needs root). TECH is one of: dns_forged,\n"
     "dns_injected, dns_nxdomain, ip_blackhole, tcp_reset, tls_sni_reset, tls_sni_drop, tls_mitm, http_blockpage,\n"
     "throttled, network_down (which takes no --target). 'up' and 'down' are idempotent; 'status' exits 3\n"
