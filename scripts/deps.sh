@@ -10,7 +10,7 @@ PKGS=(
   libssl-dev libsqlite3-dev libsodium-dev libmaxminddb-dev zlib1g-dev libbz2-dev
   # lab: namespaces, censor, servers, reference tools
   iproute2 iptables nftables conntrack ethtool dnsmasq-base nginx-light bird2
-  openssl bind9-dnsutils iputils-ping curl procps psmisc bgpdump zmap
+  openssl bind9-dnsutils iputils-ping curl procps psmisc bgpdump zmap python3 tcpdump
   # dashboard tests
   chromium
 )
