@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/probe_im.sh [RUNS]: wall time of `keepon probe im` (all four apps) in the netns lab,
 # unblocked and fully blocked (network_down), at the default budget (--timeout 60) and at the
-# lab tests' budget (--timeout 6). Prints a markdown table (min / median / max over RUNS runs,
+# lab matrix's budget (--timeout 8). Prints a markdown table (min / median / max over RUNS runs,
 # default 5) for docs/probe.md. Needs root; builds nothing: KP_BIN or build/src/cli/keepon.
 # Its own lab instance (prefix kpb-im-PID), torn down on every exit path.
 set -euo pipefail
@@ -27,7 +27,7 @@ one() { # TIMEOUT -> wall seconds of one run
 stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f | %.2f | %.2f", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
 echo "| condition | --timeout | runs | min s | median s | max s |"
 echo "|---|---|---|---|---|---|"
-for budget in 60 6; do
+for budget in 60 8; do
   s=$(for i in $(seq "$RUNS"); do one "$budget"; done | stats)
   grep -c " OK " "$S/term.txt" | grep -qx 4 || echo "warning: unblocked run was not all OK" >&2
   echo "| unblocked | $budget | $RUNS | $s |"

@@ -25,7 +25,7 @@ cleanup() {
   rm -rf "$S"
 }
 trap cleanup EXIT INT TERM
-TIMEOUT=${KP_IM_TIMEOUT:-6}
+TIMEOUT=${KP_IM_TIMEOUT:-8}
 APPS="whatsapp telegram signal facebook_messenger"
 ALL="dns_forged dns_nxdomain dns_injected ip_blackhole tcp_reset tls_sni_reset tls_sni_drop http_blockpage throttled network_down"
 TECHS=${*:-$ALL}
