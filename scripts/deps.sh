@@ -11,6 +11,7 @@ PKGS=(
   # lab: namespaces, censor, servers, reference tools
   iproute2 iptables nftables conntrack ethtool dnsmasq-base nginx-light bird2
   openssl bind9-dnsutils iputils-ping curl procps psmisc bgpdump zmap python3 tcpdump
+  python3-cryptography  # lab/qa (web QA world): its PKI
   # dashboard tests
   chromium
 )
