@@ -330,7 +330,12 @@ static void process_input(kp_srv_t *s, conn_t *c) {
   if (c->st == ST_READ_BODY) {
     size_t need = c->head_len + (size_t)(c->req.content_length > 0 ? c->req.content_length : 0);
     if (c->in.len < need) return;
-    /* the parse views point into c->in, which does not move until consumed after the write */
+    /* the head's views were taken before the body arrived, and appending may have moved
+     * c->in: parse the head again so every view points into the buffer as it is now (it does
+     * not move again until the request is consumed after the write) */
+    size_t hl;
+    if (kp_srv_parse_head(c->in.data, c->in.len, s->cfg.max_head, &c->req, &hl) != KP_OK || hl != c->head_len)
+      return respond_error(s, c, 500, "internal error");
     c->req.body = c->in.data + c->head_len;
     c->req.body_len = need - c->head_len;
     dispatch(s, c);

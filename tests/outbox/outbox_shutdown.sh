@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-fail() { echo "FAIL: $*"; exit 1; }
+fail() { echo "FAIL: $*"; [ -f "$S/serve.log" ] && cp "$S/serve.log" /tmp/kpserve-serve-fail.log; exit 1; }
 ok() { echo "ok   $*"; }
 cl() { ip netns exec "$P-client" env KEEPON_HOME="$S/home" KEEPON_DATA="$src/data" "$@"; }
 URL=http://198.19.2.2:8080
@@ -58,14 +58,14 @@ done
 grep -q "0 delivered.*$n pending" "$S/up.err" || fail "pending count after the outage: $(cat "$S/up.err")"
 ok "network_down: $n measurements kept in the outbox, uploads fail and back off"
 
-cl "$K" upload --collector "$URL" --base-delay-ms 200 --max-delay-ms 1000 --timeout-ms 500 --max-attempts 1000 \
+cl "$K" upload --collector "$URL" --base-delay-ms 200 --max-delay-ms 1000 --timeout-ms 3000 --max-attempts 1000 \
   --deadline 60 2>"$S/bg.err" &
 UPL=$!
 sleep 2
 kill -0 $UPL 2>/dev/null || fail "the background uploader gave up during the outage: $(cat "$S/bg.err")"
 lab censor network_down off >/dev/null 2>&1 || fail "network_down off"
 t0=$(date +%s)
-wait $UPL || fail "background upload failed after restoration: $(cat "$S/bg.err")"
+wait $UPL || fail "background upload failed after restoration: $(cat "$S/bg.err"); client curl: $(cl curl -s -m 3 -o /dev/null -w "%{http_code}" "$URL/api/v1/health" 2>&1 || true); censor: $(lab censor status 2>&1 | tr "\n" " "); server alive: $(kill -0 $SRV 2>/dev/null \&\& echo yes || echo no); server log: $(tail -3 "$S/serve.log")"
 UPL=
 ok "after restoration the retrying uploader delivered in $(($(date +%s) - t0)) s: $(cat "$S/bg.err")"
 
