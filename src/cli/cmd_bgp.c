@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/opts.h"
 #include "bgp/bgp.h"
 #include "cli/cli.h"
 #include "geo/geo.h"
+#include "store/store.h"
 
 #define FLUSH_AT ((size_t)1 << 20)
 
@@ -142,6 +144,46 @@ static int vis_elem(void *arg, const kp_bgp_elem_t *e) {
   return vr->st != KP_OK;
 }
 
+/* Put the signal points of the JSONL in b[0..n) into the store, in batches (one transaction each). */
+static kp_status_t store_points(kp_store_t *store, const uint8_t *b, size_t n) {
+  enum { BATCH = 512 };
+  kp_json_doc_t *docs[BATCH];
+  kp_store_signal_t sig[BATCH];
+  size_t k = 0, off = 0;
+  kp_status_t st = KP_OK;
+  kp_json_limits_t lim = {.max_depth = 8, .max_bytes = 1 << 16};
+  while (off < n && st == KP_OK) {
+    const uint8_t *nl = memchr(b + off, '\n', n - off);
+    size_t len = nl ? (size_t)(nl - (b + off)) : n - off;
+    kp_json_doc_t *doc = NULL;
+    if (len > 0 && kp_json_parse(b + off, len, &lim, &doc, NULL) == KP_OK) {
+      const kp_json_t *o = kp_json_root(doc), *v = kp_json_get(o, "value");
+      int64_t t = 0, step = 0;
+      kp_store_signal_t *g = &sig[k];
+      g->entity_type = kp_json_get_str(o, "entity_type");
+      g->entity_code = kp_json_get_str(o, "entity_code");
+      g->datasource = kp_json_get_str(o, "datasource");
+      g->has_value = v && kp_json_is(v, KP_JSON_NUMBER);
+      g->value = g->has_value ? kp_json_num(v) : 0;
+      if (g->entity_type && g->entity_code && g->datasource && kp_json_get_int(o, "t", &t) &&
+          kp_json_get_int(o, "step", &step)) {
+        g->t = t, g->step = step;
+        docs[k++] = doc;
+        doc = NULL;
+      }
+      kp_json_doc_free(doc);
+    }
+    if (k == BATCH || (k > 0 && (!nl || off + len + 1 >= n))) {
+      st = kp_store_put_signals(store, sig, k);
+      for (size_t i = 0; i < k; i++) kp_json_doc_free(docs[i]);
+      k = 0;
+    }
+    off += len + 1;
+  }
+  for (size_t i = 0; i < k; i++) kp_json_doc_free(docs[i]);
+  return st;
+}
+
 /* split "a,b,c" in place into a NULL-terminated array (at most cap-1 items) */
 static size_t split_list(char *s, const char **items, size_t cap) {
   size_t n = 0;
@@ -155,7 +197,7 @@ static int cmd_visibility(int argc, char **argv) {
   long bin = 300, ffmin = 400000, stale = 0, max_record = (long)KP_MRT_MAX_RECORD_DEFAULT;
   double frac = 0.5;
   const char *cidr = NULL, *table = NULL, *city = NULL, *asnmmdb = NULL, *countries = NULL, *asns = NULL,
-             *signals = NULL;
+             *signals = NULL, *store_path = NULL;
   bool no_asn = false, no_region = false;
   const kp_opt_t opts[] = {
       {"bin", 0, KP_OPT_INT, "SECONDS", "bin length (default 300)", &bin, 1, 86400},
@@ -173,6 +215,8 @@ static int cmd_visibility(int argc, char **argv) {
       {"no-asn", 0, KP_OPT_FLAG, NULL, "no per-ASN points", &no_asn, 0, 0},
       {"no-region", 0, KP_OPT_FLAG, NULL, "no per-region points", &no_region, 0, 0},
       {"signals", 'o', KP_OPT_STR, "FILE", "write the JSONL here (atomically) instead of stdout", &signals, 0, 0},
+      {"store", 0, KP_OPT_STR, "PATH", "also put the points into this store (sqlite:PATH or PATH)", &store_path, 0,
+       0},
       {"max-record", 0, KP_OPT_INT, "BYTES", "largest MRT record accepted (default 16 MiB)", &max_record, 65536,
        1 << 30},
       {0},
@@ -200,6 +244,7 @@ static int cmd_visibility(int argc, char **argv) {
   kp_geo_t *geo = NULL;
   kp_bgp_vis_t *vis = NULL;
   kp_mrt_ctx_t *ctx = NULL;
+  kp_store_t *store = NULL;
   kp_buf_t out;
   kp_buf_init(&out, (size_t)1 << 30);
   if (npos == 0) {
@@ -253,6 +298,11 @@ static int cmd_visibility(int argc, char **argv) {
                             .asns = asn_copy ? asn_vals : NULL, .nasns = nasn, .per_country = geo != NULL,
                             .per_region = geo != NULL && !no_region, .per_asn = !no_asn};
   if (!geo) cc_list[0] = NULL;
+  if (store_path && kp_store_open(store_path, &store) != KP_OK) {
+    fprintf(stderr, "keepon bgp visibility: cannot open the store %s\n", store_path);
+    status = KP_EXIT_FAIL;
+    goto done;
+  }
   if (kp_bgp_vis_new(&vc, &vis) != KP_OK || kp_mrt_ctx_new(&ctx) != KP_OK) {
     status = KP_EXIT_FAIL;
     goto done;
@@ -285,7 +335,10 @@ static int cmd_visibility(int argc, char **argv) {
         status = KP_EXIT_FAIL;
         break;
       }
-      if (!signals && out.len >= FLUSH_AT && write_all(1, &out) != 0) status = KP_EXIT_FAIL;
+      if (!signals && out.len >= FLUSH_AT) {
+        if (store && store_points(store, out.data, out.len) != KP_OK) status = KP_EXIT_FAIL;
+        if (write_all(1, &out) != 0) status = KP_EXIT_FAIL;
+      }
     }
     kp_mrt_close(rd);
   }
@@ -294,7 +347,12 @@ static int cmd_visibility(int argc, char **argv) {
     size_t peers, full;
     kp_bgp_vis_stats(vis, &peers, &full);
     kp_log_info("bgp", "%zu peers, %zu full-feed at the end", peers, full);
-    if (signals) {
+    if (store && out.len && store_points(store, out.data, out.len) != KP_OK) {
+      fprintf(stderr, "keepon bgp visibility: cannot write to the store\n");
+      status = KP_EXIT_FAIL;
+    }
+    if (status != KP_EXIT_OK) {
+    } else if (signals) {
       if (kp_file_write_atomic(signals, out.data ? out.data : (const uint8_t *)"", out.len, 0644) != KP_OK) {
         fprintf(stderr, "keepon bgp visibility: cannot write %s: %s\n", signals, strerror(errno));
         status = KP_EXIT_FAIL;
@@ -308,6 +366,7 @@ done:
   kp_mrt_ctx_free(ctx);
   kp_bgp_vis_free(vis);
   kp_geo_close(geo);
+  if (store) kp_store_close(store);
   free(cidr_copy), free(cc_copy), free(asn_copy), free(pos);
   return status;
 }

@@ -39,7 +39,7 @@ mkdir -p "$out/geo"
 echo "198.18.64.0/20" >"$out/geo/xa.cidr"   # routes that stay
 echo "198.18.80.0/20" >"$out/geo/xb.cidr"   # routes that flap
 "$KP_BIN" bgp visibility --bin $BIN --full-feed-min 1 --geo-cidr "$out/geo/xa.cidr,$out/geo/xb.cidr" \
-  "$out/rib.mrt" "$out/updates.mrt" >"$out/signals.jsonl"
+  --store "$out/signals.db" "$out/rib.mrt" "$out/updates.mrt" >"$out/signals.jsonl"
 
 series() { # cc datasource -> values in time order
   grep "\"entity_code\":\"$1\",\"datasource\":\"$2\"" "$out/signals.jsonl" | sed 's/.*"value":\([^,]*\),.*/\1/'
@@ -65,6 +65,11 @@ done
 total=0
 for v in $upd; do total=$((total + v)); done
 [[ $total -ge 32 ]] || { echo "FAIL: XB update count $total < 32" >&2; exit 1; }
+# the same points went into the store
+if command -v sqlite3 >/dev/null; then
+  n=$(sqlite3 "$out/signals.db" "select count(*) from signals where entity_code='XB' and datasource='bgp'")
+  [[ $n -eq $(series XB bgp | wc -l) ]] || { echo "FAIL: store holds $n XB points" >&2; exit 1; }
+fi
 # the MRT BIRD wrote is also what bgpdump sees, line for line (when bgpdump is installed)
 if command -v bgpdump >/dev/null; then
   for f in rib updates; do
