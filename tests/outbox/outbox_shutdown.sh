@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-fail() { echo "FAIL: $*"; [ -f "$S/serve.log" ] && cp "$S/serve.log" /tmp/kpserve-serve-fail.log; exit 1; }
+fail() { echo "FAIL: $*"; [ -f "$S/serve.log" ] && tail -40 "$S/serve.log"; exit 1; }
 ok() { echo "ok   $*"; }
 cl() { ip netns exec "$P-client" env KEEPON_HOME="$S/home" KEEPON_DATA="$src/data" "$@"; }
 URL=http://198.19.2.2:8080
