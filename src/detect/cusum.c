@@ -11,7 +11,8 @@
  *            last left zero. Data ending while BLOCKED closes the event there.
  *   Bins without data (NaN) or with fewer than min_count measurements are skipped.
  *
- * Curfew: a down/up state per bin (1/0, -1 unknown = keep the previous state).
+ * Curfew: a down/up state per bin (1/0, -1 unknown = keep the previous state); the
+ * detector derives it from the IODA rule's verdicts, down = critical.
  *   1. down runs; up gaps shorter than min_up_s are bridged (noise);
  *   2. consecutive runs cluster while the up gap <= max_up_s and the starts are
  *      <= max_cycle_s apart;
@@ -207,7 +208,9 @@ static kp_status_t curfew_detector_run(const kp_detect_cfg_t *c, const kp_series
   double *pred = malloc(s->n * sizeof *pred);
   kp_status_t st = KP_ERR_NOMEM;
   if (lvl && pred && (st = kp_ioda_levels(kp_detect_params_for(c, s), s->v, s->n, s->step, lvl, pred)) == KP_OK) {
-    for (size_t i = 0; i < s->n; i++) lvl[i] = lvl[i] < 0 ? -1 : lvl[i] > KP_LVL_NORMAL;
+    /* down = critical: a curfew cuts connectivity; a warning-level dip (one region pulling a
+     * country's count down) is not a curfew of that entity */
+    for (size_t i = 0; i < s->n; i++) lvl[i] = lvl[i] < 0 ? -1 : lvl[i] == KP_LVL_CRITICAL;
     size_t before = out->n;
     st = curfew_array(&c->curfew, lvl, s->n, s->t0, s->step, s, out);
     for (size_t k = before; st == KP_OK && k < out->n; k++) { /* drop-based score like IODA */

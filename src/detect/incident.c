@@ -8,8 +8,9 @@
  * outages it covers into one incident.
  *
  * Per incident (docs/detect.md has the table):
- *   type      network: a country-level ping-slash24/bgp event -> full shutdown,
- *             else regions -> regional, else per-network; service -> service
+ *   type      network: a CRITICAL country-level ping-slash24/bgp event -> full
+ *             shutdown, else regions -> regional, else ASNs only -> per-network,
+ *             else (a warning-level national dip alone) full shutdown at warning; service -> service
  *             blocking; any technique naming throttling -> throttling
  *   score     IODA overall: product over datasources of each one's largest score
  *   confidence 1 - Π(1 - p_ds) over distinct datasources (ping-slash24 .6, bgp .4,
@@ -163,7 +164,7 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
   int cls = it[0].cls;
   inc->start = it[0].e->start;
   inc->end = it[0].e->end;
-  bool country_level = false, has_region = false;
+  bool country_level = false, country_any = false, has_region = false;
   const kp_event_t *curf = NULL;
   inc->events = kp_arena_alloc(a, n * sizeof *inc->events);
   if (!inc->events) goto out;
@@ -180,7 +181,10 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
     bool country = !strcmp(s->entity_type, "country");
     if (!strcmp(s->entity_type, "region")) { has_region = true; if (ss_add(&reg, s->entity_code)) goto out; }
     if (!strcmp(s->entity_type, "asn") && ss_add(&asn, s->entity_code)) goto out;
-    if (country && (!strcmp(s->datasource, "ping-slash24") || !strcmp(s->datasource, "bgp"))) country_level = true;
+    if (country && (!strcmp(s->datasource, "ping-slash24") || !strcmp(s->datasource, "bgp"))) {
+      country_any = true;
+      if (e->level == KP_LVL_CRITICAL) country_level = true;
+    }
     if (e->nwin && (!curf || (country && strcmp(curf->series->entity_type, "country")))) curf = e;
     if (is_probe(s)) {
       const char *name = s->datasource + 6;
@@ -254,7 +258,11 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
       tech_acc_t x = tech[k]; tech[k] = tech[k - 1]; tech[k - 1] = x;
     }
   if (cls == 1) inc->type = throttled ? KP_INC_THROTTLING : KP_INC_SERVICE;
-  else inc->type = throttled ? KP_INC_THROTTLING : country_level ? KP_INC_FULL : has_region ? KP_INC_REGIONAL : KP_INC_NETWORK;
+  else if (throttled) inc->type = KP_INC_THROTTLING;
+  else if (country_level) inc->type = KP_INC_FULL;
+  else if (has_region) inc->type = KP_INC_REGIONAL;
+  else if (inc->nevents && !country_any) inc->type = KP_INC_NETWORK;
+  else inc->type = KP_INC_FULL; /* only a partial (warning) national drop: reported at its level */
   /* windows */
   if (curf) {
     inc->curfew = true;
@@ -390,6 +398,30 @@ static kp_status_t service_context(kp_incset_t *is) {
   return KP_OK;
 }
 
+static int entity_rank(const char *et) {
+  return !strcmp(et, "country") ? 3 : !strcmp(et, "region") ? 2 : !strcmp(et, "asn") ? 1 : 0;
+}
+
+/* A curfew event bridges the gaps between its windows when merging, unless a curfew of a
+ * broader entity (country > region > asn) in the same country overlaps it: then the broad
+ * one speaks for the incident, and a narrower entity's earlier unrelated outage (which its
+ * own curfew cluster may have swallowed) does not drag the incident's start back. */
+static bool curfew_dominated(const kp_sigset_t *s, const kp_event_list_t *ev, size_t i) {
+  const kp_event_t *e = &ev->v[i];
+  if (!e->nwin) return false;
+  char cc[3], cc2[3];
+  event_cc(s, e, cc);
+  int r = entity_rank(e->series->entity_type);
+  for (size_t k = 0; k < ev->n; k++) {
+    const kp_event_t *o = &ev->v[k];
+    if (k == i || !o->nwin || !o->series || entity_rank(o->series->entity_type) <= r) continue;
+    if (!overlaps(o->start, o->end, e->start, e->end)) continue;
+    event_cc(s, o, cc2);
+    if (!strcmp(cc, cc2)) return true;
+  }
+  return false;
+}
+
 kp_status_t kp_incidents_merge(const kp_detect_cfg_t *cfg, const kp_sigset_t *s, const kp_event_list_t *ev,
                                kp_incset_t **out) {
   kp_incset_t *is = calloc(1, sizeof *is);
@@ -398,7 +430,7 @@ kp_status_t kp_incidents_merge(const kp_detect_cfg_t *cfg, const kp_sigset_t *s,
   if (!is || (ev->n && !it) || !(is->arena = kp_arena_create(0))) goto fail;
   size_t ni = 0;
   for (size_t i = 0; i < ev->n; i++) {
-    if (!ev->v[i].series) continue;
+    if (!ev->v[i].series || curfew_dominated(s, ev, i)) continue;
     it[ni].e = &ev->v[i];
     event_cc(s, &ev->v[i], it[ni].cc);
     it[ni].cls = is_probe(ev->v[i].series) ? 1 : 0;

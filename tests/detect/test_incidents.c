@@ -282,6 +282,51 @@ KP_TEST(merge_full_shutdown_bgp_visible) {
   kp_sigset_free(s);
 }
 
+static bool kz_down(int64_t t) { /* the published Kazakhstan windows (anchors §0) */
+  static const int w[5][4] = {{5, 1050, 5, 1320}, {6, 630, 6, 840}, {7, 150, 7, 360}, {8, 150, 8, 600}, {9, 150, 9, 360}};
+  int64_t day0 = 1640995200LL; /* 2022-01-01 */
+  if (t < day0 + 4 * 86400 + 11 * 3600 || t >= day0 + 10 * 86400 + 2 * 3600 + 900) return false;
+  for (int i = 0; i < 5; i++)
+    if (t >= day0 + (w[i][0] - 1) * 86400LL + w[i][1] * 60 && t < day0 + (w[i][2] - 1) * 86400LL + w[i][3] * 60) return false;
+  return true;
+}
+
+KP_TEST(merge_curfew_keeps_an_earlier_regional_outage_apart) {
+  /* Jan 5 03:10-05:20 one region goes dark (the country dips to warning level), then the
+   * national curfew-style blackout from 11:00: two incidents, not one starting at 03:10 */
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  int64_t r0 = T0 + 86400 + 3 * 3600 + 600, r1 = T0 + 86400 + 5 * 3600 + 1200;
+  for (int64_t t = T0 - 2 * 86400; t < T0 + 8 * 86400; t += 600) {
+    int64_t i = t / 600;
+    bool nat = kz_down(t), reg = t >= r0 && t < r1;
+    kp_signal_point_t p = {.t = t, .step = 600, .has_value = true};
+    snprintf(p.entity_type, sizeof p.entity_type, "country");
+    snprintf(p.entity_code, sizeof p.entity_code, "KZ");
+    snprintf(p.datasource, sizeof p.datasource, "ping-slash24");
+    p.value = nat ? 200 : reg ? 6500 : 9000 + (double)(i % 5);
+    KP_ASSERT_OK(kp_sigset_add_point(s, &p));
+    snprintf(p.entity_type, sizeof p.entity_type, "region");
+    snprintf(p.entity_code, sizeof p.entity_code, "KZ/R3");
+    p.value = nat || reg ? 5 : 2500 + (double)(i % 3);
+    KP_ASSERT_OK(kp_sigset_add_point(s, &p));
+  }
+  kp_event_list_t ev;
+  kp_incset_t *is = merge(s, &ev);
+  KP_ASSERT_EQ(kp_incset_count(is), 2);
+  const kp_incident_t *a = kp_incset_at(is, 0), *b = kp_incset_at(is, 1);
+  KP_ASSERT_EQ(a->type, KP_INC_REGIONAL);
+  KP_ASSERT_EQ(a->start, r0);
+  KP_ASSERT_EQ(a->end, r1);
+  KP_ASSERT_EQ(b->type, KP_INC_FULL);
+  KP_ASSERT(b->curfew);
+  KP_ASSERT_EQ(b->start, T0 + 86400 + 11 * 3600);
+  KP_ASSERT_EQ(b->nwindows, 6);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+}
+
 KP_TEST(merge_regional_and_per_network) {
   kp_sigset_t *s;
   KP_ASSERT_OK(kp_sigset_new(3600, &s));
