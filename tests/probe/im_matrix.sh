@@ -5,7 +5,9 @@
 #   1. no censorship: every app OK;
 #   2. for each technique x app: only that app is BLOCKED, with exactly that technique
 #      (terminal line and the keepon_technique key of its measurement);
-#   3. network_down: every app BLOCKED (network_down) within the --timeout budget.
+#   3. network_down: every app BLOCKED (network_down) within the --timeout budget;
+#   4. tls_mitm (not a lab technique): the probe run without the lab CA sees certificates it
+#      cannot verify on every TLS flow, so every app is BLOCKED (tls_mitm).
 # Each measurement must parse back through the reader (tests/probe: the JSONL is
 # also checked for OONI's required envelope fields here with grep).
 # Own lab instance with a unique prefix; trap tears it down on every exit path.
@@ -27,18 +29,18 @@ cleanup() {
 trap cleanup EXIT INT TERM
 TIMEOUT=${KP_IM_TIMEOUT:-8}
 APPS="whatsapp telegram signal facebook_messenger"
-ALL="dns_forged dns_nxdomain dns_injected ip_blackhole tcp_reset tls_sni_reset tls_sni_drop http_blockpage throttled network_down"
+ALL="dns_forged dns_nxdomain dns_injected ip_blackhole tcp_reset tls_sni_reset tls_sni_drop http_blockpage throttled network_down tls_mitm"
 TECHS=${*:-$ALL}
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-probe() { # NAME -> $out/NAME.txt (terminal) and $out/NAME.jsonl; prints wall seconds
-  local t0 t1
+probe() { # NAME [CA-FILE] -> $out/NAME.txt (terminal) and $out/NAME.jsonl; prints wall seconds
+  local t0 t1 ca=${2-$S/lab/pki/ca.crt}
   t0=$(date +%s.%N)
   ip netns exec "$P-client" "$K" probe im --targets "$src/data/targets/lab-im.json" --resolver 198.19.10.53 \
-    --ca-file "$S/lab/pki/ca.crt" --output "$out/$1.jsonl" --timeout "$TIMEOUT" --parallel 64 \
+    ${ca:+--ca-file "$ca"} --output "$out/$1.jsonl" --timeout "$TIMEOUT" --parallel 64 \
     >"$out/$1.txt" 2>"$out/$1.err" || { bad "$1: probe exited $?"; cat "$out/$1.err"; }
   t1=$(date +%s.%N)
   echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}'
@@ -67,7 +69,7 @@ check_jsonl baseline
 echo "baseline: ${w}s"
 
 for tech in $TECHS; do
-  [ "$tech" = network_down ] && continue
+  case $tech in network_down | tls_mitm) continue ;; esac
   for app in $APPS; do
     lab censor "$tech" on --target "$app" >/dev/null 2>&1 || bad "$tech on $app: censor failed"
     name=$tech-$app
@@ -97,6 +99,15 @@ if [[ " $TECHS " == *" network_down "* ]]; then
   check_jsonl network_down
   if awk -v w="$w" -v b="$TIMEOUT" 'BEGIN { exit !(w <= b + 1) }'; then ok; else bad "network_down took ${w}s, budget ${TIMEOUT}s"; fi
   echo "network_down: ${w}s"
+fi
+if [[ " $TECHS " == *" tls_mitm "* ]]; then
+  w=$(probe tls_mitm "")
+  for app in $APPS; do
+    if line tls_mitm "$app" | grep -q " BLOCKED (tls_mitm,"; then ok; else bad "tls_mitm $app: $(line tls_mitm "$app")"; fi
+  done
+  check_jsonl tls_mitm
+  grep -q '"failure":"ssl_unknown_authority"' "$out/tls_mitm.jsonl" && ok || bad "tls_mitm: no ssl_unknown_authority"
+  echo "tls_mitm (lab CA withheld): ${w}s"
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
