@@ -245,8 +245,14 @@ kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
   return st != KP_OK ? st : o.w.st;
 }
 
+typedef struct rec_out {
+  kp_buf_t *out;
+  bool full;
+} rec_out_t;
+
 static int rec_row(void *ctx, const kp_store_msm_t *m) {
-  kp_buf_t *out = ctx;
+  rec_out_t *ro = ctx;
+  kp_buf_t *out = ro->out;
   if (!m->key_id || m->seq < 1 || !m->pubkey || !m->sig || !m->prev_hash) return 0;
   kp_outbox_rec_t r = {.seq = (uint64_t)m->seq, .msm = m->body, .msm_len = m->body_len};
   snprintf(r.key_id, sizeof r.key_id, "%s", m->key_id);
@@ -260,7 +266,10 @@ static int rec_row(void *ctx, const kp_store_msm_t *m) {
   ok = ok && kp_base64_decode(m->sig, strlen(m->sig), &t) == KP_OK && t.len == 64;
   if (ok) memcpy(r.sig, t.data, 64);
   kp_buf_free(&t);
-  if (ok) kp_outbox_rec_write(&r, out);
+  if (ok && kp_outbox_rec_write(&r, out) != KP_OK) { /* response cap reached */
+    ro->full = true;
+    return 1;
+  }
   return 0;
 }
 
@@ -275,7 +284,10 @@ kp_status_t kp_api_keepon_records(void *ctx, const kp_srv_req_t *req, kp_srv_res
   /* only keepon records carry a key; rows without one are skipped by rec_row */
   resp->status = 200;
   resp->content_type = "application/x-ndjson";
-  return kp_store_query(c->store, &f, rec_row, &resp->body);
+  rec_out_t ro = {.out = &resp->body};
+  kp_status_t st = kp_store_query(c->store, &f, rec_row, &ro);
+  if (st == KP_OK && ro.full) kp_srv_error(resp, 413, "too many records for one response; ask per key_id");
+  return st;
 }
 
 /* ---- signals ---- */
