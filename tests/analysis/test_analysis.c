@@ -39,7 +39,7 @@ typedef void (*mutate_fn)(kp_an_flow_t *f);
 static void m_nx(kp_an_flow_t *f) { f->dns_failure = f->sys_failure = "dns_nxdomain_error"; f->connect_tried = f->tls_tried = f->http_tried = false; }
 static void m_inj(kp_an_flow_t *f) { f->dns_injected = true; f->dns_unexpected = true; f->connect_failure = "generic_timeout_error"; f->tls_tried = f->http_tried = false; }
 static void m_forged(kp_an_flow_t *f) { f->dns_unexpected = true; f->connect_failure = "host_unreachable"; f->tls_tried = f->http_tried = false; }
-static void m_throttle(kp_an_flow_t *f) { f->download = true; f->min_kbps = 2000; f->bytes = 16000; f->seconds = 2.0; f->http_failure = NULL; }
+static void m_throttle(kp_an_flow_t *f) { f->download = true; f->min_kbps = 2000; f->bytes = 16000; f->seconds = 2.0; f->cut = true; f->http_failure = NULL; }
 static void m_blockpage(kp_an_flow_t *f) { f->tls_tried = false; f->http_status = 451; }
 static void m_mitm(kp_an_flow_t *f) { f->tls_failure = "ssl_unknown_authority"; f->http_tried = false; }
 static void m_snireset(kp_an_flow_t *f) { f->tls_failure = "connection_reset"; f->http_tried = false; }
@@ -95,6 +95,17 @@ KP_TEST(precedence_and_guards) {
   m_throttle(&d);
   d.seconds = 0.01;
   KP_ASSERT_EQ(classify(&d, 1, &CTL_OK, NULL).tech, KP_TECH_NONE);
+  /* a tiny complete body (a blockpage on the download URL) says nothing about rate: it is the 451 */
+  d.cut = false;
+  d.bytes = 176;
+  d.seconds = 0.004;
+  d.http_status = 451;
+  KP_ASSERT_EQ(classify(&d, 1, &CTL_OK, NULL).tech, KP_TECH_HTTP_BLOCKPAGE);
+  /* a large complete transfer that was slow is throttled even without the cut */
+  d.http_status = 200;
+  d.bytes = 262144;
+  d.seconds = 30;
+  KP_ASSERT_EQ(classify(&d, 1, &CTL_OK, NULL).tech, KP_TECH_THROTTLED);
   /* a blockpage-only check answering 200 is fine; 451 is a blockpage */
   kp_an_flow_t b = ok_flow("b");
   b.blockpage_only = true;
