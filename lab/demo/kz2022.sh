@@ -242,6 +242,11 @@ while IFS= read -r line; do
     say "$when  censor $tech $st for $target"
     "$K" lab censor "$tech" "$st" --target "$target" "${labopt[@]}" >>"$logs/lab.log" 2>&1 ||
       say "WARN lab censor $tech $st --target $target failed (see $logs/lab.log)"
+  elif [ "$act" = bgp_updates ]; then
+    if [ "$bgp_up" = 1 ]; then
+      say "$when  burst of BGP updates (every route re-announced, none withdrawn)"
+      birdc -s "$out/bgp/bird1.ctl" reload out all >>"$logs/bgp.log" 2>&1 || say "WARN birdc reload failed"
+    fi
   else
     say "$when  nationwide cut $st"
     outage "$st" || say "WARN outage $st failed (see $logs/lab.log)"

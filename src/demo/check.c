@@ -9,7 +9,9 @@
  *     (unless require_techniques is off; the throttled app only with require_throttling);
  *  3. BGP unchanged while active probing drops: the country's "bgp" signal varies by at most
  *     1 % over the span, while its "ping-slash24" mean inside the down windows is below half
- *     its mean outside them.
+ *     its mean outside them;
+ *  4. the burst of BGP updates (re-announcements, truth "bgp_update_spikes"): the country's
+ *     "bgp-updates" near each spike outnumber those of all other bins.
  * Detected outage windows that match no truth window are reported ("note extra"), not failed:
  * a short flap at a boundary is information, not a miss.
  */
@@ -29,11 +31,14 @@ typedef struct span {
   bool used;
 } span_t;
 
+/* a time as Unix seconds (number or ISO text), INT64_MIN when absent or beyond ±10^15 (so that
+ * differences of two times never overflow) */
+#define T_LIMIT ((int64_t)1000000000000000)
 static int64_t num_or_time(const kp_json_t *v) {
   int64_t x = 0;
-  if (kp_json_int(v, &x)) return x;
   time_t t;
-  if (kp_json_str(v) && kp_time_parse(kp_json_str(v), &t) == 0) return (int64_t)t;
+  if (kp_json_int(v, &x)) return x >= -T_LIMIT && x <= T_LIMIT ? x : INT64_MIN;
+  if (kp_json_str(v) && kp_time_parse(kp_json_str(v), &t) == 0 && t >= -T_LIMIT && t <= T_LIMIT) return (int64_t)t;
   return INT64_MIN;
 }
 
@@ -65,7 +70,11 @@ static bool names(const kp_json_t *list, const char *name) {
   return false;
 }
 
-static void fmt_t(int64_t t, char out[21]) { kp_time_iso((time_t)t, out); }
+/* ISO time for years 1970..9999, else the number (kp_time_iso needs a 4-digit year) */
+static void fmt_t(int64_t t, char out[21]) {
+  if (t >= 0 && t <= 253402300799) kp_time_iso((time_t)t, out);
+  else snprintf(out, 21, "%lld", (long long)t);
+}
 
 /* outage windows of the detected incidents */
 static kp_status_t outage_spans(const kp_json_t *incs, span_t **out, size_t *n) {
@@ -97,6 +106,8 @@ static kp_status_t outage_spans(const kp_json_t *incs, span_t **out, size_t *n) 
 typedef struct sigstat {
   double bgp_min, bgp_max;
   size_t bgp_n;
+  double upd_near, upd_far; /* bgp-updates within / beyond the tolerance of a truth spike */
+  size_t upd_n;
   double in_sum, out_sum;
   size_t in_n, out_n;
 } sigstat_t;
@@ -105,7 +116,7 @@ static bool in_truth_outage(const kp_json_t *outs, int64_t t, int64_t step) {
   for (size_t i = 0; i < kp_json_len(outs); i++) {
     const kp_json_t *o = kp_json_at(outs, i);
     int64_t a = num_or_time(kp_json_get(o, "start")), b = num_or_time(kp_json_get(o, "end"));
-    if (t >= a && t + step <= b) return true;
+    if (a != INT64_MIN && b != INT64_MIN && t >= a && t + step <= b) return true;
   }
   return false;
 }
@@ -113,13 +124,22 @@ static bool near_truth_boundary(const kp_json_t *outs, int64_t t, int64_t step) 
   for (size_t i = 0; i < kp_json_len(outs); i++) {
     const kp_json_t *o = kp_json_at(outs, i);
     int64_t a = num_or_time(kp_json_get(o, "start")), b = num_or_time(kp_json_get(o, "end"));
+    if (a == INT64_MIN || b == INT64_MIN) continue;
     if ((t < a && t + step > a) || (t < b && t + step > b)) return true;
   }
   return false;
 }
 
-static void scan_signals(const char *cc, const kp_json_t *outs, int64_t s0, int64_t s1, const char *p, size_t n,
-                         sigstat_t *st) {
+static bool near_spike(const kp_json_t *spikes, int64_t t, int64_t step, int64_t tol) {
+  for (size_t i = 0; i < kp_json_len(spikes); i++) {
+    int64_t x = num_or_time(kp_json_at(spikes, i));
+    if (x != INT64_MIN && t <= x + tol && t + step > x - tol) return true;
+  }
+  return false;
+}
+
+static void scan_signals(const char *cc, const kp_json_t *outs, const kp_json_t *spikes, int64_t tol, int64_t s0,
+                         int64_t s1, const char *p, size_t n, sigstat_t *st) {
   *st = (sigstat_t){.bgp_min = INFINITY, .bgp_max = -INFINITY};
   const char *end = p + n;
   while (p < end) {
@@ -133,12 +153,17 @@ static void scan_signals(const char *cc, const kp_json_t *outs, int64_t s0, int6
       int64_t t = 0, step = 0;
       const kp_json_t *v = kp_json_get(o, "value");
       if (et && ec && ds && strcmp(et, "country") == 0 && strcmp(ec, cc) == 0 && kp_json_get_int(o, "t", &t) &&
-          kp_json_get_int(o, "step", &step) && kp_json_is(v, KP_JSON_NUMBER) && t >= s0 && t < s1) {
+          kp_json_get_int(o, "step", &step) && step > 0 && step < T_LIMIT && kp_json_is(v, KP_JSON_NUMBER) &&
+          t >= s0 && t < s1 && t > -T_LIMIT && t < T_LIMIT) {
         double x = kp_json_num(v);
         if (strcmp(ds, "bgp") == 0) {
           st->bgp_min = fmin(st->bgp_min, x);
           st->bgp_max = fmax(st->bgp_max, x);
           st->bgp_n++;
+        } else if (strcmp(ds, "bgp-updates") == 0) {
+          if (near_spike(spikes, t, step, tol)) st->upd_near += x;
+          else st->upd_far += x;
+          st->upd_n++;
         } else if (strcmp(ds, "ping-slash24") == 0 && !near_truth_boundary(outs, t, step)) {
           if (in_truth_outage(outs, t, step)) {
             st->in_sum += x;
@@ -172,7 +197,9 @@ kp_status_t kp_demo_check(const kp_demo_check_opts_t *o, const void *truth, size
   const kp_json_t *outs = kp_json_get(tr, "outages"), *blocks = kp_json_get(tr, "blocking");
   const char *cc = kp_json_get_str(tr, "cc");
   int64_t s0 = 0, s1 = 0;
-  if (!incs || !cc || !kp_json_get_int(tr, "sim_start", &s0) || !kp_json_get_int(tr, "sim_end", &s1)) {
+  s0 = num_or_time(kp_json_get(tr, "sim_start"));
+  s1 = num_or_time(kp_json_get(tr, "sim_end"));
+  if (!incs || !cc || s0 == INT64_MIN || s1 == INT64_MIN) {
     st = KP_ERR_INVAL;
     goto done;
   }
@@ -183,6 +210,10 @@ kp_status_t kp_demo_check(const kp_demo_check_opts_t *o, const void *truth, size
   for (size_t i = 0; i < kp_json_len(outs); i++) {
     const kp_json_t *w = kp_json_at(outs, i);
     int64_t a = num_or_time(kp_json_get(w, "start")), b = num_or_time(kp_json_get(w, "end"));
+    if (a == INT64_MIN || b == INT64_MIN) {
+      st = KP_ERR_INVAL; /* a truth window without its times: the truth file is broken */
+      goto done;
+    }
     bool ca = kp_json_truthy(kp_json_get(w, "clipped_start")), cb = kp_json_truthy(kp_json_get(w, "clipped_end"));
     char ta[21], tb[21];
     fmt_t(a, ta);
@@ -244,7 +275,8 @@ kp_status_t kp_demo_check(const kp_demo_check_opts_t *o, const void *truth, size
   }
   /* 3. BGP flat while active probing drops */
   sigstat_t ss;
-  scan_signals(cc, outs, s0, s1, signals, nsig, &ss);
+  const kp_json_t *spikes = kp_json_get(tr, "bgp_update_spikes");
+  scan_signals(cc, outs, spikes, tol, s0, s1, signals, nsig, &ss);
   if (!ss.bgp_n) {
     (*failures)++;
     LOG("FAIL no bgp signal for %s\n", cc);
@@ -253,6 +285,17 @@ kp_status_t kp_demo_check(const kp_demo_check_opts_t *o, const void *truth, size
     LOG("FAIL bgp changed: %g .. %g over %zu points\n", ss.bgp_min, ss.bgp_max, ss.bgp_n);
   } else {
     LOG("ok   bgp unchanged: %g .. %g over %zu points\n", ss.bgp_min, ss.bgp_max, ss.bgp_n);
+  }
+  /* the update burst: more updates near each truth spike than in all the other bins together
+     (the initial announcements are before the replay's start) */
+  if (kp_json_len(spikes)) {
+    if (ss.upd_n && ss.upd_near > 0 && ss.upd_near > ss.upd_far)
+      LOG("ok   bgp update spike seen: %g updates near it, %g elsewhere\n", ss.upd_near, ss.upd_far);
+    else {
+      (*failures)++;
+      LOG("FAIL no bgp update spike: %g updates near it, %g elsewhere (%zu bgp-updates points)\n", ss.upd_near,
+          ss.upd_far, ss.upd_n);
+    }
   }
   if (kp_json_len(outs)) {
     double in = ss.in_n ? ss.in_sum / (double)ss.in_n : NAN, out = ss.out_n ? ss.out_sum / (double)ss.out_n : NAN;

@@ -36,6 +36,10 @@ static const int64_t DOWN[][2] = {
   {JAN(7, 6, 0), JAN(8, 2, 30)},    {JAN(8, 10, 0), JAN(9, 2, 30)},  {JAN(9, 6, 0), JAN(11, 2, 15)},
 };
 
+/* the burst of BGP updates seen at ~10:45 while prefixes stayed visible: every route is
+ * re-announced once (BIRD "reload out"), nothing is withdrawn */
+static const int64_t BGP_SPIKE = JAN(5, 10, 45);
+
 #define NBLOCKS (sizeof BLOCKS / sizeof *BLOCKS)
 #define NDOWN (sizeof DOWN / sizeof *DOWN)
 
@@ -59,7 +63,7 @@ kp_status_t kp_demo_span_parse(const char *s, kp_demo_span_t *out) {
 
 typedef struct action {
   int64_t sim;
-  int kind; /* 0 censor, 1 outage */
+  int kind; /* 0 censor, 1 outage, 2 bgp update spike */
   const block_t *b;
   bool on;
 } action_t;
@@ -74,8 +78,9 @@ static int cmp_action(const void *x, const void *y) {
 
 kp_status_t kp_demo_actions(const kp_demo_span_t *sp, double speed, kp_buf_t *out) {
   if (!(speed > 0)) return KP_ERR_INVAL;
-  action_t acts[2 * (NBLOCKS + NDOWN)];
+  action_t acts[2 * (NBLOCKS + NDOWN) + 1];
   size_t n = 0;
+  acts[n++] = (action_t){BGP_SPIKE, 2, NULL, true};
   for (size_t i = 0; i < NBLOCKS; i++) {
     acts[n++] = (action_t){BLOCKS[i].start, 0, &BLOCKS[i], true};
     acts[n++] = (action_t){BLOCKS[i].end, 0, &BLOCKS[i], false};
@@ -90,7 +95,7 @@ kp_status_t kp_demo_actions(const kp_demo_span_t *sp, double speed, kp_buf_t *ou
   /* states already in force at the start */
   for (size_t i = 0; i < n; i++) {
     const action_t *a = &acts[i];
-    if (!a->on || a->sim > sp->sim_start) continue;
+    if (!a->on || a->sim > sp->sim_start || a->kind == 2) continue;
     int64_t end = a->kind == 0 ? a->b->end : 0;
     if (a->kind == 1)
       for (size_t k = 0; k < NDOWN; k++)
@@ -106,7 +111,7 @@ kp_status_t kp_demo_actions(const kp_demo_span_t *sp, double speed, kp_buf_t *ou
     kp_jw_kint(&w, "sim", a->sim);
     kp_jw_key(&w, "at");
     kp_jw_fixed(&w, (double)(a->sim - sp->sim_start) / 3600.0 * speed, 2);
-    kp_jw_kstr(&w, "action", a->kind == 0 ? "censor" : "outage");
+    kp_jw_kstr(&w, "action", a->kind == 0 ? "censor" : a->kind == 1 ? "outage" : "bgp_updates");
     if (a->kind == 0) {
       kp_jw_kstr(&w, "tech", a->b->tech);
       kp_jw_kstr(&w, "target", a->b->app);
@@ -153,6 +158,10 @@ kp_status_t kp_demo_truth(const kp_demo_span_t *sp, double speed, kp_buf_t *out)
     kp_jw_kbool(&w, "clipped_end", DOWN[i][1] >= sp->sim_end);
     kp_jw_obj_end(&w);
   }
+  kp_jw_arr_end(&w);
+  kp_jw_key(&w, "bgp_update_spikes");
+  kp_jw_arr_begin(&w);
+  if (BGP_SPIKE >= sp->sim_start && BGP_SPIKE < sp->sim_end) kp_jw_int(&w, BGP_SPIKE);
   kp_jw_arr_end(&w);
   kp_jw_kstr(&w, "bgp", "unchanged");
   kp_jw_obj_end(&w);

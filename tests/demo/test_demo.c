@@ -43,6 +43,9 @@ KP_TEST(truth_full_week) {
   KP_ASSERT(kp_json_get_int(kp_json_at(outs, 0), "end", &e0) && e0 == JAN(5, 17, 30));
   KP_ASSERT(kp_json_get_int(kp_json_at(outs, 1), "start", &a1) && a1 == JAN(5, 22, 0));
   KP_ASSERT_EQ(kp_json_len(kp_json_get(kp_json_root(d), "blocking")), 4);
+  const kp_json_t *spikes = kp_json_get(kp_json_root(d), "bgp_update_spikes");
+  KP_ASSERT_EQ(kp_json_len(spikes), 1);
+  KP_ASSERT(kp_json_int(kp_json_at(spikes, 0), &a) && a == JAN(5, 10, 45));
   kp_json_doc_free(d);
   kp_buf_free(&b);
 }
@@ -137,6 +140,28 @@ static size_t run_check(const char *inc, bool bgp_drop, int64_t tol, kp_buf_t *l
   KP_ASSERT(kp_demo_check(&o, TRUTH, strlen(TRUTH), inc, strlen(inc), sig.data, sig.len, log, &fails) == KP_OK);
   kp_buf_free(&sig);
   return fails;
+}
+
+KP_TEST(check_bgp_update_spike) {
+  const char *truth = "{\"cc\":\"KZ\",\"sim_start\":0,\"sim_end\":10000,\"bgp_update_spikes\":[5500]}";
+  kp_buf_t log, sig;
+  kp_buf_init(&log, 1 << 20);
+  kp_buf_init(&sig, 1 << 20);
+  for (int with = 0; with < 2; with++) {
+    kp_buf_reset(&sig);
+    for (int64_t t = 0; t < 10000; t += 1000)
+      kp_buf_printf(&sig, "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"KZ\",\"datasource\":\"%s\",\"t\":%lld,\"step\":1000,\"value\":%d}\n",
+                    t == 5000 ? "bgp-updates" : "bgp", (long long)t, t == 5000 ? (with ? 32 : 0) : 64);
+    kp_buf_printf(&sig, "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"KZ\",\"datasource\":\"bgp-updates\",\"t\":9000,\"step\":1000,\"value\":2}\n");
+    kp_demo_check_opts_t o = {.tolerance_s = 600};
+    size_t fails = 99;
+    kp_buf_reset(&log);
+    KP_ASSERT(kp_demo_check(&o, truth, strlen(truth), "[]", 2, sig.data, sig.len, &log, &fails) == KP_OK);
+    KP_ASSERT_MSG(fails == (with ? 0u : 1u), "with=%d: %s", with, kp_buf_str(&log));
+    KP_ASSERT(strstr(kp_buf_str(&log), with ? "ok   bgp update spike seen" : "FAIL no bgp update spike"));
+  }
+  kp_buf_free(&sig);
+  kp_buf_free(&log);
 }
 
 KP_TEST(check_matches_and_mismatches) {
