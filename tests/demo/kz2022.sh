@@ -54,6 +54,7 @@ for app in whatsapp telegram signal facebook_messenger; do
   grep -q "^ok   $app blocked, named with its technique" "$out/check.txt" || fail "$app not named with its technique"
 done
 grep -q '^ok   bgp unchanged' "$out/check.txt" || fail "BGP not shown unchanged"
+grep -q '^ok   bgp update spike seen' "$out/check.txt" || fail "the BGP update burst was not seen"
 grep -q '^ok   active probing dropped' "$out/check.txt" || fail "active probing did not drop"
 grep -q '^MATCH' "$out/check.txt" || fail "check reports a mismatch"
 [ "$rc" = 0 ] || fail "keepon demo exited $rc"
