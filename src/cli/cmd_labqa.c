@@ -255,6 +255,13 @@ int kp_cmd_lab_qa(int argc, char **argv) {
     char url[1024];
     snprintf(url, sizeof url, "%s", in ? in + 6 : input);
     url[strcspn(url, "\n")] = 0;
+    char gai[64] = "";
+    char *cg = strstr(out, "CLIENT_GAI_FAILURE ");
+    if (cg) {
+      snprintf(gai, sizeof gai, "%s", cg + 19);
+      gai[strcspn(gai, "\n")] = 0;
+    }
+    cfg.emulate_gai_failure = gai[0] ? gai : NULL;
     kp_json_doc_t *m = NULL;
     if (measure(cl, url, &cfg, &line) != KP_OK || kp_json_parse(line.data, line.len, &lim, &m, NULL) != KP_OK) {
       printf("FAIL %s: the probe did not produce a measurement\n", name);

@@ -154,7 +154,12 @@ static void measure(run_t *r, const char *input, kp_arena_t *a) {
     const char *f = NULL;
     kp_net_resolve_system(r->net, host, &sys, &f);
     tag_queries(r, q0, depth, true);
-    if (!sys.n && r->over_q < 0) refine_gai_nxdomain(r, q0, host);
+    if (!sys.n && r->over_q < 0 && r->cfg->emulate_gai_failure) {
+      r->over_q = (int)q0;
+      r->over_q_failure = r->cfg->emulate_gai_failure;
+    } else if (!sys.n && r->over_q < 0) {
+      refine_gai_nxdomain(r, q0, host);
+    }
     if (kp_addr_parse(host, &lit) == KP_OK) {
       kp_addrs_add(&sys, &lit);
     } else {

@@ -305,6 +305,8 @@ typedef struct kp_wc_probe_cfg {
   double url_timeout;          /* whole measurement of one URL */
   double control_timeout;      /* the control request (0 = 30) */
   double dns_window;           /* keep late/duplicate UDP answers this long (0 = 0.5 s, as OONI) */
+  const char *emulate_gai_failure; /* QA only: record any getaddrinfo failure as this string
+                                      (emulates Android's EAI_NODATA wrapper); NULL normally */
   kp_wc_opts_t opts;
   const char *probe_cc, *probe_asn, *probe_network_name, *probe_ip, *software_version;
   const struct kp_fp_db *fp;   /* fingerprints (NULL: none confirm) */
