@@ -177,6 +177,9 @@ typedef struct kp_tlsobs { /* df-006 */
   char version[16];
   char alpn[16];
   long verify_result;      /* X509_V_OK (0) or the error; -1 not reached */
+  kp_tls_info_t server;    /* what the first bytes from the server were (kp_tls_parse) */
+  size_t server_bytes;     /* bytes captured from the server during the handshake (<= 4096) */
+  bool server_not_tls;     /* the server (or a middlebox) answered with bytes that are not TLS */
   size_t ncerts;
   uint8_t *cert[KP_TRACE_MAX_CERTS]; /* DER, owned by the trace */
   size_t cert_len[KP_TRACE_MAX_CERTS];

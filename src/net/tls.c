@@ -88,6 +88,27 @@ static const char *ssl_io_failure(SSL *s, int ret, int saved_errno, bool *retry_
   return KP_FAIL_SSL_GENERIC;
 }
 
+/* The first bytes the server sends during the handshake, copied as OpenSSL reads them, so the
+ * pure record parser can say what came back (a ServerHello, an alert, or not TLS at all). */
+typedef struct capture {
+  uint8_t buf[4096];
+  size_t len;
+} capture_t;
+
+static long capture_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+                       size_t *processed) {
+  (void)len;
+  (void)argi;
+  (void)argl;
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed && argp) {
+    capture_t *cap = (capture_t *)BIO_get_callback_arg(b);
+    size_t room = sizeof cap->buf - cap->len, take = *processed < room ? *processed : room;
+    memcpy(cap->buf + cap->len, argp, take);
+    cap->len += take;
+  }
+  return ret;
+}
+
 kp_status_t kp_net_tls(kp_net_t *n, kp_conn_t *c, const char *sni, const char **failure) {
   kp_tlsobs_t h;
   memset(&h, 0, sizeof h);
@@ -100,6 +121,12 @@ kp_status_t kp_net_tls(kp_net_t *n, kp_conn_t *c, const char *sni, const char **
   c->ssl = SSL_new(n->ssl);
   if (!c->ssl) return KP_ERR_NOMEM;
   SSL_set_fd(c->ssl, c->fd);
+  capture_t *cap = calloc(1, sizeof *cap);
+  BIO *rbio = SSL_get_rbio(c->ssl);
+  if (cap && rbio) {
+    BIO_set_callback_arg(rbio, (char *)cap);
+    BIO_set_callback_ex(rbio, capture_cb);
+  }
   SSL_set_tlsext_host_name(c->ssl, sni);
   SSL_set1_host(c->ssl, sni);
   static const unsigned char alpn[] = "\x08http/1.1";
@@ -128,6 +155,14 @@ kp_status_t kp_net_tls(kp_net_t *n, kp_conn_t *c, const char *sni, const char **
     }
   }
   ERR_clear_error();
+  if (cap && rbio) {
+    BIO_set_callback_ex(rbio, NULL);
+    BIO_set_callback_arg(rbio, NULL);
+    h.server_bytes = cap->len;
+    kp_status_t pst = kp_tls_parse(cap->buf, cap->len, &h.server);
+    h.server_not_tls = cap->len > 0 && pst == KP_ERR_INVAL;
+  }
+  free(cap);
   STACK_OF(X509) *chain = SSL_get_peer_cert_chain(c->ssl);
   for (int i = 0; chain && i < sk_X509_num(chain) && h.ncerts < KP_TRACE_MAX_CERTS; i++) {
     unsigned char *der = NULL;

@@ -303,6 +303,10 @@ void kp_trace_write(const kp_trace_t *t, kp_jw_t *w) {
     kp_jw_kstr(w, "tls_version", h->version);
     kp_jw_kint(w, "transaction_id", h->txid);
     kp_jw_kint(w, "x_verify_result", h->verify_result);
+    kp_jw_kint(w, "x_server_bytes", (int64_t)h->server_bytes);
+    kp_jw_kint(w, "x_server_records", (int64_t)h->server.nrecords);
+    kp_jw_kbool(w, "x_server_not_tls", h->server_not_tls);
+    if (h->server.alert) kp_jw_kint(w, "x_server_alert", h->server.alert_desc);
     kp_jw_obj_end(w);
   }
   kp_jw_arr_end(w);

@@ -205,7 +205,7 @@ KP_TEST(tls_records_clienthello_serverhello) {
 
 /* ------------------------------------------------------- loopback servers */
 
-typedef enum { SRV_HTTP, SRV_TLS_HTTP, SRV_RESET_AFTER_HELLO, SRV_STALL } srv_mode_t;
+typedef enum { SRV_HTTP, SRV_TLS_HTTP, SRV_RESET_AFTER_HELLO, SRV_STALL, SRV_PLAIN_REPLY } srv_mode_t;
 
 typedef struct srv {
   int lfd;
@@ -235,6 +235,10 @@ static void *srv_main(void *arg) {
       SSL_shutdown(ssl);
     }
     SSL_free(ssl);
+  } else if (s->mode == SRV_PLAIN_REPLY) { /* a middlebox answering the ClientHello in cleartext */
+    (void)!recv(fd, buf, sizeof buf, 0);
+    const char *resp = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+    (void)!send(fd, resp, strlen(resp), MSG_NOSIGNAL);
   } else if (s->mode == SRV_RESET_AFTER_HELLO) {
     (void)!recv(fd, buf, sizeof buf, 0);
     struct linger lg = {1, 0};
@@ -370,7 +374,11 @@ static const char *tls_once(const char *ca_file, const char *sni, srv_mode_t mod
   }
   const kp_tlsobs_t *h;
   KP_ASSERT_EQ(kp_trace_tlss(e.trace, &h), 1);
-  if (mode == SRV_TLS_HTTP) KP_ASSERT_EQ(h[0].ncerts, 1); /* chain kept even when it does not verify */
+  if (mode == SRV_TLS_HTTP) {
+    KP_ASSERT_EQ(h[0].ncerts, 1); /* chain kept even when it does not verify */
+    KP_ASSERT(h[0].server.server_hello && !h[0].server_not_tls); /* the record parser saw the ServerHello */
+  }
+  if (mode == SRV_PLAIN_REPLY) KP_ASSERT(h[0].server_not_tls && h[0].server_bytes > 0);
   kp_conn_close(c);
   srv_stop(&s);
   env_free(&e);
@@ -399,6 +407,8 @@ KP_TEST(tls_verify_reset_stall) {
   KP_ASSERT_STREQ(tls_once(ca, "web.whatsapp.com", SRV_TLS_HTTP, sctx, &status), KP_FAIL_SSL_HOSTNAME);
   /* RST right after the ClientHello */
   KP_ASSERT_STREQ(tls_once(ca, "localhost", SRV_RESET_AFTER_HELLO, NULL, &status), KP_FAIL_RESET);
+  /* cleartext bytes in answer to the ClientHello: a handshake failure, and the parser says "not TLS" */
+  KP_ASSERT_STREQ(tls_once(ca, "localhost", SRV_PLAIN_REPLY, NULL, &status), KP_FAIL_SSL_GENERIC);
   /* silence after the ClientHello */
   KP_ASSERT_STREQ(tls_once(ca, "localhost", SRV_STALL, NULL, &status), KP_FAIL_TIMEOUT);
   SSL_CTX_free(sctx);
