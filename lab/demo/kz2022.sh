@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 labdir=$(cd "$here/.." && pwd)
 
-K= speed=10 days=4-11 out=kz2022-out prefix=kpdemo keep=0 tolerance=0 simwatch=0
+K= speed=10 days=4-11 out=kz2022-out prefix=kpdemo keep=0 tolerance=0
 while [ $# -gt 0 ]; do
   case $1 in
   --keepon) K=$2; shift 2 ;;
@@ -26,7 +26,6 @@ while [ $# -gt 0 ]; do
   --prefix) prefix=$2; shift 2 ;;
   --tolerance) tolerance=$2; shift 2 ;;
   --keep) keep=1; shift ;;
-  --sim-watch) simwatch=1; shift ;;
   *) echo "kz2022: unknown argument $1 (run: keepon demo kz2022 --help)" >&2; exit 2 ;;
   esac
 done

@@ -76,7 +76,7 @@ static int cmd_kz2022(int argc, char **argv) {
   double speed = 10;
   const char *days = "4-11", *out = NULL, *prefix = "kpdemo";
   long tolerance = 0;
-  bool keep = false, sim_watch = false;
+  bool keep = false;
   const kp_opt_t opts[] = {
     {"speed", 's', KP_OPT_DOUBLE, "SEC", "real seconds per simulated hour (default 10: the week takes ~27 min)", &speed, 0.2, 3600},
     {"days", 'd', KP_OPT_STR, "A-B", "January days to replay, 4..11 (default 4-11; the test uses 4-6)", &days, 0, 0},
@@ -84,7 +84,6 @@ static int cmd_kz2022(int argc, char **argv) {
     {"prefix", 'p', KP_OPT_STR, "P", "lab instance prefix (default kpdemo)", &prefix, 0, 0},
     {"keep", 'k', KP_OPT_FLAG, NULL, "leave the lab and the dashboard running at the end", &keep, 0, 0},
     {"tolerance", 0, KP_OPT_INT, "SEC", "boundary tolerance for the truth check, simulated seconds (default: one watch round)", &tolerance, 0, 86400},
-    {"sim-watch", 0, KP_OPT_FLAG, NULL, "use watch's sim driver instead of ICMP probing of the AnyIP responder", &sim_watch, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {
@@ -146,7 +145,6 @@ static int cmd_kz2022(int argc, char **argv) {
   args[a++] = "--tolerance";
   args[a++] = tol;
   if (keep) args[a++] = "--keep";
-  if (sim_watch) args[a++] = "--sim-watch";
   args[a] = NULL;
   fflush(NULL);
   execvp("bash", (char *const *)args);
