@@ -4,8 +4,13 @@
  * CUSUM (after OONI's changepoint detector: s_pos, s_neg, h). Rates r in [0,1].
  *
  *     OK --s_pos > h--> BLOCKED --s_neg > h--> OK
- *   OK:      s_pos = max(0, s_pos + r - baseline - k); the change point is the bin
- *            where s_pos last left zero (the onset, not the bin that crossed h).
+ *   OK:      s_pos = max(0, s_pos + r - mu0 - k); crossing h opens an event whose
+ *            onset is the first of the bins, back from the crossing and no earlier
+ *            than where s_pos last left zero, whose rate is at least a third of the
+ *            way from mu0 to the crossing bin's rate (and >= mu0 + k).
+ *            mu0 starts at `baseline` and follows an EWMA (0.05) of the rates seen
+ *            while s_pos is 0, never below `baseline`: a network with 12 % ordinary
+ *            failures does not random-walk into a false alarm.
  *   BLOCKED: mu = mean rate since the change point;
  *            s_neg = max(0, s_neg + (mu - r) - k); the event ends where s_neg
  *            last left zero. Data ending while BLOCKED closes the event there.
@@ -33,7 +38,7 @@ static kp_status_t cusum_array(const kp_cusum_params_t *p, const double *rate, c
                                int64_t t0, int64_t step, double scale, const kp_series_t *s,
                                kp_event_list_t *out) {
   bool blocked = false;
-  double sp = 0, sn = 0, sum = 0;
+  double sp = 0, sn = 0, sum = 0, mu0 = p->baseline;
   size_t rise = 0, fall = 0, start = 0, nb = 0, last = 0;
   kp_event_t e;
   for (size_t i = 0; i <= n; i++) {
@@ -48,10 +53,22 @@ static kp_status_t cusum_array(const kp_cusum_params_t *p, const double *rate, c
     if (!blocked) {
       if (end) break;
       if (sp == 0) rise = i;
-      sp = fmax(0, sp + r - p->baseline - p->k);
+      sp = fmax(0, sp + r - mu0 - p->k);
+      /* the reference learns the network's normal failure rate (never below `baseline`),
+       * only while nothing accumulates, so a rise in progress is not learnt */
+      if (sp == 0) mu0 = fmax(p->baseline, mu0 + 0.05 * (r - mu0));
       if (sp > p->h) {
         blocked = true;
-        start = rise;
+        /* onset: walk back from the crossing over the bins that stand clearly above the
+         * reference (>= mu0 + k); noise that lifted s_pos earlier is not the block */
+        start = i;
+        double mid = mu0 + (r - mu0) / 3;
+        for (size_t j = i; j > rise;) {
+          j--;
+          if (isnan(rate[j]) || (cnt && (double)cnt[j] < p->min_count)) continue;
+          if (fmin(1, fmax(0, rate[j] / scale)) < fmax(mid, mu0 + p->k)) break;
+          start = j;
+        }
         sn = 0;
         sum = 0;
         nb = 0;
@@ -59,7 +76,7 @@ static kp_status_t cusum_array(const kp_cusum_params_t *p, const double *rate, c
         e.series = s;
         e.detector = "cusum";
         e.start = t0 + (int64_t)start * step;
-        e.history = p->baseline * scale;
+        e.history = mu0 * scale;
         for (size_t j = start; j <= i; j++) { /* account the onset bins */
           if (isnan(rate[j]) || (cnt && (double)cnt[j] < p->min_count)) continue;
           double rj = fmin(1, fmax(0, rate[j] / scale));

@@ -70,7 +70,7 @@ void kp_detect_cfg_default(kp_detect_cfg_t *c) {
   c->active.critical = 0.5;
   c->active.history = (kp_span_t){7 * 86400, false};
   c->other = c->active;
-  c->cusum = (kp_cusum_params_t){.k = 0.05, .h = 1.0, .baseline = 0.05, .min_count = 1};
+  c->cusum = (kp_cusum_params_t){.k = 0.15, .h = 2.0, .baseline = 0.05, .min_count = 1};
   c->curfew = (kp_curfew_params_t){.min_windows = 3, .max_up_s = 20 * 3600, .min_up_s = 1800,
                                    .max_cycle_s = 36 * 3600, .tod_tol_s = 3600};
   c->merge_gap_s = 3600;

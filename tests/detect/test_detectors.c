@@ -177,6 +177,35 @@ KP_TEST(cusum_step_change_found_at_onset) {
   kp_events_free(&ev);
 }
 
+KP_TEST(cusum_learns_a_noisy_normal) {
+  /* 4 measurements per bin, each failing with p = 0.12: a zero-drift random walk against a
+   * fixed 0.05 baseline would cross h; the learnt reference keeps it quiet for 5,000 bins,
+   * and a real block (0.9) is still found at its onset */
+  kp_detect_cfg_t c;
+  kp_detect_cfg_default(&c);
+  size_t n = 5000;
+  double *r = malloc(n * sizeof *r);
+  uint32_t seed = 99;
+  for (size_t i = 0; i < n; i++) {
+    int f = 0;
+    for (int k = 0; k < 4; k++) {
+      seed = seed * 1103515245u + 12345u;
+      f += ((seed >> 16) % 100) < 12;
+    }
+    r[i] = f / 4.0;
+  }
+  kp_event_list_t ev = {0};
+  KP_ASSERT_OK(kp_cusum_run(&c.cusum, r, NULL, n, 0, 3600, &ev));
+  KP_ASSERT_EQ(ev.n, 0);
+  for (size_t i = 4000; i < 4100; i++) r[i] = 0.9;
+  KP_ASSERT_OK(kp_cusum_run(&c.cusum, r, NULL, n, 0, 3600, &ev));
+  KP_ASSERT_EQ(ev.n, 1);
+  KP_ASSERT_MSG(llabs(ev.v[0].start - 4000 * 3600) <= 3 * 3600, "onset %lld", (long long)ev.v[0].start / 3600);
+  KP_ASSERT(llabs(ev.v[0].end - 4100 * 3600) <= 2 * 3600);
+  kp_events_free(&ev);
+  free(r);
+}
+
 KP_TEST(cusum_noise_is_quiet_and_partial_blocking_is_warning) {
   kp_detect_cfg_t c;
   kp_detect_cfg_default(&c);
