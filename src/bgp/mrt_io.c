@@ -168,6 +168,7 @@ static kp_status_t produce(kp_mrt_reader_t *r) {
   }
   size_t room = r->win_cap - r->win_len;
   if (room > RAW_STEP) room = RAW_STEP;
+  if (room == 0) return KP_ERR_INTERNAL; /* cannot happen: a full window always holds a whole record */
   size_t got = 0;
   while (got == 0 && !r->out_eof) {
     kp_status_t st = raw_fill(r);
