@@ -88,6 +88,11 @@ static kp_status_t parse_body(const kp_srv_req_t *req, kp_srv_resp_t *resp, kp_j
     kp_srv_error(resp, 415, "Content-Type must be application/json");
     return KP_ERR_INVAL;
   }
+  kp_srv_slice_t ce = kp_srv_header(req, "content-encoding");
+  if (ce.p && !kp_srv_slice_ieq(ce, "identity")) { /* OONI allows zstd; keepon does not yet */
+    kp_srv_error(resp, 415, "Content-Encoding is not supported; send plain JSON");
+    return KP_ERR_INVAL;
+  }
   size_t off = 0;
   kp_status_t st = kp_json_parse(req->body, req->body_len, NULL, doc, &off);
   if (st != KP_OK) {
