@@ -41,7 +41,8 @@ head -c $((17 << 20)) /dev/zero >"$D/big"
 code=$(ip netns exec "$NS" curl -s -m 20 -o /dev/null -w '%{http_code}' -X POST --data-binary @"$D/big" http://198.19.11.14:9000/)
 [ "$code" = 413 ] || fail "17 MiB body got $code"
 # in-flight cap 2: three slow requests (to an address that drops) -> one 503
-ip -n "$NS" route add blackhole 198.19.99.0/24
+ip -n "$NS" addr add 198.19.99.1/32 dev lo   # an address whose SYNs vanish: connects time out
+ip netns exec "$NS" iptables -w -A INPUT -d 198.19.99.1 -p tcp --syn -j DROP
 SLOW=""
 for i in 1 2 3; do
   ( post '{"http_request":"http://198.19.99.1/","tcp_connect":["198.19.99.1:80"]}' >"$D/slow$i" ) &
@@ -71,4 +72,6 @@ for m in ms.values():
     assert m["test_name"] == "web_connectivity" and m["probe_ip"] == "127.0.0.1"
 PY
 grep -q "false (accessible)" "$D/probe.txt" || fail "no summary table"
+# 4. OONI's formats: the backend's required fields (report id, cc, asn, ...) and fastpath scoring
+"$KP_BUILD/tests/webconn/wc_cli" check "$D/out.jsonl" || fail "measurements rejected by the reader / fastpath"
 echo "ok"

@@ -3,17 +3,63 @@
  * `keepon lab qa` are dispatched from cmd_probe.c / cmd_lab.c (owned by other
  * components): `wc_cli web ARGS...` == `keepon probe web ARGS...`,
  * `wc_cli qa ARGS...` == `keepon lab qa ARGS...`. Tests only.
+ * `wc_cli check FILE.jsonl`: every line must pass the measurement reader's backend checks
+ * (kp_msmt_parse) and OONI's fastpath scoring must not call it a failure.
  */
+
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/file.h"
+#include "fastpath/fastpath.h"
+#include "probe/measurement.h"
 
 #include "cli/cli.h"
 #include "cli/labqa.h"
 #include "webconn/webconn.h"
 
+static int check(const char *path) {
+  kp_buf_t b;
+  kp_buf_init(&b, (size_t)256 << 20);
+  if (kp_file_read(path, &b) != KP_OK) return 2;
+  int bad = 0, n = 0;
+  const char *p = kp_buf_str(&b), *end = p + b.len;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    if (len) {
+      n++;
+      kp_msmt_t *m = NULL;
+      char err[256] = "";
+      kp_json_doc_t *doc = NULL;
+      kp_json_limits_t lim = {0};
+      if (kp_msmt_parse(p, len, &m, err, sizeof err) != KP_OK) {
+        fprintf(stderr, "line %d: reader: %s\n", n, err);
+        bad++;
+      } else if (kp_json_parse(p, len, &lim, &doc, NULL) == KP_OK) {
+        kp_fastpath_flags_t f;
+        kp_fastpath_score(kp_json_root(doc), NULL, 0, &f);
+        if (f.failure) {
+          fprintf(stderr, "line %d: fastpath scores it a failure\n", n);
+          bad++;
+        }
+      }
+      kp_json_doc_free(doc);
+      kp_msmt_free(m);
+    }
+    p += len + 1;
+  }
+  kp_buf_free(&b);
+  printf("%d measurements, %d rejected\n", n, bad);
+  return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "web")) return kp_webconn_cli(argc - 1, argv + 1);
   if (argc >= 2 && !strcmp(argv[1], "qa")) return kp_cmd_lab_qa(argc - 1, argv + 1);
-  fprintf(stderr, "usage: wc_cli web|qa ARGS...\n");
+  if (argc == 3 && !strcmp(argv[1], "check")) return check(argv[2]);
+  fprintf(stderr, "usage: wc_cli web|qa ARGS... | check FILE.jsonl\n");
   return 2;
 }
