@@ -36,7 +36,7 @@ static int split(const char **paths, int *n, const char *list, char **dup) {
 int kp_cmd_report(int argc, char **argv) {
   const char *signals = NULL, *msms = NULL, *out = NULL, *cc = NULL, *from_s = NULL, *to_s = NULL;
   const char *format = "html", *generated = NULL, *tune = NULL, *probe_step_s = "1h";
-  const char *active_hist = NULL, *bgp_hist = NULL, *warmup = NULL;
+  const char *active_hist = NULL, *bgp_hist = NULL, *warmup = NULL, *server = NULL, *entities = NULL;
   long max_plots = 12;
   const kp_opt_t opts[] = {
       {"cc", 0, KP_OPT_STR, "CC", "country (ISO alpha-2); entities with no known country count as CC; default: every country", &cc, 0, 0},
@@ -45,6 +45,8 @@ int kp_cmd_report(int argc, char **argv) {
       {"format", 0, KP_OPT_STR, "FMT", "html (default), md, stop (CSV), codf (JSON), json (incidents)", &format, 0, 0},
       {"out", 'o', KP_OPT_STR, "FILE", "output file (default: stdout)", &out, 0, 0},
       {"signals", 's', KP_OPT_STR, "FILE[,FILE]", "signal-point JSONL", &signals, 0, 0},
+      {"server", 0, KP_OPT_STR, "URL", "read signals from a keepon server (http://IP:PORT) over --from..--to", &server, 0, 0},
+      {"entity", 0, KP_OPT_STR, "T/C[,T/C]", "--server: entities to fetch (default country/<--cc>)", &entities, 0, 0},
       {"measurements", 'm', KP_OPT_STR, "FILE[,FILE]", "OONI-format measurement JSONL", &msms, 0, 0},
       {"generated", 0, KP_OPT_STR, "TEXT", "print 'Generated: TEXT' (default: nothing, so output is reproducible)", &generated, 0, 0},
       {"max-plots", 0, KP_OPT_INT, "N", "signal plots at most (default 12)", &max_plots, 1, 1000},
@@ -74,7 +76,7 @@ int kp_cmd_report(int argc, char **argv) {
   if (rc != 0) { status = rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE; goto done; }
   if (split(paths, &n, signals, &dups[0]) || split(paths, &n, msms, &dups[1])) { fprintf(stderr, "keepon report: too many inputs\n"); goto done; }
   for (int i = 0; i < npos && n < MAX_INPUTS; i++) paths[n++] = pos[i];
-  if (!n) { fprintf(stderr, "usage: %s\nno input (--signals, --measurements or FILE)\n", help.usage); goto done; }
+  if (!n && !server) { fprintf(stderr, "usage: %s\nno input (--signals, --measurements, FILE or --server)\n", help.usage); goto done; }
   kp_report_opts_t ro = {.cc = cc, .generated = generated, .max_plots = (size_t)max_plots};
   int kind = !strcmp(format, "html") ? 0 : !strcmp(format, "md") ? 1 : !strcmp(format, "stop") ? 2
            : !strcmp(format, "codf") ? 3 : !strcmp(format, "json") ? 4 : -1;
@@ -93,7 +95,10 @@ int kp_cmd_report(int argc, char **argv) {
   else if (bgp_hist && kp_span_parse(bgp_hist, &cfg.bgp.history) != 0) snprintf(err, sizeof err, "bad --bgp-history");
   else if (warmup && (kp_span_parse(warmup, &cfg.active.warmup) != 0 || kp_span_parse(warmup, &cfg.bgp.warmup) != 0 ||
                       kp_span_parse(warmup, &cfg.other.warmup) != 0)) snprintf(err, sizeof err, "bad --warmup");
-  else if (tune) kp_detect_cfg_tune(&cfg, tune, err, sizeof err);
+  else if (tune && kp_detect_cfg_tune(&cfg, tune, err, sizeof err) != KP_OK) {}
+  else if (server && (strncmp(server, "http://", 7) || (!entities && !cc)))
+    snprintf(err, sizeof err, "--server needs http://IP:PORT and --entity or --cc");
+  else if (server && (!ro.from || !ro.until)) snprintf(err, sizeof err, "--server needs --from and --to");
   if (err[0]) { fprintf(stderr, "keepon report: %s\n", err); goto done; }
   ro.format = kind == 1 ? KP_REPORT_MD : KP_REPORT_HTML;
   if (kp_sigset_new(ps.v, &set) != KP_OK) { status = KP_EXIT_FAIL; goto done; }
@@ -105,6 +110,23 @@ int kp_cmd_report(int argc, char **argv) {
       fprintf(stderr, "keepon report: %s: %s\n", paths[i], r == KP_ERR_IO ? strerror(errno) : kp_strstatus(r));
       status = r == KP_ERR_IO ? KP_EXIT_USAGE : KP_EXIT_FAIL;
       goto done;
+    }
+  }
+  if (server) {
+    char list[1024];
+    snprintf(list, sizeof list, "%s%s", entities ? "" : "country/", entities ? entities : cc);
+    char *save = NULL;
+    for (char *e = strtok_r(list, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+      char *slash = strchr(e, '/');
+      size_t pts = 0;
+      if (!slash) { fprintf(stderr, "keepon report: bad --entity '%s' (TYPE/CODE)\n", e); goto done; }
+      *slash = 0;
+      kp_status_t r = kp_signals_fetch(server, e, slash + 1, ro.from, ro.until, cc, 10000, set, &pts);
+      if (r != KP_OK) {
+        fprintf(stderr, "keepon report: %s: %s/%s: %s\n", server, e, slash + 1, kp_strstatus(r));
+        status = KP_EXIT_FAIL;
+        goto done;
+      }
     }
   }
   if (st.bad) kp_log_warnx("report", "%zu bad line(s) skipped (first at line %zu)", st.bad, st.first_bad[0]);

@@ -357,7 +357,8 @@ kp_status_t kp_report_render(const kp_report_opts_t *o, const kp_sigset_t *s, co
     if (sel[i]->start < lo) lo = sel[i]->start;
     if (sel[i]->end > hi) hi = sel[i]->end;
   }
-  if (!from) from = lo == INT64_MAX ? 0 : lo;
+  bool nodata = lo == INT64_MAX && !from;
+  if (!from) from = nodata ? 0 : lo;
   if (!until) until = hi == INT64_MIN ? from + 86400 : hi;
   if (until <= from) until = from + 3600;
   char a[32], b[32], title[128];
@@ -365,16 +366,19 @@ kp_status_t kp_report_render(const kp_report_opts_t *o, const kp_sigset_t *s, co
   tstr(until, b, sizeof b);
   if (o->cc) snprintf(title, sizeof title, "Internet shutdown report: %s (%s)", kp_country_name(o->cc), o->cc);
   else snprintf(title, sizeof title, "Internet shutdown report");
+  char win[96];
+  if (nodata) snprintf(win, sizeof win, "no data");
+  else snprintf(win, sizeof win, "%s to %s UTC", a, b);
   if (r.md) {
     kp_buf_puts(out, "# ");
     txt(&r, title);
-    kp_buf_printf(out, "\n\nWindow: %s to %s UTC. Incidents: %zu.", a, b, n);
+    kp_buf_printf(out, "\n\nWindow: %s. Incidents: %zu.", win, n);
   } else {
     kp_buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
     txt(&r, title);
     kp_buf_printf(out, "</title><style>%s</style></head><body>\n<h1>", css);
     txt(&r, title);
-    kp_buf_printf(out, "</h1>\n<p class=\"meta\">Window: %s to %s UTC. Incidents: %zu.", a, b, n);
+    kp_buf_printf(out, "</h1>\n<p class=\"meta\">Window: %s. Incidents: %zu.", win, n);
   }
   if (o->generated) {
     kp_buf_puts(out, " Generated: ");
@@ -397,7 +401,8 @@ kp_status_t kp_report_render(const kp_report_opts_t *o, const kp_sigset_t *s, co
     windows_list(&r, sel, n);
   }
   h2(&r, "signals", "Signals");
-  plots(&r, s, sel, n, from, until);
+  if (nodata) kp_buf_puts(out, r.md ? "No signal data.\n" : "<p>No signal data.</p>\n");
+  else plots(&r, s, sel, n, from, until);
   h2(&r, "affected", "Affected regions, networks and services");
   affected(&r, sel, n);
   h2(&r, "techniques", "Techniques");

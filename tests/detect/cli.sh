@@ -125,6 +125,9 @@ if command -v curl >/dev/null; then
   grep -q '"type":"full shutdown"' "$T/srv.json" || fail "--server: no full shutdown"
   grep -q '"curfew":true' "$T/srv.json" || fail "--server: no curfew"
   grep -q 'BGP visible, traffic down' "$T/srv.json" || fail "--server: no BGP finding"
+  "$BIN" report --server "http://127.0.0.1:$PORT" --cc KZ --from 2022-01-03 --to 2022-01-12 --format md \
+    -o "$T/srv.md" 2>/dev/null
+  grep -q '\*\*Full shutdown\*\*' "$T/srv.md" || fail "report --server"
   kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 fi
 echo "ok: detect/report CLI"
