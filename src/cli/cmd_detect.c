@@ -150,7 +150,7 @@ int kp_cmd_detect(int argc, char **argv) {
   kp_sigset_t *set = NULL;
   kp_alert_state_t *ast = NULL;
   char *dups[3] = {NULL, NULL, NULL};
-  input_t ent[64];
+  input_t ent[MAX_INPUTS]; /* add_list caps at MAX_INPUTS */
   int nent = 0;
   time_t tt = 0, tt2 = 0;
   char ccent[16];
