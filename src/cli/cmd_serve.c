@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/addr.h"
 #include "base/log.h"
 #include "base/opts.h"
 #include "cli/cli.h"
@@ -50,6 +51,14 @@ int kp_cmd_serve(int argc, char **argv) {
   if (!db || npos) {
     fprintf(stderr, "usage: %s\n--db is required\n", help.usage);
     return KP_EXIT_USAGE;
+  }
+  char host[64];
+  uint16_t port;
+  kp_addr_t addr;
+  if (kp_hostport_parse(listen_at, host, sizeof host, &port) != KP_OK || kp_addr_parse(host, &addr) != KP_OK) {
+    fprintf(stderr, "keepon serve: --listen wants ADDR:PORT with a literal address (e.g. 127.0.0.1:8080), got '%s'\n",
+            listen_at);
+    return KP_EXIT_USAGE; /* checked before the database is created */
   }
   char fpbuf[4096];
   if (!fpdir) {
