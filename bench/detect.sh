@@ -10,7 +10,7 @@ cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C "$B" bench_detect >/dev/null
 echo "host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 if [ -x /usr/bin/time ]; then
-  /usr/bin/time -f "wall %e s, max RSS %M KiB" "$B/bench_detect" "$@"
+  /usr/bin/time -f "wall %e s, max RSS %M KiB" "$B/tests/detect/bench_detect" "$@"
 else
-  "$B/bench_detect" "$@"
+  "$B/tests/detect/bench_detect" "$@"
 fi
