@@ -303,7 +303,10 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
   char buf[200];
   for (size_t i = 0; i < n; i++) {
     const kp_series_t *s = it[i].e->series;
-    if (strcmp(s->datasource, "ping-slash24")) continue;
+    /* country and region level only: the finding describes the national picture, and
+     * checking every ASN against every event would be quadratic in large deployments */
+    if (strcmp(s->datasource, "ping-slash24") || (strcmp(s->entity_type, "country") && strcmp(s->entity_type, "region")))
+      continue;
     const kp_series_t *b = kp_sigset_find(set, s->entity_type, s->entity_code, "bgp");
     if (!b) continue;
     bool bgp_event = false, bgp_data = false;
