@@ -126,3 +126,39 @@ KP_TEST(visibility_no_full_feed_is_null_and_gaps_are_filled) {
   kp_buf_free(&out);
   kp_bgp_vis_free(v);
 }
+
+KP_TEST(visibility_per_region_from_a_geo_table) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/geo.csv", kp_test_tmpdir());
+  FILE *f = fopen(path, "w");
+  KP_ASSERT(f);
+  fputs("198.18.0.0/23,XA,North,,\n198.18.2.0/23,XA,South,,\n", f);
+  fclose(f);
+  kp_geo_config_t gc = {.table = path};
+  kp_geo_t *g = NULL;
+  KP_ASSERT_OK(kp_geo_open(&gc, &g));
+  const char *countries[] = {"xa", NULL};
+  kp_bgp_vis_config_t cfg = {.bin = 300, .full_feed_min = 1, .geo = g, .countries = countries,
+                             .per_country = true, .per_region = true};
+  kp_bgp_vis_t *v;
+  KP_ASSERT_OK(kp_bgp_vis_new(&cfg, &v));
+  kp_buf_t out;
+  kp_buf_init(&out, 1 << 20);
+  kp_bgp_elem_t a = el(KP_BGP_ANNOUNCE, 5, 1, "198.18.0.0", 23, 64500);
+  kp_bgp_elem_t b = el(KP_BGP_ANNOUNCE, 6, 2, "198.18.0.0", 24, 64500);
+  kp_bgp_elem_t c = el(KP_BGP_ANNOUNCE, 7, 2, "198.18.3.0", 24, 64501);
+  KP_ASSERT_OK(kp_bgp_vis_add(v, &a, &out));
+  KP_ASSERT_OK(kp_bgp_vis_add(v, &b, &out));
+  KP_ASSERT_OK(kp_bgp_vis_add(v, &c, &out));
+  KP_ASSERT_OK(kp_bgp_vis_flush(v, &out));
+  const char *s = kp_buf_str(&out);
+  /* 2 full-feed peers, threshold 1: .0 .1 via peer 1's /23, .3 via peer 2 */
+  KP_ASSERT_EQ(value_of(s, "XA", "bgp", 0), 3);
+  KP_ASSERT_EQ(value_of(s, "XA/North", "bgp", 0), 2);
+  KP_ASSERT_EQ(value_of(s, "XA/South", "bgp", 0), 1);
+  KP_ASSERT_EQ(value_of(s, "XA/South", "bgp-updates", 0), 1);
+  KP_ASSERT_EQ(value_of(s, "XA/North", "bgp-updates", 0), 2);
+  kp_buf_free(&out);
+  kp_bgp_vis_free(v);
+  kp_geo_close(g);
+}
