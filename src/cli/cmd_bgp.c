@@ -32,6 +32,17 @@ static int write_all(int fd, kp_buf_t *b) {
   return 0;
 }
 
+/* Every input must be readable before anything is written (exit 2, no partial output). */
+static bool inputs_readable(char **pos, int npos, const char *cmd) {
+  for (int i = 0; i < npos; i++) {
+    if (strcmp(pos[i], "-") != 0 && access(pos[i], R_OK) != 0) {
+      fprintf(stderr, "keepon bgp %s: %s: %s\n", cmd, pos[i], strerror(errno));
+      return false;
+    }
+  }
+  return true;
+}
+
 static void report(const char *path, const kp_mrt_rec_t *r, const char *why) {
   kp_log_warnx("bgp", "%s: record at offset %llu (type %u/%u, length %u): %s; skipped", path,
                (unsigned long long)r->offset, r->type, r->subtype, r->len, why);
@@ -66,8 +77,8 @@ static int cmd_dump(int argc, char **argv) {
   }
   (void)m;
   (void)v;
-  if (npos == 0) {
-    fprintf(stderr, "usage: %s\nno input file\n", help.usage);
+  if (npos == 0 || !inputs_readable(pos, npos, "dump")) {
+    if (npos == 0) fprintf(stderr, "usage: %s\nno input file\n", help.usage);
     free(pos);
     return KP_EXIT_USAGE;
   }
@@ -247,8 +258,8 @@ static int cmd_visibility(int argc, char **argv) {
   kp_store_t *store = NULL;
   kp_buf_t out;
   kp_buf_init(&out, (size_t)1 << 30);
-  if (npos == 0) {
-    fprintf(stderr, "usage: %s\nno input file\n", help.usage);
+  if (npos == 0 || !inputs_readable(pos, npos, "visibility")) {
+    if (npos == 0) fprintf(stderr, "usage: %s\nno input file\n", help.usage);
     status = KP_EXIT_USAGE;
     goto done;
   }

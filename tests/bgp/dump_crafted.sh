@@ -29,4 +29,8 @@ set +e
 "$KP_BIN" bgp dump >"$tmp/out" 2>/dev/null; rc=$?
 set -e
 [[ $rc -eq 2 && ! -s $tmp/out ]] || { echo "FAIL: no-file usage rc=$rc" >&2; exit 1; }
+set +e
+"$KP_BIN" bgp dump -m "$fx/crafted.mrt" "$tmp/does-not-exist" >"$tmp/out" 2>/dev/null; rc=$?
+set -e
+[[ $rc -eq 2 && ! -s $tmp/out ]] || { echo "FAIL: missing input rc=$rc, output written" >&2; exit 1; }
 echo "ok: usage"
