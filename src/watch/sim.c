@@ -94,6 +94,7 @@ void kp_wsim_free(kp_wsim_t *s) {
 }
 
 static kp_status_t add_block(kp_wsim_t *s, uint32_t block, unsigned hosts, double a) {
+  if (s->n >= ((size_t)1 << 24)) return KP_ERR_RANGE; /* more /24s than IPv4 has */
   if (s->n == s->cap) {
     size_t nc = s->cap ? s->cap * 2 : 1024;
     uint32_t *na = realloc(s->addr, nc * sizeof *na);
