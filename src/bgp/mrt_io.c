@@ -171,6 +171,18 @@ static kp_status_t produce(kp_mrt_reader_t *r) {
   if (room == 0) return KP_ERR_INTERNAL; /* cannot happen: a full window always holds a whole record */
   size_t got = 0;
   while (got == 0 && !r->out_eof) {
+    if (r->kind == Z_PLAIN && r->raw_off == r->raw_len && !r->in_eof) {
+      /* plain input: read straight into the window (no staging copy) */
+      ssize_t k;
+      do {
+        k = read(r->fd, r->win + r->win_len, room);
+      } while (k < 0 && errno == EINTR);
+      if (k < 0) return KP_ERR_IO;
+      if (k == 0) r->in_eof = r->out_eof = true;
+      r->raw_total += (uint64_t)k;
+      got = (size_t)k;
+      continue;
+    }
     kp_status_t st = raw_fill(r);
     if (st != KP_OK) return st;
     size_t avail = r->raw_len - r->raw_off;
