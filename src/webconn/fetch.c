@@ -51,6 +51,10 @@ kp_status_t kp_wc_url_path(const char *url, char *out, size_t cap) {
 kp_status_t kp_wc_url_join(const char *base, const char *loc, char *out, size_t cap) {
   char scheme[8], host[256];
   int port;
+  /* a Location goes into our next request line: printable ASCII only */
+  for (const char *c = loc; *c; c++)
+    if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f) return KP_ERR_INVAL;
+  if (!*loc) return KP_ERR_INVAL;
   if (!strncmp(loc, "http://", 7) || !strncmp(loc, "https://", 8)) {
     if (kp_wc_url_split(loc, scheme, sizeof scheme, host, sizeof host, &port) != KP_OK)
       return KP_ERR_INVAL;

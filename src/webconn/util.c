@@ -86,7 +86,7 @@ size_t kp_wc_title(const uint8_t *b, size_t n, char *out, size_t cap) {
     while (k < 7 && lc(b[i + k]) == open[k]) k++;
     if (k < 7) continue;
     size_t s = i + 7, e = s;
-    while (e < n && b[e] != '<' && e - s < 512) e++;
+    while (e < n && b[e] != '<' && b[e] != 0 && e - s < 512) e++; /* a NUL ends no C title */
     if (e == s || e + 8 > n) continue;
     size_t m = 0;
     while (m < 8 && lc(b[e + m]) == close[m]) m++;

@@ -283,6 +283,7 @@ KP_TEST(url_join_and_path) {
   KP_ASSERT_EQ(kp_wc_url_join("http://a/", "https://www.example.com/", out, sizeof out), KP_OK);
   KP_ASSERT_STREQ(out, "https://www.example.com/");
   KP_ASSERT_NE(kp_wc_url_join("http://a/", "https://", out, sizeof out), KP_OK); /* broken Location */
+  KP_ASSERT_NE(kp_wc_url_join("http://a/", "/x\r\nHost: evil", out, sizeof out), KP_OK);
   KP_ASSERT_EQ(kp_wc_url_path("http://a?x=1", out, sizeof out), KP_OK);
   KP_ASSERT_STREQ(out, "/?x=1");
   KP_ASSERT_EQ(kp_wc_url_path("https://a/p#frag", out, sizeof out), KP_OK);
