@@ -13,6 +13,7 @@ export KP_BIN=$K
 RUNS=${1:-5}
 P=kpb-im-$$
 S=$(mktemp -d /tmp/kpb-im.XXXXXX)
+export KEEPON_HOME=$S/home  # outbox and state of this run stay in the temp folder
 lab() { "$K" lab "$@" --prefix "$P" --state "$S/lab" >/dev/null 2>&1; }
 trap 'lab down || true; rm -rf "$S"' EXIT INT TERM
 lab up

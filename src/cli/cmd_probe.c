@@ -6,9 +6,14 @@
  * Order of work: parse options -> validate everything (apps, targets file,
  * resolver, CA file, output folder) so that bad input exits 2 before any
  * packet or byte is written -> privacy notice -> run -> one line per app on
- * stdout -> write the file.
+ * stdout -> append every measurement to the outbox (fsync'd, signed,
+ * chained: the evidence exists before anything else happens to it) -> write
+ * the file -> upload pending outbox records when a collector is known
+ * (--collector or $KEEPON_COLLECTOR; a failed upload leaves them pending for
+ * `keepon upload`, it does not fail the run).
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +25,9 @@
 #include "base/file.h"
 #include "base/opts.h"
 #include "cli/cli.h"
+#include "outbox/outbox.h"
 #include "probe/probe.h"
+#include "webconn/webconn.h"
 
 #define MAX_LIST 256
 
@@ -35,9 +42,58 @@ static int usage_error(const char *fmt, ...) {
   return KP_EXIT_USAGE;
 }
 
+static const char *outbox_path(const char *dir, char *buf, size_t cap) {
+  if (dir) return dir;
+  snprintf(buf, cap, "%s/outbox", kp_cli_state_dir());
+  return buf;
+}
+
+/* Appends each line of @p jsonl to the outbox; every append is durable when it returns. */
+static int keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
+  char dbuf[4096];
+  kp_outbox_t *ob = NULL;
+  kp_status_t st = kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob);
+  if (st != KP_OK) {
+    fprintf(stderr, "keepon probe im: cannot open the outbox %s: %s\n", outbox_path(dir, dbuf, sizeof dbuf),
+            kp_strstatus(st));
+    return KP_EXIT_FAIL;
+  }
+  const char *p = kp_buf_str(jsonl), *end = p + jsonl->len;
+  while (p < end && st == KP_OK) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    if (n) st = kp_outbox_append(ob, p, n, NULL);
+    p += n + 1;
+  }
+  kp_outbox_close(ob);
+  if (st != KP_OK) {
+    fprintf(stderr, "keepon probe im: cannot append to the outbox: %s\n", kp_strstatus(st));
+    return KP_EXIT_FAIL;
+  }
+  return KP_EXIT_OK;
+}
+
+/* Best effort: what is not delivered now stays pending for `keepon upload`. */
+static void upload_pending(const char *dir, const char *url) {
+  char dbuf[4096];
+  kp_outbox_t *ob = NULL;
+  if (strncmp(url, "http://", 7) != 0 || kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob) != KP_OK) {
+    fprintf(stderr, "keepon probe im: upload skipped (collector must be http://host:port)\n");
+    return;
+  }
+  kp_upload_cfg_t cfg = {.url = url, .max_attempts = 3, .deadline_ms = 20000};
+  kp_upload_stats_t s = {0};
+  kp_status_t st = kp_outbox_upload(ob, &cfg, &s);
+  printf("upload: %zu delivered, %zu already there, %zu pending%s\n", s.delivered, s.duplicates, s.remaining,
+         st == KP_OK ? "" : " (run 'keepon upload' later)");
+  kp_outbox_close(ob);
+}
+
 static int probe_im(int argc, char **argv) {
   const char *apps_opt = NULL, *targets_path = NULL, *resolver = "8.8.8.8", *ca_file = NULL, *output = NULL;
   const char *cc = "ZZ", *asn = "AS0", *netname = "", *probe_ip = NULL;
+  const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
+  bool no_outbox = false;
   double timeout = 60;
   long parallel = 32;
   const kp_opt_t opts[] = {
@@ -54,6 +110,10 @@ static int probe_im(int argc, char **argv) {
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default AS0)", &asn, 0, 0},
     {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},
     {"with-probe-ip", 0, KP_OPT_STR, "IP", "record this probe IP (default: 127.0.0.1, i.e. none)", &probe_ip, 0, 0},
+    {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
+    {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
+    {"collector", 'c', KP_OPT_STR, "URL", "upload to this collector after the run (default $KEEPON_COLLECTOR)",
+     &collector, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {
@@ -179,6 +239,8 @@ static int probe_im(int argc, char **argv) {
       goto done;
     }
   }
+  if (!no_outbox && (ret = keep_in_outbox(outbox_dir, &out)) != KP_EXIT_OK) goto done;
+  ret = KP_EXIT_USAGE;
   if ((st = kp_file_write_atomic(output, out.data, out.len, 0600)) != KP_OK) {
     fprintf(stderr, "keepon probe im: cannot write %s: %s\n", output, kp_strstatus(st));
     ret = KP_EXIT_FAIL;
@@ -196,6 +258,7 @@ static int probe_im(int argc, char **argv) {
       printf("%-19s OK (%zu/%zu reachable)\n", r->test->name, v->n_ok, v->n_counting);
   }
   printf("measurements: %s\n", output);
+  if (!no_outbox && collector && *collector) upload_pending(outbox_dir, collector);
   ret = KP_EXIT_OK;
 done:
   kp_probe_im_run_free(&run);
@@ -207,10 +270,11 @@ done:
 
 int kp_cmd_probe(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "im") == 0) return probe_im(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "web") == 0) return kp_webconn_cli(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: keepon probe im [options]   ('keepon probe im --help' for the options)\n");
+    printf("usage: keepon probe im|web [options]   ('keepon probe im --help', 'keepon probe web --help')\n");
     return KP_EXIT_OK;
   }
-  fprintf(stderr, "usage: keepon probe im [options]\n");
+  fprintf(stderr, "usage: keepon probe im|web [options]\n");
   return KP_EXIT_USAGE;
 }

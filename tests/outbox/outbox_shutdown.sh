@@ -48,7 +48,7 @@ for round in 1 2; do
   m=$(grep -c . "$S/round$round.jsonl")
   [ "$m" -ge 1 ] || fail "probe round $round measured nothing"
   grep -q '"probe_ip":"127.0.0.1"' "$S/round$round.jsonl" || fail "probe IP not scrubbed"
-  cl "$K" outbox add "$S/round$round.jsonl" 2>/dev/null || fail "outbox add"
+  # the probe itself appended each measurement to the outbox before writing its output file
   n=$((n + m))
   # the automatic upload after a run fails while the network is down, and gives up quickly
   if cl "$K" upload --collector "$URL" --max-attempts 2 --base-delay-ms 50 --timeout-ms 300 2>"$S/up.err"; then

@@ -19,6 +19,7 @@ K=${KP_BIN:?KP_BIN must point at the keepon binary}
 export KP_BIN=$K
 P=kpt-im-$$
 S=$(mktemp -d /tmp/kpt-im-state.XXXXXX)
+export KEEPON_HOME=$S/home  # outbox and state of this run stay in the temp folder
 out=$S/out
 mkdir -p "$out"
 lab() { "$K" lab "$@" --prefix "$P" --state "$S/lab"; }
