@@ -292,9 +292,8 @@ struct kp_bgp_vis {
   uint32_t asn_cap, asn_count;
   /* bins */
   bool started;
-  uint32_t bin_start;
+  uint64_t bin_start;   /* 64-bit: bin arithmetic near 2^32 s must not wrap */
   /* scratch */
-  uint32_t *order;
   vrange_t *vis;
   size_t nvis, vis_cap;
   uint64_t *stack;      /* 34 x W */

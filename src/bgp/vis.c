@@ -147,9 +147,7 @@ static kp_status_t slots_grow(kp_bgp_vis_t *v) {
   if (o) v->p_origin = o;
   uint64_t *b = realloc(v->bits, (size_t)ncap * v->W * 8);
   if (b) v->bits = b;
-  uint32_t *ord = realloc(v->order, sizeof *ord * ncap);
-  if (ord) v->order = ord;
-  if (!a || !l || !o || !b || !ord) return KP_ERR_NOMEM;
+  if (!a || !l || !o || !b) return KP_ERR_NOMEM;
   v->slots_cap = ncap;
   return KP_OK;
 }
@@ -269,7 +267,7 @@ void kp_bgp_vis_free(kp_bgp_vis_t *v) {
   for (size_t i = 0; i < v->ncountries; i++) free(v->countries[i].blocks), free(v->countries[i].region);
   free(v->countries), free(v->regions), free(v->asns);
   free(v->peers), free(v->peer_map), free(v->keys), free(v->slot_of);
-  free(v->p_addr), free(v->p_len), free(v->p_origin), free(v->bits), free(v->order);
+  free(v->p_addr), free(v->p_len), free(v->p_origin), free(v->bits);
   free(v->vis), free(v->stack), free(v->full);
   free(v);
 }

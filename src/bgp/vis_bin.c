@@ -155,13 +155,14 @@ static void emit(kp_buf_t *out, const char *etype, const char *code, const char 
 }
 
 static kp_status_t close_bin(kp_bgp_vis_t *v, kp_buf_t *out) {
-  uint32_t t = v->bin_start, end = v->bin_start + v->cfg.bin;
+  uint32_t t = (uint32_t)v->bin_start;
+  uint64_t end = v->bin_start + v->cfg.bin;
   /* full-feed peers at the end of the bin */
   memset(v->full, 0, v->W * 8);
   v->nfull = 0;
   for (uint32_t i = 0; i < v->npeers; i++) {
     peer_t *p = &v->peers[i];
-    bool stale = v->cfg.stale_after && p->last_seen + v->cfg.stale_after < end;
+    bool stale = v->cfg.stale_after && (uint64_t)p->last_seen + v->cfg.stale_after < end;
     if (p->up && !stale && p->n4 >= v->cfg.full_feed_min) {
       v->full[i / 64] |= 1ULL << (i % 64);
       v->nfull++;
@@ -248,7 +249,7 @@ static kp_status_t close_bin(kp_bgp_vis_t *v, kp_buf_t *out) {
 }
 
 kp_status_t kp_bgp_vis_add(kp_bgp_vis_t *v, const kp_bgp_elem_t *e, kp_buf_t *out) {
-  uint32_t bin = v->cfg.bin;
+  uint64_t bin = v->cfg.bin;
   if (!v->started) {
     v->started = true;
     v->bin_start = e->ts - e->ts % bin;
