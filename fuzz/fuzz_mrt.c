@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t off = 0;
   uint64_t lines = 0;
   fz_t fz = {0};
-  kp_bgp_vis_config_t vc = {.bin = 60, .full_feed_min = 1, .per_asn = true};
+  kp_bgp_vis_config_t vc = {.bin = 1u << 28, .full_feed_min = 1, .per_asn = true}; /* few bins: gaps cost a close each */
   kp_buf_init(&fz.sig, (size_t)16 << 20);
   if (kp_bgp_vis_new(&vc, &fz.vis) != KP_OK) fz.vis = NULL;
   while (off < size) {

@@ -118,7 +118,7 @@ int vis_peer_get(kp_bgp_vis_t *v, const kp_bgp_elem_t *e) {
 
 /* ---- prefixes ---- */
 static kp_status_t map_grow(kp_bgp_vis_t *v) {
-  uint32_t ncap = v->map_cap ? v->map_cap * 2 : 1 << 16;
+  uint32_t ncap = v->map_cap ? v->map_cap * 2 : 1 << 11;
   uint64_t *nk = calloc(ncap, sizeof *nk);
   uint32_t *ns = malloc(sizeof *ns * ncap);
   if (!nk || !ns) {
@@ -138,7 +138,7 @@ static kp_status_t map_grow(kp_bgp_vis_t *v) {
 }
 
 static kp_status_t slots_grow(kp_bgp_vis_t *v) {
-  uint32_t ncap = v->slots_cap ? v->slots_cap * 2 : 1 << 15;
+  uint32_t ncap = v->slots_cap ? v->slots_cap * 2 : 1 << 10;
   uint32_t *a = realloc(v->p_addr, sizeof *a * ncap);
   if (a) v->p_addr = a;
   uint8_t *l = realloc(v->p_len, ncap);
