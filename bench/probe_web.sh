@@ -9,7 +9,6 @@ set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-$SRC/build-wc}
 KEEPON=$B/src/cli/keepon
-CLI=$B/tests/webconn/wc_cli   # `keepon probe web` until cmd_probe.c dispatches it
 P=kqb$(( $$ % 100000 ))
 D=$(mktemp -d /tmp/kp-bench.XXXXXX)
 trap 'python3 "$SRC/lab/qa/world.py" down "$D/w" "$P" >/dev/null 2>&1; rm -rf "$D"' EXIT INT TERM
@@ -41,7 +40,7 @@ with open(sys.argv[1], "w") as f:
         f.write(u + ",NEWS\n")
 PY
 start=$(date +%s.%N)
-KEEPON_HOME=$D/home /usr/bin/time -v ip netns exec "$P-cl" "$CLI" web --list "$D/list.csv" \
+KEEPON_HOME=$D/home /usr/bin/time -v ip netns exec "$P-cl" "$KEEPON" probe web --list "$D/list.csv" \
   --helper http://198.18.5.80:80/ --resolver 198.18.4.53 --ca-file "$D/w/pki/ca.crt" --lab \
   -o "$D/out.jsonl" >"$D/summary.txt" 2>"$D/time.txt"
 end=$(date +%s.%N)

@@ -53,7 +53,7 @@ wait $SLOW
 grep -q 503 "$D"/slow* || fail "no 503 over the in-flight cap"
 kill -0 "$TH" || fail "helper died"
 # 3. the probe against it: open site accessible, closed port = website down, blackholed = tcp_ip? (TH also fails: down)
-KEEPON_HOME=$D/home ip netns exec "$NS" "$KP_BUILD/tests/webconn/wc_cli" web http://198.19.11.13/ http://198.19.11.13:81/ \
+KEEPON_HOME=$D/home ip netns exec "$NS" "$KP_BIN" probe web http://198.19.11.13/ http://198.19.11.13:81/ \
   --helper http://198.19.11.14:9000/ --resolver 127.0.0.1 --lab --timeout 1 -o "$D/out.jsonl" >"$D/probe.txt" 2>&1 || fail "probe web rc $?"
 python3 - "$D/out.jsonl" <<'PY' || fail "probe verdicts"
 import json, sys

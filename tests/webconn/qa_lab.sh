@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # qa_lab.sh: every scenario of OONI's QA file, recreated in the QA world, must PASS or SKIP
-# with a stated reason (`keepon lab qa`, driven through tests' wc_cli until it is dispatched).
+# with a stated reason (`keepon lab qa`).
 # Namespaces kqt<pid>-*, addresses 198.18.0.0/15 only; the world is torn down on every exit path.
 set -u
 SHARD=${1:-0/1}
@@ -13,7 +13,7 @@ STATE=$(mktemp -d /tmp/kp-qa.XXXXXX)
 cleanup() { python3 "$KP_SRC/lab/qa/world.py" down "$STATE/w" "$P" >/dev/null 2>&1; rm -rf "$STATE"; }
 trap cleanup EXIT INT TERM
 OUT=$STATE/out.txt
-KP_BIN=$KP_BIN KEEPON_LAB_DIR=$KP_SRC/lab "$KP_BUILD/tests/webconn/wc_cli" qa "$SCEN" --shard "$SHARD" --prefix "$P" --state "$STATE/w" >"$OUT" 2>&1
+KEEPON_LAB_DIR=$KP_SRC/lab "$KP_BIN" lab qa "$SCEN" --shard "$SHARD" --prefix "$P" --state "$STATE/w" >"$OUT" 2>&1
 rc=$?
 cat "$OUT"
 tail -n 1 "$OUT" | grep -Eq '^[0-9]+ passed, 0 failed$' || { echo "FAIL: not every scenario passed (rc $rc)"; exit 1; }

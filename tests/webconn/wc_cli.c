@@ -1,10 +1,7 @@
 /*
- * wc_cli.c: a driver for webconn's commands until `keepon probe web` and
- * `keepon lab qa` are dispatched from cmd_probe.c / cmd_lab.c (owned by other
- * components): `wc_cli web ARGS...` == `keepon probe web ARGS...`,
- * `wc_cli qa ARGS...` == `keepon lab qa ARGS...`. Tests only.
- * `wc_cli check FILE.jsonl`: every line must pass the measurement reader's backend checks
- * (kp_msmt_parse) and OONI's fastpath scoring must not call it a failure.
+ * wc_cli.c: a test tool. `wc_cli check FILE.jsonl`: every line must pass the measurement
+ * reader's backend checks (kp_msmt_parse) and OONI's fastpath scoring must not call it a
+ * failure (how the tests assert that `keepon probe web` writes what OONI's pipeline reads).
  */
 
 
@@ -16,9 +13,6 @@
 #include "fastpath/fastpath.h"
 #include "probe/measurement.h"
 
-#include "cli/cli.h"
-#include "cli/labqa.h"
-#include "webconn/webconn.h"
 
 static int check(const char *path) {
   kp_buf_t b;
@@ -57,9 +51,7 @@ static int check(const char *path) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && !strcmp(argv[1], "web")) return kp_webconn_cli(argc - 1, argv + 1);
-  if (argc >= 2 && !strcmp(argv[1], "qa")) return kp_cmd_lab_qa(argc - 1, argv + 1);
   if (argc == 3 && !strcmp(argv[1], "check")) return check(argv[2]);
-  fprintf(stderr, "usage: wc_cli web|qa ARGS... | check FILE.jsonl\n");
+  fprintf(stderr, "usage: wc_cli check FILE.jsonl\n");
   return 2;
 }
