@@ -27,7 +27,6 @@
 #include "cli/cli.h"
 #include "outbox/outbox.h"
 #include "probe/probe.h"
-#include "webconn/webconn.h"
 
 #define MAX_LIST 256
 
@@ -270,7 +269,7 @@ done:
 
 int kp_cmd_probe(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "im") == 0) return probe_im(argc - 1, argv + 1);
-  if (argc >= 2 && strcmp(argv[1], "web") == 0) return kp_webconn_cli(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "web") == 0) return kp_cmd_probe_web(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     printf("usage: keepon probe im|web [options]   ('keepon probe im --help', 'keepon probe web --help')\n");
     return KP_EXIT_OK;

@@ -323,8 +323,6 @@ typedef struct kp_wc_summary {
 /** Measure one URL; appends one measurement (compact JSON, no newline) to @p line. */
 kp_status_t kp_wc_probe_url(const kp_wc_probe_cfg_t *cfg, const char *url, kp_buf_t *line, kp_wc_summary_t *sum);
 
-/** `keepon probe web ...` (argv[0] = "web"); exit codes as cli.h. Prints progress and a summary. */
-int kp_webconn_cli(int argc, char **argv);
 
 /* ---- OONI QA scenarios (shared/data/ooni/qa/scenarios.json format) ---- */
 

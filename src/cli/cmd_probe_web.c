@@ -1,5 +1,5 @@
 /*
- * cli_web.c: `keepon probe web [URL ...] [--list CSV] [--helper URL]
+ * cmd_probe_web.c: `keepon probe web [URL ...] [--list CSV] [--helper URL]
  * [--parallel N] [--output FILE]` (dispatched from cmd_probe.c).
  *
  * Order: options -> every input validated (URLs, list file, resolver, helper,
@@ -183,7 +183,7 @@ static void summary(const job_t *j, double secs) {
   if (j->blocked > shown) printf("... and %zu more (see the JSONL)\n", j->blocked - shown);
 }
 
-int kp_webconn_cli(int argc, char **argv) {
+int kp_cmd_probe_web(int argc, char **argv) {
   const char *list = NULL, *helper = NULL, *output = NULL, *resolver = "8.8.8.8", *ca_file = NULL;
   const char *fpdir = NULL, *cc = "ZZ", *asn = "AS0";
   long parallel = 24;
@@ -300,7 +300,7 @@ int kp_webconn_cli(int argc, char **argv) {
   kp_cli_privacy_notice();
   kp_wc_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .helper = helper, .step_timeout = step,
                            .url_timeout = url_timeout, .opts = {.lab = lab}, .probe_cc = cc, .probe_asn = asn,
-                           .software_version = KP_WC_VERSION, .fp = fp};
+                           .software_version = KP_VERSION, .fp = fp};
   job_t j = {.cfg = &cfg, .urls = urls, .n = n, .out = out, .tty = isatty(2), .t0 = mono_ms()};
   j.sums = calloc(n, sizeof *j.sums);
   if (!j.sums) {
