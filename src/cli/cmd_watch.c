@@ -147,7 +147,7 @@ int kp_cmd_watch(int argc, char **argv) {
   const char *blocklist = NULL, *out = NULL, *signals = NULL, *detail = "all", *src = NULL;
   const char *user = NULL, *geo_table = NULL, *city = NULL, *asn = NULL, *cc = NULL;
   const char *geo_cidr = NULL, *store = NULL;
-  double round_s = 600, timeout_s = 3, spread = 0.5, rate = -1, min_avail = 0.1;
+  double round_s = 600, timeout_s = 3, spread = 0.5, rate = -1, min_avail = 0.1, recovery_miss = 0.2;
   long rounds = 0, seed = 1, min_hosts = 15;
   bool dry_run = false, no_drop = false, no_geo_default = false, verbose = false;
   const kp_opt_t opts[] = {
@@ -160,6 +160,7 @@ int kp_cmd_watch(int argc, char **argv) {
       {"rounds", 0, KP_OPT_INT, "N", "stop after N rounds (default 0 = until interrupted)", &rounds, 0, 1e9},
       {"timeout", 0, KP_OPT_DOUBLE, "SECONDS", "probe timeout (default 3)", &timeout_s, 0.001, 60},
       {"spread", 0, KP_OPT_DOUBLE, "FRACTION", "part of the round over which periodic probes go out (default 0.5)", &spread, 0.01, 1},
+      {"recovery-miss", 0, KP_OPT_DOUBLE, "P", "recovery probes per DOWN block so that (1-A)^k <= P (default 0.2, Trinocular's)", &recovery_miss, 0.0001, 0.9},
       {"rate", 0, KP_OPT_DOUBLE, "PPS", "global packets/s cap (default 1000 for icmp, none for sim; 0 = none)", &rate, 0, 1e8},
       {"blocklist", 0, KP_OPT_STR, "FILE", "zmap-format list of addresses never to probe", &blocklist, 0, 0},
       {"dry-run", 0, KP_OPT_FLAG, NULL, "print the probes of one round instead of sending them", &dry_run, 0, 0},
@@ -316,7 +317,7 @@ int kp_cmd_watch(int argc, char **argv) {
     if (kp_wsim_parse(empty, sizeof empty - 1, NULL, &model, err, sizeof err) != KP_OK) goto done;
     drv = kp_wsim_driver(model);
   }
-  kp_watch_config_t wc = {.round_s = round_s, .timeout_s = timeout_s, .spread = spread,
+  kp_watch_config_t wc = {.round_s = round_s, .timeout_s = timeout_s, .spread = spread, .recovery_miss = recovery_miss,
                           .rate = rate, .seed = (uint64_t)seed, .blocklist = bl, .dry_run = dry_run,
                           .stop = &g_stop};
   if (kp_watch_create(&wc, u, drv, &w) != KP_OK) goto done;

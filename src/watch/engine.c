@@ -220,7 +220,7 @@ static void on_result(kp_watch_t *w, uint32_t bi, bool positive) {
   unsigned probes = pos + neg;
   if (!want && s == KP_TRI_DOWN && (b->flags & F_STABLE_MASK) == KP_TRI_DOWN &&
       (b->flags & F_RECOVERY)) {
-    unsigned k = kp_tri_recovery_k(a);
+    unsigned k = kp_tri_recovery_k_miss(a, w->cfg.recovery_miss);
     if (k > KP_TRI_BUDGET) k = KP_TRI_BUDGET;
     want = probes < k;
   }

@@ -33,10 +33,13 @@ kp_tri_state_t kp_tri_classify(double belief_up) {
   return KP_TRI_UNCERTAIN;
 }
 
-unsigned kp_tri_recovery_k(double avail) {
+unsigned kp_tri_recovery_k(double avail) { return kp_tri_recovery_k_miss(avail, KP_TRI_RECOVERY_MISS); }
+
+unsigned kp_tri_recovery_k_miss(double avail, double miss) {
   if (!(avail > 0)) return 64;
-  if (avail >= 0.8) return 1;
-  double k = log(0.2) / log(1.0 - avail);
+  if (!(miss > 0 && miss < 1)) miss = KP_TRI_RECOVERY_MISS;
+  if (avail >= 1) return 1;
+  double k = log(miss) / log(1.0 - avail);
   /* 1e-9 guards against 1 - A being inexact (0.8 -> 0.19999999999999996) */
   double c = ceil(k - 1e-9);
   if (c < 1) c = 1;

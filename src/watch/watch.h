@@ -38,6 +38,11 @@ kp_tri_state_t kp_tri_classify(double belief_up);
 /** Recovery probe count k = ceil(log 0.2 / log(1 - A)): 1 for A >= 0.8, 16 for A = 0.1, at most
  *  64 (A -> 0). The engine caps it at the round budget. */
 unsigned kp_tri_recovery_k(double avail);
+/** Trinocular's accepted chance that a block which came back still looks down after its
+ *  recovery probes: (1 - A)^k <= miss. */
+#define KP_TRI_RECOVERY_MISS 0.2
+/** The same with another miss probability: k = ceil(log miss / log(1 - A)), in [1, 64]. */
+unsigned kp_tri_recovery_k_miss(double avail, double miss);
 /** Backoff rule: is a DOWN block eligible for recovery probing after @p rounds_since_up? */
 bool kp_tri_recovery_round(unsigned rounds_since_up);
 const char *kp_tri_state_name(kp_tri_state_t s);
@@ -170,6 +175,7 @@ typedef struct kp_watch_config {
   double timeout_s;      /* probe timeout, default 3 */
   double spread;         /* fraction of the round over which periodic probes go out (0.5) */
   double rate;           /* packets/s cap, 0 = none */
+  double recovery_miss;  /* recovery probes per DOWN block: (1-A)^k <= this; 0 = Trinocular's 0.2 */
   uint64_t seed;         /* shuffling */
   const kp_wblock_t *blocklist; /* never probed, may be NULL */
   bool dry_run;          /* record what would be sent, send nothing */

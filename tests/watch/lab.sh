@@ -43,7 +43,7 @@ grep -q '"block":"198.18.40.0/24"' "$tmp/census.jsonl" && { echo "a silent block
 sched=$tmp/schedule.txt
 now() { date +%s.%N; }
 $lab exec "$bin" watch --census "$tmp/census.jsonl" --cidr "$tmp/lab.cidr" --round 3 --timeout 0.2 \
-  --spread 0.2 --rate 20000 --rounds 13 --geo-table "$tmp/geo.csv" --no-geo-default \
+  --recovery-miss 0.01 --spread 0.2 --rate 20000 --rounds 13 --geo-table "$tmp/geo.csv" --no-geo-default \
   --out "$tmp/blocks.jsonl" --signals "$tmp/signals.jsonl" -v 2> "$tmp/watch.err" &
 wpid=$!
 t0=$(now)
