@@ -2,6 +2,7 @@
  * warp.c: relabel records from real to simulated time (pure).
  *
  * sim(t) = sim0 + (t - real0) × k with k = 3600 / speed; durations (a signal's step) scale by k.
+ * A signal's t is then snapped down to sim0 + n × step (its series' grid).
  * Only the time fields keepon's records carry are touched: a signal point's "t" and "step"
  * (docs/formats.md); an OONI measurement's "measurement_start_time" and "test_start_time"
  * ("YYYY-MM-DD hh:mm:ss" UTC). Every other key and value is re-serialised unchanged, in order.
@@ -17,6 +18,13 @@ static int64_t warp_t(const kp_demo_warp_t *w, double t) {
   double x = w->sim0 + (t - w->real0) * 3600.0 / w->speed;
   if (!(x > -9e15 && x < 9e15)) return -1; /* out of any sane range (and of int64_t) */
   return (int64_t)llround(x);
+}
+
+/* a signal's step in simulated seconds (0 when absent or absurd) */
+static int64_t grid_step(const kp_demo_warp_t *w, const kp_json_t *step) {
+  if (!kp_json_is(step, KP_JSON_NUMBER)) return 0;
+  double x = kp_json_num(step) * 3600.0 / w->speed;
+  return x >= 1 && x < 9e15 ? (int64_t)llround(x) : 0;
 }
 
 kp_status_t kp_demo_warp_line(const kp_demo_warp_t *w, const void *p, size_t n, kp_buf_t *out) {
@@ -40,7 +48,16 @@ kp_status_t kp_demo_warp_line(const kp_demo_warp_t *w, const void *p, size_t n, 
     const kp_json_t *v = kp_json_at(o, i);
     kp_jw_key(&jw, k);
     if (signal && kp_json_is(v, KP_JSON_NUMBER) && strcmp(k, "t") == 0) {
-      kp_jw_int(&jw, warp_t(w, kp_json_num(v)));
+      int64_t t = warp_t(w, kp_json_num(v));
+      /* snap down to the series' grid (sim0 + k × step): a round that started a second late
+         would otherwise put every later point off the grid that the signals API and detect bin
+         on; rounds only ever start late, so rounding down puts them back where they belong */
+      int64_t step = grid_step(w, kp_json_get(o, "step")), sim0 = (int64_t)llround(w->sim0);
+      if (t >= 0 && step > 0 && w->sim0 > 0 && w->sim0 < 9e15) {
+        int64_t off = t - sim0, q = off >= 0 ? off / step : -((-off + step - 1) / step); /* floor */
+        t = sim0 + q * step;
+      }
+      kp_jw_int(&jw, t);
     } else if (signal && kp_json_is(v, KP_JSON_NUMBER) && strcmp(k, "step") == 0) {
       double x = kp_json_num(v) * 3600.0 / w->speed;
       kp_jw_int(&jw, x >= 1 && x < 9e15 ? (int64_t)llround(x) : 1);

@@ -90,14 +90,23 @@ KP_TEST(warp_signal_and_measurement) {
   kp_buf_t b;
   kp_buf_init(&b, 1 << 20);
   const char *sig = "{\"type\":\"signal\",\"entity_type\":\"country\",\"entity_code\":\"KZ\",\"datasource\":\"ping-slash24\","
-                    "\"t\":1020,\"step\":3,\"value\":64,\"down\":0}";
+                    "\"t\":1030,\"step\":3,\"value\":64,\"down\":0}";
   KP_ASSERT(kp_demo_warp_line(&w, sig, strlen(sig), &b) == KP_OK);
   kp_json_doc_t *d = parse(b.data, b.len);
   int64_t t = 0, step = 0, v = 0;
-  KP_ASSERT(kp_json_get_int(kp_json_root(d), "t", &t) && t == JAN(4, 14, 0));
+  KP_ASSERT(kp_json_get_int(kp_json_root(d), "t", &t) && t == JAN(4, 15, 0)); /* 30 s real = 3 h, on the grid */
   KP_ASSERT(kp_json_get_int(kp_json_root(d), "step", &step) && step == 1080);
   KP_ASSERT(kp_json_get_int(kp_json_root(d), "value", &v) && v == 64);
   KP_ASSERT(kp_json_get(kp_json_root(d), "down"));
+  kp_json_doc_free(d);
+  kp_buf_reset(&b);
+  /* a point off its 3 s grid (real 1041: 14760 s after sim0) is snapped down to the
+     simulated grid point sim0 + n x 1080 (n = 13) */
+  const char *late = "{\"type\":\"signal\",\"t\":1041,\"step\":3,\"value\":1}";
+  KP_ASSERT(kp_demo_warp_line(&w, late, strlen(late), &b) == KP_OK);
+  d = parse(b.data, b.len);
+  KP_ASSERT(kp_json_get_int(kp_json_root(d), "t", &t) && (t - JAN(4, 12, 0)) % 1080 == 0);
+  KP_ASSERT_EQ(t, JAN(4, 12, 0) + 13 * 1080);
   kp_json_doc_free(d);
   kp_buf_reset(&b);
   /* real 1795829510 = 2026-11-28 01:31:50 */
