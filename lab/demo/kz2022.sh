@@ -305,6 +305,7 @@ if [ -n "$serve_pid" ]; then
     sed -n 's/.*"entity_type":"\(region\|asn\)","entity_code":"\([^"]*\)".*/\1 \2/p' "$sim/signals.jsonl" | sort -u |
       while read -r et ec; do printf ',{"type":"%s","code":"%s","cc":"KZ"}' "$et" "$ec"; done
     printf ',{"type":"asn","code":"AS21299","cc":"KZ","region":"KZ/Astana"}'
+    printf ',{"type":"asn","code":"AS9198","cc":"KZ","region":"KZ/Almaty"}'
     printf ']'
   } >"$sim/entities.json"
   # the probe's measurements take the field path: signed, chained outbox, then upload
