@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "fastpath/fastpath.h"
 #include "server/server.h"
+#include "dashboard/dashboard.h"
 #include "store/store.h"
 
 static volatile sig_atomic_t serve_stop;
@@ -80,6 +81,7 @@ int kp_cmd_serve(int argc, char **argv) {
   kp_store_t *store = NULL;
   kp_srv_t *srv = NULL;
   kp_collector_t *col = NULL;
+  kp_dashboard_t *dash = NULL;
   int ret = KP_EXIT_FAIL;
   kp_status_t st = kp_store_open(db, &store);
   if (st != KP_OK) {
@@ -93,6 +95,16 @@ int kp_cmd_serve(int argc, char **argv) {
   }
   kp_collector_config_t cc = {.max_batch = (size_t)batch};
   if ((st = kp_collector_mount(srv, store, fp, &cc, &col)) != KP_OK) goto out;
+  /* the dashboard keeps posted incidents next to the database */
+  char dbdir[4096];
+  snprintf(dbdir, sizeof dbdir, "%s", db);
+  char *slash = strrchr(dbdir, '/');
+  if (slash) *slash = 0;
+  else snprintf(dbdir, sizeof dbdir, ".");
+  if ((st = kp_dashboard_mount(srv, store, dbdir[0] ? dbdir : "/", &dash)) != KP_OK) {
+    fprintf(stderr, "keepon serve: cannot mount the dashboard: %s\n", kp_strstatus(st));
+    goto out;
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop;
@@ -108,6 +120,7 @@ int kp_cmd_serve(int argc, char **argv) {
 out:
   kp_collector_free(col);
   kp_srv_destroy(srv);
+  kp_dashboard_free(dash);
   kp_store_close(store);
   kp_fp_db_free(fp);
   return ret;
