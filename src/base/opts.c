@@ -109,3 +109,19 @@ int kp_opts_parse(const kp_cmd_help_t *h, const kp_opt_t *opts, int argc, char *
   }
   return 0;
 }
+
+int kp_opts_parse_alloc(const kp_cmd_help_t *h, const kp_opt_t *opts, int argc, char **argv,
+                        char ***pos, int *npos) {
+  *npos = 0;
+  *pos = calloc((size_t)argc + 1, sizeof **pos);
+  if (!*pos) {
+    fprintf(stderr, "%s: out of memory\n", h->usage);
+    return 2;
+  }
+  int rc = kp_opts_parse(h, opts, argc, argv, *pos, npos);
+  if (rc) {
+    free(*pos);
+    *pos = NULL;
+  }
+  return rc;
+}

@@ -35,5 +35,14 @@ typedef struct kp_cmd_help {
 int kp_opts_parse(const kp_cmd_help_t *h, const kp_opt_t *opts, int argc, char **argv,
                   char **pos, int *npos);
 void kp_opts_help(FILE *f, const kp_cmd_help_t *h, const kp_opt_t *opts);
+/**
+ * kp_opts_parse with the positional array allocated here: on 0, *pos (argc + 1 slots,
+ * NULL-terminated) belongs to the caller, who frees it; otherwise *pos is NULL.
+ * @return as kp_opts_parse; 2 also when out of memory (after a message)
+ */
+int kp_opts_parse_alloc(const kp_cmd_help_t *h, const kp_opt_t *opts, int argc, char **argv,
+                        char ***pos, int *npos);
+/** The exit code for a non-zero kp_opts_parse result: 0 after --help, 2 after a usage error. */
+static inline int kp_opts_exit(int rc) { return rc == 1 ? 0 : 2; }
 
 #endif

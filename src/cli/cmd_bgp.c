@@ -68,13 +68,10 @@ static int cmd_dump(int argc, char **argv) {
   /* bgpdump habit: -vm / -mv */
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "-vm") == 0 || strcmp(argv[i], "-mv") == 0) argv[i] = "-m";
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  char **pos = NULL;
   int npos = 0;
-  int rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
-  if (rc != 0) {
-    free(pos);
-    return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
-  }
+  int rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  if (rc != 0) return kp_opts_exit(rc);
   (void)m;
   (void)v;
   if (npos == 0 || !inputs_readable(pos, npos, "dump")) {
@@ -238,13 +235,10 @@ static int cmd_visibility(int argc, char **argv) {
       "bin, signal points (docs/formats.md): datasource 'bgp' = /24s visible to >= --vis-frac of the "
       "full-feed peers, 'bgp-updates' = announcements + withdrawals, per country, region (CC/Region) and "
       "origin AS. A bin with no full-feed peer has value null."};
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  char **pos = NULL;
   int npos = 0;
-  int rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
-  if (rc != 0) {
-    free(pos);
-    return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
-  }
+  int rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  if (rc != 0) return kp_opts_exit(rc);
   int status = KP_EXIT_OK;
   char *cidr_copy = cidr ? strdup(cidr) : NULL, *cc_copy = countries ? strdup(countries) : NULL;
   char *asn_copy = asns ? strdup(asns) : NULL;

@@ -65,11 +65,11 @@ int kp_cmd_census(int argc, char **argv) {
       "Probe every address of every /24 --passes times and keep each block's ever-responsive "
       "addresses E(b) and their availability A(E(b)); blocks below the limits are dropped. "
       "The output is the --census input of keepon watch (docs/watch.md)."};
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  char **pos = NULL;
   int npos = 0;
-  int rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
+  int rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
   free(pos);
-  if (rc != 0) return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
+  if (rc != 0) return kp_opts_exit(rc);
   (void)asn;
   if (npos > 0) {
     fprintf(stderr, "keepon census: unexpected argument\n");

@@ -124,13 +124,9 @@ static int cmd_inject(int argc, char **argv) {
     "keepon lab inject [options] NAME...",
     "On-path DNS injector for the lab's censor namespace (started by 'keepon lab censor dns_injected on'):\n"
     "answers UDP queries for NAME at once with a forged address and lets the true query through later."};
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  if (!pos) return KP_EXIT_FAIL;
-  int npos = 0, rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
-  if (rc) {
-    free(pos);
-    return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
-  }
+  char **pos = NULL;
+  int npos = 0, rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  if (rc) return kp_opts_exit(rc);
   kp_lab_inject_cfg_t cfg = {.iface = iface, .delay_ms = (int)delay, .names = (const char *const *)pos,
                              .nnames = (size_t)npos, .stop = &inject_stop, .clock = kp_clock_system(),
                              .on_ready = inject_ready, .ctx = (void *)iface};

@@ -99,13 +99,9 @@ int kp_cmd_outbox(int argc, char **argv) {
     "The probe's outbox: every measurement is signed, hash-chained and fsync'd here before\n"
     "anything else happens to it, and stays until a collector has it. 'list' shows what is\n"
     "pending; 'add' appends measurement files (one JSON object, or JSON Lines)."};
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  if (!pos) return KP_EXIT_FAIL;
-  int npos = 0, rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
-  if (rc) {
-    free(pos);
-    return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
-  }
+  char **pos = NULL;
+  int npos = 0, rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  if (rc) return kp_opts_exit(rc);
   const char *sub = npos ? pos[0] : "list";
   char dbuf[4096];
   if (!dir) {

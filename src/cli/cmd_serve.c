@@ -44,11 +44,10 @@ int kp_cmd_serve(int argc, char **argv) {
     "POST /api/v1/keepon/submit; GET /api/v1/measurements, /api/v1/aggregation (JSON or CSV);\n"
     "POST /api/v1/signals and GET /api/v1/signals/raw/{type}/{code}. Every stored measurement gets\n"
     "OONI-fastpath flags. A 2xx is sent only once the measurement is durable."};
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  if (!pos) return KP_EXIT_FAIL;
-  int npos = 0, rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
+  char **pos = NULL;
+  int npos = 0, rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
   free(pos);
-  if (rc) return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
+  if (rc) return kp_opts_exit(rc);
   if (!db || npos) {
     fprintf(stderr, "usage: %s\n--db is required\n", help.usage);
     return KP_EXIT_USAGE;

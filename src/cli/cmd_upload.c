@@ -29,11 +29,10 @@ int kp_cmd_upload(int argc, char **argv) {
     "keepon upload --collector URL [options]",
     "Deliver the outbox's pending measurements to a collector, in order, retrying with\n"
     "exponential backoff and jitter. Safe to repeat: the collector stores each measurement once."};
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  if (!pos) return KP_EXIT_FAIL;
-  int npos = 0, rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
+  char **pos = NULL;
+  int npos = 0, rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
   free(pos);
-  if (rc) return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
+  if (rc) return kp_opts_exit(rc);
   if (!url || !*url || npos || strncmp(url, "http://", 7) != 0) {
     fprintf(stderr, "usage: %s\nneeds --collector http://HOST:PORT (https is not supported yet)\n", help.usage);
     return KP_EXIT_USAGE;

@@ -36,13 +36,9 @@ int kp_cmd_verify(int argc, char **argv) {
     "Check every record's content hash and Ed25519 signature and that each probe key's records\n"
     "form one unbroken chain (seq 1, 2, ...; each prev = the previous hash). Names the line and\n"
     "seq of every altered, deleted, reordered or torn record. Exit 3 when anything is wrong."};
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  if (!pos) return KP_EXIT_FAIL;
-  int npos = 0, rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
-  if (rc) {
-    free(pos);
-    return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
-  }
+  char **pos = NULL;
+  int npos = 0, rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  if (rc) return kp_opts_exit(rc);
   if ((server && npos) || (!server && npos != 1)) {
     fprintf(stderr, "usage: %s\n", help.usage);
     free(pos);

@@ -189,11 +189,11 @@ int kp_cmd_watch(int argc, char **argv) {
       "echo to one of its ever-responsive addresses and up to 14 adaptive ones; a Bayesian belief "
       "decides up/down/uncertain. Writes per-block records and per-entity (country, region, ASN) "
       "signal points, datasource ping-slash24. See docs/watch.md."};
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  char **pos = NULL;
   int npos = 0;
-  int rc = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
+  int rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
   free(pos);
-  if (rc != 0) return rc == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
+  if (rc != 0) return kp_opts_exit(rc);
   if (npos > 0) {
     fprintf(stderr, "keepon watch: unexpected argument\n");
     return KP_EXIT_USAGE;
