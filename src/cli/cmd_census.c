@@ -153,19 +153,11 @@ int kp_cmd_census(int argc, char **argv) {
       fprintf(stderr, "keepon census: cannot open %s\n", out);
       goto done;
     }
-    if (is_sim) {
-      drv = kp_wsim_driver(model);
-    } else if (!dry_run) {
-      kp_wicmp_config_t ic = {.src = src, .no_drop = no_drop, .drop_user = user};
-      kp_status_t st = kp_wicmp_open(&ic, &drv);
-      if (st != KP_OK) {
-        fprintf(stderr, "keepon census: cannot open the icmp driver: %s\n", kp_strstatus(st));
-        goto done;
-      }
-    } else {
-      static const char empty[] = "{\"blocks\":[{\"prefix\":\"0.0.0.0/24\",\"hosts\":1,\"a\":0}]}";
-      if (kp_wsim_parse(empty, sizeof empty - 1, NULL, &model, err, sizeof err) != KP_OK) goto done;
-      drv = kp_wsim_driver(model);
+    kp_wicmp_config_t ic = {.src = src, .no_drop = no_drop, .drop_user = user};
+    kp_status_t dst = kp_wdriver_select(is_sim, dry_run, &ic, &model, &drv);
+    if (dst != KP_OK) {
+      fprintf(stderr, "keepon census: cannot open the %s driver: %s\n", is_sim ? "sim" : "icmp", kp_strstatus(dst));
+      goto done;
     }
     kp_census_config_t cc = {.passes = (unsigned)passes, .rate = rate, .timeout_s = timeout_s,
                              .blocklist = bl, .dry_run = dry_run, .limits = lim};

@@ -301,21 +301,11 @@ int kp_cmd_watch(int argc, char **argv) {
       goto done;
     }
   }
-  if (is_sim) {
-    drv = kp_wsim_driver(model);
-  } else if (!dry_run) {
-    kp_wicmp_config_t ic = {.src = src, .no_drop = no_drop, .drop_user = user};
-    kp_status_t st = kp_wicmp_open(&ic, &drv);
-    if (st != KP_OK) {
-      fprintf(stderr, "keepon watch: cannot open the icmp driver: %s\n", kp_strstatus(st));
-      goto done;
-    }
-  } else {
-    /* dry run with icmp: nothing is sent, the sim's clock is irrelevant; use a model-free
-     * driver that never answers */
-    static const char empty[] = "{\"blocks\":[{\"prefix\":\"0.0.0.0/24\",\"hosts\":1,\"a\":0}]}";
-    if (kp_wsim_parse(empty, sizeof empty - 1, NULL, &model, err, sizeof err) != KP_OK) goto done;
-    drv = kp_wsim_driver(model);
+  kp_wicmp_config_t ic = {.src = src, .no_drop = no_drop, .drop_user = user};
+  kp_status_t dst = kp_wdriver_select(is_sim, dry_run, &ic, &model, &drv);
+  if (dst != KP_OK) {
+    fprintf(stderr, "keepon watch: cannot open the %s driver: %s\n", is_sim ? "sim" : "icmp", kp_strstatus(dst));
+    goto done;
   }
   kp_watch_config_t wc = {.round_s = round_s, .timeout_s = timeout_s, .spread = spread, .recovery_miss = recovery_miss,
                           .rate = rate, .seed = (uint64_t)seed, .blocklist = bl, .dry_run = dry_run,

@@ -457,3 +457,18 @@ kp_status_t kp_wsim_universe(const kp_wsim_t *s, kp_wuniv_t *u, const kp_wuniv_l
   }
   return KP_OK;
 }
+
+kp_status_t kp_wdriver_select(bool is_sim, bool dry_run, const kp_wicmp_config_t *ic, kp_wsim_t **model,
+                              kp_wdriver_t *out) {
+  if (is_sim) {
+    if (!*model) return KP_ERR_INVAL;
+    *out = kp_wsim_driver(*model);
+    return KP_OK;
+  }
+  if (!dry_run) return kp_wicmp_open(ic, out);
+  static const char silent[] = "{\"blocks\":[{\"prefix\":\"0.0.0.0/24\",\"hosts\":1,\"a\":0}]}";
+  char err[128];
+  kp_status_t st = kp_wsim_parse(silent, sizeof silent - 1, NULL, model, err, sizeof err);
+  if (st == KP_OK) *out = kp_wsim_driver(*model);
+  return st;
+}

@@ -164,6 +164,13 @@ typedef struct kp_wicmp_config {
   const char *drop_user;  /* default "nobody" */
 } kp_wicmp_config_t;
 kp_status_t kp_wicmp_open(const kp_wicmp_config_t *cfg, kp_wdriver_t *out);
+/**
+ * The driver a command asked for: the sim over *model when @p is_sim; else, for a dry run, a
+ * driver that never answers (a one-block silent model is made into *model, nothing is sent);
+ * else the icmp driver (raw socket, privileges dropped per @p ic). The caller frees *model.
+ */
+kp_status_t kp_wdriver_select(bool is_sim, bool dry_run, const kp_wicmp_config_t *ic, kp_wsim_t **model,
+                              kp_wdriver_t *out);
 /** Pure ICMP echo-reply parse (IPv4 header + ICMP): id/seq/payload token, source. */
 bool kp_wicmp_parse_reply(const uint8_t *pkt, size_t n, uint16_t id, kp_wreply_t *out);
 
