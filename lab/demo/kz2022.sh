@@ -87,7 +87,7 @@ start_serve() {
       if curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v1/health" 2>/dev/null; then
         say "serve: http://127.0.0.1:$port/ (db $out/keepon.db)"
         curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null ||
-          say "NOTE keepon serve does not mount the dashboard yet (cmd_serve.c needs kp_dashboard_mount, docs/dashboard.md): APIs only"
+          say "NOTE this keepon serve does not serve the dashboard at / (APIs only)"
         return
       fi
       kill -0 "$serve_pid" 2>/dev/null || break
@@ -289,8 +289,8 @@ else
   skip detect "keepon detect is not built yet: nothing to compare with the truth"
 fi
 
-# load everything into serve, so the dashboard shows it (signals in pieces of 200 lines: serve
-# mis-routes bodies above ~64 KiB, docs/dashboard.md)
+# load everything into serve, so the dashboard shows it (signals in requests of 200 lines, so
+# that no request nears serve's body cap however long the replay)
 if [ -n "$serve_pid" ]; then
   base=http://127.0.0.1:$port
   post() { curl -fsS -X POST -H 'Expect:' -H "Content-Type: $3" --data-binary "@$2" "$base$1" >/dev/null 2>>"$logs/post.log"; }
