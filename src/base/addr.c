@@ -1,6 +1,8 @@
 #include "base/addr.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,4 +128,20 @@ kp_status_t kp_hostport_parse(const char *s, char *host, size_t host_cap, uint16
   host[hl] = 0;
   *port = (uint16_t)p;
   return KP_OK;
+}
+
+unsigned kp_addr_sockaddr(const kp_addr_t *a, uint16_t port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  if (a->family == 4) {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    memcpy(&s4->sin_addr, a->b, 4);
+    return sizeof *s4;
+  }
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+  s6->sin6_family = AF_INET6;
+  s6->sin6_port = htons(port);
+  memcpy(&s6->sin6_addr, a->b, 16);
+  return sizeof *s6;
 }

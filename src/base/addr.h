@@ -34,6 +34,9 @@ const char *kp_prefix_fmt(const kp_prefix_t *p, char *out /* [KP_ADDR_STRLEN + 4
 bool kp_prefix_contains(const kp_prefix_t *p, const kp_addr_t *a);
 /** Bogon per OONI (private, loopback, link-local, CGN, multicast, reserved...). */
 bool kp_addr_is_bogon(const kp_addr_t *a);
+struct sockaddr_storage;
+/** Fill @p ss with @p a and @p port; @return the sockaddr length to pass to bind/connect. */
+unsigned kp_addr_sockaddr(const kp_addr_t *a, uint16_t port, struct sockaddr_storage *ss);
 /** Parse "host:port", "[v6]:port" or "v4:port". */
 kp_status_t kp_hostport_parse(const char *s, char *host, size_t host_cap, uint16_t *port);
 

@@ -28,7 +28,6 @@ struct kp_conn {
 int64_t kp_net_deadline(const kp_net_t *n, double step_s);
 /** Milliseconds left until @p deadline (0 when passed). */
 int kp_net_ms_left(const kp_net_t *n, int64_t deadline);
-socklen_t kp_net_sockaddr(const kp_addr_t *a, uint16_t port, struct sockaddr_storage *ss);
 void kp_net_hostport(const kp_addr_t *a, uint16_t port, char *out /* [KP_ADDR_STRLEN + 8] */);
 void kp_net_event(kp_net_t *n, int txid, const char *op, const char *address, const char *failure, int64_t bytes);
 

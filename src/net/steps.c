@@ -48,22 +48,6 @@ void kp_addrs_add(kp_addrs_t *s, const kp_addr_t *a) {
   if (s->n < KP_TRACE_MAX_ANSWERS) s->a[s->n++] = *a;
 }
 
-socklen_t kp_net_sockaddr(const kp_addr_t *a, uint16_t port, struct sockaddr_storage *ss) {
-  memset(ss, 0, sizeof *ss);
-  if (a->family == 4) {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    memcpy(&s4->sin_addr, a->b, 4);
-    return sizeof *s4;
-  }
-  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-  s6->sin6_family = AF_INET6;
-  s6->sin6_port = htons(port);
-  memcpy(&s6->sin6_addr, a->b, 16);
-  return sizeof *s6;
-}
-
 void kp_net_hostport(const kp_addr_t *a, uint16_t port, char *out) {
   char s[KP_ADDR_STRLEN];
   kp_addr_fmt(a, s);
@@ -124,7 +108,7 @@ kp_status_t kp_net_resolve_udp(kp_net_t *n, const char *host, kp_addrs_t *out, k
   uq_t qs[2] = {{.qtype = KP_DNS_A}, {.qtype = KP_DNS_AAAA}};
   size_t nq = 2;
   struct sockaddr_storage ss;
-  socklen_t sl = kp_net_sockaddr(&n->cfg->resolver, n->cfg->resolver_port ? n->cfg->resolver_port : 53, &ss);
+  socklen_t sl = (socklen_t)kp_addr_sockaddr(&n->cfg->resolver, n->cfg->resolver_port ? n->cfg->resolver_port : 53, &ss);
   int64_t deadline = kp_net_deadline(n, n->cfg->dns_timeout);
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   char scratch[128];
@@ -363,7 +347,7 @@ kp_status_t kp_net_connect(kp_net_t *n, const kp_addrs_t *addrs, uint16_t port, 
     fails[i] = NULL;
     pending[i] = false;
     struct sockaddr_storage ss;
-    socklen_t sl = kp_net_sockaddr(&addrs->a[i], port, &ss);
+    socklen_t sl = (socklen_t)kp_addr_sockaddr(&addrs->a[i], port, &ss);
     fds[i] = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fds[i] < 0) {
       fails[i] = kp_net_failure_errno(errno, scratch[i], sizeof scratch[i]);

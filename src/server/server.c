@@ -175,21 +175,7 @@ kp_status_t kp_srv_create(const kp_srv_config_t *cfg, kp_srv_t **out) {
   s->cfg = *cfg;
   s->lfd = s->ep = -1;
   struct sockaddr_storage ss;
-  socklen_t sl;
-  memset(&ss, 0, sizeof ss);
-  if (a.family == 4) {
-    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    memcpy(&in->sin_addr, a.b, 4);
-    sl = sizeof *in;
-  } else {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    memcpy(&in6->sin6_addr, a.b, 16);
-    sl = sizeof *in6;
-  }
+  socklen_t sl = (socklen_t)kp_addr_sockaddr(&a, port, &ss);
   s->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||

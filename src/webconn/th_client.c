@@ -74,21 +74,7 @@ kp_status_t kp_wc_th_query(const char *helper, const kp_wc_threq_t *req, double 
 
   int64_t deadline = kp_now_mono(kp_clock_system()) + (int64_t)(timeout * 1e9);
   struct sockaddr_storage ss;
-  socklen_t sl;
-  memset(&ss, 0, sizeof ss);
-  if (a.family == 4) {
-    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)port);
-    memcpy(&in->sin_addr, a.b, 4);
-    sl = sizeof *in;
-  } else {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    memcpy(&in6->sin6_addr, a.b, 16);
-    sl = sizeof *in6;
-  }
+  socklen_t sl = (socklen_t)kp_addr_sockaddr(&a, (uint16_t)port, &ss);
   fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   char scratch[128];
   if (fd < 0) {

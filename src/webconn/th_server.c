@@ -244,21 +244,7 @@ kp_status_t kp_wc_th_server_new(const kp_wc_th_cfg_t *cfg, const char *listen_on
   if (!s) return KP_ERR_NOMEM;
   s->cfg = *cfg;
   struct sockaddr_storage ss;
-  socklen_t sl;
-  memset(&ss, 0, sizeof ss);
-  if (a.family == 4) {
-    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    memcpy(&in->sin_addr, a.b, 4);
-    sl = sizeof *in;
-  } else {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    memcpy(&in6->sin6_addr, a.b, 16);
-    sl = sizeof *in6;
-  }
+  socklen_t sl = (socklen_t)kp_addr_sockaddr(&a, port, &ss);
   s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int one = 1;
   if (s->fd < 0 || setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
