@@ -44,10 +44,34 @@ static kp_status_t on_request(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t 
   return st;
 }
 
+/* store entity -> dashboard entity: a region code "CC/Name" names its country; an ASN's
+ * country and region come only from metadata posted to /api/v1/entities */
+typedef struct list_ctx {
+  kp_dash_entity_fn fn;
+  void *cb_ctx;
+} list_ctx_t;
+
+static int on_store_entity(void *ctx, const kp_store_entity_t *e) {
+  list_ctx_t *l = ctx;
+  char cc[3] = "";
+  if (strcmp(e->entity_type, "region") == 0 && strlen(e->entity_code) > 3 && e->entity_code[2] == '/')
+    memcpy(cc, e->entity_code, 2);
+  kp_dash_entity_t d = {.type = e->entity_type, .code = e->entity_code, .cc = cc, .region = "",
+                        .t_min = e->t_min, .t_max = e->t_max};
+  l->fn(l->cb_ctx, &d);
+  return 0;
+}
+
+static kp_status_t list_store_entities(void *ctx, kp_dash_entity_fn fn, void *cb_ctx) {
+  list_ctx_t l = {fn, cb_ctx};
+  return kp_store_list_entities(ctx, on_store_entity, &l);
+}
+
 kp_status_t kp_dashboard_mount(struct kp_srv *srv, struct kp_store *store, const char *state_dir,
                                kp_dashboard_t **out) {
-  (void)store; /* entity listing needs a store query the store does not offer yet (docs/dashboard.md) */
-  kp_dashboard_config_t cfg = {.state_dir = state_dir};
+  kp_dashboard_config_t cfg = {.state_dir = state_dir,
+                               .list_entities = store ? list_store_entities : NULL,
+                               .list_ctx = store};
   kp_dashboard_t *d = NULL;
   kp_status_t st = kp_dashboard_new(&cfg, &d);
   if (st != KP_OK) return st;

@@ -42,3 +42,8 @@ kp_status_t kp_store_query_signals(kp_store_t *s, const char *et, const char *ec
   return s->ops->query_signals(s, et, ec, ds, from, until, cb, ctx);
 }
 int kp_store_schema_version(kp_store_t *s) { return s->ops->schema_version(s); }
+
+kp_status_t kp_store_list_entities(kp_store_t *s, kp_store_entity_cb cb, void *ctx) {
+  if (!s->ops->list_entities) return KP_ERR_UNSUPPORTED;
+  return s->ops->list_entities(s, cb, ctx);
+}

@@ -83,6 +83,13 @@ typedef struct kp_store_signal {
 } kp_store_signal_t;
 typedef int (*kp_store_signal_cb)(void *ctx, const kp_store_signal_t *s);
 
+/** An entity that has signal points, with the time range they cover ([t_min, t_max)). */
+typedef struct kp_store_entity {
+  const char *entity_type, *entity_code; /* borrowed for the callback's duration */
+  int64_t t_min, t_max;
+} kp_store_entity_t;
+typedef int (*kp_store_entity_cb)(void *ctx, const kp_store_entity_t *e);
+
 typedef struct kp_store_ops {
   const char *name;
   kp_status_t (*open)(const char *path, kp_store_t **out);
@@ -98,6 +105,8 @@ typedef struct kp_store_ops {
                                const char *datasource, int64_t from, int64_t until,
                                kp_store_signal_cb cb, void *ctx);
   int (*schema_version)(kp_store_t *s);
+  /** Every (entity_type, entity_code) with signals; a callback returning non-zero stops. */
+  kp_status_t (*list_entities)(kp_store_t *s, kp_store_entity_cb cb, void *ctx);
 } kp_store_ops_t;
 
 /** Every store starts with this header (backends embed it first). */
@@ -121,6 +130,7 @@ kp_status_t kp_store_query_signals(kp_store_t *s, const char *entity_type, const
                                    const char *datasource, int64_t from, int64_t until,
                                    kp_store_signal_cb cb, void *ctx);
 int kp_store_schema_version(kp_store_t *s);
+kp_status_t kp_store_list_entities(kp_store_t *s, kp_store_entity_cb cb, void *ctx);
 
 /** Is @p name a valid aggregation axis? */
 bool kp_store_axis_valid(const char *name);

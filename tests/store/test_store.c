@@ -153,3 +153,40 @@ KP_TEST(signals_upsert_and_range) {
   KP_ASSERT_NEAR(sum, 0, 1e-9);
   kp_store_close(s);
 }
+
+typedef struct ent_seen {
+  int n;
+  int64_t kz_min, kz_max;
+  bool asn;
+} ent_seen_t;
+
+static int ent_cb(void *ctx, const kp_store_entity_t *e) {
+  ent_seen_t *x = ctx;
+  x->n++;
+  if (strcmp(e->entity_type, "country") == 0 && strcmp(e->entity_code, "KZ") == 0) {
+    x->kz_min = e->t_min;
+    x->kz_max = e->t_max;
+  }
+  if (strcmp(e->entity_type, "asn") == 0 && strcmp(e->entity_code, "AS9198") == 0) x->asn = true;
+  return 0;
+}
+
+KP_TEST(entities_listed_with_range) {
+  kp_store_t *s = open_tmp();
+  ent_seen_t x = {0};
+  KP_ASSERT_OK(kp_store_list_entities(s, ent_cb, &x));
+  KP_ASSERT_EQ(x.n, 0);
+  kp_store_signal_t g[4] = {
+    {"country", "KZ", "ping-slash24", 600, 600, 10, true},
+    {"country", "KZ", "bgp", 3000, 300, 20, true},
+    {"asn", "AS9198", "bgp", 900, 300, 5, true},
+    {"country", "KZ", "ping-slash24", 1200, 600, 0, false},
+  };
+  KP_ASSERT_OK(kp_store_put_signals(s, g, 4));
+  KP_ASSERT_OK(kp_store_list_entities(s, ent_cb, &x));
+  KP_ASSERT_EQ(x.n, 2); /* one row per entity, whatever its datasources */
+  KP_ASSERT_EQ(x.kz_min, 600);
+  KP_ASSERT_EQ(x.kz_max, 3300); /* the last bin's end, across datasources */
+  KP_ASSERT(x.asn);
+  kp_store_close(s);
+}

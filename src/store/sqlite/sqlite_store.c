@@ -457,6 +457,27 @@ static kp_status_t sq_query_signals(kp_store_t *b, const char *et, const char *e
   return ret;
 }
 
+static kp_status_t sq_list_entities(kp_store_t *b, kp_store_entity_cb cb, void *ctx) {
+  sq_store_t *s = (sq_store_t *)b;
+  sqlite3_stmt *st = NULL;
+  /* the primary key (entity_type, entity_code, ...) serves the GROUP BY without a sort */
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT entity_type, entity_code, MIN(t), MAX(t + step) FROM signals"
+                         " GROUP BY entity_type, entity_code",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sqerr(s, "entities query");
+  int rc;
+  kp_status_t ret = KP_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    kp_store_entity_t e = {.entity_type = col_text(st, 0), .entity_code = col_text(st, 1),
+                           .t_min = sqlite3_column_int64(st, 2), .t_max = sqlite3_column_int64(st, 3)};
+    if (cb(ctx, &e) != 0) break;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = sqerr(s, "entities step");
+  sqlite3_finalize(st);
+  return ret;
+}
+
 static int sq_schema_version(kp_store_t *b) { return user_version((sq_store_t *)b); }
 
 const kp_store_ops_t kp_store_sqlite_ops = {
@@ -471,4 +492,5 @@ const kp_store_ops_t kp_store_sqlite_ops = {
   .put_signals = sq_put_signals,
   .query_signals = sq_query_signals,
   .schema_version = sq_schema_version,
+  .list_entities = sq_list_entities,
 };
