@@ -81,6 +81,9 @@
       end: i.ongoing ? null : toTime(i.end ?? i.until ?? i.stop ?? i.t_end ?? i.end_time),
       kind: String(i.type || i.kind || i.category || (apps.length ? 'service' : 'outage')),
       signals: sig, apps, techniques: techs, events,
+      /* which app was blocked how ({"whatsapp": {"tls_sni_reset": 12}}); absent in older records */
+      appTechs: Object.fromEntries(Object.entries(i.service_techniques && typeof i.service_techniques === 'object'
+        ? i.service_techniques : {}).map(([k, v]) => [k, names(v)])),
       /* curfew incidents list their down windows: shade those, not the whole span */
       windows: list(i.windows).map((w) => ({ start: toTime(w.start ?? w[0]), end: toTime(w.end ?? w[1]) }))
         .filter((w) => w.start !== null),
@@ -267,7 +270,7 @@
         const techs = new Set();
         for (const i of incs) {
           if (!i.blocking || (i.apps.length && !i.apps.includes(app))) continue;
-          if ((i.start ?? from) < t1 && (i.end ?? until) > t0) i.techniques.forEach((t) => techs.add(t));
+          if ((i.start ?? from) < t1 && (i.end ?? until) > t0) (i.appTechs[app] ?? i.techniques).forEach((t) => techs.add(t));
         }
         const td = el('td', { class: 'cell' });
         if (cnt[b]) {

@@ -272,6 +272,8 @@ typedef struct kp_incident {
   const char **asns; size_t nasns;
   const char **services; size_t nservices; /* "whatsapp", "telegram", ..., domains */
   struct { const char *name; int64_t count; } *techniques; size_t ntechniques;
+  /* the same split by service (probe-<service> series): which app was blocked how */
+  struct { const char *service, *name; int64_t count; } *service_techniques; size_t nservice_techniques;
   kp_window_t *windows; size_t nwindows;   /* down windows */
   const char **findings; size_t nfindings;
   kp_inc_evidence_t *evidence; size_t nevidence;

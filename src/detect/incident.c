@@ -43,6 +43,27 @@ struct kp_incset {
 typedef struct item { const kp_event_t *e; char cc[3]; int cls; } item_t;
 
 typedef struct tech_acc { const char *name; int64_t count; } tech_acc_t;
+typedef struct svc_tech_acc { const char *service, *name; int64_t count; } svc_tech_acc_t;
+
+/* Adds @p count to (service, name), growing the array; the names are the arena's. */
+static bool svc_tech_add(svc_tech_acc_t **v, size_t *n, size_t *cap, const char *service, const char *name,
+                         int64_t count) {
+  size_t j;
+  for (j = 0; j < *n && (strcmp((*v)[j].service, service) || strcmp((*v)[j].name, name)); j++) {}
+  if (j == *n) {
+    if (*n == *cap) {
+      size_t nc = *cap ? *cap * 2 : 8;
+      void *p = realloc(*v, nc * sizeof **v);
+      if (!p) return false;
+      *v = p;
+      *cap = nc;
+    }
+    (*v)[*n] = (svc_tech_acc_t){service, name, 0};
+    (*n)++;
+  }
+  (*v)[j].count += count;
+  return true;
+}
 typedef struct strset { const char **v; size_t n, cap; } strset_t;
 
 static kp_status_t ss_add(strset_t *s, const char *x) {
@@ -157,6 +178,8 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
   strset_t src = {0}, reg = {0}, asn = {0}, svc = {0}, fnd = {0};
   tech_acc_t *tech = NULL;
   size_t ntech = 0, ctech = 0;
+  svc_tech_acc_t *stech = NULL;
+  size_t nstech = 0, cstech = 0;
   kp_window_t *win = NULL;
   size_t nwin = 0;
   memset(inc, 0, sizeof *inc);
@@ -238,6 +261,7 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
         tech[ntech++].count = 0;
       }
       tech[j].count += s->tech[k].count;
+      if (!svc_tech_add(&stech, &nstech, &cstech, s->datasource + 6, tech[j].name, s->tech[k].count)) goto out;
     }
     for (size_t k = 0; k < s->nev && nev < KP_INC_MAX_EVIDENCE; k++) {
       int64_t t = s->t0 + (int64_t)s->ev[k].bin * s->step;
@@ -356,6 +380,17 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
     }
     inc->ntechniques = ntech;
   }
+  if (nstech) {
+    inc->service_techniques = kp_arena_alloc(a, nstech * sizeof *inc->service_techniques);
+    if (!inc->service_techniques) goto out;
+    for (size_t j = 0; j < nstech; j++) {
+      inc->service_techniques[j].service = kp_arena_strndup(a, stech[j].service, strlen(stech[j].service));
+      if (!inc->service_techniques[j].service) goto out;
+      inc->service_techniques[j].name = stech[j].name;
+      inc->service_techniques[j].count = stech[j].count;
+    }
+    inc->nservice_techniques = nstech;
+  }
   char ts[32];
   time_t t0 = (time_t)inc->start;
   struct tm tm;
@@ -366,6 +401,7 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
 out:
   free(src.v); free(reg.v); free(asn.v); free(svc.v); free(fnd.v);
   free(tech);
+  free(stech);
   free(win);
   return st;
 }
@@ -512,6 +548,21 @@ void kp_incident_json(const kp_incident_t *inc, void *jwp) {
   kp_jw_key(w, "techniques");
   kp_jw_obj_begin(w);
   for (size_t i = 0; i < inc->ntechniques; i++) kp_jw_kint(w, inc->techniques[i].name, inc->techniques[i].count);
+  kp_jw_obj_end(w);
+  kp_jw_key(w, "service_techniques"); /* {"whatsapp": {"tls_sni_reset": 12}, ...} */
+  kp_jw_obj_begin(w);
+  for (size_t i = 0; i < inc->nservice_techniques; i++) {
+    const char *svc = inc->service_techniques[i].service;
+    bool first = true;
+    for (size_t j = 0; j < i; j++) first &= strcmp(inc->service_techniques[j].service, svc) != 0;
+    if (!first) continue;
+    kp_jw_key(w, svc);
+    kp_jw_obj_begin(w);
+    for (size_t j = i; j < inc->nservice_techniques; j++)
+      if (!strcmp(inc->service_techniques[j].service, svc))
+        kp_jw_kint(w, inc->service_techniques[j].name, inc->service_techniques[j].count);
+    kp_jw_obj_end(w);
+  }
   kp_jw_obj_end(w);
   kp_jw_key(w, "windows");
   kp_jw_arr_begin(w);

@@ -58,6 +58,16 @@ function ok(msg) { console.log('ok: ' + msg); }
     if (!cells.some((c) => c.rate !== undefined)) fail('blocking matrix has no data cell');
     if (!cells.some((c) => c.t.length > 0)) fail('blocking matrix names no technique');
     ok('blocking matrix: ' + cells.length + ' cells, labels ' + [...new Set(cells.map((c) => c.t).filter(Boolean))].join(' '));
+    /* each app's row names only its own technique (detect's service_techniques) */
+    const appRows = await page.$$eval('#matrix tr[data-app]', (l) => l.map((r) => ({ app: r.dataset.app,
+      techs: [...new Set([...r.querySelectorAll('td.cell')].map((c) => c.dataset.tech || '').filter(Boolean))] })));
+    const want = { whatsapp: 'SNI', telegram: 'RST', signal: 'DNS' };
+    for (const r of appRows) {
+      if (!(r.app in want)) continue;
+      if (r.techs.some((t) => t !== want[r.app])) fail('matrix row ' + r.app + ' names ' + r.techs.join(',') + ', want only ' + want[r.app]);
+      if (!r.techs.includes(want[r.app])) fail('matrix row ' + r.app + ' does not name ' + want[r.app]);
+    }
+    ok('blocking matrix: each app row names only its own technique');
 
     /* drill down: country -> region (or asn) */
     let child = page.locator('#entities a[data-type="region"]').first();

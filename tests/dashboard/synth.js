@@ -52,6 +52,7 @@ const incidents = [
     start_ts: blocked, end_ts: down[0][0], ongoing: false, curfew: false, daily_fixed: false,
     sources: ['probe-whatsapp', 'probe-telegram', 'probe-signal'], regions: [], asns: [],
     services: ['whatsapp', 'telegram', 'signal'], techniques: { tls_sni_reset: 20, tcp_reset: 20, dns_forged: 18 },
+    service_techniques: { whatsapp: { tls_sni_reset: 20 }, telegram: { tcp_reset: 20 }, signal: { dns_forged: 18 } },
     windows: [], findings: [], events: [], evidence: [] },
 ];
 fs.writeFileSync(path.join(out, 'incidents.json'), JSON.stringify(incidents));

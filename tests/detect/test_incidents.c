@@ -383,6 +383,15 @@ KP_TEST(merge_service_blocking_and_throttling) {
   KP_ASSERT_EQ(inc->ntechniques, 2);
   KP_ASSERT_STREQ(inc->techniques[0].name, "tcp-reset"); /* 30 h × 4 vs 29 h × 4 */
   KP_ASSERT_EQ(inc->techniques[0].count, 120);
+  /* per service: each app keeps its own technique, nothing crosses over */
+  KP_ASSERT_EQ(inc->nservice_techniques, 2);
+  for (size_t i = 0; i < inc->nservice_techniques; i++) {
+    const char *svc = inc->service_techniques[i].service, *t = inc->service_techniques[i].name;
+    KP_ASSERT_MSG(!strcmp(svc, "whatsapp") ? !strcmp(t, "tcp-reset") && inc->service_techniques[i].count == 120
+                                           : !strcmp(svc, "telegram") && !strcmp(t, "dns-hijack") &&
+                                                 inc->service_techniques[i].count == 116,
+                  "unexpected %s: %s x%lld", svc, t, (long long)inc->service_techniques[i].count);
+  }
   KP_ASSERT(has(inc->findings, inc->nfindings, "network up while services failed"));
   KP_ASSERT(inc->nevidence > 0 && !strcmp(inc->evidence[0].kind, "measurement") && strlen(inc->evidence[0].hash) == 64);
   KP_ASSERT_EQ(inc->nasns, 1);
