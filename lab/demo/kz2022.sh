@@ -171,7 +171,9 @@ start_probe() {
       n=$((n + 1))
       ip netns exec "$prefix-client" "$K" probe im --targets "$targets" --resolver 198.19.10.53 \
         --ca-file "$out/lab/pki/ca.crt" --timeout "$probe_timeout" --probe-cc KZ --probe-asn AS9198 \
-        -o "$raw/probe-$n.jsonl" >>"$logs/probe.log" 2>&1 || true
+        --no-outbox -o "$raw/probe-$n.jsonl" >>"$logs/probe.log" 2>&1 || true
+      # --no-outbox: the replay relabels times to January 2022 first; the relabelled
+      # measurements take the outbox path below (a real run keeps the default: outbox first)
       sleep "$probe_gap"
     done
   ) &
