@@ -7,7 +7,7 @@ PKGS=(
   # build
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
-  libssl-dev libsqlite3-dev libsodium-dev libmaxminddb-dev zlib1g-dev libbz2-dev
+  libssl-dev libsqlite3-dev libsodium-dev libmaxminddb-dev zlib1g-dev libbz2-dev libisal-dev
   # lab: namespaces, censor, servers, reference tools
   iproute2 iptables nftables conntrack ethtool dnsmasq-base nginx-light bird2
   openssl bind9-dnsutils iputils-ping curl procps psmisc bgpdump zmap python3 tcpdump
