@@ -12,25 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rand.h"
 #include "base/log.h"
 #include "watch/watch.h"
 
 #define TAG "census"
 
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-static uint64_t gcd64(uint64_t a, uint64_t b) {
-  while (b) {
-    uint64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
 
 static size_t find(const uint32_t *blocks, size_t n, uint32_t addr) {
   uint32_t key = addr & 0xFFFFFF00u;
@@ -82,14 +69,12 @@ kp_status_t kp_census_run(const kp_census_config_t *cfg, const uint32_t *blocks,
   uint32_t token = 0;
   for (unsigned pass = 0; pass < passes; pass++) {
     memset(bits, 0, space / 8);
-    uint64_t a = 1, c = splitmix(&rng) % space;
-    do a = 1 + splitmix(&rng) % (space - 1 ? space - 1 : 1);
-    while (gcd64(a, space) != 1);
+    kp_perm_t perm = kp_perm_make(&rng, space);
     uint32_t tok_lo = token;
     double tokens = 1;
     int64_t last = kp_now_mono(clk);
     for (uint64_t i = 0; i < space;) {
-      uint64_t j = (uint64_t)(((unsigned __int128)a * i + c) % space);
+      uint64_t j = kp_perm_at(&perm, i);
       uint32_t addr = blocks[j >> 8] | (uint32_t)(j & 0xFF);
       if (cfg->blocklist && kp_wblock_contains(cfg->blocklist, addr)) {
         i++;

@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rand.h"
 #include "base/log.h"
 #include "watch/watch.h"
 
@@ -92,22 +93,6 @@ struct kp_watch {
   uint32_t (*ecount)[3];   /* per entity */
   kp_wreply_t rep[BATCH];
 };
-
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static uint64_t gcd64(uint64_t a, uint64_t b) {
-  while (b) {
-    uint64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
 
 size_t kp_watch_state_bytes(void) { return sizeof(blk_t); }
 
@@ -348,24 +333,6 @@ static void round_end(kp_watch_t *w, const kp_watch_sinks_t *sk, int64_t t_wall)
     }
 }
 
-/* Affine permutation of [0, n): i -> (a * i + c) mod n with gcd(a, n) = 1. */
-typedef struct perm {
-  uint64_t a, c, n;
-} perm_t;
-
-static perm_t perm_make(uint64_t *rng, uint64_t n) {
-  perm_t p = {1, 0, n ? n : 1};
-  if (n < 2) return p;
-  do p.a = 1 + splitmix(rng) % (n - 1);
-  while (gcd64(p.a, n) != 1);
-  p.c = splitmix(rng) % n;
-  return p;
-}
-
-static uint32_t perm_at(const perm_t *p, uint64_t i) {
-  return (uint32_t)(((unsigned __int128)p->a * i + p->c) % p->n);
-}
-
 kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sk) {
   const kp_clock_t *clk = w->clk;
   int64_t t0 = kp_now_mono(clk);
@@ -375,14 +342,14 @@ kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sk) {
   int64_t t_end = t0 + round_ns, cutoff = t_end - timeout_ns;
   double spread_ns = w->cfg.spread * (double)round_ns;
   if (t0 + (int64_t)spread_ns > cutoff) spread_ns = (double)(cutoff - t0);
-  perm_t perm = perm_make(&w->rng, w->n);
+  kp_perm_t perm = kp_perm_make(&w->rng, w->n);
   round_begin(w);
   w->tb_last = t0;
   if (w->cfg.rate > 0 && w->tokens < 1) w->tokens = 1;
 
   if (w->cfg.dry_run) { /* the periodic probe of each block, in round order; nothing sent */
     for (size_t i = 0; i < w->n; i++) {
-      uint32_t bi = perm_at(&perm, i);
+      uint32_t bi = (uint32_t)kp_perm_at(&perm, i);
       blk_t *b = &w->st[bi];
       if (b->flags & F_BLOCKED) continue;
       const uint8_t *hosts;
@@ -423,7 +390,7 @@ kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sk) {
           bi = q_pop(w);
         } else if (next < w->n &&
                    t0 + (int64_t)(spread_ns * (double)next / (double)w->n) <= now) {
-          bi = perm_at(&perm, next++);
+          bi = (uint32_t)kp_perm_at(&perm, next++);
           if (w->st[bi].flags & F_BLOCKED) continue;
         } else {
           break;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rand.h"
 #include "base/addr.h"
 #include "base/buf.h"
 #include "base/file.h"
@@ -56,17 +57,10 @@ struct kp_wsim {
   kp_clock_t clock;
 };
 
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-static double urand(uint64_t *s) { return (double)(splitmix(s) >> 11) * 0x1.0p-53; }
 
 static uint64_t hash32(uint32_t x) {
   uint64_t s = x;
-  return splitmix(&s);
+  return kp_splitmix64(&s);
 }
 
 /* responsive host octets: off + step * i (mod 256), i < hosts; step odd so they are distinct */
@@ -200,7 +194,7 @@ static kp_status_t parse_blocks(kp_wsim_t *s, const kp_json_t *arr, const char *
     }
     st = KP_OK;
     for (size_t k = 0; k < nv && st == KP_OK; k++) {
-      double a = amin + (amax - amin) * urand(&s->rng);
+      double a = amin + (amax - amin) * kp_rand_unit(&s->rng);
       st = add_block(s, v[k], (unsigned)hosts, a);
     }
     free(v);
@@ -414,7 +408,7 @@ static kp_status_t sim_send(void *ctx, uint32_t addr, uint32_t token) {
   int64_t t = s->start + s->now / 1000000000;
   if (kp_wsim_is_out(s, addr, t)) return KP_OK;
   double p = s->a[i] / 10000.0 * (1.0 - s->loss);
-  if (urand(&s->rng) >= p) return KP_OK;
+  if (kp_rand_unit(&s->rng) >= p) return KP_OK;
   /* constant delay keeps the queue in arrival order */
   return q_push(s, (pending_t){.t = s->now + s->rtt_ns, .token = token, .addr = addr});
 }

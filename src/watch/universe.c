@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rand.h"
 #include "base/addr.h"
 #include "base/cursor.h"
 #include "base/json.h"
@@ -149,13 +150,6 @@ void kp_wuniv_memory(const kp_wuniv_t *u, size_t *per_block_bytes, size_t *pool_
   *pool_bytes = u->pool_len;
 }
 
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 /* Entities are few (countries, regions, ASNs): a linear intern with a last-hit cache is
  * enough for the tuples, which are interned through a small open-addressing table. */
 static kp_status_t ent_intern(kp_wuniv_t *u, const char *type, const char *code, uint32_t *id) {
@@ -266,7 +260,7 @@ kp_status_t kp_wuniv_seal(kp_wuniv_t *u, const kp_geo_t *geo, const char *defaul
     for (size_t i = 0; i < w; i++) { /* Fisher-Yates per E(b) */
       uint8_t *h = u->pool + u->hoff[i];
       for (size_t k = u->nh[i]; k > 0; k--) {
-        size_t r = splitmix(&rng) % (k + 1);
+        size_t r = kp_splitmix64(&rng) % (k + 1);
         uint8_t t = h[k]; h[k] = h[r]; h[r] = t;
       }
     }
