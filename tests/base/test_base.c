@@ -8,6 +8,7 @@
 #include "base/cursor.h"
 #include "base/json.h"
 #include "base/opts.h"
+#include "base/rand.h"
 #include "kp_test.h"
 
 KP_TEST(cursor_bounds) {
@@ -178,4 +179,27 @@ KP_TEST(opts_table) {
   KP_ASSERT_EQ(kp_opts_parse(&h, opts, 3, bad, pos, &npos), 2);
   char *unk[] = {"t", "--nope", NULL};
   KP_ASSERT_EQ(kp_opts_parse(&h, opts, 2, unk, pos, &npos), 2);
+}
+
+KP_TEST(perm_visits_each_index_once) {
+  uint64_t rng = 42;
+  static const uint64_t sizes[] = {1, 2, 3, 256, 1000, 4096, 12587};
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+    uint64_t n = sizes[k];
+    unsigned char *seen = calloc(n, 1);
+    KP_ASSERT(seen);
+    kp_perm_t p = kp_perm_make(&rng, n);
+    size_t moved = 0;
+    for (uint64_t i = 0; i < n; i++) {
+      uint64_t j = kp_perm_at(&p, i);
+      KP_ASSERT(j < n);
+      KP_ASSERT_EQ(seen[j], 0);
+      seen[j] = 1;
+      moved += j != i;
+    }
+    if (n >= 256) KP_ASSERT(moved > n / 2); /* actually shuffled, not the identity */
+    free(seen);
+  }
+  double u = kp_rand_unit(&rng);
+  KP_ASSERT(u >= 0 && u < 1);
 }
