@@ -274,8 +274,10 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
     }
   }
   inc->nevidence = nev;
-  bool throttled = false;
-  for (size_t j = 0; j < ntech; j++) throttled |= tech_throttle(tech[j].name);
+  /* throttling only when every technique seen is a slowdown: one throttled app among blocked
+   * ones is still service blocking (the throttled app shows in service_techniques) */
+  bool throttled = ntech > 0;
+  for (size_t j = 0; j < ntech; j++) throttled &= tech_throttle(tech[j].name);
   for (size_t j = 1; j < ntech; j++) /* sort techniques: count desc, name */
     for (size_t k = j; k > 0 && (tech[k].count > tech[k - 1].count ||
                                  (tech[k].count == tech[k - 1].count && strcmp(tech[k].name, tech[k - 1].name) < 0)); k--) {

@@ -407,6 +407,23 @@ KP_TEST(merge_service_blocking_and_throttling) {
   kp_incset_free(is);
   kp_events_free(&ev);
   kp_sigset_free(s);
+
+  /* one throttled app among blocked ones: service blocking, the throttling kept per service */
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  add_msms(s, "whatsapp", T0, 96, 1.0, b0, b1, "tcp-reset");
+  add_msms(s, "signal", T0, 96, 1.0, b0, b1, "throttled");
+  is = merge(s, &ev);
+  KP_ASSERT_EQ(kp_incset_count(is), 1);
+  inc = kp_incset_at(is, 0);
+  KP_ASSERT_EQ(inc->type, KP_INC_SERVICE);
+  bool sig_throttled = false;
+  for (size_t i = 0; i < inc->nservice_techniques; i++)
+    sig_throttled |= !strcmp(inc->service_techniques[i].service, "signal") &&
+                     !strcmp(inc->service_techniques[i].name, "throttled");
+  KP_ASSERT(sig_throttled);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
 }
 
 /* ---- alerts ---- */
