@@ -262,7 +262,9 @@ kp_status_t kp_demo_check(const kp_demo_check_opts_t *o, const void *truth, size
       const kp_json_t *inc = kp_json_at(incs, k);
       if (!is_blocking_type(kp_json_get_str(inc, "type")) || !names(kp_json_get(inc, "services"), app)) continue;
       named = true;
-      if (names(kp_json_get(inc, "techniques"), tech)) with_tech = true;
+      /* the app's own techniques when detect splits them by service, else the incident's */
+      const kp_json_t *own = kp_json_get(kp_json_get(inc, "service_techniques"), app);
+      if (names(own ? own : kp_json_get(inc, "techniques"), tech)) with_tech = true;
     }
     bool required = !throttle || o->require_throttling;
     bool good = named && (with_tech || !o->require_techniques);
