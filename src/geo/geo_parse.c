@@ -101,32 +101,54 @@ int kp_geo_csv_split(char *line, char **fields, int max) {
   }
 }
 
-kp_status_t kp_geo_parse_cidr(const void *p, size_t n, kp_geo_row_fn fn, void *ctx,
-                              size_t *line_err) {
+/*
+ * The line loop every format shares: take each line off the cursor, trim it, skip blank and
+ * '#' lines, hand the rest to @p line_fn; the first failure stops the parse with its line
+ * number (KP_ERR_UNSUPPORTED from line_fn means "not for us": the line is skipped).
+ */
+typedef kp_status_t (*line_fn_t)(void *state, char *s);
+
+static kp_status_t each_line(const void *p, size_t n, line_fn_t line_fn, void *state, size_t *line_err) {
   kp_cur_t c = kp_cur_make(p, n);
   char line[KP_GEO_LINE_MAX];
-  size_t lineno = 0;
-  for (;;) {
+  for (size_t lineno = 1;; lineno++) {
     bool got;
     kp_status_t st = next_line(&c, line, sizeof line, &got);
-    lineno++;
-    if (st != KP_OK) goto fail;
-    if (!got) return KP_OK;
-    char *hash = strchr(line, '#');
-    if (hash) *hash = 0;
-    char *s = trim(line);
-    if (blank_or_comment(s)) continue;
-    kp_geo_row_t row;
-    memset(&row, 0, sizeof row);
-    st = parse_v4_prefix(s, &row.net, &row.len);
-    if (st == KP_ERR_UNSUPPORTED) continue;
-    if (st == KP_OK) st = fn(ctx, &row);
-    if (st != KP_OK) goto fail;
-    continue;
-  fail:
-    if (line_err) *line_err = lineno;
-    return st;
+    if (st == KP_OK && !got) return KP_OK;
+    if (st == KP_OK) {
+      char *s = trim(line);
+      if (blank_or_comment(s)) continue;
+      st = line_fn(state, s);
+      if (st == KP_ERR_UNSUPPORTED) continue;
+    }
+    if (st != KP_OK) {
+      if (line_err) *line_err = lineno;
+      return st;
+    }
   }
+}
+
+typedef struct row_state {
+  kp_geo_row_fn fn;
+  void *ctx;
+  bool seen_line; /* table: the header may only be the first non-comment line */
+} row_state_t;
+
+static kp_status_t cidr_line(void *state, char *s) {
+  row_state_t *rs = state;
+  char *hash = strchr(s, '#');
+  if (hash) *hash = 0;
+  s = trim(s);
+  kp_geo_row_t row;
+  memset(&row, 0, sizeof row);
+  kp_status_t st = parse_v4_prefix(s, &row.net, &row.len); /* IPv6: UNSUPPORTED, skipped */
+  return st == KP_OK ? rs->fn(rs->ctx, &row) : st;
+}
+
+kp_status_t kp_geo_parse_cidr(const void *p, size_t n, kp_geo_row_fn fn, void *ctx,
+                              size_t *line_err) {
+  row_state_t rs = {fn, ctx, false};
+  return each_line(p, n, cidr_line, &rs, line_err);
 }
 
 static bool valid_cc(const char *s) {
@@ -134,85 +156,63 @@ static bool valid_cc(const char *s) {
   return strlen(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
 }
 
+static kp_status_t table_line(void *state, char *s) {
+  row_state_t *rs = state;
+  bool header = !rs->seen_line && strncmp(s, "prefix,", 7) == 0;
+  rs->seen_line = true;
+  if (header) return KP_ERR_UNSUPPORTED;
+  char *f[5];
+  int nf = kp_geo_csv_split(s, f, 5);
+  if (nf < 2) return KP_ERR_INVAL;
+  kp_geo_row_t row;
+  memset(&row, 0, sizeof row);
+  kp_status_t st = parse_v4_prefix(trim(f[0]), &row.net, &row.len);
+  if (st != KP_OK) return st; /* IPv6: UNSUPPORTED, skipped */
+  char *cc = trim(f[1]);
+  if (!valid_cc(cc)) return KP_ERR_INVAL;
+  memcpy(row.cc, cc, strlen(cc) + 1);
+  if (nf > 2) copy_field(row.region, sizeof row.region, trim(f[2]));
+  if (nf > 3) {
+    char *a = trim(f[3]);
+    if (a[0] == 'A' && a[1] == 'S') a += 2;
+    if (*a && !parse_u32(a, &row.asn)) return KP_ERR_INVAL;
+  }
+  if (nf > 4) copy_field(row.as_name, sizeof row.as_name, trim(f[4]));
+  return rs->fn(rs->ctx, &row);
+}
+
 kp_status_t kp_geo_parse_table(const void *p, size_t n, kp_geo_row_fn fn, void *ctx,
                                size_t *line_err) {
-  kp_cur_t c = kp_cur_make(p, n);
-  char line[KP_GEO_LINE_MAX];
-  size_t lineno = 0;
-  bool first = true; /* the header may only be the first non-comment line */
-  for (;;) {
-    bool got;
-    kp_status_t st = next_line(&c, line, sizeof line, &got);
-    lineno++;
-    if (st != KP_OK) goto fail;
-    if (!got) return KP_OK;
-    char *s = trim(line);
-    if (blank_or_comment(s)) continue;
-    bool header = first && strncmp(s, "prefix,", 7) == 0;
-    first = false;
-    if (header) continue;
-    char *f[5];
-    int nf = kp_geo_csv_split(s, f, 5);
-    st = KP_ERR_INVAL;
-    if (nf < 2) goto fail;
-    kp_geo_row_t row;
-    memset(&row, 0, sizeof row);
-    st = parse_v4_prefix(trim(f[0]), &row.net, &row.len);
-    if (st == KP_ERR_UNSUPPORTED) continue;
-    if (st != KP_OK) goto fail;
-    st = KP_ERR_INVAL;
-    char *cc = trim(f[1]);
-    if (!valid_cc(cc)) goto fail;
-    memcpy(row.cc, cc, strlen(cc) + 1);
-    if (nf > 2) copy_field(row.region, sizeof row.region, trim(f[2]));
-    if (nf > 3) {
-      char *a = trim(f[3]);
-      if (a[0] == 'A' && a[1] == 'S') a += 2;
-      if (*a && !parse_u32(a, &row.asn)) goto fail;
-    }
-    if (nf > 4) copy_field(row.as_name, sizeof row.as_name, trim(f[4]));
-    st = fn(ctx, &row);
-    if (st != KP_OK) goto fail;
-    continue;
-  fail:
-    if (line_err) *line_err = lineno;
-    return st;
-  }
+  row_state_t rs = {fn, ctx, false};
+  return each_line(p, n, table_line, &rs, line_err);
+}
+
+typedef struct asn_state {
+  kp_geo_asn_fn fn;
+  void *ctx;
+} asn_state_t;
+
+static kp_status_t asn_line(void *state, char *s) {
+  asn_state_t *as = state;
+  char *f[4];
+  int nf = kp_geo_csv_split(s, f, 4);
+  if (nf < 3) return KP_ERR_INVAL;
+  if (strchr(f[0], ':')) return KP_ERR_UNSUPPORTED; /* IPv6 row */
+  kp_addr_t a, b;
+  if (kp_addr_parse(trim(f[0]), &a) != KP_OK || kp_addr_parse(trim(f[1]), &b) != KP_OK ||
+      a.family != 4 || b.family != 4)
+    return KP_ERR_INVAL;
+  kp_geo_asn_range_t r;
+  memset(&r, 0, sizeof r);
+  r.first = kp_addr_v4_u32(&a);
+  r.last = kp_addr_v4_u32(&b);
+  if (r.last < r.first || !parse_u32(trim(f[2]), &r.asn)) return KP_ERR_INVAL;
+  if (nf > 3) copy_field(r.as_name, sizeof r.as_name, trim(f[3]));
+  return as->fn(as->ctx, &r);
 }
 
 kp_status_t kp_geo_parse_asn_csv(const void *p, size_t n, kp_geo_asn_fn fn, void *ctx,
                                  size_t *line_err) {
-  kp_cur_t c = kp_cur_make(p, n);
-  char line[KP_GEO_LINE_MAX];
-  size_t lineno = 0;
-  for (;;) {
-    bool got;
-    kp_status_t st = next_line(&c, line, sizeof line, &got);
-    lineno++;
-    if (st != KP_OK) goto fail;
-    if (!got) return KP_OK;
-    char *s = trim(line);
-    if (blank_or_comment(s)) continue;
-    char *f[4];
-    int nf = kp_geo_csv_split(s, f, 4);
-    st = KP_ERR_INVAL;
-    if (nf < 3) goto fail;
-    if (strchr(f[0], ':')) continue; /* IPv6 row */
-    kp_addr_t a, b;
-    if (kp_addr_parse(trim(f[0]), &a) != KP_OK || kp_addr_parse(trim(f[1]), &b) != KP_OK ||
-        a.family != 4 || b.family != 4)
-      goto fail;
-    kp_geo_asn_range_t r;
-    memset(&r, 0, sizeof r);
-    r.first = kp_addr_v4_u32(&a);
-    r.last = kp_addr_v4_u32(&b);
-    if (r.last < r.first || !parse_u32(trim(f[2]), &r.asn)) goto fail;
-    if (nf > 3) copy_field(r.as_name, sizeof r.as_name, trim(f[3]));
-    st = fn(ctx, &r);
-    if (st != KP_OK) goto fail;
-    continue;
-  fail:
-    if (line_err) *line_err = lineno;
-    return st;
-  }
+  asn_state_t as = {fn, ctx};
+  return each_line(p, n, asn_line, &as, line_err);
 }
