@@ -93,16 +93,15 @@ static int cmd_kz2022(int argc, char **argv) {
     "staying up, the daily connectivity windows, restoration on Jan 11 02:15. probe runs inside the\n"
     "lab, watch and bgp outside; then detect and report run, and the command prints where the\n"
     "report and the dashboard are. Needs root (network namespaces). See docs/demo.md."};
-  char *pos[64];
-  int npos = 0;
-  if (argc > 64) return usage();
-  int r = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
-  if (r == 1) return KP_EXIT_OK;
-  if (r) return KP_EXIT_USAGE;
+  char **pos = NULL;
+  int npos = 0, r = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  if (r) return kp_opts_exit(r);
   if (npos) {
     fprintf(stderr, "keepon demo kz2022: unexpected argument '%s'\n", pos[0]);
+    free(pos);
     return KP_EXIT_USAGE;
   }
+  free(pos);
   kp_demo_span_t span;
   if (kp_demo_span_parse(days, &span) != KP_OK) {
     fprintf(stderr, "keepon demo kz2022: --days wants A-B with 4 <= A <= B <= 11 (got '%s')\n", days);
@@ -173,12 +172,11 @@ static int cmd_schedule(int argc, char **argv) {
   const kp_cmd_help_t help = {"keepon demo schedule [options]",
                               "The kz2022 truth (what is injected, simulated UTC) and the lab actions with their real\n"
                               "offsets in seconds from the start of the replay."};
-  char *pos[32];
-  int npos = 0;
-  if (argc > 32) return usage();
-  int r = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
-  if (r == 1) return KP_EXIT_OK;
-  if (r || npos) return KP_EXIT_USAGE;
+  char **pos = NULL;
+  int npos = 0, r = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  free(pos);
+  if (r) return kp_opts_exit(r);
+  if (npos) return KP_EXIT_USAGE;
   kp_demo_span_t span;
   if (kp_demo_span_parse(days, &span) != KP_OK) {
     fprintf(stderr, "keepon demo schedule: bad --days '%s'\n", days);
@@ -211,14 +209,9 @@ static int cmd_warp(int argc, char **argv) {
   const kp_cmd_help_t help = {"keepon demo warp --real0 T --sim0 T --speed S [FILE...]",
                               "Relabels signal points and OONI measurements (JSONL) from real to simulated time.\n"
                               "Lines that are not JSON objects are dropped and counted on stderr."};
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  int npos = 0;
-  if (!pos) return KP_EXIT_FAIL;
-  int r = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
-  if (r == 1 || r) {
-    free(pos);
-    return r == 1 ? KP_EXIT_OK : KP_EXIT_USAGE;
-  }
+  char **pos = NULL;
+  int npos = 0, r = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  if (r) return kp_opts_exit(r);
   if (!(real0 > 0 && sim0 > 0 && speed > 0)) {
     fprintf(stderr, "keepon demo warp: --real0, --sim0 and --speed are required\n");
     free(pos);
@@ -276,12 +269,11 @@ static int cmd_check(int argc, char **argv) {
   const kp_cmd_help_t help = {"keepon demo check --truth F --incidents F --signals F [options]",
                               "Compares what detect found with what the demo injected. Exit 0 when everything\n"
                               "matches, 3 when an expectation failed (one line per expectation on stdout)."};
-  char *pos[32];
-  int npos = 0;
-  if (argc > 32) return usage();
-  int r = kp_opts_parse(&help, opts, argc, argv, pos, &npos);
-  if (r == 1) return KP_EXIT_OK;
-  if (r || npos) return KP_EXIT_USAGE;
+  char **pos = NULL;
+  int npos = 0, r = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  free(pos);
+  if (r) return kp_opts_exit(r);
+  if (npos) return KP_EXIT_USAGE;
   if (!truth || !incidents || !signals) {
     fprintf(stderr, "keepon demo check: --truth, --incidents and --signals are required\n");
     return KP_EXIT_USAGE;
