@@ -10,7 +10,7 @@
 #             checkout, when present, bind-mounted read-only at /work/shared (the same relative
 #             path, so tests that read ../shared/data run instead of skipping).
 #   3. run    inside a private mount + PID namespace (nothing mounted or started inside can
-#             outlive the check): /proc, /sys, /dev, a tmpfs /run (network namespaces live in
+#             outlive the check): /proc, /sys, a /dev of its own, a tmpfs /run (network namespaces live in
 #             /run/netns), this machine's /etc/resolv.conf and /root/.npmrc (npm reaches the
 #             registry the way this machine does); then, as root, from /work/keepon, nothing
 #             else installed:
@@ -179,14 +179,28 @@ fs=$1 shared=$2
 mount --bind "$fs" "$fs"
 mount -t proc proc "$fs/proc"
 mount -t sysfs sysfs "$fs/sys"
-mount --rbind /dev "$fs/dev"
+# a /dev of its own, as a fresh machine has it (this machine'"'"'s /dev/null may be mode 600,
+# which breaks apt'"'"'s unprivileged _apt user): the usual nodes, a private devpts, /dev/shm
+mount -t tmpfs -o mode=755,nosuid tmpfs "$fs/dev"
+for d in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+  IFS=: read -r n ma mi <<<"$d"; mknod -m 666 "$fs/dev/$n" c "$ma" "$mi"
+done
+mkdir -p "$fs/dev/pts" "$fs/dev/shm" "$fs/dev/net"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$fs/dev/pts"
+ln -s pts/ptmx "$fs/dev/ptmx"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$fs/dev/shm"
+[ -e /dev/net/tun ] && mknod -m 666 "$fs/dev/net/tun" c 10 200
+ln -s /proc/self/fd "$fs/dev/fd"
+ln -s /proc/self/fd/0 "$fs/dev/stdin"; ln -s /proc/self/fd/1 "$fs/dev/stdout"; ln -s /proc/self/fd/2 "$fs/dev/stderr"
 mount -t tmpfs -o mode=755 tmpfs "$fs/run"
 if [ -n "$shared" ]; then mount --bind "$shared" "$fs/work/shared"; mount -o remount,bind,ro "$fs/work/shared"; fi
 exec chroot "$fs" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -l /work/fresh-inside.sh'
 say "running the README's commands inside (log: $log; limit ${limit}s)"
-unshare --mount --pid --fork --kill-child --propagation private \
-  timeout --kill-after=20 "$limit" bash -c "$inner" inner "$fs" "$shared" > >(tee "$log") 2>&1 &
+# PID 1 inside is the in-root bash (it reaps orphans); timeout signals unshare, whose death
+# SIGKILLs that PID 1 (--kill-child), which takes every process of the namespace with it
+timeout --kill-after=20 "$limit" unshare --mount --pid --fork --kill-child --propagation private \
+  bash -c "$inner" inner "$fs" "$shared" > >(tee "$log") 2>&1 &
 ns_pid=$!
 rc=0
 wait "$ns_pid" || rc=$?
