@@ -237,9 +237,10 @@ declare -A inj_apps=()
 nblocks=$(wc -l <"$out/census.jsonl" 2>/dev/null || echo 0)
 # the probe's last complete run (the newest file may still be being written), one word per app
 probe_seen() {
-  local f
-  f=$(ls "$raw"/probe-*.jsonl 2>/dev/null | sort -t- -k2 -n | tail -2 | head -1)
-  [ -n "$f" ] && [ "$(ls "$raw"/probe-*.jsonl | wc -l)" -ge 2 ] || { echo "no run finished yet"; return; }
+  local f n
+  n=$(ls "$raw" | sed -n 's/^probe-\([0-9]*\)\.jsonl$/\1/p' | sort -n | tail -1)
+  f=$raw/probe-$((${n:-0} - 1)).jsonl
+  [ -s "$f" ] || { echo "no run finished yet"; return; }
   awk '{ n = v = t = ""
          if (match($0, /"test_name":"[a-z_]+"/)) n = substr($0, RSTART + 13, RLENGTH - 14)
          if (match($0, /"keepon_verdict":"[a-z]+"/)) v = substr($0, RSTART + 18, RLENGTH - 19)
@@ -272,12 +273,20 @@ wait_until() { # real offset after real0: sleep there, printing the status lines
   done
   sleep_to "$1"
 }
+max_lag=0
 while IFS= read -r line; do
   at=$(sed -n 's/.*"at":\([0-9.]*\).*/\1/p' <<<"$line")
   act=$(sed -n 's/.*"action":"\([a-z_]*\)".*/\1/p' <<<"$line")
   on=$(sed -n 's/.*"on":\(true\|false\).*/\1/p' <<<"$line")
   simt=$(sed -n 's/.*"sim":\([0-9]*\).*/\1/p' <<<"$line")
   wait_until "$at"
+  # an action applied late shifts what detect sees by lag x 3600/speed simulated seconds; on a
+  # loaded machine (a `lab censor` can take seconds) say so, rather than leave a MISMATCH unexplained
+  lag=$(echo "$(date +%s.%N) - $real0 - $at" | bc -l)
+  if [ "$(echo "$lag > ${round:-1}" | bc -l)" = 1 ]; then
+    say "WARN the replay is $(printf '%.1f' "$lag") s behind schedule (= $(echo "$lag * 60 / $speed" | bc) simulated min; is the machine loaded?)"
+  fi
+  [ "$(echo "$lag > $max_lag" | bc -l)" = 1 ] && max_lag=$lag
   st=off; [ "$on" = true ] && st=on
   when=$(date -u -d @"$simt" '+%b %d %H:%M')
   if [ "$act" = censor ]; then
@@ -301,7 +310,7 @@ done <"$out/actions.jsonl"
 # one extra round past the end, so the last simulated bin is complete rather than cut short
 end_at=$(echo "($sim1 - $sim0) / 3600 * $speed + ${round:-0}" | bc -l)
 wait_until "$end_at"
-say "replay done: $(date -u -d @"$sim1" '+%b %d %H:%M') UTC"
+say "replay done: $(date -u -d @"$sim1" '+%b %d %H:%M') UTC (actions at most $(printf '%.2f' "$max_lag") s late)"
 stop_pids
 finish_bgp
 
