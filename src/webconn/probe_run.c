@@ -188,7 +188,7 @@ static void measure(run_t *r, const char *input, kp_arena_t *a) {
           q->endpoints[q->nendpoints++] = kp_arena_strndup(a, ep, strlen(ep));
         }
       }
-      kp_status_t st = kp_wc_th_query(r->cfg->helper, q, r->cfg->control_timeout > 0 ? r->cfg->control_timeout : 30,
+      kp_status_t st = kp_wc_th_query(r->cfg->helper, r->cfg->helper_http, q, r->cfg->control_timeout > 0 ? r->cfg->control_timeout : 30,
                                       &r->ctl_body, &r->control_failure);
       if (st != KP_OK && !r->control_failure) r->control_failure = "unknown_failure: control request";
       if (!r->control_failure) { /* TH-only addresses get extra flows */
