@@ -315,3 +315,28 @@ KP_TEST(record_roundtrip_and_bad_records) {
   kp_buf_free(&b);
   kp_outbox_close(ob);
 }
+
+KP_TEST(batch_answer_parse) {
+  int st[3];
+  char uid[3][128];
+  bool dup[3];
+  const char *a = "{\"results\":[{\"status\":200,\"measurement_uid\":\"u1\",\"duplicate\":true},"
+                  "{\"status\":403,\"error\":\"rejected\"},{\"status\":503,\"error\":\"later\"}]}";
+  KP_ASSERT_OK(kp_upload_parse_batch(a, strlen(a), 3, st, uid, dup));
+  KP_ASSERT_EQ(st[0], 200);
+  KP_ASSERT_STREQ(uid[0], "u1");
+  KP_ASSERT(dup[0]);
+  KP_ASSERT_EQ(st[1], 403);
+  KP_ASSERT_STREQ(uid[1], "");
+  KP_ASSERT(!dup[1]);
+  KP_ASSERT_EQ(st[2], 503);
+  /* one result per record, no more, no fewer: a short answer acks nothing */
+  KP_ASSERT_EQ(kp_upload_parse_batch(a, strlen(a), 2, st, uid, dup), KP_ERR_INVAL);
+  const char *no_uid = "{\"results\":[{\"status\":200}]}";
+  KP_ASSERT_EQ(kp_upload_parse_batch(no_uid, strlen(no_uid), 1, st, uid, dup), KP_ERR_INVAL);
+  const char *blank = "{\"results\":[{\"status\":200,\"measurement_uid\":\"a b\"}]}";
+  KP_ASSERT_EQ(kp_upload_parse_batch(blank, strlen(blank), 1, st, uid, dup), KP_ERR_INVAL);
+  const char *range = "{\"results\":[{\"status\":99,\"measurement_uid\":\"u\"}]}";
+  KP_ASSERT_EQ(kp_upload_parse_batch(range, strlen(range), 1, st, uid, dup), KP_ERR_INVAL);
+  KP_ASSERT_EQ(kp_upload_parse_batch("[]", 2, 1, st, uid, dup), KP_ERR_INVAL);
+}
