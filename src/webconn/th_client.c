@@ -3,7 +3,7 @@
  * (https://NAME[:PORT]/path, or http://) and read its answer.
  *
  * Goes through the control-plane client (src/httpc): certificate and host-name checks,
- * the probe's --proxy, a browser User-Agent, connect + total timeout, response body capped
+ * the probe's --proxy, OONI Probe's User-Agent, connect + total timeout, response body capped
  * at 4 MiB. One client per query, so parallel measurements never share a handle. Any
  * failure is returned as an OONI-style string for control_failure, never as an error of
  * the run.
@@ -15,6 +15,9 @@
 #include "webconn/wc_net.h"
 
 #define RESP_CAP ((size_t)4 << 20)
+/* The control request looks like OONI Probe's own (oohelperd, and `keepon helper`, give clients
+ * whose User-Agent starts "ooniprobe-" the full in-flight budget); it never names keepon. */
+#define CONTROL_UA "ooniprobe-cli/3.22.0"
 
 kp_status_t kp_wc_th_query(const char *helper, const struct kp_httpc_opts *http_opts, const kp_wc_threq_t *req,
                            double timeout, kp_buf_t *body_out, const char **failure) {
@@ -27,6 +30,7 @@ kp_status_t kp_wc_th_query(const char *helper, const struct kp_httpc_opts *http_
   o.timeout_ms = ms;
   if (!o.connect_timeout_ms || o.connect_timeout_ms > ms) o.connect_timeout_ms = ms;
   o.max_body = RESP_CAP;
+  if (!o.user_agent) o.user_agent = CONTROL_UA;
   kp_httpc_t *c = NULL;
   kp_status_t st = kp_httpc_new(&o, &c);
   if (st != KP_OK) return st;
