@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "net/net.h"
 #include "outbox/outbox.h"
 
 static struct sockaddr_in g_addr;
@@ -73,14 +75,22 @@ static int roundtrip(int *fd, const char *path, const char *body, size_t n, kp_b
     ssize_t r = recv(*fd, tmp, sizeof tmp, 0);
     if (r <= 0) goto fail;
     kp_buf_append(out, tmp, (size_t)r);
-    kp_outbox_resp_head_t h;
-    size_t hlen;
-    kp_status_t st = kp_outbox_parse_resp_head(out->data, out->len, 16384, &h, &hlen);
+    kp_http_resp_t h;
+    kp_buf_t rb;
+    kp_buf_init(&rb, 1 << 20);
+    kp_status_t st = kp_http_parse(out->data, out->len, false, 1 << 20, &h, &rb);
+    if (st == KP_OK && h.content_length < 0) st = KP_ERR_INVAL;
+    size_t cl = 0;
+    const char *conn = st == KP_OK ? kp_http_header(&h, out->data, "connection", &cl) : NULL;
+    bool keep_alive = h.minor == 1 && !(conn && cl == 5 && strncasecmp(conn, "close", 5) == 0);
+    if (st == KP_OK) {
+      kp_buf_reset(out);
+      kp_buf_append(out, rb.data ? rb.data : (const uint8_t *)"", rb.len);
+    }
+    kp_buf_free(&rb);
     if (st == KP_ERR_TRUNC) continue;
-    if (st != KP_OK || h.content_length < 0) goto fail;
-    if (out->len < hlen + (size_t)h.content_length) continue;
-    kp_buf_consume(out, hlen);
-    if (!h.keep_alive) {
+    if (st != KP_OK) goto fail;
+    if (!keep_alive) {
       close(*fd);
       *fd = -1;
     }

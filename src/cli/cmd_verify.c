@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "base/opts.h"
 #include "cli/cli.h"
+#include "httpc/httpc.h"
 #include "outbox/outbox.h"
 
 static void on_problem(void *ctx, size_t line, int64_t seq, const char *problem) {
@@ -25,10 +26,12 @@ static void on_problem(void *ctx, size_t line, int64_t seq, const char *problem)
 int kp_cmd_verify(int argc, char **argv) {
   const char *server = NULL, *key_id = NULL;
   bool gaps = false;
+  kp_cli_httpc_t hv = {0};
   const kp_opt_t opts[] = {
-    {"server", 's', KP_OPT_STR, "URL", "verify what a collector stores (http://host:port)", &server, 0, 0},
+    {"server", 's', KP_OPT_STR, "URL", "verify what a collector stores (https://name[:port])", &server, 0, 0},
     {"key-id", 0, KP_OPT_STR, "ID", "with --server: only this probe key", &key_id, 0, 0},
     {"allow-gaps", 0, KP_OPT_FLAG, NULL, "with --server: records not uploaded yet are not a problem", &gaps, 0, 0},
+    KP_CLI_HTTPC_OPTS(&hv),
     {0},
   };
   const kp_cmd_help_t help = {
@@ -49,15 +52,31 @@ int kp_cmd_verify(int argc, char **argv) {
   char what[4200];
   int ret = KP_EXIT_OK;
   if (server) {
-    char path[256];
-    snprintf(path, sizeof path, "/api/v1/keepon/records%s%s", key_id ? "?key_id=" : "", key_id ? key_id : "");
-    int status = 0;
-    kp_status_t st = kp_outbox_http_request(server, "GET", path, NULL, NULL, 0, 60000, &status, &b);
-    if (st != KP_OK || status != 200) {
-      fprintf(stderr, "keepon verify: cannot fetch records from %s: %s (HTTP %d)\n", server, kp_strstatus(st), status);
-      ret = st == KP_ERR_UNSUPPORTED ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+    kp_buf_t url;
+    kp_buf_init(&url, 8192);
+    size_t sl = strlen(server);
+    while (sl && server[sl - 1] == '/') sl--;
+    kp_buf_printf(&url, "%.*s/api/v1/keepon/records%s%s", (int)sl, server, key_id ? "?key_id=" : "", key_id ? key_id : "");
+    kp_httpc_t *http = kp_cli_httpc_new(&hv, 10000, 600000, (size_t)1 << 34);
+    if (!http) {
+      kp_buf_free(&url);
+      ret = KP_EXIT_USAGE;
       goto out;
     }
+    kp_httpc_resp_t r;
+    kp_httpc_resp_init(&r);
+    kp_status_t st = kp_httpc_get(http, kp_buf_str(&url), &r);
+    if (st != KP_OK || r.status != 200) {
+      fprintf(stderr, "keepon verify: cannot fetch records from %s: %s (HTTP %d)\n", server,
+              st != KP_OK ? r.error : kp_strstatus(st), r.status);
+      ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+    } else {
+      st = kp_buf_append(&b, r.body.data, r.body.len);
+    }
+    kp_httpc_resp_free(&r);
+    kp_httpc_free(http);
+    kp_buf_free(&url);
+    if (ret != KP_EXIT_OK) goto out;
     snprintf(what, sizeof what, "%s", server);
   } else {
     char file[4200];
