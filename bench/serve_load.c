@@ -64,7 +64,7 @@ static int roundtrip(int *fd, const char *path, const char *body, size_t n, kp_b
   if (*fd < 0 && (*fd = dial()) < 0) return 0;
   char head[512];
   int hl = snprintf(head, sizeof head,
-                    "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                    "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                     path, n);
   if (send(*fd, head, (size_t)hl, MSG_NOSIGNAL) != hl || send(*fd, body, n, MSG_NOSIGNAL) != (ssize_t)n) goto fail;
   kp_buf_reset(out);
