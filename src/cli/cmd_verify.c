@@ -49,10 +49,20 @@ int kp_cmd_verify(int argc, char **argv) {
   char what[4200];
   int ret = KP_EXIT_OK;
   if (server) {
+    /* the listing is paged (limit + offset): fetch pages until one is empty */
     char path[256];
-    snprintf(path, sizeof path, "/api/v1/keepon/records%s%s", key_id ? "?key_id=" : "", key_id ? key_id : "");
     int status = 0;
-    kp_status_t st = kp_outbox_http_request(server, "GET", path, NULL, NULL, 0, 60000, &status, &b);
+    kp_status_t st = KP_OK;
+    for (long long off = 0;;) {
+      size_t before = b.len, lines = 0;
+      snprintf(path, sizeof path, "/api/v1/keepon/records?limit=10000&offset=%lld%s%s", off, key_id ? "&key_id=" : "",
+               key_id ? key_id : "");
+      st = kp_outbox_http_request(server, "GET", path, NULL, NULL, 0, 60000, &status, &b);
+      if (st != KP_OK || status != 200) break;
+      for (size_t i = before; i < b.len; i++) lines += b.data[i] == '\n';
+      if (lines == 0) break;
+      off += (long long)lines;
+    }
     if (st != KP_OK || status != 200) {
       fprintf(stderr, "keepon verify: cannot fetch records from %s: %s (HTTP %d)\n", server, kp_strstatus(st), status);
       ret = st == KP_ERR_UNSUPPORTED ? KP_EXIT_USAGE : KP_EXIT_FAIL;

@@ -226,6 +226,12 @@ static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *
     kp_srv_error(resp, 400, "missing or invalid measurement_start_time");
     return KP_OK;
   }
+  /* indexed and listed fields stay small: a listing row cannot be megabytes (URLs are short;
+   * OONI's own report ids are < 100 bytes) */
+  if ((input && strlen(input) > 4096) || (rid && strlen(rid) > 256)) {
+    kp_srv_error(resp, 400, "input longer than 4096 bytes or report_id longer than 256");
+    return KP_OK;
+  }
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   kp_fastpath_flags_t fl;
