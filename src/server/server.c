@@ -28,8 +28,8 @@
  * SSL_ERROR_WANT_READ/WANT_WRITE to "would block" and remember which direction OpenSSL needs;
  * the loop then waits for that direction (EPOLLIN|EPOLLOUT while a read needs a write, as a
  * TLS 1.3 key update may). OpenSSL may hold decrypted bytes the kernel no longer signals, so
- * a TLS read drains until WANT_READ, and a connection returning to READ_HEAD with
- * SSL_pending() bytes is read at once instead of waiting for an event that will not come.
+ * a short TLS read stops only when SSL_has_pending() is false, and a connection returning to
+ * READ_HEAD with SSL_has_pending() bytes is read at once instead of waiting for an event that will not come.
  *
  * Invariants: a connection in WAIT_COMMIT is not read from (EPOLLIN off) and
  * is never freed before the flush hook has run; every deadline is absolute
@@ -81,6 +81,7 @@ typedef struct conn {
   SSL *ssl;           /* NULL on a plain listener */
   bool want_write;    /* TLS: the last read needs the socket writable first */
   bool head_only;     /* HEAD: the body's length is sent, its bytes are not */
+  uint32_t ev;        /* events registered with epoll now (EPOLL_CTL_MOD only on change) */
   kp_buf_t in, out;   /* out: the response head; the body is sent from resp.body */
   size_t out_off;     /* bytes of head + body sent */
   size_t out_total;   /* head + body bytes of the response being written */
@@ -426,8 +427,10 @@ static ssize_t conn_send(conn_t *c, const uint8_t *p, size_t n, bool more) {
 }
 
 static void set_events(kp_srv_t *s, conn_t *c, uint32_t ev) {
+  if (c->ev == ev) return;
   struct epoll_event e = {.events = ev, .data.ptr = c};
   epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e);
+  c->ev = ev;
 }
 
 static void start_read(kp_srv_t *s, conn_t *c, bool fresh) {
@@ -448,6 +451,8 @@ static void begin_write(kp_srv_t *s, conn_t *c) {
   kp_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s\r\n", r->status,
                 reason(r->status), r->content_type ? r->content_type : "application/json", r->body.len,
                 kp_srv_security_headers, kp_buf_str(&r->headers), c->close_after ? "Connection: close\r\n" : "");
+  if (c->ssl && !c->head_only && r->body.len && r->body.len <= 16384 && kp_buf_append(&c->out, r->body.data, r->body.len) == KP_OK)
+    c->head_only = true; /* TLS: head and a small body in one record, one SSL_write */
   c->out_total = c->out.len + (c->head_only ? 0 : r->body.len);
   s->out_bytes += c->out_total;
   c->st = ST_WRITE;
@@ -542,11 +547,15 @@ static void process_input(kp_srv_t *s, conn_t *c) {
   }
 }
 
+static void on_readable(kp_srv_t *s, conn_t *c);
+
 static void on_handshake(kp_srv_t *s, conn_t *c) {
   c->want_write = false;
   int r = SSL_accept(c->ssl);
   if (r == 1) {
     start_read(s, c, true);
+    /* read-ahead may already hold the first request (sent right behind the client Finished) */
+    if (SSL_has_pending(c->ssl)) on_readable(s, c);
     return;
   }
   ssize_t e = tls_result(c, r);
@@ -560,7 +569,9 @@ static void on_readable(kp_srv_t *s, conn_t *c) {
     ssize_t n = conn_recv(c, tmp, sizeof tmp);
     if (n > 0) {
       if (kp_buf_append(&c->in, tmp, (size_t)n) != KP_OK) return respond_error(s, c, 413, "request too large");
-      if ((size_t)n < sizeof tmp && !c->ssl) break;
+      /* a short read drained the kernel; epoll is level-triggered, so more bytes wake us again.
+       * With TLS, bytes OpenSSL already read ahead would not: SSL_has_pending */
+      if ((size_t)n < sizeof tmp && (!c->ssl || !SSL_has_pending(c->ssl))) break;
       continue;
     }
     if (n == 0) { /* peer closed: a complete buffered request is still answered */
@@ -621,7 +632,7 @@ static void on_writable(kp_srv_t *s, conn_t *c) {
   }
   start_read(s, c, false);
   if (c->in.len) process_input(s, c);
-  if (c->st == ST_READ_HEAD && c->ssl && SSL_pending(c->ssl) > 0) on_readable(s, c);
+  if (c->st == ST_READ_HEAD && c->ssl && SSL_has_pending(c->ssl)) on_readable(s, c);
 }
 
 static void on_linger(kp_srv_t *s, conn_t *c) {
@@ -682,6 +693,7 @@ static void on_accept(kp_srv_t *s) {
     s->conns = c;
     s->nconns++;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    c->ev = EPOLLIN;
     if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
       conn_free(s, c);
       continue;
