@@ -130,7 +130,8 @@ void kp_srv_watch_reload(kp_srv_t *s, volatile sig_atomic_t *flag);
 size_t kp_srv_nconns(const kp_srv_t *s);
 /** The group-commit hook: called after each loop round when a response is deferred. */
 void kp_srv_set_flush(kp_srv_t *s, void (*flush)(void *ctx), void *ctx);
-/** Serve until *stop becomes non-zero. */
+/** Serve until *stop becomes non-zero. With TLS the caller must ignore SIGPIPE (OpenSSL writes
+ *  with write(2), not send(MSG_NOSIGNAL)); `keepon serve` does. */
 kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop);
 /* ---- request guard (guard.c; pure) ---- */
 /** Is the Host header value (name[:port], [v6]:port) in the comma list (case-insensitive, "*" any)? */
