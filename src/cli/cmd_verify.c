@@ -52,28 +52,38 @@ int kp_cmd_verify(int argc, char **argv) {
   char what[4200];
   int ret = KP_EXIT_OK;
   if (server) {
-    kp_buf_t url;
-    kp_buf_init(&url, 8192);
-    size_t sl = strlen(server);
-    while (sl && server[sl - 1] == '/') sl--;
-    kp_buf_printf(&url, "%.*s/api/v1/keepon/records%s%s", (int)sl, server, key_id ? "?key_id=" : "", key_id ? key_id : "");
     kp_httpc_t *http = kp_cli_httpc_new(&hv, 10000, 600000, (size_t)1 << 34);
     if (!http) {
-      kp_buf_free(&url);
       ret = KP_EXIT_USAGE;
       goto out;
     }
-    kp_httpc_resp_t r;
-    kp_httpc_resp_init(&r);
-    kp_status_t st = kp_httpc_get(http, kp_buf_str(&url), &r);
-    if (st != KP_OK || r.status != 200) {
-      fprintf(stderr, "keepon verify: cannot fetch records from %s: %s (HTTP %d)\n", server,
-              st != KP_OK ? r.error : kp_strstatus(st), r.status);
-      ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
-    } else {
-      st = kp_buf_append(&b, r.body.data, r.body.len);
+    /* the listing is paged (limit + offset): fetch pages until one is empty */
+    size_t sl = strlen(server);
+    while (sl && server[sl - 1] == '/') sl--;
+    kp_buf_t url;
+    kp_buf_init(&url, 8192);
+    for (long long off = 0;;) {
+      kp_buf_reset(&url);
+      kp_buf_printf(&url, "%.*s/api/v1/keepon/records?limit=10000&offset=%lld%s%s", (int)sl, server, off,
+                    key_id ? "&key_id=" : "", key_id ? key_id : "");
+      kp_httpc_resp_t r;
+      kp_httpc_resp_init(&r);
+      kp_status_t st = kp_httpc_get(http, kp_buf_str(&url), &r);
+      size_t lines = 0;
+      if (st != KP_OK || r.status != 200) {
+        fprintf(stderr, "keepon verify: cannot fetch records from %s: %s (HTTP %d)\n", server,
+                st != KP_OK ? r.error : kp_strstatus(st), r.status);
+        ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+      } else if (kp_buf_append(&b, r.body.data, r.body.len) != KP_OK) {
+        fprintf(stderr, "keepon verify: the records from %s do not fit in memory\n", server);
+        ret = KP_EXIT_FAIL;
+      } else {
+        for (size_t i = 0; i < r.body.len; i++) lines += r.body.data[i] == '\n';
+      }
+      kp_httpc_resp_free(&r);
+      if (ret != KP_EXIT_OK || lines == 0) break;
+      off += (long long)lines;
     }
-    kp_httpc_resp_free(&r);
     kp_httpc_free(http);
     kp_buf_free(&url);
     if (ret != KP_EXIT_OK) goto out;

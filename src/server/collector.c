@@ -227,6 +227,12 @@ static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *
     kp_srv_error(resp, 400, "missing or invalid measurement_start_time");
     return KP_OK;
   }
+  /* indexed and listed fields stay small: a listing row cannot be megabytes (URLs are short;
+   * OONI's own report ids are < 100 bytes) */
+  if ((input && strlen(input) > 4096) || (rid && strlen(rid) > 256)) {
+    kp_srv_error(resp, 400, "input longer than 4096 bytes or report_id longer than 256");
+    return KP_OK;
+  }
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   kp_fastpath_flags_t fl;
@@ -394,13 +400,16 @@ static kp_status_t submit_report(kp_collector_t *c, const kp_srv_req_t *req, kp_
   else if (!valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
   else {
     kp_buf_t cb;
-    kp_buf_init(&cb, req->body_len + 64);
+    kp_buf_init(&cb, req->body_len * 6 + 64); /* worst case: every byte re-escaped */
     kp_jw_t w;
     kp_jw_init(&w, &cb);
     kp_jw_node(&w, content);
     uint8_t h[32];
     kp_sha256(cb.data, cb.len, h);
-    kp_status_t st = w.st == KP_OK ? enqueue(c, content, (const char *)cb.data, cb.len, h, NULL, resp) : w.st;
+    kp_status_t st = KP_OK;
+    if (w.st != KP_OK) /* the writer refuses what the parser took (nesting, size): the input's fault */
+      kp_srv_error(resp, 400, "measurement cannot be stored: nested too deeply or too large");
+    else st = enqueue(c, content, (const char *)cb.data, cb.len, h, NULL, resp);
     kp_buf_free(&cb);
     kp_json_doc_free(doc);
     return st;
@@ -542,9 +551,10 @@ kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const stru
     return KP_ERR_NOMEM;
   }
   const kp_srv_route_t routes[] = {
-    {.method = "POST", .prefix = "/report", .fn = report_route, .ctx = c},
-    {.method = "POST", .prefix = "/api/v1/keepon/submit", .fn = keepon_submit, .ctx = c},
-    {.method = "POST", .prefix = "/api/v1/keepon/batch", .fn = keepon_batch, .ctx = c},
+    /* uploads stay open, as OONI's collector is; every other write needs the admin token */
+    {.method = "POST", .prefix = "/report", .fn = report_route, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
+    {.method = "POST", .prefix = "/api/v1/keepon/submit", .fn = keepon_submit, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
+    {.method = "POST", .prefix = "/api/v1/keepon/batch", .fn = keepon_batch, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
     {.method = "GET", .prefix = "/api/v1/keepon/records", .fn = kp_api_keepon_records, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/measurements", .fn = kp_api_measurements, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/aggregation", .fn = kp_api_aggregation, .ctx = c},

@@ -256,6 +256,7 @@ static void build_where(where_t *w, const kp_store_filter_t *f) {
   w_flag(w, "anomaly", f->anomaly);
   w_flag(w, "confirmed", f->confirmed);
   w_flag(w, "failure", f->failure);
+  if (f->keyed_only) kp_buf_printf(&w->sql, "%skey_id IS NOT NULL", w->nord || w->sql.len ? " AND " : " WHERE ");
 }
 
 static void bind_where(sqlite3_stmt *st, const where_t *w) {
