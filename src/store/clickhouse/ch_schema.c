@@ -4,7 +4,7 @@
  * Tables (docs/store.md has the full description):
  *   measurements  shaped like OONI's fastpath table (same column names, ORDER BY OONI's
  *                 (measurement_start_time, report_id, input) + measurement_uid), keepon's
- *                 verdict/technique (MATERIALIZED from the raw JSON), the signed-path
+ *                 verdict/technique (DEFAULT from the raw JSON), the signed-path
  *                 columns, and `raw`, the measurement itself (compressed by the table, LZ4
  *                 in 18.16, which has no per-column codecs).
  *   msm_hash      content_hash -> measurement_uid, ordered by content_hash: the dedup lookup.
@@ -14,7 +14,7 @@
  *                 INSERT itself failed (then the collector did not acknowledge it).
  *   signals       signal points, ReplacingMergeTree(ver): a re-posted point replaces the old
  *                 one (reads take argMax by ver, so answers are right before a merge too).
- *                 value is MATERIALIZED from value_bits, the IEEE-754 bits keepon sends:
+ *                 value is DEFAULT from value_bits, the IEEE-754 bits keepon sends:
  *                 18.16's JSONEachRow float reader is not correctly rounded (20/7 came back
  *                 one ulp off), and the store promises the value it was given.
  *   incidents     detect's incidents, ReplacingMergeTree(ver) by incident_id.
@@ -26,6 +26,11 @@
  * entries live on one shard) and by cityHash64(entity_type, entity_code) for signals (all
  * versions of a point meet on one shard, where ReplacingMergeTree can collapse them).
  * 18.16 has no ON CLUSTER without ZooKeeper, so the store runs the DDL on each node itself.
+ *
+ * Derived columns (test_start_time, verdict, technique, signals.value) are DEFAULT
+ * expressions, not MATERIALIZED: an INSERT names its columns, ClickHouse computes the rest
+ * (on the Distributed table too, which then forwards whole rows; 18.16 forwards a
+ * MATERIALIZED column and the shard refuses it).
  *
  * Migrations: ClickHouse DDL is not transactional, so every statement is idempotent
  * (IF NOT EXISTS) and the version row is written after all of a migration's statements
@@ -48,12 +53,12 @@ static const mig_t migs[] = {
   {{"CREATE TABLE IF NOT EXISTS %D.measurements%L ("
     " measurement_uid String, report_id String, input String, probe_cc String, probe_asn UInt32,"
     " test_name String,"
-    " test_start_time DateTime MATERIALIZED"
+    " test_start_time DateTime DEFAULT"
     "  parseDateTimeBestEffortOrZero(visitParamExtractString(raw, 'test_start_time')),"
     " measurement_start_time DateTime,"
     " anomaly UInt8, confirmed UInt8, msm_failure UInt8, domain String, blocking_type String,"
-    " verdict String MATERIALIZED visitParamExtractString(raw, 'keepon_verdict'),"
-    " technique String MATERIALIZED visitParamExtractString(raw, 'keepon_technique'),"
+    " verdict String DEFAULT visitParamExtractString(raw, 'keepon_verdict'),"
+    " technique String DEFAULT visitParamExtractString(raw, 'keepon_technique'),"
     " content_hash String, recv_time DateTime, ingest_seq UInt64,"
     " key_id String, pubkey String, sig String, prev_hash String, seq Int64, raw String)"
     " ENGINE = ReplacingMergeTree(ingest_seq)"
@@ -74,7 +79,7 @@ static const mig_t migs[] = {
     " ENGINE = Distributed(%C, %D, msm_chain_local, cityHash64(measurement_uid))"}},
   {{"CREATE TABLE IF NOT EXISTS %D.signals%L (entity_type String, entity_code String,"
     " datasource String, t DateTime, step UInt32, value_bits UInt64,"
-    " value Float64 MATERIALIZED reinterpretAsFloat64(reinterpretAsString(value_bits)),"
+    " value Float64 DEFAULT reinterpretAsFloat64(reinterpretAsString(value_bits)),"
     " has_value UInt8, ver UInt64)"
     " ENGINE = ReplacingMergeTree(ver) ORDER BY (entity_type, entity_code, datasource, t)"},
    {"CREATE TABLE IF NOT EXISTS %D.signals AS %D.signals_local"

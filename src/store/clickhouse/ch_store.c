@@ -125,10 +125,12 @@ kp_status_t kp_ch_sql(kp_ch_store_t *s) {
   return kp_ch_http_post(s->node[0], "", s->sql.data, s->sql.len, &s->ans);
 }
 
-static kp_status_t ch_insert(ch_store_t *s, const char *table, const kp_buf_t *rows) {
-  char params[256];
-  snprintf(params, sizeof params, "insert_distributed_sync=1&query=INSERT%%20INTO%%20%s.%s%%20FORMAT%%20JSONEachRow",
-           s->u.db, table);
+/* INSERT INTO db.table (cols) FORMAT JSONEachRow; the columns not named get their DEFAULT */
+static kp_status_t ch_insert(ch_store_t *s, const char *table, const char *cols, const kp_buf_t *rows) {
+  char params[1024];
+  snprintf(params, sizeof params,
+           "insert_distributed_sync=1&query=INSERT%%20INTO%%20%s.%s%%20(%s)%%20FORMAT%%20JSONEachRow", s->u.db, table,
+           cols);
   return kp_ch_http_post(s->node[0], params, rows->data, rows->len, &s->ans);
 }
 
@@ -288,6 +290,10 @@ static void decide(slot_t *sl, size_t n, slot_t **by_idx) {
   }
 }
 
+#define MSM_COLS                                                                                     \
+  "measurement_uid,report_id,input,probe_cc,probe_asn,test_name,measurement_start_time,anomaly,"     \
+  "confirmed,msm_failure,domain,blocking_type,content_hash,recv_time,ingest_seq,key_id,pubkey,sig,"  \
+  "prev_hash,seq,raw"
 static void row_json(kp_jw_t *w, const kp_store_msm_t *m, uint64_t seq) {
   uint32_t asn = 0;
   (void)kp_ch_asn_num(m->probe_asn, &asn); /* the collector admits only AS<digits> */
@@ -351,7 +357,7 @@ static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
       k++;
     }
     if (st != KP_OK || !k) break;
-    if ((st = ch_insert(s, "measurements", &rows)) == KP_OK) break;
+    if ((st = ch_insert(s, "measurements", MSM_COLS, &rows)) == KP_OK) break;
     if (attempt == 2) break;
     struct timespec d = {0, attempt ? 400000000L : 100000000L};
     nanosleep(&d, NULL);
@@ -406,7 +412,7 @@ static kp_status_t ch_put_signals(kp_store_t *b, const kp_store_signal_t *sig, s
     st = kp_buf_putc(&rows, '\n');
   }
   for (int attempt = 0; st == KP_OK && n; attempt++) { /* re-sending a point is harmless */
-    if ((st = ch_insert(s, "signals", &rows)) == KP_OK || attempt == 2) break;
+    if ((st = ch_insert(s, "signals", "entity_type,entity_code,datasource,t,step,value_bits,has_value,ver", &rows)) == KP_OK || attempt == 2) break;
     struct timespec d = {0, attempt ? 400000000L : 100000000L};
     nanosleep(&d, NULL);
     st = KP_OK;
