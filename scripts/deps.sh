@@ -14,6 +14,7 @@ PKGS=(
   python3-cryptography  # lab/qa (web QA world): its PKI
   # dashboard tests
   chromium
+  clickhouse-server clickhouse-client  # ClickHouse store backend and its tests (docs/store.md)
 )
 # Node.js and npm (geolocation data, dashboard tests): any install that provides both commands
 # will do (this machine kind ships NodeSource's nodejs, which conflicts with Debian's npm).
