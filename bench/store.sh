@@ -14,6 +14,7 @@
 #    (axis_x=measurement_start_day, axis_y=probe_cc, test_name=web_connectivity) and a
 #    filtered listing (probe_cc, test_name, anomaly, one month, 50 rows); p50/p99 of the store
 #    call kp_store_aggregate / kp_store_query.
+# SECTIONS="1 2 3 4" (default all) picks sections.
 # 4. signals: ENTITIES entities x 30 days of 5-minute points generated in ClickHouse (1 shard);
 #    one random entity's month read through kp_store_query_signals, p50/p99.
 set -euo pipefail
@@ -38,6 +39,7 @@ P1=($(ch_free_ports 3)) P2=($(ch_free_ports 3))
 SPEC=$(ch_cluster "127.0.0.1:${P1[1]} 127.0.0.1:${P2[1]}")
 CH_PORTS="${P1[*]}" ch_start "$T/s1" "$SPEC" && PIDS+=("$CH_PID")
 CH_PORTS="${P2[*]}" ch_start "$T/s2" "$SPEC" && PIDS+=("$CH_PID")
+want() { [[ " ${SECTIONS:-1 2 3 4} " == *" $1 "* ]]; }
 url() { # KIND DBNAME
   case $1 in
     sqlite) echo "sqlite:$T/$2.db" ;;
@@ -46,6 +48,7 @@ url() { # KIND DBNAME
   esac
 }
 
+if want 1; then
 echo "== 1. ingest through keepon serve (OONI collector protocol, loopback; msm/s, latency of one submission)"
 for kind in sqlite ch1 ch2; do
   for c in 8 32 128; do
@@ -60,9 +63,14 @@ for kind in sqlite ch1 ch2; do
   done
 done
 
-echo "== 2. ingest through the store API (4 writer processes, batch 5000, 200000 measurements)"
-for kind in sqlite ch1 ch2; do printf '%-6s ' "$kind"; "$SB" ingest "$(url $kind api)" 4 200000 5000; done
+fi
+if want 2; then
+echo "== 2. ingest through the store API (batch 5000, 200000 measurements; SQLite has one writer, so 1 process; ClickHouse 4)"
+printf '%-6s ' sqlite; "$SB" ingest "$(url sqlite api)" 1 200000 5000 || true
+for kind in ch1 ch2; do printf '%-6s ' "$kind"; "$SB" ingest "$(url $kind api)" 4 200000 5000 || true; done
 
+fi
+if want 3; then
 echo "== 3. queries over $ROWS measurements (load: $(cut -d' ' -f1 /proc/loadavg))"
 SEL_CH="concat('b', toString(number)), hex(number), concat('r', toString(intDiv(number, 100))),
  substring('ITKZIRRUMMCNINUSBRTR', 1 + 2 * (intDiv(number, 3) % 10), 2), 1000 + number % 50,
@@ -100,6 +108,8 @@ for kind in sqlite ch1 ch2; do
   printf '%-6s ' "$kind"; "$SB" list "$(url $kind q)" 20
 done
 
+fi
+if want 4; then
 echo "== 4. signals: $ENTS entities x 30 days of 5-minute points, ClickHouse 1 shard (load: $(cut -d' ' -f1 /proc/loadavg))"
 "$SB" agg "$(url ch1 sig)" 1 >/dev/null
 t0=$(date +%s.%N)
@@ -108,4 +118,5 @@ curl -fsS --data-binary "INSERT INTO sig.signals (entity_type, entity_code, data
  reinterpretAsUInt64(reinterpretAsString(toFloat64(number % 1000))), 1, 1 FROM numbers($((ENTS * 8640)))" "http://127.0.0.1:$ONE/"
 echo "ch1: generated $((ENTS * 8640)) points in $(echo "$t0 $(date +%s.%N)" | awk '{printf "%.0f", $2-$1}') s; on disk $(ch_q $ONE "SELECT formatReadableSize(sum(bytes_on_disk)) FROM system.parts WHERE database = 'sig' AND active")"
 printf 'ch1    '; "$SB" signals "$(url ch1 sig)" 50 "$ENTS" 30
+fi
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -27,11 +27,7 @@ struct kp_ch_http {
 };
 
 kp_status_t kp_ch_http_open(const char *host, uint16_t port, kp_ch_http_t **out) {
-  static int inited;
-  if (!inited) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return KP_ERR_INTERNAL;
-    inited = 1;
-  }
+  /* no curl_global_init here: curl_easy_init does it (thread-safe since libcurl 7.84) */
   kp_ch_http_t *c = calloc(1, sizeof *c);
   if (!c) return KP_ERR_NOMEM;
   int n = snprintf(c->base, sizeof c->base, strchr(host, ':') ? "http://[%s]:%u/?" : "http://%s:%u/?", host,
