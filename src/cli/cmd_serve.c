@@ -60,7 +60,8 @@ int kp_cmd_serve(int argc, char **argv) {
   const char *tls_cert = NULL, *tls_key = NULL;
   long max_conns = 512, max_body_kib = 8192, batch = 512, head_to = 10, body_to = 30, per_addr = 32;
   const kp_opt_t opts[] = {
-    {"db", 0, KP_OPT_STR, "PATH", "SQLite database (created if missing; required)", &db, 0, 0},
+    {"db", 0, KP_OPT_STR, "PATH", "SQLite database (created if missing); --db or --store is required", &db, 0, 0},
+    {"store", 0, KP_OPT_STR, "URL", "sqlite:PATH or clickhouse://HOST:PORT[,HOST:PORT]/DB[?cluster=NAME] (docs/store.md)", &db, 0, 0},
     {"listen", 0, KP_OPT_STR, "ADDR:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)", &listen_at, 0, 0},
     {"max-conns", 0, KP_OPT_INT, "N", "concurrent connections; more get 503 (default 512)", &max_conns, 1, 100000},
     {"max-body-kib", 0, KP_OPT_INT, "KIB", "largest request body (default 8192 KiB)", &max_body_kib, 1, 1 << 20},
@@ -78,7 +79,7 @@ int kp_cmd_serve(int argc, char **argv) {
     {0},
   };
   const kp_cmd_help_t help = {
-    "keepon serve --db PATH [--listen ADDR:PORT] [options]",
+    "keepon serve --db PATH | --store URL [--listen ADDR:PORT] [options]",
     "Run the collector: OONI's POST /report, /report/{id}, /report/{id}/close; keepon's signed\n"
     "POST /api/v1/keepon/submit; GET /api/v1/measurements, /api/v1/aggregation (JSON or CSV);\n"
     "POST /api/v1/signals and GET /api/v1/signals/raw/{type}/{code}. Every stored measurement gets\n"
@@ -88,7 +89,7 @@ int kp_cmd_serve(int argc, char **argv) {
   free(pos);
   if (rc) return kp_opts_exit(rc);
   if (!db || npos) {
-    fprintf(stderr, "usage: %s\n--db is required\n", help.usage);
+    fprintf(stderr, "usage: %s\n--db or --store is required\n", help.usage);
     return KP_EXIT_USAGE;
   }
   char host[64];
@@ -150,12 +151,14 @@ int kp_cmd_serve(int argc, char **argv) {
   }
   kp_collector_config_t cc = {.max_batch = (size_t)batch};
   if ((st = kp_collector_mount(srv, store, fp, &cc, &col)) != KP_OK) goto out;
-  /* the dashboard keeps posted incidents next to the database */
+  /* the dashboard keeps posted incidents next to the database (a ClickHouse store: in
+   * keepon's state folder) */
   char dbdir[4096];
-  snprintf(dbdir, sizeof dbdir, "%s", db);
-  char *slash = strrchr(dbdir, '/');
+  bool ch = strncmp(db, "clickhouse://", 13) == 0;
+  snprintf(dbdir, sizeof dbdir, "%s", ch ? kp_cli_state_dir() : strncmp(db, "sqlite:", 7) ? db : db + 7);
+  char *slash = ch ? NULL : strrchr(dbdir, '/');
   if (slash) *slash = 0;
-  else snprintf(dbdir, sizeof dbdir, ".");
+  else if (!ch) snprintf(dbdir, sizeof dbdir, ".");
   if ((st = kp_dashboard_mount(srv, store, dbdir[0] ? dbdir : "/", &dash)) != KP_OK) {
     fprintf(stderr, "keepon serve: cannot mount the dashboard: %s\n", kp_strstatus(st));
     goto out;
