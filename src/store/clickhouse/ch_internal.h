@@ -1,8 +1,7 @@
 /*
  * ch_internal.h: the pieces of the ClickHouse backend (one module, four files):
- *   ch_http.c    the ONE function that talks HTTP to ClickHouse (libcurl easy handle,
- *                keep-alive). It is meant to become a call into the project's control-plane
- *                client (src/httpc, kp_httpc) when that lands: nothing else here knows HTTP.
+ *   ch_http.c    the ONE function that talks HTTP to ClickHouse, through the project's
+ *                control-plane client (src/httpc, keep-alive): nothing else here knows HTTP.
  *   ch_tsv.c     the TabSeparated answer reader (bounded cursor, pure, fuzzed)
  *   ch_schema.c  versioned migrations, single node or a Distributed cluster
  *   ch_store.c   the kp_store_ops_t table
