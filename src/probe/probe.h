@@ -70,6 +70,8 @@ kp_status_t kp_targets_parse(const void *json, size_t n, kp_targets_t *out, char
 /** The compiled-in defaults (data/targets/im.json at build time). */
 const char *kp_targets_default_json(size_t *len);
 const kp_app_targets_t *kp_targets_app(const kp_targets_t *t, const char *name);
+/** Signal's two public roots (data/roots/signal.pem, compiled in), PEM text. */
+const char *kp_probe_signal_roots_pem(void);
 
 /* ------------------------------------------------------------------- tests */
 struct kp_im_app_result;
@@ -80,6 +82,8 @@ typedef struct kp_im_test {
   const char *version;     /* test_version */
   /** Write OONI's own result keys (OONI's semantics) into the open test_keys object. */
   void (*write_keys)(const struct kp_im_app_result *r, kp_jw_t *w);
+  /** PEM roots trusted for this app's flows in addition to the store (NULL: none). */
+  const char *(*extra_roots)(void);
 } kp_im_test_t;
 
 extern const kp_im_test_t kp_im_tests[];

@@ -26,6 +26,9 @@ typedef struct job {
   kp_flow_result_t *res;
   const kp_targets_t *targets;
   double download_window;
+  const kp_clock_t *clk;
+  size_t app_ix;           /* 1 + index of the app in the run; 0 = the control */
+  int64_t end_ns;          /* monotonic time the flow finished: each app's test_runtime is its own */
 } job_t;
 
 typedef struct sys_arg {
@@ -150,7 +153,11 @@ typedef struct runctx {
   job_t *jobs;
 } runctx_t;
 
-static void pool_fn(void *arg, size_t i) { run_flow(&((runctx_t *)arg)->jobs[i]); }
+static void pool_fn(void *arg, size_t i) {
+  job_t *j = &((runctx_t *)arg)->jobs[i];
+  run_flow(j);
+  j->end_ns = kp_now_mono(j->clk);
+}
 
 kp_status_t kp_probe_cfg_check(const kp_probe_cfg_t *cfg, char *err, size_t cap) {
   kp_addr_t a;
@@ -221,12 +228,13 @@ kp_status_t kp_probe_im_run(const kp_probe_cfg_t *cfg, const kp_targets_t *targe
   kp_trace_t *ctl_trace = NULL;
   kp_net_t *nets[KP_PROBE_MAX_APPS + 1] = {0};
   kp_flow_result_t ctl_res;
+  kp_net_cfg_t app_nc[KP_PROBE_MAX_APPS]; /* per app: nc plus the app's extra roots; outlive the run */
   job_t *jobs = calloc(1 + napps * KP_PROBE_MAX_TARGETS, sizeof *jobs);
   size_t nj = 0;
   if (!jobs || (st = kp_trace_new(clk, &ctl_trace)) != KP_OK || (st = kp_net_new(&nc, clk, ctl_trace, &nets[0])) != KP_OK)
     goto fail;
   jobs[nj++] = (job_t){.net = nets[0], .app = &targets->control, .t = &targets->control.t[0], .res = &ctl_res,
-                       .targets = targets, .download_window = download_window};
+                       .targets = targets, .download_window = download_window, .clk = clk};
   for (size_t a = 0; a < napps; a++) {
     kp_im_app_result_t *r = calloc(1, sizeof *r);
     if (!r) {
@@ -237,24 +245,30 @@ kp_status_t kp_probe_im_run(const kp_probe_cfg_t *cfg, const kp_targets_t *targe
     r->test = kp_im_test_find(apps[a]);
     r->app = kp_targets_app(targets, apps[a]);
     r->start_wall_ns = kp_now_wall(clk);
-    if ((st = kp_trace_new(clk, &r->trace)) != KP_OK || (st = kp_net_new(&nc, clk, r->trace, &nets[a + 1])) != KP_OK)
+    app_nc[a] = nc;
+    app_nc[a].extra_roots_pem = r->test->extra_roots ? r->test->extra_roots() : NULL;
+    if ((st = kp_trace_new(clk, &r->trace)) != KP_OK ||
+        (st = kp_net_new(&app_nc[a], clk, r->trace, &nets[a + 1])) != KP_OK)
       goto fail;
     r->nflows = r->app->ntargets;
     for (size_t i = 0; i < r->nflows; i++)
-      jobs[nj++] = (job_t){.net = nets[a + 1], .app = r->app, .t = &r->app->t[i], .res = &r->flow[i],
-                           .targets = targets, .download_window = download_window};
+      jobs[nj++] = (job_t){.app_ix = a + 1, .net = nets[a + 1], .app = r->app, .t = &r->app->t[i], .res = &r->flow[i],
+                           .targets = targets, .download_window = download_window, .clk = clk};
   }
   int64_t t_start = kp_now_mono(clk);
   runctx_t rc = {.jobs = jobs};
   st = kp_net_run_pool(nj, cfg->parallel ? cfg->parallel : 32, pool_fn, &rc);
   if (st != KP_OK) goto fail;
-  double runtime = (double)(kp_now_mono(clk) - t_start) / 1e9;
+
   out->control.dns_ok = !ctl_res.facts.resolved_name || ctl_res.failed_operation == NULL ||
                         strcmp(ctl_res.failed_operation, "resolve") != 0;
   out->control.reach_ok = ctl_res.connect_ok;
   for (size_t a = 0; a < out->napps; a++) {
     kp_im_app_result_t *r = out->app[a];
-    r->runtime = runtime;
+    int64_t last = t_start; /* from the pool's start to the app's own last flow */
+    for (size_t k = 0; k < nj; k++)
+      if (jobs[k].app_ix == a + 1 && jobs[k].end_ns > last) last = jobs[k].end_ns;
+    r->runtime = (double)(last - t_start) / 1e9;
     kp_an_flow_t facts[KP_PROBE_MAX_TARGETS];
     for (size_t i = 0; i < r->nflows; i++) facts[i] = r->flow[i].facts;
     kp_an_classify(facts, r->nflows, &out->control, &r->verdict, r->outcome);

@@ -101,7 +101,8 @@ static void fbmessenger_keys(const kp_im_app_result_t *r, kp_jw_t *w) {
 const kp_im_test_t kp_im_tests[] = {
   {.name = "whatsapp", .version = "0.11.0", .write_keys = whatsapp_keys},
   {.name = "telegram", .version = "0.3.1", .write_keys = telegram_keys},
-  {.name = "signal", .version = "0.2.5", .write_keys = signal_keys},
+  /* Signal's servers chain to Signal's own roots, which no system store holds (OONI adds them too) */
+  {.name = "signal", .version = "0.2.5", .write_keys = signal_keys, .extra_roots = kp_probe_signal_roots_pem},
   {.name = "facebook_messenger", .version = "0.2.1", .write_keys = fbmessenger_keys},
 };
 const size_t kp_im_ntests = sizeof kp_im_tests / sizeof *kp_im_tests;
