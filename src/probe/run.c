@@ -72,6 +72,7 @@ static void run_flow(job_t *j) {
   memset(r, 0, sizeof *r);
   r->target = t;
   f->name = t->url;
+  f->role = t->role;
   f->counts = strcmp(t->role, "http_check") != 0;
   f->blockpage_only = !f->counts;
   f->download = strcmp(t->role, "download") == 0;
