@@ -25,6 +25,7 @@
 #include "base/file.h"
 #include "base/opts.h"
 #include "cli/cli.h"
+#include "geo/geo.h"
 #include "outbox/outbox.h"
 #include "probe/probe.h"
 
@@ -88,10 +89,23 @@ static void upload_pending(const char *dir, const char *url) {
   kp_outbox_close(ob);
 }
 
+static const char *default_asn_db(char *buf, size_t cap) {
+  struct stat sb;
+  const char *home = getenv("KEEPON_HOME");
+  snprintf(buf, cap, "var/geo/asn.csv");
+  if (stat(buf, &sb) == 0) return buf;
+  if (home) {
+    snprintf(buf, cap, "%s/geo/asn.csv", home);
+    if (stat(buf, &sb) == 0) return buf;
+  }
+  return NULL;
+}
+
 static int probe_im(int argc, char **argv) {
   const char *apps_opt = NULL, *targets_path = NULL, *resolver = "8.8.8.8", *ca_file = NULL, *output = NULL;
   const char *cc = "ZZ", *asn = "AS0", *netname = "", *probe_ip = NULL;
   const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
+  const char *asn_db = NULL, *geo_table = NULL;
   bool no_outbox = false;
   double timeout = 60;
   long parallel = 32;
@@ -109,6 +123,9 @@ static int probe_im(int argc, char **argv) {
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default AS0)", &asn, 0, 0},
     {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},
     {"with-probe-ip", 0, KP_OPT_STR, "IP", "record this probe IP (default: 127.0.0.1, i.e. none)", &probe_ip, 0, 0},
+    {"asn-db", 0, KP_OPT_STR, "FILE", "ASN database (mmdb or ASN range CSV) for OONI's DNS consistency by ASN "
+     "(default var/geo/asn.csv or $KEEPON_HOME/geo/asn.csv when present)", &asn_db, 0, 0},
+    {"geo-table", 0, KP_OPT_STR, "FILE", "keepon geo table (prefix,cc,region,asn,as_name) for the same", &geo_table, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
     {"collector", 'c', KP_OPT_STR, "URL", "upload to this collector after the run (default $KEEPON_COLLECTOR)",
@@ -168,6 +185,7 @@ static int probe_im(int argc, char **argv) {
   kp_buf_init(&file, 4 << 20);
   kp_buf_init(&out, 256 << 20);
   kp_im_run_t run = {0};
+  kp_geo_t *geo = NULL;
   if (targets_path) {
     if ((st = kp_file_read(targets_path, &file)) != KP_OK) {
       fprintf(stderr, "keepon probe im: cannot read targets '%s': %s\n", targets_path, kp_strstatus(st));
@@ -192,6 +210,17 @@ static int probe_im(int argc, char **argv) {
   kp_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .timeout = timeout, .parallel = (size_t)parallel,
                         .probe_cc = cc, .probe_asn = asn, .probe_network_name = netname, .probe_ip = probe_ip,
                         .software_version = KP_VERSION};
+  char asn_buf[4096];
+  if (!asn_db && !geo_table) asn_db = default_asn_db(asn_buf, sizeof asn_buf);
+  if (asn_db || geo_table) {
+    kp_geo_config_t gc = {.asn_mmdb = asn_db, .table = geo_table};
+    if ((st = kp_geo_open(&gc, &geo)) != KP_OK) {
+      fprintf(stderr, "keepon probe im: cannot open the ASN database %s: %s\n", asn_db ? asn_db : geo_table,
+              kp_strstatus(st));
+      goto done;
+    }
+    cfg.geo = geo;
+  }
   if (kp_probe_cfg_check(&cfg, err, sizeof err) != KP_OK) {
     fprintf(stderr, "keepon probe im: %s\n", err);
     goto done;
@@ -261,6 +290,7 @@ static int probe_im(int argc, char **argv) {
   ret = KP_EXIT_OK;
 done:
   kp_probe_im_run_free(&run);
+  kp_geo_close(geo);
   kp_buf_free(&file);
   kp_buf_free(&out);
   free(targets);

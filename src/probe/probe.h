@@ -82,6 +82,8 @@ typedef struct kp_im_test {
   const char *version;     /* test_version */
   /** Write OONI's own result keys (OONI's semantics) into the open test_keys object. */
   void (*write_keys)(const struct kp_im_app_result *r, kp_jw_t *w);
+  /** DNS consistency by ASN (OONI's fbmessenger: every answer in AS32934); 0 = none. */
+  uint32_t dns_asn;
   /** PEM roots trusted for this app's flows in addition to the store (NULL: none). */
   const char *(*extra_roots)(void);
 } kp_im_test_t;
@@ -101,6 +103,7 @@ typedef struct kp_probe_cfg {
   const char *probe_network_name;
   const char *probe_ip;    /* NULL -> "127.0.0.1" (the default: privacy) */
   const char *software_version;
+  const struct kp_geo *geo; /* maps DNS answers to ASNs (OONI's DNS consistency); NULL = no database */
 } kp_probe_cfg_t;
 
 /** One flow's outcome (what the OONI key functions read). */
@@ -111,6 +114,7 @@ typedef struct kp_flow_result {
   int http_status;
   bool connect_ok;
   bool dns_consistent;     /* resolved, and every answer inside the app's networks */
+  int asn_consistent;      /* test's dns_asn: 1 every answer in it, 0 some not, -1 not checked (no database) */
   kp_an_flow_t facts;
 } kp_flow_result_t;
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "geo/geo.h"
 #include "probe/probe.h"
 
 typedef struct job {
@@ -27,6 +28,8 @@ typedef struct job {
   const kp_targets_t *targets;
   double download_window;
   const kp_clock_t *clk;
+  const struct kp_geo *geo;
+  uint32_t dns_asn;        /* the test's ASN for DNS consistency (0 = none) */
   size_t app_ix;           /* 1 + index of the app in the run; 0 = the control */
   int64_t end_ns;          /* monotonic time the flow finished: each app's test_runtime is its own */
 } job_t;
@@ -64,6 +67,16 @@ static bool match_pattern(const kp_targets_t *tg, const char *body, size_t n) {
   return false;
 }
 
+/* OONI's fbmessenger rule: every answer's ASN is the service's own. -1 when it cannot be told. */
+static int asn_consistent(const job_t *j, const kp_addrs_t *s) {
+  if (!j->dns_asn || !j->geo || s->n == 0) return -1;
+  for (size_t i = 0; i < s->n; i++) {
+    kp_geo_info_t gi;
+    if (kp_geo_lookup(j->geo, &s->a[i], &gi) != KP_OK || gi.asn != j->dns_asn) return 0;
+  }
+  return 1;
+}
+
 /* One flow. Never fails: what went wrong is in res. */
 static void run_flow(job_t *j) {
   const kp_target_t *t = j->t;
@@ -93,6 +106,7 @@ static void run_flow(job_t *j) {
     f->dns_unexpected = addrs.n > 0 && !any_expected(j->app, &addrs);
     f->dns_injected = first.n > 0 && !all_expected(j->app, &first) && any_expected(j->app, &late);
     r->dns_consistent = all_expected(j->app, &addrs);
+    r->asn_consistent = asn_consistent(j, &addrs);
     if (addrs.n == 0) {
       r->failure = f->dns_failure ? f->dns_failure : f->sys_failure;
       r->failed_operation = "resolve";
@@ -101,6 +115,7 @@ static void run_flow(job_t *j) {
   } else {
     kp_addrs_add(&addrs, &t->ip);
     r->dns_consistent = true;
+    r->asn_consistent = -1;
   }
   if (t->scheme == KP_SCHEME_DNS) return;
   kp_conn_t *c = NULL;
@@ -253,7 +268,7 @@ kp_status_t kp_probe_im_run(const kp_probe_cfg_t *cfg, const kp_targets_t *targe
       goto fail;
     r->nflows = r->app->ntargets;
     for (size_t i = 0; i < r->nflows; i++)
-      jobs[nj++] = (job_t){.app_ix = a + 1, .net = nets[a + 1], .app = r->app, .t = &r->app->t[i], .res = &r->flow[i],
+      jobs[nj++] = (job_t){.geo = cfg->geo, .dns_asn = r->test->dns_asn, .app_ix = a + 1, .net = nets[a + 1], .app = r->app, .t = &r->app->t[i], .res = &r->flow[i],
                            .targets = targets, .download_window = download_window, .clk = clk};
   }
   int64_t t_start = kp_now_mono(clk);
