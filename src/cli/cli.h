@@ -26,6 +26,7 @@ typedef struct kp_cmd {
 #define KP_EXIT_CHECK 3
 
 int kp_cmd_probe(int argc, char **argv);
+int kp_cmd_analyze(int argc, char **argv);
 /** `keepon probe web ...` (argv[0] = "web"), in cmd_probe_web.c. */
 int kp_cmd_probe_web(int argc, char **argv);
 int kp_cmd_helper(int argc, char **argv);
