@@ -48,13 +48,14 @@ static const char *outbox_path(const char *dir, char *buf, size_t cap) {
   return buf;
 }
 
-/* Appends each line of @p jsonl to the outbox; every append is durable when it returns. */
-static int keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
+/* Appends each line of @p jsonl to the outbox; every append is durable when it returns.
+ * Shared with `probe web` (cli.h). */
+int kp_cli_keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
   char dbuf[4096];
   kp_outbox_t *ob = NULL;
   kp_status_t st = kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob);
   if (st != KP_OK) {
-    fprintf(stderr, "keepon probe im: cannot open the outbox %s: %s\n", outbox_path(dir, dbuf, sizeof dbuf),
+    fprintf(stderr, "keepon probe: cannot open the outbox %s: %s\n", outbox_path(dir, dbuf, sizeof dbuf),
             kp_strstatus(st));
     return KP_EXIT_FAIL;
   }
@@ -67,18 +68,18 @@ static int keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
   }
   kp_outbox_close(ob);
   if (st != KP_OK) {
-    fprintf(stderr, "keepon probe im: cannot append to the outbox: %s\n", kp_strstatus(st));
+    fprintf(stderr, "keepon probe: cannot append to the outbox: %s\n", kp_strstatus(st));
     return KP_EXIT_FAIL;
   }
   return KP_EXIT_OK;
 }
 
-/* Best effort: what is not delivered now stays pending for `keepon upload`. */
-static void upload_pending(const char *dir, const char *url) {
+/* Best effort: what is not delivered now stays pending for `keepon upload`. Shared with `probe web`. */
+void kp_cli_upload_pending(const char *dir, const char *url) {
   char dbuf[4096];
   kp_outbox_t *ob = NULL;
   if (strncmp(url, "http://", 7) != 0 || kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob) != KP_OK) {
-    fprintf(stderr, "keepon probe im: upload skipped (collector must be http://host:port)\n");
+    fprintf(stderr, "keepon probe: upload skipped (collector must be http://host:port)\n");
     return;
   }
   kp_upload_cfg_t cfg = {.url = url, .max_attempts = 3, .deadline_ms = 20000};
@@ -267,7 +268,7 @@ static int probe_im(int argc, char **argv) {
       goto done;
     }
   }
-  if (!no_outbox && (ret = keep_in_outbox(outbox_dir, &out)) != KP_EXIT_OK) goto done;
+  if (!no_outbox && (ret = kp_cli_keep_in_outbox(outbox_dir, &out)) != KP_EXIT_OK) goto done;
   ret = KP_EXIT_USAGE;
   if ((st = kp_file_write_atomic(output, out.data, out.len, 0600)) != KP_OK) {
     fprintf(stderr, "keepon probe im: cannot write %s: %s\n", output, kp_strstatus(st));
@@ -286,7 +287,7 @@ static int probe_im(int argc, char **argv) {
       printf("%-19s OK (%zu/%zu reachable)\n", r->test->name, v->n_ok, v->n_counting);
   }
   printf("measurements: %s\n", output);
-  if (!no_outbox && collector && *collector) upload_pending(outbox_dir, collector);
+  if (!no_outbox && collector && *collector) kp_cli_upload_pending(outbox_dir, collector);
   ret = KP_EXIT_OK;
 done:
   kp_probe_im_run_free(&run);
@@ -300,10 +301,12 @@ done:
 int kp_cmd_probe(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "im") == 0) return probe_im(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "web") == 0) return kp_cmd_probe_web(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "run") == 0) return kp_cmd_probe_run(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: keepon probe im|web [options]   ('keepon probe im --help', 'keepon probe web --help')\n");
+    printf("usage: keepon probe im|web|run [options]   ('keepon probe im --help', 'keepon probe web --help', "
+           "'keepon probe run --help')\n");
     return KP_EXIT_OK;
   }
-  fprintf(stderr, "usage: keepon probe im|web [options]\n");
+  fprintf(stderr, "usage: keepon probe im|web|run [options]\n");
   return KP_EXIT_USAGE;
 }
