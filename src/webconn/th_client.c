@@ -65,9 +65,9 @@ kp_status_t kp_wc_th_query(const char *helper, const kp_wc_threq_t *req, double 
   kp_status_t st = w.st;
   if (st == KP_OK)
     st = kp_buf_printf(&msg,
-                       "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nContent-Type: application/json\r\n"
+                       "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: keepon/1\r\nContent-Type: application/json\r\n"
                        "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                       path, host, KP_NET_USER_AGENT, json.len); /* nothing on the wire names keepon */
+                       path, host, json.len);
   if (st == KP_OK) st = kp_buf_append(&msg, json.data, json.len);
   int fd = -1;
   if (st != KP_OK) goto out;
