@@ -478,7 +478,7 @@ KP_TEST(udp_dns_keeps_late_answers) {
   kp_addrs_t first, late;
   const char *f;
   KP_ASSERT_OK(kp_net_resolve_udp(e.net, "e1.whatsapp.net", &first, &late, &f));
-  KP_ASSERT(f == NULL);
+  KP_ASSERT_MSG(f == NULL, "udp lookup failed: %s", f);
   char s[KP_ADDR_STRLEN];
   KP_ASSERT_EQ(first.n, 1);
   KP_ASSERT_STREQ(kp_addr_fmt(&first.a[0], s), "198.19.66.66");
