@@ -26,6 +26,13 @@ typedef struct kp_cmd {
 #define KP_EXIT_CHECK 3
 
 int kp_cmd_probe(int argc, char **argv);
+int kp_cmd_analyze(int argc, char **argv);
+int kp_cmd_probe_run(int argc, char **argv);
+struct kp_buf;
+/** Append each line of @p jsonl to the outbox in @p dir (NULL = <state>/outbox), durably. @return KP_EXIT_* */
+int kp_cli_keep_in_outbox(const char *dir, const struct kp_buf *jsonl);
+/** Deliver pending outbox records to @p url (best effort; what fails stays pending). */
+void kp_cli_upload_pending(const char *dir, const char *url);
 /** `keepon probe web ...` (argv[0] = "web"), in cmd_probe_web.c. */
 int kp_cmd_probe_web(int argc, char **argv);
 int kp_cmd_helper(int argc, char **argv);

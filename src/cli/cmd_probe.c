@@ -26,6 +26,7 @@
 #include "base/opts.h"
 #include "cli/cli.h"
 #include "httpc/httpc.h"
+#include "geo/geo.h"
 #include "outbox/outbox.h"
 #include "probe/probe.h"
 
@@ -48,13 +49,14 @@ static const char *outbox_path(const char *dir, char *buf, size_t cap) {
   return buf;
 }
 
-/* Appends each line of @p jsonl to the outbox; every append is durable when it returns. */
-static int keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
+/* Appends each line of @p jsonl to the outbox; every append is durable when it returns.
+ * Shared with `probe web` (cli.h). */
+int kp_cli_keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
   char dbuf[4096];
   kp_outbox_t *ob = NULL;
   kp_status_t st = kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob);
   if (st != KP_OK) {
-    fprintf(stderr, "keepon probe im: cannot open the outbox %s: %s\n", outbox_path(dir, dbuf, sizeof dbuf),
+    fprintf(stderr, "keepon probe: cannot open the outbox %s: %s\n", outbox_path(dir, dbuf, sizeof dbuf),
             kp_strstatus(st));
     return KP_EXIT_FAIL;
   }
@@ -67,19 +69,19 @@ static int keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
   }
   kp_outbox_close(ob);
   if (st != KP_OK) {
-    fprintf(stderr, "keepon probe im: cannot append to the outbox: %s\n", kp_strstatus(st));
+    fprintf(stderr, "keepon probe: cannot append to the outbox: %s\n", kp_strstatus(st));
     return KP_EXIT_FAIL;
   }
   return KP_EXIT_OK;
 }
 
-/* Best effort: what is not delivered now stays pending for `keepon upload`. */
-static void upload_pending(const char *dir, const char *url) {
+/* Best effort: what is not delivered now stays pending for `keepon upload`. Shared with `probe web`. */
+void kp_cli_upload_pending(const char *dir, const char *url) {
   char dbuf[4096];
   kp_outbox_t *ob = NULL;
   if ((strncmp(url, "http://", 7) != 0 && !kp_httpc_is_https(url)) ||
       kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob) != KP_OK) {
-    fprintf(stderr, "keepon probe im: upload skipped (collector must be https:// or http://)\n");
+    fprintf(stderr, "keepon probe: upload skipped (collector must be https:// or http://)\n");
     return;
   }
   const kp_cli_httpc_t env = {0}; /* $KEEPON_PROXY, $KEEPON_CA_FILE (--ca-file here is the measurements') */
@@ -98,10 +100,23 @@ static void upload_pending(const char *dir, const char *url) {
   kp_outbox_close(ob);
 }
 
+static const char *default_asn_db(char *buf, size_t cap) {
+  struct stat sb;
+  const char *home = getenv("KEEPON_HOME");
+  snprintf(buf, cap, "var/geo/asn.csv");
+  if (stat(buf, &sb) == 0) return buf;
+  if (home) {
+    snprintf(buf, cap, "%s/geo/asn.csv", home);
+    if (stat(buf, &sb) == 0) return buf;
+  }
+  return NULL;
+}
+
 static int probe_im(int argc, char **argv) {
   const char *apps_opt = NULL, *targets_path = NULL, *resolver = "8.8.8.8", *ca_file = NULL, *output = NULL;
   const char *cc = "ZZ", *asn = "AS0", *netname = "", *probe_ip = NULL;
   const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
+  const char *asn_db = NULL, *geo_table = NULL;
   bool no_outbox = false;
   double timeout = 60;
   long parallel = 32;
@@ -119,6 +134,9 @@ static int probe_im(int argc, char **argv) {
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default AS0)", &asn, 0, 0},
     {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},
     {"with-probe-ip", 0, KP_OPT_STR, "IP", "record this probe IP (default: 127.0.0.1, i.e. none)", &probe_ip, 0, 0},
+    {"asn-db", 0, KP_OPT_STR, "FILE", "ASN database (mmdb or ASN range CSV) for OONI's DNS consistency by ASN "
+     "(default var/geo/asn.csv or $KEEPON_HOME/geo/asn.csv when present)", &asn_db, 0, 0},
+    {"geo-table", 0, KP_OPT_STR, "FILE", "keepon geo table (prefix,cc,region,asn,as_name) for the same", &geo_table, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
     {"collector", 'c', KP_OPT_STR, "URL", "upload to this collector after the run (default $KEEPON_COLLECTOR)",
@@ -178,6 +196,7 @@ static int probe_im(int argc, char **argv) {
   kp_buf_init(&file, 4 << 20);
   kp_buf_init(&out, 256 << 20);
   kp_im_run_t run = {0};
+  kp_geo_t *geo = NULL;
   if (targets_path) {
     if ((st = kp_file_read(targets_path, &file)) != KP_OK) {
       fprintf(stderr, "keepon probe im: cannot read targets '%s': %s\n", targets_path, kp_strstatus(st));
@@ -202,6 +221,17 @@ static int probe_im(int argc, char **argv) {
   kp_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .timeout = timeout, .parallel = (size_t)parallel,
                         .probe_cc = cc, .probe_asn = asn, .probe_network_name = netname, .probe_ip = probe_ip,
                         .software_version = KP_VERSION};
+  char asn_buf[4096];
+  if (!asn_db && !geo_table) asn_db = default_asn_db(asn_buf, sizeof asn_buf);
+  if (asn_db || geo_table) {
+    kp_geo_config_t gc = {.asn_mmdb = asn_db, .table = geo_table};
+    if ((st = kp_geo_open(&gc, &geo)) != KP_OK) {
+      fprintf(stderr, "keepon probe im: cannot open the ASN database %s: %s\n", asn_db ? asn_db : geo_table,
+              kp_strstatus(st));
+      goto done;
+    }
+    cfg.geo = geo;
+  }
   if (kp_probe_cfg_check(&cfg, err, sizeof err) != KP_OK) {
     fprintf(stderr, "keepon probe im: %s\n", err);
     goto done;
@@ -248,7 +278,7 @@ static int probe_im(int argc, char **argv) {
       goto done;
     }
   }
-  if (!no_outbox && (ret = keep_in_outbox(outbox_dir, &out)) != KP_EXIT_OK) goto done;
+  if (!no_outbox && (ret = kp_cli_keep_in_outbox(outbox_dir, &out)) != KP_EXIT_OK) goto done;
   ret = KP_EXIT_USAGE;
   if ((st = kp_file_write_atomic(output, out.data, out.len, 0600)) != KP_OK) {
     fprintf(stderr, "keepon probe im: cannot write %s: %s\n", output, kp_strstatus(st));
@@ -267,10 +297,11 @@ static int probe_im(int argc, char **argv) {
       printf("%-19s OK (%zu/%zu reachable)\n", r->test->name, v->n_ok, v->n_counting);
   }
   printf("measurements: %s\n", output);
-  if (!no_outbox && collector && *collector) upload_pending(outbox_dir, collector);
+  if (!no_outbox && collector && *collector) kp_cli_upload_pending(outbox_dir, collector);
   ret = KP_EXIT_OK;
 done:
   kp_probe_im_run_free(&run);
+  kp_geo_close(geo);
   kp_buf_free(&file);
   kp_buf_free(&out);
   free(targets);
@@ -280,10 +311,12 @@ done:
 int kp_cmd_probe(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "im") == 0) return probe_im(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "web") == 0) return kp_cmd_probe_web(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "run") == 0) return kp_cmd_probe_run(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: keepon probe im|web [options]   ('keepon probe im --help', 'keepon probe web --help')\n");
+    printf("usage: keepon probe im|web|run [options]   ('keepon probe im --help', 'keepon probe web --help', "
+           "'keepon probe run --help')\n");
     return KP_EXIT_OK;
   }
-  fprintf(stderr, "usage: keepon probe im|web [options]\n");
+  fprintf(stderr, "usage: keepon probe im|web|run [options]\n");
   return KP_EXIT_USAGE;
 }

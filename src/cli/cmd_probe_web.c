@@ -187,6 +187,8 @@ static void summary(const job_t *j, double secs) {
 int kp_cmd_probe_web(int argc, char **argv) {
   const char *list = NULL, *helper = NULL, *output = NULL, *resolver = "8.8.8.8", *ca_file = NULL;
   const char *fpdir = NULL, *cc = "ZZ", *asn = "AS0";
+  const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
+  bool no_outbox = false;
   long parallel = 24;
   double step = 10, url_timeout = 60;
   bool lab = false;
@@ -209,6 +211,10 @@ int kp_cmd_probe_web(int argc, char **argv) {
     {"lab", 0, KP_OPT_FLAG, NULL, "treat 198.18.0.0/15 and 2001:db8::/32 as routable (netns lab)", &lab, 0, 0},
     {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default ZZ)", &cc, 0, 0},
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record (default AS0)", &asn, 0, 0},
+    {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
+    {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
+    {"collector", 'c', KP_OPT_STR, "URL", "upload to this collector after the run (default $KEEPON_COLLECTOR)",
+     &collector, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {
@@ -328,6 +334,12 @@ int kp_cmd_probe_web(int argc, char **argv) {
   bool ok = fflush(out) == 0 && fsync(fileno(out)) == 0 && !j.write_errors;
   fclose(out);
   out = NULL;
+  if (ok && !no_outbox) { /* as `probe im`: in the signed outbox before the output file exists */
+    kp_buf_t jl;
+    kp_buf_init(&jl, (size_t)1 << 30);
+    ok = kp_file_read(part, &jl) == KP_OK && kp_cli_keep_in_outbox(outbox_dir, &jl) == KP_EXIT_OK;
+    kp_buf_free(&jl);
+  }
   if (!ok || rename(part, outpath) != 0) {
     fprintf(stderr, "keepon probe web: cannot write %s\n", outpath);
     rc = KP_EXIT_FAIL;
@@ -337,6 +349,7 @@ int kp_cmd_probe_web(int argc, char **argv) {
   part[0] = 0;
   summary(&j, (double)(mono_ms() - j.t0) / 1000.0);
   printf("\nmeasurements: %s\n", outpath);
+  if (!no_outbox && collector && *collector) kp_cli_upload_pending(outbox_dir, collector);
   free(j.sums);
   rc = j.failed == n ? KP_EXIT_FAIL : KP_EXIT_OK;
 done:

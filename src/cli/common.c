@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,15 +58,17 @@ const char *kp_cli_data_dir(void) {
 void kp_cli_privacy_notice(void) {
   char marker[PATH_MAX + 32];
   snprintf(marker, sizeof marker, "%s/.privacy-notice-shown", kp_cli_state_dir());
+  (void)kp_mkdirs(kp_cli_state_dir(), 0700);
   int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return; /* shown before (or folder unwritable: shown every time is fine) */
-  close(fd);
+  if (fd < 0 && errno == EEXIST) return; /* recorded as shown before */
+  /* a marker we cannot create (state folder unwritable, missing): not recorded, so shown every time */
+  bool recorded = fd >= 0 && close(fd) == 0;
   fprintf(stderr,
-          "keepon: privacy notice (shown once)\n"
+          "keepon: privacy notice (%s)\n"
           "  keepon stores and sends nothing that identifies you by default: no IP address\n"
           "  (probe_ip is written as 127.0.0.1), no host name, no user name. It records the\n"
           "  country and network (ASN) you give it, and what it measured. --with-probe-ip\n"
           "  adds your address only when you ask. Measurements stay in %s\n"
           "  until you upload them. In some places running a probe is dangerous: think first.\n",
-          kp_cli_state_dir());
+          recorded ? "shown once" : "shown every run: the state folder cannot record it", kp_cli_state_dir());
 }

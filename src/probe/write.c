@@ -69,6 +69,7 @@ kp_status_t kp_probe_write_measurement(const kp_probe_cfg_t *cfg, const kp_im_ru
   kp_jw_kint(&w, "netevents", 0);
   kp_jw_kint(&w, "tcpconnect", 0);
   kp_jw_kint(&w, "tlshandshake", 0);
+  kp_jw_kint(&w, "tunnel", 0);
   kp_jw_obj_end(&w);
   kp_jw_knull(&w, "input");
   kp_jw_kstr(&w, "measurement_start_time", start);
@@ -84,6 +85,7 @@ kp_status_t kp_probe_write_measurement(const kp_probe_cfg_t *cfg, const kp_im_ru
   kp_jw_kstr(&w, "software_version", cfg->software_version ? cfg->software_version : "0");
   kp_jw_key(&w, "test_keys");
   kp_jw_obj_begin(&w);
+  kp_jw_kstr(&w, "agent", "redirect"); /* urlgetter's; "tunnel" is omitted as OONI omits it (no tunnel) */
   kp_jw_knull(&w, "failed_operation");
   kp_jw_knull(&w, "failure");
   kp_trace_write(r->trace, &w);

@@ -175,7 +175,7 @@ static void measure(run_t *r, const char *input, kp_arena_t *a) {
       kp_wc_threq_t *q = &r->req;
       q->url = kp_arena_strndup(a, cur, strlen(cur));
       q->hdr_names[0] = "User-Agent";
-      q->hdr_values[0] = KP_HTTPC_DEFAULT_UA; /* the helper fetches with it: must not name keepon */
+      q->hdr_values[0] = KP_NET_USER_AGENT; /* the UA the probe itself sends: the control fetches as it does */
       q->hdr_names[1] = "Accept";
       q->hdr_values[1] = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
       q->nhdr = 2;
