@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,8 @@ typedef struct conn {
   kp_srv_resp_t resp;
   bool close_after;
   bool eof;           /* the peer half-closed: answer what is buffered, then close */
+  bool hup;           /* hung up while WAIT_COMMIT: out of epoll, freed when completed */
+  kp_addr_t peer;
   int64_t deadline;   /* ms, monotonic; 0 = none */
   struct conn *next_deferred;
   struct conn *prev, *next; /* all connections */
@@ -67,7 +70,7 @@ typedef struct route {
 
 struct kp_srv {
   kp_srv_config_t cfg;
-  int lfd, ep;
+  int lfd, ep, wfd; /* wfd: eventfd kp_srv_wake writes (async deferred responses) */
   uint16_t port;
   route_t *routes;
   size_t nroutes;
@@ -164,6 +167,19 @@ void kp_srv_set_flush(kp_srv_t *s, void (*flush)(void *), void *ctx) {
 
 uint16_t kp_srv_port(const kp_srv_t *s) { return s->port; }
 
+void kp_srv_wake(kp_srv_t *s) {
+  uint64_t one = 1;
+  ssize_t w = write(s->wfd, &one, sizeof one); /* EAGAIN: a wake is already pending */
+  (void)w;
+}
+
+bool kp_srv_peer(const kp_srv_resp_t *resp, kp_addr_t *out) {
+  const conn_t *c = resp ? resp->conn : NULL;
+  if (!c || !c->peer.family) return false;
+  *out = c->peer;
+  return true;
+}
+
 kp_status_t kp_srv_create(const kp_srv_config_t *cfg, kp_srv_t **out) {
   char host[KP_ADDR_STRLEN];
   uint16_t port;
@@ -173,7 +189,7 @@ kp_status_t kp_srv_create(const kp_srv_config_t *cfg, kp_srv_t **out) {
   kp_srv_t *s = calloc(1, sizeof *s);
   if (!s) return KP_ERR_NOMEM;
   s->cfg = *cfg;
-  s->lfd = s->ep = -1;
+  s->lfd = s->ep = s->wfd = -1;
   struct sockaddr_storage ss;
   socklen_t sl = (socklen_t)kp_addr_sockaddr(&a, port, &ss);
   s->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -191,6 +207,12 @@ kp_status_t kp_srv_create(const kp_srv_config_t *cfg, kp_srv_t **out) {
   s->ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   if (s->ep < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev) != 0) {
+    kp_srv_destroy(s);
+    return KP_ERR_IO;
+  }
+  s->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &s->wfd};
+  if (s->wfd < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wfd, &wev) != 0) {
     kp_srv_destroy(s);
     return KP_ERR_IO;
   }
@@ -217,6 +239,7 @@ void kp_srv_destroy(kp_srv_t *s) {
   while (s->conns) conn_free(s, s->conns);
   if (s->lfd >= 0) close(s->lfd);
   if (s->ep >= 0) close(s->ep);
+  if (s->wfd >= 0) close(s->wfd);
   for (size_t i = 0; i < s->nroutes; i++) free(s->routes[i].method), free(s->routes[i].prefix);
   free(s->routes);
   free(s);
@@ -280,6 +303,7 @@ static void dispatch(kp_srv_t *s, conn_t *c) {
   r->status = 200;
   r->content_type = "application/json";
   r->deferred = false;
+  r->async = false;
   r->conn = c;
   c->close_after = !c->req.keep_alive;
   bool mm;
@@ -380,7 +404,9 @@ static void on_writable(kp_srv_t *s, conn_t *c) {
 
 static void on_accept(kp_srv_t *s) {
   for (;;) {
-    int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage pss;
+    socklen_t psl = sizeof pss;
+    int fd = accept4(s->lfd, (struct sockaddr *)&pss, &psl, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return; /* EAGAIN, or EMFILE: retried on the next event */
     if (s->nconns >= s->cfg.max_conns) {
       static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -399,6 +425,13 @@ static void on_accept(kp_srv_t *s) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->fd = fd;
+    if (pss.ss_family == AF_INET) {
+      c->peer.family = 4;
+      memcpy(c->peer.b, &((struct sockaddr_in *)&pss)->sin_addr, 4);
+    } else if (pss.ss_family == AF_INET6) {
+      c->peer.family = 6;
+      memcpy(c->peer.b, &((struct sockaddr_in6 *)&pss)->sin6_addr, 16);
+    }
     kp_buf_init(&c->in, s->cfg.max_head + s->cfg.max_body);
     kp_buf_init(&c->out, KP_BUF_DEFAULT_CAP);
     kp_buf_init(&c->resp.body, KP_BUF_DEFAULT_CAP);
@@ -438,14 +471,25 @@ kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop) {
         on_accept(s);
         continue;
       }
+      if (evs[i].data.ptr == &s->wfd) {
+        uint64_t v;
+        ssize_t r = read(s->wfd, &v, sizeof v);
+        (void)r;
+        continue;
+      }
       if (evs[i].events & (EPOLLERR | EPOLLHUP) && c->st != ST_WRITE) {
-        if (c->st == ST_WAIT_COMMIT) continue;
+        if (c->st == ST_WAIT_COMMIT) { /* HUP is level-triggered: stop polling, free on completion */
+          epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+          c->hup = true;
+          continue;
+        }
         conn_free(s, c);
         continue;
       }
       if (c->st == ST_WRITE) on_writable(s, c);
       else if (c->st == ST_READ_HEAD || c->st == ST_READ_BODY) on_readable(s, c);
     }
+    conn_t *waiting = NULL; /* async responses not completed yet: kept for a later round */
     while (s->deferred) {
       if (s->flush) s->flush(s->flush_ctx);
       conn_t *list = s->deferred;
@@ -453,11 +497,21 @@ kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop) {
       for (conn_t *c = list, *nx; c; c = nx) {
         nx = c->next_deferred;
         c->next_deferred = NULL;
+        if (c->resp.deferred && c->resp.async) {
+          c->next_deferred = waiting;
+          waiting = c;
+          continue;
+        }
         if (c->resp.deferred) kp_srv_error(&c->resp, 500, "not completed"); /* flush hook contract broken */
+        if (c->hup) {
+          conn_free(s, c);
+          continue;
+        }
         begin_write(s, c);
         on_writable(s, c); /* most responses fit the socket buffer: skip a loop round */
       }
     }
+    s->deferred = waiting;
     if (now_ms() - last_sweep >= 100) {
       sweep_timeouts(s);
       last_sweep = now_ms();
