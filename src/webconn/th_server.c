@@ -82,13 +82,22 @@ static void client_release(kp_wc_th_server_t *s, const kp_addr_t *key) {
   s->inflight--;
 }
 
+kp_addr_t kp_wc_th_client_key(const kp_addr_t *peer) {
+  kp_addr_t a = *peer;
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (a.family == 6 && !memcmp(a.b, mapped, 12)) { /* a dual-stack listener's IPv4 client */
+    kp_addr_t v = {.family = 4};
+    memcpy(v.b, a.b + 12, 4);
+    return v;
+  }
+  if (a.family == 6) memset(a.b + 8, 0, 8); /* one subscriber holds a /64 */
+  return a;
+}
+
 static kp_addr_t client_key(const kp_srv_resp_t *resp) {
   kp_addr_t a = {0};
   if (!kp_srv_peer(resp, &a)) return a; /* unknown peers share one key */
-  kp_addr_t v4[2];
-  if (a.family == 6 && kp_addr_embedded_v4(&a, v4) == 1 && a.b[10] == 0xff) return v4[0]; /* mapped */
-  if (a.family == 6) memset(a.b + 8, 0, 8);
-  return a;
+  return kp_wc_th_client_key(&a);
 }
 
 static void *worker(void *arg) {

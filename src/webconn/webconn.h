@@ -320,6 +320,8 @@ uint16_t kp_wc_th_server_port(const kp_wc_th_server_t *s);
 /** Serve until *stop != 0 (checked at least every 200 ms); then waits for requests in flight. */
 kp_status_t kp_wc_th_server_run(kp_wc_th_server_t *s, volatile sig_atomic_t *stop);
 void kp_wc_th_server_free(kp_wc_th_server_t *s);
+/** The per-client cap's key for a peer: IPv4 (also ::ffff:-mapped) by address, IPv6 by /64. */
+kp_addr_t kp_wc_th_client_key(const kp_addr_t *peer);
 
 /** True when @p ip is a bogon, honouring opts->lab. Non-addresses are not bogons. */
 bool kp_wc_is_bogon(const char *ip, const kp_wc_opts_t *opts);

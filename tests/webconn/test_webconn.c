@@ -431,3 +431,25 @@ KP_TEST(th_response_ipinfo_asn) {
   kp_buf_free(&b);
   free(c);
 }
+
+/* the per-client cap counts a subscriber, not one of its addresses */
+KP_TEST(th_client_key) {
+  kp_addr_t a, b, k1, k2;
+  char f[KP_ADDR_STRLEN];
+  KP_ASSERT_EQ(kp_addr_parse("2001:db8:1:2:aaaa::1", &a), KP_OK);
+  KP_ASSERT_EQ(kp_addr_parse("2001:db8:1:2:bbbb::7", &b), KP_OK);
+  k1 = kp_wc_th_client_key(&a);
+  k2 = kp_wc_th_client_key(&b);
+  KP_ASSERT(kp_addr_eq(&k1, &k2));
+  KP_ASSERT_STREQ(kp_addr_fmt(&k1, f), "2001:db8:1:2::");
+  KP_ASSERT_EQ(kp_addr_parse("2001:db8:1:3::1", &b), KP_OK); /* another /64 */
+  k2 = kp_wc_th_client_key(&b);
+  KP_ASSERT(!kp_addr_eq(&k1, &k2));
+  KP_ASSERT_EQ(kp_addr_parse("::ffff:198.19.11.21", &a), KP_OK);
+  KP_ASSERT_EQ(kp_addr_parse("198.19.11.21", &b), KP_OK);
+  k1 = kp_wc_th_client_key(&a);
+  KP_ASSERT(kp_addr_eq(&k1, &b));
+  KP_ASSERT_EQ(kp_addr_parse("198.19.11.22", &a), KP_OK);
+  k1 = kp_wc_th_client_key(&a);
+  KP_ASSERT(!kp_addr_eq(&k1, &b));
+}
