@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -90,6 +91,8 @@ typedef struct conn {
   kp_srv_resp_t resp;
   bool close_after;
   bool eof;           /* the peer half-closed: answer what is buffered, then close */
+  bool hup;           /* hung up while WAIT_COMMIT: out of epoll, freed when completed */
+  kp_addr_t addr; /* the client address (kp_srv_peer) */
   int64_t deadline;   /* ms, monotonic; 0 = none */
   peer_t *peer;
   struct conn *next_deferred;
@@ -107,7 +110,7 @@ typedef struct route {
 struct kp_srv {
   kp_srv_config_t cfg;
   char *allowed_hosts, *admin_token, *tls_cert, *tls_key; /* owned copies */
-  int lfd, ep;
+  int lfd, ep, wfd; /* wfd: eventfd kp_srv_wake writes (async deferred responses) */
   uint16_t port;
   SSL_CTX *tls;
   volatile sig_atomic_t *reload;
@@ -239,6 +242,19 @@ static char *dup_opt(const char *v, bool *fail) {
   return d;
 }
 
+void kp_srv_wake(kp_srv_t *s) {
+  uint64_t one = 1;
+  ssize_t w = write(s->wfd, &one, sizeof one); /* EAGAIN: a wake is already pending */
+  (void)w;
+}
+
+bool kp_srv_peer(const kp_srv_resp_t *resp, kp_addr_t *out) {
+  const conn_t *c = resp ? resp->conn : NULL;
+  if (!c || !c->addr.family) return false;
+  *out = c->addr;
+  return true;
+}
+
 kp_status_t kp_srv_create(const kp_srv_config_t *cfg, kp_srv_t **out) {
   char host[KP_ADDR_STRLEN];
   uint16_t port;
@@ -249,7 +265,7 @@ kp_status_t kp_srv_create(const kp_srv_config_t *cfg, kp_srv_t **out) {
   kp_srv_t *s = calloc(1, sizeof *s);
   if (!s) return KP_ERR_NOMEM;
   s->cfg = *cfg;
-  s->lfd = s->ep = -1;
+  s->lfd = s->ep = s->wfd = -1;
   if (!s->cfg.max_conns_per_addr) s->cfg.max_conns_per_addr = s->cfg.max_conns;
   if (!s->cfg.max_resp) s->cfg.max_resp = (size_t)32 << 20;
   if (!s->cfg.page_bytes || s->cfg.page_bytes > s->cfg.max_resp / 2) s->cfg.page_bytes = s->cfg.max_resp / 2;
@@ -296,6 +312,12 @@ kp_status_t kp_srv_create(const kp_srv_config_t *cfg, kp_srv_t **out) {
   s->ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   if (s->ep < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev) != 0) {
+    kp_srv_destroy(s);
+    return KP_ERR_IO;
+  }
+  s->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &s->wfd};
+  if (s->wfd < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wfd, &wev) != 0) {
     kp_srv_destroy(s);
     return KP_ERR_IO;
   }
@@ -377,6 +399,7 @@ void kp_srv_destroy(kp_srv_t *s) {
   while (s->conns) conn_free(s, s->conns);
   if (s->lfd >= 0) close(s->lfd);
   if (s->ep >= 0) close(s->ep);
+  if (s->wfd >= 0) close(s->wfd);
   for (size_t i = 0; i < s->nroutes; i++) free(s->routes[i].method), free(s->routes[i].prefix);
   free(s->routes);
   for (size_t b = 0; b < PEER_BUCKETS; b++)
@@ -491,6 +514,7 @@ static void dispatch(kp_srv_t *s, conn_t *c) {
   r->status = 200;
   r->content_type = "application/json";
   r->deferred = false;
+  r->async = false;
   r->conn = c;
   r->page_bytes = s->cfg.page_bytes;
   c->close_after = !c->req.keep_alive;
@@ -684,6 +708,13 @@ static void on_accept(kp_srv_t *s) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->fd = fd;
+    if (ss.ss_family == AF_INET) {
+      c->addr.family = 4;
+      memcpy(c->addr.b, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+      c->addr.family = 6;
+      memcpy(c->addr.b, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    }
     kp_buf_init(&c->in, s->cfg.max_head + s->cfg.max_body);
     kp_buf_init(&c->out, 64 * 1024 + s->cfg.max_head);
     kp_buf_init(&c->resp.body, s->cfg.max_resp);
@@ -743,8 +774,18 @@ kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop) {
         on_accept(s);
         continue;
       }
+      if (evs[i].data.ptr == &s->wfd) {
+        uint64_t v;
+        ssize_t r = read(s->wfd, &v, sizeof v);
+        (void)r;
+        continue;
+      }
       if (evs[i].events & (EPOLLERR | EPOLLHUP) && c->st != ST_WRITE) {
-        if (c->st == ST_WAIT_COMMIT) continue;
+        if (c->st == ST_WAIT_COMMIT) { /* HUP is level-triggered: stop polling, free on completion */
+          epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+          c->hup = true;
+          continue;
+        }
         conn_free(s, c);
         continue;
       }
@@ -753,6 +794,7 @@ kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop) {
       else if (c->st == ST_WRITE) on_writable(s, c);
       else if (c->st == ST_READ_HEAD || c->st == ST_READ_BODY) on_readable(s, c);
     }
+    conn_t *waiting = NULL; /* async responses not completed yet: kept for a later round */
     while (s->deferred) {
       if (s->flush) s->flush(s->flush_ctx);
       conn_t *list = s->deferred;
@@ -760,11 +802,21 @@ kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop) {
       for (conn_t *c = list, *nx; c; c = nx) {
         nx = c->next_deferred;
         c->next_deferred = NULL;
+        if (c->resp.deferred && c->resp.async) {
+          c->next_deferred = waiting;
+          waiting = c;
+          continue;
+        }
         if (c->resp.deferred) kp_srv_error(&c->resp, 500, "not completed"); /* flush hook contract broken */
+        if (c->hup) {
+          conn_free(s, c);
+          continue;
+        }
         begin_write(s, c);
         on_writable(s, c); /* most responses fit the socket buffer: skip a loop round */
       }
     }
+    s->deferred = waiting;
     if (now_ms() - last_sweep >= 100) {
       sweep_timeouts(s);
       last_sweep = now_ms();

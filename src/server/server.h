@@ -73,6 +73,9 @@ typedef struct kp_srv_resp {
   kp_buf_t body;
   kp_buf_t headers;          /* extra "Name: value\r\n" lines */
   bool deferred;             /* set by a handler: completed by the flush hook */
+  bool async;                /* with deferred: the flush hook may leave it deferred; it completes on a
+                                later round (call kp_srv_wake from any thread to run the hook). The
+                                request (and req->body) stays valid and unread until then. */
   void *conn;                /* server-private */
 } kp_srv_resp_t;
 
@@ -130,6 +133,11 @@ void kp_srv_watch_reload(kp_srv_t *s, volatile sig_atomic_t *flag);
 size_t kp_srv_nconns(const kp_srv_t *s);
 /** The group-commit hook: called after each loop round when a response is deferred. */
 void kp_srv_set_flush(kp_srv_t *s, void (*flush)(void *ctx), void *ctx);
+/** Thread-safe: wake the loop so the flush hook runs (completes async deferred responses). */
+void kp_srv_wake(kp_srv_t *s);
+struct kp_addr;
+/** The client address of the connection @p resp answers. */
+bool kp_srv_peer(const kp_srv_resp_t *resp, struct kp_addr *out);
 /** Serve until *stop becomes non-zero. With TLS the caller must ignore SIGPIPE (OpenSSL writes
  *  with write(2), not send(MSG_NOSIGNAL)); `keepon serve` does. */
 kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop);
