@@ -140,8 +140,8 @@ say "root ready: $(du -sh --one-file-system "$fs" | cut -f1), $(chroot "$fs" dpk
 
 # ---------------------------------------------------------------- 2. tree
 mkdir -p "$fs/work/keepon"
+rev=$(git -C "$repo" rev-parse --short HEAD)
 if [ "$tree" = head ]; then
-  rev=$(git -C "$repo" rev-parse --short HEAD)
   git -C "$repo" archive HEAD | tar -x -C "$fs/work/keepon"
   dirty=$(git -C "$repo" status --porcelain --untracked-files=no | wc -l)
   say "tree: git archive HEAD ($rev)$([ "$dirty" = 0 ] || echo "; NOTE $dirty modified files are not in it (--tree worktree tests them)")"
@@ -220,7 +220,7 @@ bad=()
 demo_rc=$(sed -n 's/^== fresh: demo exit \([0-9]*\).*/\1/p' "$log")
 test_rc=$(sed -n 's/^== fresh: test exit \([0-9]*\).*/\1/p' "$log")
 echo
-say "=== verdict ($(git -C "$repo" rev-parse --short HEAD), $tree tree)"
+say "=== verdict ($rev, $tree tree)"
 if [ "$demo_rc" = 0 ] && grep -q '^MATCH' "$out/check.txt" 2>/dev/null; then
   say "ok   demo: exit 0, demo check MATCH ($(sed -n 's/.*demo exit 0 after \([0-9]*\) s/\1/p' "$log") s)"
 else
