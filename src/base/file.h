@@ -1,7 +1,7 @@
 /*
  * file.h: whole-file reads with a cap, and crash-safe writes.
  *
- * kp_file_write_atomic: write to "<path>.tmp.<pid>", fsync, rename over
+ * kp_file_write_atomic: write to "<path>.tmp.<random hex>" (O_EXCL, O_NOFOLLOW), fsync, rename over
  * <path>, fsync the directory. After a crash either the old or the new
  * contents exist, never a torn file; nothing half-written is left under <path>.
  */
