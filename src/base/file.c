@@ -102,3 +102,38 @@ kp_status_t kp_mkdirs(const char *path, int mode) {
   }
   return KP_OK;
 }
+
+kp_status_t kp_dir_private(const char *path, bool *repaired) {
+  *repaired = false;
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    if (errno != ENOENT) return KP_ERR_IO;
+    kp_status_t rc = kp_mkdirs(path, 0700);
+    if (rc != KP_OK) return rc;
+    if (lstat(path, &st) != 0) return KP_ERR_IO;
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) return KP_ERR_PERM;
+  if (st.st_mode & 077) {
+    /* open without following, then fix through the descriptor: no race with a swap to a symlink */
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return KP_ERR_IO;
+    struct stat st2;
+    int ok = fstat(fd, &st2) == 0 && st2.st_ino == st.st_ino && st2.st_dev == st.st_dev &&
+             st2.st_uid == geteuid() && fchmod(fd, st2.st_mode & 0700) == 0;
+    close(fd);
+    if (!ok) return KP_ERR_IO;
+    *repaired = true;
+  }
+  return KP_OK;
+}
+
+kp_status_t kp_state_dir_from_env(const char *keepon_home, const char *xdg, const char *home, char *out,
+                                  size_t cap) {
+  int n;
+  if (keepon_home && *keepon_home) n = snprintf(out, cap, "%s", keepon_home);
+  else if (xdg && *xdg == '/') n = snprintf(out, cap, "%s/keepon", xdg);
+  else if (home && *home == '/') n = snprintf(out, cap, "%s/.local/share/keepon", home);
+  else return KP_ERR_NOTFOUND;
+  if (n < 0 || (size_t)n >= cap) return KP_ERR_RANGE;
+  return KP_OK;
+}

@@ -39,7 +39,9 @@ int kp_cmd_upload(int argc, char **argv) {
   }
   char dbuf[4096];
   if (!dir) {
-    snprintf(dbuf, sizeof dbuf, "%s/outbox", kp_cli_state_dir());
+    const char *state = kp_cli_state_dir();
+    if (!state) return KP_EXIT_FAIL;
+    snprintf(dbuf, sizeof dbuf, "%s/outbox", state);
     dir = dbuf;
   }
   kp_cli_privacy_notice();

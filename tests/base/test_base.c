@@ -1,5 +1,6 @@
 /* test_base.c: cursor, buffer, JSON reader/writer, codecs, addresses, time, options. */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -340,4 +341,54 @@ KP_TEST(csv_cell_quotes_and_guards_formulas) {
   kp_buf_init(&b, 4); /* the cap is reported, not silently cut */
   KP_ASSERT_EQ(kp_csv_cell(&b, "0123456789"), KP_ERR_NOMEM);
   kp_buf_free(&b);
+}
+
+/* issue 13: the state folder has no shared fallback and must be private */
+KP_TEST(state_dir_env_has_no_tmp_fallback) {
+  char d[256];
+  KP_ASSERT_EQ(kp_state_dir_from_env(NULL, NULL, NULL, d, sizeof d), KP_ERR_NOTFOUND);
+  KP_ASSERT_EQ(kp_state_dir_from_env("", "", "", d, sizeof d), KP_ERR_NOTFOUND);
+  KP_ASSERT_EQ(kp_state_dir_from_env(NULL, "rel", "also-rel", d, sizeof d), KP_ERR_NOTFOUND);
+  KP_ASSERT_OK(kp_state_dir_from_env(NULL, NULL, "/home/u", d, sizeof d));
+  KP_ASSERT_STREQ(d, "/home/u/.local/share/keepon");
+  KP_ASSERT_OK(kp_state_dir_from_env(NULL, "/x", "/home/u", d, sizeof d));
+  KP_ASSERT_STREQ(d, "/x/keepon");
+  KP_ASSERT_OK(kp_state_dir_from_env("/k", "/x", "/home/u", d, sizeof d));
+  KP_ASSERT_STREQ(d, "/k");
+  KP_ASSERT_EQ(kp_state_dir_from_env(NULL, NULL, "/home/u", d, 8), KP_ERR_RANGE);
+}
+
+KP_TEST(dir_private_creates_repairs_and_refuses) {
+  char dir[600], sub[700], link[700], file[700];
+  snprintf(dir, sizeof dir, "%s/priv", kp_test_tmpdir());
+  snprintf(sub, sizeof sub, "%s/a/b", dir);
+  bool rep = true;
+  KP_ASSERT_OK(kp_dir_private(sub, &rep)); /* created 0700 */
+  KP_ASSERT(!rep);
+  struct stat st;
+  KP_ASSERT_EQ(stat(sub, &st), 0);
+  KP_ASSERT_EQ(st.st_mode & 0777, 0700);
+  KP_ASSERT_EQ(chmod(sub, 0755), 0); /* readable by others: repaired */
+  KP_ASSERT_OK(kp_dir_private(sub, &rep));
+  KP_ASSERT(rep);
+  KP_ASSERT_EQ(stat(sub, &st), 0);
+  KP_ASSERT_EQ(st.st_mode & 0777, 0700);
+  KP_ASSERT_OK(kp_dir_private(sub, &rep)); /* already private: untouched */
+  KP_ASSERT(!rep);
+  snprintf(link, sizeof link, "%s/link", dir); /* a symlink is refused, even to a private folder */
+  KP_ASSERT_EQ(symlink(sub, link), 0);
+  KP_ASSERT_EQ(kp_dir_private(link, &rep), KP_ERR_PERM);
+  snprintf(file, sizeof file, "%s/file", dir);
+  FILE *f = fopen(file, "w");
+  KP_ASSERT(f);
+  fclose(f);
+  KP_ASSERT_EQ(kp_dir_private(file, &rep), KP_ERR_PERM);
+  /* a folder of another owner: only testable as root (chown) */
+  if (geteuid() == 0) {
+    char other[700];
+    snprintf(other, sizeof other, "%s/other", dir);
+    KP_ASSERT_EQ(mkdir(other, 0700), 0);
+    KP_ASSERT_EQ(chown(other, 65534, 65534), 0);
+    KP_ASSERT_EQ(kp_dir_private(other, &rep), KP_ERR_PERM);
+  }
 }
