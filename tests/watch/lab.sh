@@ -42,7 +42,7 @@ grep -q '"block":"198.18.40.0/24"' "$tmp/census.jsonl" && { echo "a silent block
 
 sched=$tmp/schedule.txt
 now() { date +%s.%N; }
-$lab exec "$bin" watch --allow-reserved 198.18.0.0/15 --census "$tmp/census.jsonl" --cidr "$tmp/lab.cidr" --round 3 --timeout 0.2 \
+$lab exec "$bin" -v watch --allow-reserved 198.18.0.0/15 --census "$tmp/census.jsonl" --cidr "$tmp/lab.cidr" --round 3 --timeout 0.2 \
   --recovery-miss 0.01 --spread 0.2 --rate 20000 --rounds 13 --geo-table "$tmp/geo.csv" --no-geo-default \
   --out "$tmp/blocks.jsonl" --signals "$tmp/signals.jsonl" -v 2> "$tmp/watch.err" &
 wpid=$!
@@ -60,4 +60,9 @@ rc=0; wait "$wpid" || rc=$?
 wpid=
 tail -3 "$tmp/watch.err"
 [ "$rc" = 0 ] || { echo "watch exited $rc"; cat "$tmp/watch.err"; exit 1; }
+# after opening the socket: uid nobody, CAP_NET_RAW gone, no-new-privs (issue 13; the driver
+# logs what the kernel reports after the drop)
+nobody=$(id -u nobody)
+grep -q "privileges: uid $nobody euid $nobody, CAP_NET_RAW gone, no-new-privs 1" "$tmp/watch.err" \
+  || { echo "watch did not drop its privileges"; grep privileges "$tmp/watch.err"; exit 1; }
 python3 "$src/tests/watch/lab_check.py" "$tmp/census.jsonl" "$tmp/blocks.jsonl" "$tmp/signals.jsonl" "$sched" 3
