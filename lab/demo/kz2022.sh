@@ -142,9 +142,9 @@ start_watch() {
   watch_up=1
   chmod 755 "$out"
   echo 198.18.0.0/18 >"$out/watch.cidr"
-  wlab exec "$K" census --cidr "$out/watch.cidr" --passes 3 --rate 30000 --timeout 0.3 \
+  wlab exec "$K" census --allow-reserved 198.18.0.0/15 --cidr "$out/watch.cidr" --passes 3 --rate 30000 --timeout 0.3 \
     --out "$out/census.jsonl" >>"$logs/watch.log" 2>&1 || { skip watch "census failed (see $logs/watch.log)"; return; }
-  ip netns exec "${prefix}w-cl" "$K" watch --census "$out/census.jsonl" --cidr "$out/watch.cidr" --round "$round" --timeout 0.2 \
+  ip netns exec "${prefix}w-cl" "$K" watch --allow-reserved 198.18.0.0/15 --census "$out/census.jsonl" --cidr "$out/watch.cidr" --round "$round" --timeout 0.2 \
     --spread 0.2 --rate 20000 --geo-table "$out/geo.csv" --no-geo-default --detail changes \
     --out "$raw/watch.blocks.jsonl" --signals "$raw/watch.signals.jsonl" -v 2>>"$logs/watch.log" &
   pids+=($!)

@@ -50,7 +50,9 @@ int kp_cmd_demo(int argc, char **argv);
 
 /**
  * keepon's state folder: $KEEPON_HOME, else $XDG_DATA_HOME/keepon, else
- * ~/.local/share/keepon. Created (0700) on first use. Returns a static string.
+ * ~/.local/share/keepon. Created (0700) on first use; an existing folder must be
+ * owned by the user (group/other bits are removed). NULL, after a message on
+ * stderr, when HOME is unset or the folder is refused: no /tmp fallback.
  */
 const char *kp_cli_state_dir(void);
 

@@ -45,7 +45,9 @@ static int usage_error(const char *fmt, ...) {
 
 static const char *outbox_path(const char *dir, char *buf, size_t cap) {
   if (dir) return dir;
-  snprintf(buf, cap, "%s/outbox", kp_cli_state_dir());
+  const char *state = kp_cli_state_dir();
+  if (!state) return NULL; /* refused; kp_cli_state_dir said why */
+  snprintf(buf, cap, "%s/outbox", state);
   return buf;
 }
 
@@ -54,10 +56,11 @@ static const char *outbox_path(const char *dir, char *buf, size_t cap) {
 int kp_cli_keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
   char dbuf[4096];
   kp_outbox_t *ob = NULL;
-  kp_status_t st = kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob);
+  const char *path = outbox_path(dir, dbuf, sizeof dbuf);
+  if (!path) return KP_EXIT_FAIL;
+  kp_status_t st = kp_outbox_open(path, &ob);
   if (st != KP_OK) {
-    fprintf(stderr, "keepon probe: cannot open the outbox %s: %s\n", outbox_path(dir, dbuf, sizeof dbuf),
-            kp_strstatus(st));
+    fprintf(stderr, "keepon probe: cannot open the outbox %s: %s\n", path, kp_strstatus(st));
     return KP_EXIT_FAIL;
   }
   const char *p = kp_buf_str(jsonl), *end = p + jsonl->len;
@@ -79,8 +82,9 @@ int kp_cli_keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
 void kp_cli_upload_pending(const char *dir, const char *url) {
   char dbuf[4096];
   kp_outbox_t *ob = NULL;
-  if ((strncmp(url, "http://", 7) != 0 && !kp_httpc_is_https(url)) ||
-      kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob) != KP_OK) {
+  const char *path = outbox_path(dir, dbuf, sizeof dbuf);
+  if (!path) return;
+  if ((strncmp(url, "http://", 7) != 0 && !kp_httpc_is_https(url)) || kp_outbox_open(path, &ob) != KP_OK) {
     fprintf(stderr, "keepon probe: upload skipped (collector must be https:// or http://)\n");
     return;
   }
@@ -239,8 +243,9 @@ static int probe_im(int argc, char **argv) {
   char defout[4096];
   if (!output) {
     char dir[3072];
-    snprintf(dir, sizeof dir, "%s/measurements", kp_cli_state_dir());
-    if (kp_mkdirs(dir, 0700) != KP_OK) {
+    const char *state = kp_cli_state_dir();
+    snprintf(dir, sizeof dir, "%s/measurements", state ? state : "");
+    if (!state || kp_mkdirs(dir, 0700) != KP_OK) {
       fprintf(stderr, "keepon probe im: cannot create %s\n", dir);
       ret = KP_EXIT_FAIL;
       goto done;

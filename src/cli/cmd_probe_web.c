@@ -299,8 +299,9 @@ int kp_cmd_probe_web(int argc, char **argv) {
     snprintf(outpath, sizeof outpath, "%s", output);
   } else {
     char dir[2048];
-    snprintf(dir, sizeof dir, "%s/measurements", kp_cli_state_dir());
-    if (kp_mkdirs(dir, 0700) != KP_OK) {
+    const char *state = kp_cli_state_dir();
+    snprintf(dir, sizeof dir, "%s/measurements", state ? state : "");
+    if (!state || kp_mkdirs(dir, 0700) != KP_OK) {
       fprintf(stderr, "keepon probe web: cannot create %s\n", dir);
       rc = KP_EXIT_FAIL;
       goto done;
