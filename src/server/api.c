@@ -189,19 +189,8 @@ typedef struct agg_out {
   size_t budget;
 } agg_out_t;
 
-static void csv_field(kp_buf_t *b, const char *s) {
-  bool quote = strpbrk(s, ",\"\n\r") != NULL;
-  if (!quote) {
-    kp_buf_puts(b, s);
-    return;
-  }
-  kp_buf_putc(b, '"');
-  for (; *s; s++) {
-    if (*s == '"') kp_buf_putc(b, '"');
-    kp_buf_putc(b, *s);
-  }
-  kp_buf_putc(b, '"');
-}
+/* axis values come from uploaders: one CSV writer with the formula guard (base/codec) */
+static void csv_field(kp_buf_t *b, const char *s) { (void)kp_csv_cell(b, s); }
 
 static int agg_row(void *ctx, const kp_store_agg_row_t *r) {
   agg_out_t *o = ctx;
