@@ -77,9 +77,13 @@ const char *kp_cli_data_dir(void) {
 void kp_cli_privacy_notice(void) {
   char marker[PATH_MAX + 32];
   const char *state = kp_cli_state_dir();
-  if (!state) return; /* the refusal was printed; nothing is stored */
-  snprintf(marker, sizeof marker, "%s/.privacy-notice-shown", state);
-  int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  /* no usable state folder (the refusal was printed): nothing can record the notice, so it is
+   * shown, as on every run where it cannot be recorded */
+  int fd = -1;
+  if (state) {
+    snprintf(marker, sizeof marker, "%s/.privacy-notice-shown", state);
+    fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  }
   if (fd < 0 && errno == EEXIST) return; /* recorded as shown before */
   /* a marker we cannot create (state folder unwritable, missing): not recorded, so shown every time */
   bool recorded = fd >= 0 && close(fd) == 0;
@@ -90,5 +94,6 @@ void kp_cli_privacy_notice(void) {
           "  country and network (ASN) you give it, and what it measured. --with-probe-ip\n"
           "  adds your address only when you ask. Measurements stay in %s\n"
           "  until you upload them. In some places running a probe is dangerous: think first.\n",
-          recorded ? "shown once" : "shown every run: the state folder cannot record it", state);
+          recorded ? "shown once" : "shown every run: the state folder cannot record it",
+          state ? state : "the state folder (none usable now)");
 }
