@@ -126,6 +126,9 @@ ms=$(python3 -c "print(int(float('$secs') * 1000))")
 code=$(post '{"http_request":"http://198.19.11.13/","tcp_connect":["198.19.11.13:80"]}' --interface 198.19.11.22)
 [ "$code" = 200 ] || fail "a measurement from another client behind 40 idle sockets got $code"
 echo "ok   40 idle sockets from one address: another client answered in ${ms} ms, and measured"
+# close them before the next phase: kp_srv caps connections per address (32), so .21's idle
+# sockets would otherwise refuse its own slow requests below at the door
+kill "$IDLE" 2>/dev/null || true; wait "$IDLE" 2>/dev/null || true
 # slow requests (to an address whose SYNs vanish): client .21 gets its 2 (per-client cap), the rest 503;
 # client .22 is still served
 ip netns exec "$W" ip addr add 198.19.99.1/32 dev lo
