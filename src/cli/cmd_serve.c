@@ -25,7 +25,7 @@ static void on_stop(int sig) {
 }
 
 int kp_cmd_serve(int argc, char **argv) {
-  const char *db = NULL, *listen_at = "127.0.0.1:8080", *fpdir = NULL;
+  const char *db = NULL, *listen_at = "127.0.0.1:8080", *fpdir = NULL, *trusted_keys = NULL;
   long max_conns = 512, max_body_kib = 8192, batch = 512, head_to = 10, body_to = 30;
   const kp_opt_t opts[] = {
     {"db", 0, KP_OPT_STR, "PATH", "SQLite database (created if missing; required)", &db, 0, 0},
@@ -36,6 +36,7 @@ int kp_cmd_serve(int argc, char **argv) {
     {"head-timeout", 0, KP_OPT_INT, "S", "seconds to receive a request head (default 10)", &head_to, 1, 3600},
     {"body-timeout", 0, KP_OPT_INT, "S", "seconds to receive a request body (default 30)", &body_to, 1, 3600},
     {"fingerprints", 0, KP_OPT_STR, "DIR", "OONI fingerprint tables (default <data>/fingerprints)", &fpdir, 0, 0},
+    {"trusted-keys", 0, KP_OPT_STR, "FILE", "accept keepon records only from these key ids (one a line)", &trusted_keys, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {
@@ -92,7 +93,7 @@ int kp_cmd_serve(int argc, char **argv) {
     ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
     goto out;
   }
-  kp_collector_config_t cc = {.max_batch = (size_t)batch};
+  kp_collector_config_t cc = {.max_batch = (size_t)batch, .trusted_keys = trusted_keys};
   if ((st = kp_collector_mount(srv, store, fp, &cc, &col)) != KP_OK) goto out;
   /* the dashboard keeps posted incidents next to the database */
   char dbdir[4096];

@@ -1,8 +1,14 @@
 /*
- * cmd_verify.c: keepon verify FILE|DIR | --server URL
+ * cmd_verify.c: keepon verify FILE|DIR | --server URL | bundle FILE
  * Check signatures and hash chains of an outbox (chain.log, or the folder holding it) or of
- * everything a collector stores from keepon probes. Prints one line per problem naming the
- * line and seq; exit 0 = intact, 3 = problems found, 1 = could not read, 2 = bad usage.
+ * everything a collector stores from keepon probes, or an evidence bundle (src/evidence).
+ * Prints one line per problem naming the line and seq; exit 0 = intact, 3 = problems found,
+ * 1 = could not read, 2 = bad usage.
+ *
+ * Beyond the chain itself: an outbox folder's signed head (<dir>/head) and acked.log say what
+ * must be there (a dropped tail, records the collector acknowledged); --server also reads the
+ * collector's kept head checkpoints; --outbox DIR with --server checks that every record DIR's
+ * acked.log lists is on the server; --trusted-keys pins the keys.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,28 +24,33 @@
 
 static void on_problem(void *ctx, size_t line, int64_t seq, const char *problem) {
   const char *what = ctx;
-  if (seq >= 0) printf("%s line %zu (seq %lld): %s\n", what, line, (long long)seq, problem);
+  if (line == 0 && seq >= 0) printf("%s (seq %lld): %s\n", what, (long long)seq, problem);
+  else if (line == 0) printf("%s: %s\n", what, problem);
+  else if (seq >= 0) printf("%s line %zu (seq %lld): %s\n", what, line, (long long)seq, problem);
   else printf("%s line %zu: %s\n", what, line, problem);
 }
 
 int kp_cmd_verify(int argc, char **argv) {
-  const char *server = NULL, *key_id = NULL;
+  const char *server = NULL, *key_id = NULL, *outbox = NULL, *trusted = NULL;
   bool gaps = false;
   const kp_opt_t opts[] = {
     {"server", 's', KP_OPT_STR, "URL", "verify what a collector stores (http://host:port)", &server, 0, 0},
     {"key-id", 0, KP_OPT_STR, "ID", "with --server: only this probe key", &key_id, 0, 0},
-    {"allow-gaps", 0, KP_OPT_FLAG, NULL, "with --server: records not uploaded yet are not a problem", &gaps, 0, 0},
+    {"allow-gaps", 0, KP_OPT_FLAG, NULL, "with --server: records not uploaded yet are not a problem (below a signed head they still are)", &gaps, 0, 0},
+    {"outbox", 0, KP_OPT_STR, "DIR", "with --server: every record DIR's acked.log lists must be on the server", &outbox, 0, 0},
+    {"trusted-keys", 0, KP_OPT_STR, "FILE", "only these key ids (one a line) are trusted", &trusted, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {
     "keepon verify FILE|DIR | --server URL [options]",
     "Check every record's content hash and Ed25519 signature and that each probe key's records\n"
-    "form one unbroken chain (seq 1, 2, ...; each prev = the previous hash). Names the line and\n"
-    "seq of every altered, deleted, reordered or torn record. Exit 3 when anything is wrong."};
+    "form one unbroken chain (seq 1, 2, ...; each prev = the previous hash) reaching its signed\n"
+    "head checkpoint; records a collector acknowledged (acked.log) must be present. Names the\n"
+    "line and seq of every altered, deleted, reordered or torn record. Exit 3 when anything is wrong."};
   char **pos = NULL;
   int npos = 0, rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
   if (rc) return kp_opts_exit(rc);
-  if ((server && npos) || (!server && npos != 1)) {
+  if ((server && npos) || (!server && npos != 1) || (outbox && !server)) {
     fprintf(stderr, "usage: %s\n", help.usage);
     free(pos);
     return KP_EXIT_USAGE;
@@ -48,6 +59,14 @@ int kp_cmd_verify(int argc, char **argv) {
   kp_buf_init(&b, (size_t)1 << 34);
   char what[4200];
   int ret = KP_EXIT_OK;
+  kp_outbox_expect_t ex = {0};
+  kp_outbox_verify_opts_t vo = {.allow_gaps = server && gaps};
+  const char *exdir = outbox;
+  if (trusted && kp_outbox_load_key_ids(trusted, &vo.trusted, &vo.ntrusted) != KP_OK) {
+    fprintf(stderr, "keepon verify: %s: not a list of key ids (32 hex digits a line)\n", trusted);
+    ret = KP_EXIT_USAGE;
+    goto out;
+  }
   if (server) {
     char path[256];
     snprintf(path, sizeof path, "/api/v1/keepon/records%s%s", key_id ? "?key_id=" : "", key_id ? key_id : "");
@@ -58,12 +77,21 @@ int kp_cmd_verify(int argc, char **argv) {
       ret = st == KP_ERR_UNSUPPORTED ? KP_EXIT_USAGE : KP_EXIT_FAIL;
       goto out;
     }
+    /* the collector's kept checkpoints join the records (an older collector has none: 404) */
+    kp_buf_t hb;
+    kp_buf_init(&hb, 64u << 20);
+    snprintf(path, sizeof path, "/api/v1/keepon/heads%s%s", key_id ? "?key_id=" : "", key_id ? key_id : "");
+    if (kp_outbox_http_request(server, "GET", path, NULL, NULL, 0, 60000, &status, &hb) == KP_OK && status == 200)
+      kp_buf_append(&b, hb.data, hb.len);
+    kp_buf_free(&hb);
     snprintf(what, sizeof what, "%s", server);
   } else {
     char file[4200];
     struct stat sb;
-    if (stat(pos[0], &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(file, sizeof file, "%s/chain.log", pos[0]);
-    else snprintf(file, sizeof file, "%s", pos[0]);
+    if (stat(pos[0], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      snprintf(file, sizeof file, "%s/chain.log", pos[0]);
+      exdir = pos[0];
+    } else snprintf(file, sizeof file, "%s", pos[0]);
     if (kp_file_read(file, &b) != KP_OK) {
       fprintf(stderr, "keepon verify: cannot read %s\n", file);
       ret = KP_EXIT_USAGE;
@@ -71,8 +99,24 @@ int kp_cmd_verify(int argc, char **argv) {
     }
     snprintf(what, sizeof what, "%s", file);
   }
+  if (exdir) {
+    if (kp_outbox_expect_load(exdir, &ex) != KP_OK) {
+      fprintf(stderr, "keepon verify: cannot read the head and acked.log of %s\n", exdir);
+      ret = KP_EXIT_FAIL;
+      goto out;
+    }
+    if (ex.head_problem) printf("%s/head: not a head checkpoint: %s\n", exdir, ex.head_problem);
+    if (ex.has_head) {
+      /* the outbox's own head also covers records not delivered yet: a check of the outbox,
+       * not of the server; against the server only the acknowledged ones count */
+      if (!server) vo.heads = &ex.head, vo.nheads = 1;
+      vo.acked_key = ex.head.key_id;
+    }
+    vo.acked = ex.acked, vo.nacked = ex.nacked;
+  }
   size_t n = 0;
-  kp_status_t st = kp_outbox_verify_bytes(b.data, b.len, server && gaps, on_problem, what, &n);
+  kp_status_t st = kp_outbox_verify(b.data, b.len, &vo, on_problem, what, &n);
+  if (st == KP_OK && ex.head_problem) st = KP_ERR_PERM;
   if (st == KP_OK) printf("ok: %zu records, signatures and chains intact\n", n);
   else if (st == KP_ERR_PERM) {
     printf("FAILED: problems found among %zu verifiable records\n", n);
@@ -82,6 +126,8 @@ int kp_cmd_verify(int argc, char **argv) {
     ret = KP_EXIT_FAIL;
   }
 out:
+  kp_outbox_expect_free(&ex);
+  free(vo.trusted);
   kp_buf_free(&b);
   free(pos);
   return ret;

@@ -6,7 +6,10 @@
  * signature). Idempotence: the collector dedups by content hash and answers
  * the uid it already holds, so a retry after a lost reply stores nothing
  * twice; only a 200 with a measurement_uid marks a record delivered (durably,
- * acked.log). Backoff: attempt k waits uniform[0, min(max, base * 2^k)] ms
+ * acked.log). Checkpoint: after the records, one POST of the signed head of the
+ * delivered prefix to /api/v1/keepon/head (head.c), so the collector can later
+ * tell a dropped tail from records never sent; one attempt, the next run resends.
+ * Backoff: attempt k waits uniform[0, min(max, base * 2^k)] ms
  * ("full jitter"), so many probes coming back online at once spread out.
  */
 #include <errno.h>
@@ -116,6 +119,26 @@ static int submit(const kp_upload_cfg_t *cfg, const pending_t *p, char uid[128],
   return ret;
 }
 
+/* the head of the delivered prefix; 200 = the collector holds 1..seq and keeps the head */
+static void send_checkpoint(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upload_stats_t *stats) {
+  kp_outbox_head_t h;
+  if (kp_outbox_checkpoint(ob, true, &h) != KP_OK || h.seq == 0) return;
+  kp_buf_t line, resp;
+  kp_buf_init(&line, 4096);
+  kp_buf_init(&resp, 64 * 1024);
+  int status = 0;
+  if (kp_outbox_head_write(&h, &line) == KP_OK &&
+      kp_outbox_http_request(cfg->url, "POST", "/api/v1/keepon/head", "application/json", line.data, line.len,
+                             cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000, &status, &resp) == KP_OK) {
+    if (status == 200) stats->checkpoint_seq = h.seq;
+    else
+      kp_log_warnx("upload", "collector refused the head checkpoint at seq %llu (%d): %s", (unsigned long long)h.seq,
+                   status, kp_buf_str(&resp));
+  }
+  kp_buf_free(&line);
+  kp_buf_free(&resp);
+}
+
 kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upload_stats_t *stats) {
   memset(stats, 0, sizeof *stats);
   collect_t c = {0};
@@ -150,6 +173,7 @@ kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upl
     }
   }
 out:
+  send_checkpoint(ob, cfg, stats);
   for (size_t j = 0; j < c.n; j++) free(c.v[j].line);
   free(c.v);
   stats->remaining = kp_outbox_pending(ob);
