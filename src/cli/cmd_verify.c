@@ -20,6 +20,7 @@
 #include "base/file.h"
 #include "base/opts.h"
 #include "cli/cli.h"
+#include "evidence/evidence.h"
 #include "outbox/outbox.h"
 
 static void on_problem(void *ctx, size_t line, int64_t seq, const char *problem) {
@@ -30,7 +31,44 @@ static void on_problem(void *ctx, size_t line, int64_t seq, const char *problem)
   else printf("%s line %zu: %s\n", what, line, problem);
 }
 
+static int verify_bundle(int argc, char **argv) {
+  const char *tsa_ca = NULL;
+  const kp_opt_t opts[] = {
+    {"tsa-ca", 0, KP_OPT_STR, "FILE", "trust anchor for the RFC 3161 timestamp (default: the bundle's own TSA certificate, reported as unpinned)", &tsa_ca, 0, 0},
+    {0},
+  };
+  const kp_cmd_help_t help = {"keepon verify bundle FILE [--tsa-ca FILE]",
+                              "Check an evidence bundle offline: every SHA-256 in the manifest, every record's\n"
+                              "signature and chain link, the head checkpoints, and the RFC 3161 timestamp on the\n"
+                              "manifest. Exit 3 when anything is wrong."};
+  char **pos = NULL;
+  int npos = 0, rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  if (rc) return kp_opts_exit(rc);
+  if (npos != 1) {
+    fprintf(stderr, "usage: %s\n", help.usage);
+    free(pos);
+    return KP_EXIT_USAGE;
+  }
+  kp_ev_verify_report_t rep;
+  kp_status_t st = kp_ev_verify_bundle(pos[0], tsa_ca, on_problem, pos[0], &rep);
+  int ret = KP_EXIT_OK;
+  if (st == KP_OK) {
+    printf("ok: %zu files, %zu records of %zu key(s), %zu signal points; timestamp %s by %s%s\n", rep.files,
+           rep.records, rep.keys, rep.signals, rep.ts_time, rep.tsa_name,
+           rep.tsa_pinned ? "" : " (TSA certificate taken from the bundle: pass --tsa-ca to pin it)");
+  } else if (st == KP_ERR_PERM) {
+    printf("FAILED: the bundle does not verify\n");
+    ret = KP_EXIT_CHECK;
+  } else {
+    fprintf(stderr, "keepon verify bundle: %s: %s\n", pos[0], kp_strstatus(st));
+    ret = KP_EXIT_FAIL;
+  }
+  free(pos);
+  return ret;
+}
+
 int kp_cmd_verify(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "bundle") == 0) return verify_bundle(argc - 1, argv + 1);
   const char *server = NULL, *key_id = NULL, *outbox = NULL, *trusted = NULL;
   bool gaps = false;
   const kp_opt_t opts[] = {
@@ -42,7 +80,7 @@ int kp_cmd_verify(int argc, char **argv) {
     {0},
   };
   const kp_cmd_help_t help = {
-    "keepon verify FILE|DIR | --server URL [options]",
+    "keepon verify FILE|DIR | --server URL [options] | bundle FILE",
     "Check every record's content hash and Ed25519 signature and that each probe key's records\n"
     "form one unbroken chain (seq 1, 2, ...; each prev = the previous hash) reaching its signed\n"
     "head checkpoint; records a collector acknowledged (acked.log) must be present. Names the\n"
