@@ -10,7 +10,7 @@
  * Why: a record chain proves what it contains, not that nothing follows. The key signs "my chain
  * had N records ending in hash H"; anyone holding that line can tell a chain that ends before N
  * (tail dropped) or holds a different record N (chain replaced) from an intact one.
- * Where checkpoints live: <outbox>/head (rewritten atomically after every append), the
+ * Where checkpoints live: <outbox>/head (rewritten atomically on close after appends), the
  * collector's chain_heads table (one per key, the highest seq it was sent after an upload run),
  * and inside evidence bundles.
  */

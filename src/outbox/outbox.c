@@ -16,8 +16,12 @@
  * flock(LOCK_EX) on <dir>/lock:
  *   open:   lock -> load or make the key, cut torn tail, load head and acked -> unlock
  *   append: lock -> if chain.log is no longer chain_size bytes, another process
- *           appended: reload the head -> sign seq head+1 -> write, fsync ->
- *           rewrite <dir>/head -> unlock
+ *           appended: reload the head -> sign seq head+1 -> write, fsync -> unlock
+ *   close:  (after appends) lock -> reload the head if another process appended ->
+ *           rewrite <dir>/head (atomic) -> unlock
+ * <dir>/head is written once per open/close, not per record (one atomic write
+ * costs as much as several appends); after a crash it may lag the chain, never
+ * lead it, so it can only under-claim.
  *   mark:   lock -> append to acked.log -> unlock
  * so two writers never sign the same seq, and no process cuts a line that
  * another is still writing (a torn tail can only be a crashed writer's).
@@ -41,6 +45,7 @@ struct kp_outbox {
   char dir[3072], chain_path[3200], acked_path[3200];
   int fd, afd, lockfd;
   size_t chain_size; /* bytes of chain.log the head was read from */
+  bool head_dirty;   /* appended since <dir>/head was last written */
   uint8_t sk[64], pk[32];
   char key_id[33];
   uint64_t head_seq;
@@ -207,6 +212,13 @@ fail:
 
 void kp_outbox_close(kp_outbox_t *ob) {
   if (!ob) return;
+  if (ob->head_dirty && lock_ob(ob) == KP_OK) { /* the newest head any process appended */
+    struct stat sb;
+    if (fstat(ob->fd, &sb) == 0 && ((size_t)sb.st_size == ob->chain_size || load_chain(ob) == KP_OK) &&
+        write_head(ob) != KP_OK)
+      kp_log_warn("outbox", "writing %s/head", ob->dir);
+    unlock_ob(ob);
+  }
   if (ob->fd >= 0) close(ob->fd);
   if (ob->afd >= 0) close(ob->afd);
   if (ob->lockfd >= 0) close(ob->lockfd); /* also releases a lock still held on failure */
@@ -276,15 +288,15 @@ kp_status_t kp_outbox_append(kp_outbox_t *ob, const char *msm, size_t n, uint64_
     ob->head_seq = r.seq;
     memcpy(ob->head_hash, r.hash, 32);
     if (seq) *seq = r.seq;
-    st = write_head(ob);
+    ob->head_dirty = true;
   }
   kp_buf_free(&line);
   unlock_ob(ob);
   return st;
 }
 
-/* <dir>/head: the checkpoint of the head just appended (after the record is durable, so
- * the head file never names a record chain.log lacks) */
+/* <dir>/head: the checkpoint of the current head (records are durable before, so the head
+ * file never names a record chain.log lacks) */
 static kp_status_t write_head(kp_outbox_t *ob) {
   kp_outbox_head_t h;
   kp_outbox_head_sign(ob->sk, ob->pk, ob->head_seq, ob->head_hash, &h);

@@ -8,7 +8,8 @@
  *                hash = SHA-256(msm bytes); prev = hash of record N-1 (64 zeros for N = 1);
  *                sig = Ed25519 over be64(seq) || prev || hash; key_id = hex(SHA-256(pubkey)[0..16))
  *   acked.log    delivered records, "seq uid\n" lines (append-only, fsync'd)
- *   head         signed checkpoint of the chain head (head.c), rewritten after every append
+ *   head         signed checkpoint of the chain head (head.c), rewritten atomically when an
+ *                outbox that appended is closed (so it may lag the chain after a crash)
  *   lock         flock(2) target: open's torn-tail repair and every append/mark hold it, so
  *                concurrent writers (two `keepon outbox add`, a probe and an uploader) never
  *                take the same seq or cut a line another process is still writing
