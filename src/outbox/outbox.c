@@ -164,6 +164,8 @@ static kp_status_t load_acked(kp_outbox_t *ob) {
   return st;
 }
 
+static kp_status_t write_head(kp_outbox_t *ob);
+
 static kp_status_t lock_ob(kp_outbox_t *ob) {
   while (flock(ob->lockfd, LOCK_EX) != 0)
     if (errno != EINTR) return KP_ERR_IO;
@@ -232,8 +234,6 @@ const char *kp_outbox_key_id_str(const kp_outbox_t *ob) { return ob->key_id; }
 const char *kp_outbox_chain_path(const kp_outbox_t *ob) { return ob->chain_path; }
 size_t kp_outbox_recovered_bytes(const kp_outbox_t *ob) { return ob->recovered; }
 uint64_t kp_outbox_head_seq(const kp_outbox_t *ob) { return ob->head_seq; }
-
-static kp_status_t write_head(kp_outbox_t *ob);
 
 static kp_status_t append_durable(int fd, const void *p, size_t n) {
   off_t before = lseek(fd, 0, SEEK_END);
