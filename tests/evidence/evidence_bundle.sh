@@ -70,6 +70,22 @@ grep -q '"event":"record".*"delivered":"20.*"collector":"test collector"' "$D/cu
 grep -q 'keepon verify bundle' "$D/README.txt" || fail "README says how to check"
 ok "tar -x, sha256sum -c, openssl ts -verify agree; custody names the collector and delivery time"
 
+# from files instead of a store: the probe's own chain.log and head, and a signals file
+cat "$T/A/outbox/chain.log" "$T/A/outbox/head" > "$T/rec.jsonl"
+"$BIN" evidence bundle KZ-2022-01-05 --incidents "$T/inc.json" --records "$T/rec.jsonl" --signals "$T/sig.jsonl" \
+  --tsa "$TSAURL" --tsa-ca "$T/tsa/ca.pem" --margin 7200 -o "$T/f.tar" > "$T/bundle.out" 2>&1 || fail "bundle from files: $(cat "$T/bundle.out")"
+grep -q '4 records of 1 key(s) (2 in the window), 10 signal points' "$T/bundle.out" || fail "file selection: $(cat "$T/bundle.out")"
+"$BIN" verify bundle "$T/f.tar" --tsa-ca "$T/tsa/ca.pem" > "$T/v" || fail "verify files bundle: $(cat "$T/v")"
+tar -xOf "$T/f.tar" KZ-2022-01-05/records.jsonl | grep -q '"type":"head"' || fail "the probe's signed head not carried"
+tar -xOf "$T/f.tar" KZ-2022-01-05/custody.jsonl | grep -q '"delivered":null' || fail "custody from files claims a delivery"
+ok "bundle from files (chain.log + head + signals): verifies; custody says delivery unknown"
+# no record behind the incident: refused, nothing written
+sed 's/"cc":"KZ"/"cc":"UZ"/' "$T/inc.json" > "$T/uz.json"
+if "$BIN" evidence bundle KZ-2022-01-05 --incidents "$T/uz.json" --db "$T/c.db" --tsa "$TSAURL" --tsa-ca "$T/tsa/ca.pem" \
+  -o "$T/uz.tar" > "$T/bundle.out" 2>&1; then fail "bundle without records"; fi
+[ ! -e "$T/uz.tar" ] && grep -q 'no signed record of UZ' "$T/bundle.out" || fail "empty bundle: $(cat "$T/bundle.out")"
+ok "an incident with no signed record behind it gets no bundle"
+
 expect_fail() { # WHAT PATTERN TARGET [ca]
   if "$BIN" verify bundle "$3" --tsa-ca "${4:-$T/tsa/ca.pem}" > "$T/v" 2>&1; then fail "$1 not detected"; fi
   grep -q "$2" "$T/v" || fail "$1: expected '$2' in: $(cat "$T/v")"
