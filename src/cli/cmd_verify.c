@@ -150,6 +150,7 @@ int kp_cmd_verify(int argc, char **argv) {
       if (!server) vo.heads = &ex.head, vo.nheads = 1;
       vo.acked_key = ex.head.key_id;
     }
+    if (!vo.acked_key) vo.acked_key = key_id; /* an outbox without a head file: --key-id names it */
     vo.acked = ex.acked, vo.nacked = ex.nacked;
   }
   size_t n = 0;

@@ -173,7 +173,8 @@ kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upl
     }
   }
 out:
-  send_checkpoint(ob, cfg, stats);
+  /* not after a run where every attempt failed: the collector is unreachable, don't wait again */
+  if (stats->delivered || c.n == 0) send_checkpoint(ob, cfg, stats);
   for (size_t j = 0; j < c.n; j++) free(c.v[j].line);
   free(c.v);
   stats->remaining = kp_outbox_pending(ob);

@@ -27,7 +27,7 @@ tsa_make "$T/tsa" "keepon-test" || fail "making the test TSA"
 tsa_make "$T/other" "other" || fail "making a second TSA"
 python3 "$SRC/tests/evidence/tsa_server.py" "$T/tsa/tsa.cnf" "$T/tsa.port" 2> "$T/tsa.log" &
 TSA=$!
-for _ in $(seq 50); do [ -s "$T/tsa.port" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s "$T/tsa.port" ] && break; sleep 0.1; done # python under load starts slowly
 [ -s "$T/tsa.port" ] || fail "TSA did not start: $(cat "$T/tsa.log")"
 TSAURL=http://127.0.0.1:$(cat "$T/tsa.port")/tsr
 

@@ -265,3 +265,34 @@ KP_TEST(chain_heads_need_every_record) {
   KP_ASSERT_EQ(kept, 2);
   kp_store_close(s);
 }
+
+/* migration 3 on a v2 database: the chain rows come from the measurements' chain columns */
+#include <sqlite3.h>
+KP_TEST(chain_migration_copies_v2_rows) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/v2.db", kp_test_tmpdir());
+  kp_store_t *s = NULL;
+  KP_ASSERT_OK(kp_store_open(p, &s));
+  kp_store_msm_t a = mkrec("u1", "h1", "k", 1), b = mkrec("u2", "h2", "k", 2);
+  kp_store_put_result_t r;
+  KP_ASSERT_OK(kp_store_put_batch(s, &a, 1, &r));
+  KP_ASSERT_OK(kp_store_put_batch(s, &b, 1, &r));
+  kp_store_close(s);
+  sqlite3 *db = NULL; /* back to schema 2: no chain tables, chain data only in measurements */
+  KP_ASSERT_EQ(sqlite3_open(p, &db), SQLITE_OK);
+  KP_ASSERT_EQ(sqlite3_exec(db, "DROP TABLE chain; DROP TABLE chain_heads; DELETE FROM schema_migrations WHERE version=3;",
+                            NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  KP_ASSERT_OK(kp_store_open(p, &s));
+  KP_ASSERT_EQ(kp_store_schema_version(s), 3);
+  kp_store_filter_t f;
+  kp_store_filter_init(&f);
+  f.order_seq = true;
+  f.key_id = "k";
+  chain_seen_t x = {0};
+  KP_ASSERT_OK(kp_store_query(s, &f, chain_cb, &x));
+  KP_ASSERT_EQ(x.n, 2);
+  KP_ASSERT_EQ(x.seq[1], 2);
+  KP_ASSERT_STREQ(x.uid[1], "u2");
+  kp_store_close(s);
+}
