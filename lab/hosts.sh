@@ -9,6 +9,7 @@
 #   kind  web: HTTP 80 + HTTPS 443      wa: web + plain TCP 5222 (WhatsApp chat endpoints)
 #         dc:  plain HTTP on 80 and 443 (Telegram DCs, POST answered)
 #         reg: web + /v2/register (JSON)
+#         svc: name, addresses and certificate only; the test brings its own server (collector)
 LAB_HOSTS='
 whatsapp e1.whatsapp.net 198.19.12.1 2001:db8:12::1 wa
 whatsapp e2.whatsapp.net 198.19.12.2 2001:db8:12::2 wa
@@ -48,6 +49,7 @@ facebook_messenger scontent.xx.fbcdn.net 198.19.15.5 2001:db8:15::5 web
 facebook_messenger star.c10r.facebook.com 198.19.15.6 2001:db8:15::6 web
 facebook_messenger stun.fbsbx.com 198.19.15.7 2001:db8:15::7 web
 control example.org 198.19.11.13 2001:db8:11::13 web
+collector collector.example.net 198.19.11.80 2001:db8:11::80 svc
 '
 
 # Fixed infrastructure addresses (docs/lab.md "Topology").

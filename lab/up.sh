@@ -118,6 +118,7 @@ nginx_conf() {
   ssl_certificate_key $STATE/pki/leaf.key;
 CONF
   while read -r app name v4 v6 kind; do
+    [ "$kind" = svc ] && continue
     echo "  server {"
     if [ "$kind" = dc ]; then
       for ports in 80 443; do echo "    listen $v4:$ports;"; done

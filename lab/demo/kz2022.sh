@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 labdir=$(cd "$here/.." && pwd)
 
-K= speed=10 days=4-11 out=kz2022-out prefix=kpdemo keep=0 tolerance=0
+K= speed=1 days=4-11 out=kz2022-out prefix=kpdemo keep=0 tolerance=0
 while [ $# -gt 0 ]; do
   case $1 in
   --keepon) K=$2; shift 2 ;;
@@ -81,7 +81,8 @@ start_serve() {
   local try
   for try in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 20000))
-    "$K" serve --listen "127.0.0.1:$port" --db "$out/keepon.db" >"$logs/serve.log" 2>&1 &
+    [ -s "$out/admin-token" ] || { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/admin-token"; chmod 600 "$out/admin-token"; }
+    "$K" serve --admin-token-file "$out/admin-token" --listen "127.0.0.1:$port" --db "$out/keepon.db" >"$logs/serve.log" 2>&1 &
     serve_pid=$!
     for _ in $(seq 50); do
       if curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v1/health" 2>/dev/null; then
@@ -178,9 +179,10 @@ start_probe() {
     done
   ) &
   pids+=($!)
+  probe_on=1
   say "probe: keepon probe im every ~$probe_gap s + run time (budget ${probe_timeout}s) inside $prefix-client"
 }
-probe_timeout=6 probe_gap=0.5
+probe_timeout=6 probe_gap=0.5 probe_on=0
 
 # the nationwide cut: the watch responder's blocks go dark first (fast, nft), then the censor
 # stops forwarding for the probe's namespace
@@ -227,20 +229,72 @@ if [ -n "${watch_t0:-}" ]; then
 fi
 start_probe
 say "replay starts: real0=$real0 = sim $(date -u -d @"$sim0" '+%Y-%m-%d %H:%M')"
+# ---- progress: between the actions, a status line every tick_h simulated hours (>= 5 s real):
+# simulated date, share of the replay done, what is injected, what watch and the probe last saw
+tick_h=12
+for h in 1 2 3 6 12; do [ "$(echo "$h * $speed >= 5" | bc)" = 1 ] && { tick_h=$h; break; }; done
+next_tick=$tick_h inj_cut=off
+declare -A inj_apps=()
+nblocks=$(wc -l <"$out/census.jsonl" 2>/dev/null || echo 0)
+# the probe's last complete run (the newest file may still be being written), one word per app
+probe_seen() {
+  local f n
+  n=$(ls "$raw" | sed -n 's/^probe-\([0-9]*\)\.jsonl$/\1/p' | sort -n | tail -1)
+  f=$raw/probe-$((${n:-0} - 1)).jsonl
+  [ -s "$f" ] || { echo "no run finished yet"; return; }
+  awk '{ n = v = t = ""
+         if (match($0, /"test_name":"[a-z_]+"/)) n = substr($0, RSTART + 13, RLENGTH - 14)
+         if (match($0, /"keepon_verdict":"[a-z]+"/)) v = substr($0, RSTART + 18, RLENGTH - 19)
+         if (match($0, /"keepon_technique":"[a-z_]+"/)) t = substr($0, RSTART + 20, RLENGTH - 21)
+         if (n == "") next
+         if (v == "ok") ok++; else { bad = bad sep n " " (t != "" ? t : v); sep = ", " } }
+       END { if (bad == "") printf "%d apps ok", ok; else printf "%s%s", bad, (ok ? sprintf(", %d ok", ok) : "") }' "$f"
+}
+status_line() { # simulated hours since sim0
+  local h=$1 what="cut $inj_cut" w="-" c
+  [ "${#inj_apps[@]}" = 0 ] || what+=", blocking ${!inj_apps[*]}"
+  if [ "$watch_up" = 1 ]; then
+    c=$(grep '"entity_type":"country"' "$raw/watch.signals.jsonl" 2>/dev/null | grep ping-slash24 | tail -1 |
+      sed -n 's/.*"value":\([0-9.]*\).*/\1/p')
+    w="${c%.*}/$nblocks /24s answer"
+  fi
+  say "$(date -u -d @$((sim0 + h * 3600)) '+%b %d %H:%M') UTC $(printf '%3d%%' $((100 * h / hours)))" \
+    "| injected: $what | watch: $w | probe: $([ "$probe_on" = 1 ] && probe_seen || echo -)"
+}
+sleep_to() { # real offset after real0
+  local d
+  d=$(echo "$1 - ($(date +%s.%N) - $real0)" | bc -l)
+  if [ "$(echo "$d > 0" | bc)" = 1 ]; then sleep "$d"; fi
+}
+wait_until() { # real offset after real0: sleep there, printing the status lines that fall before it
+  while [ "$next_tick" -lt "$hours" ] && [ "$(echo "$next_tick * $speed < $1" | bc -l)" = 1 ]; do
+    sleep_to "$(echo "$next_tick * $speed" | bc -l)"
+    status_line "$next_tick"
+    next_tick=$((next_tick + tick_h))
+  done
+  sleep_to "$1"
+}
+max_lag=0
 while IFS= read -r line; do
   at=$(sed -n 's/.*"at":\([0-9.]*\).*/\1/p' <<<"$line")
   act=$(sed -n 's/.*"action":"\([a-z_]*\)".*/\1/p' <<<"$line")
   on=$(sed -n 's/.*"on":\(true\|false\).*/\1/p' <<<"$line")
   simt=$(sed -n 's/.*"sim":\([0-9]*\).*/\1/p' <<<"$line")
-  now=$(echo "$(date +%s.%N) - $real0" | bc)
-  wait_s=$(echo "$at - $now" | bc)
-  if [ "$(echo "$wait_s > 0" | bc)" = 1 ]; then sleep "$wait_s"; fi
+  wait_until "$at"
+  # an action applied late shifts what detect sees by lag x 3600/speed simulated seconds; on a
+  # loaded machine (a `lab censor` can take seconds) say so, rather than leave a MISMATCH unexplained
+  lag=$(echo "$(date +%s.%N) - $real0 - $at" | bc -l)
+  if [ "$(echo "$lag > ${round:-1}" | bc -l)" = 1 ]; then
+    say "WARN the replay is $(printf '%.1f' "$lag") s behind schedule (= $(echo "$lag * 60 / $speed" | bc) simulated min; is the machine loaded?)"
+  fi
+  [ "$(echo "$lag > $max_lag" | bc -l)" = 1 ] && max_lag=$lag
   st=off; [ "$on" = true ] && st=on
   when=$(date -u -d @"$simt" '+%b %d %H:%M')
   if [ "$act" = censor ]; then
     tech=$(sed -n 's/.*"tech":"\([a-z_]*\)".*/\1/p' <<<"$line")
     target=$(sed -n 's/.*"target":"\([a-z_]*\)".*/\1/p' <<<"$line")
     say "$when  censor $tech $st for $target"
+    if [ "$st" = on ]; then inj_apps[$target]=1; else unset "inj_apps[$target]"; fi
     "$K" lab censor "$tech" "$st" --target "$target" "${labopt[@]}" >>"$logs/lab.log" 2>&1 ||
       say "WARN lab censor $tech $st --target $target failed (see $logs/lab.log)"
   elif [ "$act" = bgp_updates ]; then
@@ -250,15 +304,14 @@ while IFS= read -r line; do
     fi
   else
     say "$when  nationwide cut $st"
+    inj_cut=$st
     outage "$st" || say "WARN outage $st failed (see $logs/lab.log)"
   fi
 done <"$out/actions.jsonl"
 # one extra round past the end, so the last simulated bin is complete rather than cut short
 end_at=$(echo "($sim1 - $sim0) / 3600 * $speed + ${round:-0}" | bc -l)
-now=$(echo "$(date +%s.%N) - $real0" | bc)
-wait_s=$(echo "$end_at - $now" | bc -l)
-if [ "$(echo "$wait_s > 0" | bc)" = 1 ]; then sleep "$wait_s"; fi
-say "replay done: $(date -u -d @"$sim1" '+%b %d %H:%M') UTC"
+wait_until "$end_at"
+say "replay done: $(date -u -d @"$sim1" '+%b %d %H:%M') UTC (actions at most $(printf '%.2f' "$max_lag") s late)"
 stop_pids
 finish_bgp
 
@@ -295,7 +348,7 @@ fi
 # that no request nears serve's body cap however long the replay)
 if [ -n "$serve_pid" ]; then
   base=http://127.0.0.1:$port
-  post() { curl -fsS -X POST -H 'Expect:' -H "Content-Type: $3" --data-binary "@$2" "$base$1" >/dev/null 2>>"$logs/post.log"; }
+  post() { curl -fsS -X POST -H 'Expect:' -H "Authorization: Bearer $(cat "$out/admin-token")" -H "Content-Type: $3" --data-binary "@$2" "$base$1" >/dev/null 2>>"$logs/post.log"; }
   rm -rf "$sim/chunks"; mkdir -p "$sim/chunks"
   cat "$sim/signals.jsonl" "$sim/probe-signals.jsonl" 2>/dev/null | split -l 200 - "$sim/chunks/s."
   nok=0 nbad=0
@@ -344,10 +397,15 @@ echo
 echo "kz2022: done in $(echo "$(date +%s.%N) - $t_begin" | bc | cut -d. -f1) s"
 echo "  truth (what was injected): $out/truth.json"
 [ -e "$out/report.html" ] && echo "  report:    $out/report.html"
-[ -e "$out/incidents.json" ] && echo "  incidents: $out/incidents.json"
+[ -e "$out/report.md" ] && echo "             $out/report.md"
+[ -e "$out/incidents.json" ] && echo "  incidents: $out/incidents.json (STOP CSV: incidents.stop.csv, CODF: incidents.codf.json)"
+[ -e "$out/check.txt" ] && echo "  check:     $out/check.txt  ($(grep -E '^(MATCH|MISMATCH)' "$out/check.txt" | head -1))"
 if [ -n "$serve_pid" ]; then
   if [ "$keep" = 1 ]; then echo "  dashboard: http://127.0.0.1:$port/  (serve pid $serve_pid; stop it with: kill $serve_pid)"
-  else echo "  dashboard: was at http://127.0.0.1:$port/ (rerun with --keep to leave it up)"; fi
+  else
+    echo "  dashboard: $out/keepon.db; to see it: $K serve --db $out/keepon.db --listen 127.0.0.1:8080"
+    echo "             then open http://127.0.0.1:8080/  (or rerun with --keep)"
+  fi
 fi
 [ "${#skipped[@]}" -eq 0 ] || echo "  skipped: ${skipped[*]}"
 exit $check_rc

@@ -55,6 +55,24 @@ const char *kp_cli_state_dir(void);
  */
 void kp_cli_privacy_notice(void);
 
+/*
+ * The control-plane client's options, the same on every command that talks to a keepon
+ * server, helper or webhook (upload, verify --server, detect --server/--webhook, probe web --th).
+ * Put KP_CLI_HTTPC_OPTS(&v) in the command's kp_opt_t table; then kp_cli_httpc_new(&v, &c).
+ * Defaults come from $KEEPON_PROXY and $KEEPON_CA_FILE when the flags are absent.
+ */
+typedef struct kp_cli_httpc {
+  const char *proxy, *ca_file, *user_agent;
+} kp_cli_httpc_t;
+#define KP_CLI_HTTPC_OPTS(v)                                                                                     \
+  {"proxy", 0, KP_OPT_STR, "URL", "proxy: socks5h://HOST:PORT (Tor: socks5h://127.0.0.1:9050) or http://HOST:PORT", \
+   &(v)->proxy, 0, 0},                                                                                          \
+  {"ca-file", 0, KP_OPT_STR, "PEM", "trust these CA certificates instead of the system store", &(v)->ca_file, 0, 0}, \
+  {"user-agent", 0, KP_OPT_STR, "UA", "User-Agent (default: a common browser's)", &(v)->user_agent, 0, 0}
+struct kp_httpc;
+/** Make the client (timeouts in ms, 0 = defaults; max_body 0 = 64 MiB). Prints the reason and returns NULL on bad options. */
+struct kp_httpc *kp_cli_httpc_new(const kp_cli_httpc_t *v, int connect_ms, int timeout_ms, size_t max_body);
+
 /** Directory holding keepon's installed data (lab scripts, fingerprints, targets). */
 const char *kp_cli_data_dir(void);
 

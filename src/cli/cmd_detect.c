@@ -31,6 +31,7 @@
 #include "base/opts.h"
 #include "cli/cli.h"
 #include "detect/detect.h"
+#include "httpc/httpc.h"
 #include "report/report.h"
 
 #define MAX_INPUTS 256
@@ -96,13 +97,13 @@ static int write_out(const char *path, kp_buf_t *b) {
   return 0;
 }
 
-static void post_alerts(const char *url, const kp_buf_t *alerts) {
+static void post_alerts(kp_httpc_t *http, const char *url, const kp_buf_t *alerts) {
   const char *p = kp_buf_str(alerts);
   while (*p) {
     const char *nl = strchr(p, '\n');
     size_t n = nl ? (size_t)(nl - p) : strlen(p);
     int code = 0;
-    kp_status_t st = kp_webhook_post(url, p, n, 5000, &code);
+    kp_status_t st = kp_webhook_post(http, url, p, n, 5000, &code);
     if (st != KP_OK) kp_log_warnx("detect", "webhook %s: %s (HTTP %d)", url, kp_strstatus(st), code);
     p += n + (nl ? 1 : 0);
   }
@@ -115,10 +116,12 @@ int kp_cmd_detect(int argc, char **argv) {
   const char *server = NULL, *entities = NULL, *from_s = NULL, *to_s = NULL;
   bool follow = false;
   long interval = 10, rounds = 0;
+  kp_cli_httpc_t hv = {0};
+  kp_httpc_t *http = NULL;
   const kp_opt_t opts[] = {
       {"signals", 's', KP_OPT_STR, "FILE[,FILE]", "signal-point JSONL (watch, bgp, converted probe points)", &signals, 0, 0},
       {"measurements", 'm', KP_OPT_STR, "FILE[,FILE]", "OONI-format measurement JSONL (converted to probe-<test> signals)", &msms, 0, 0},
-      {"server", 0, KP_OPT_STR, "URL", "read signals from a keepon server (http://IP:PORT) instead of files", &server, 0, 0},
+      {"server", 0, KP_OPT_STR, "URL", "read signals from a keepon server (https://NAME[:PORT]) instead of files", &server, 0, 0},
       {"entity", 0, KP_OPT_STR, "T/C[,T/C]", "--server: entities to fetch, e.g. country/KZ,asn/AS9198 (default country/<--cc>)", &entities, 0, 0},
       {"from", 0, KP_OPT_STR, "TIME", "--server: window start, UTC (default: 14 days before --to)", &from_s, 0, 0},
       {"to", 0, KP_OPT_STR, "TIME", "--server: window end, UTC (default: now, re-read every --follow round)", &to_s, 0, 0},
@@ -132,11 +135,12 @@ int kp_cmd_detect(int argc, char **argv) {
       {"bgp-history", 0, KP_OPT_STR, "SPAN", "BGP median window (default 24h)", &bgp_hist, 0, 0},
       {"warmup", 0, KP_OPT_STR, "SPAN", "history needed before any verdict, every source (default 1h)", &warmup, 0, 0},
       {"tune", 0, KP_OPT_STR, "K=V[,K=V]", "other detector settings, e.g. active.warning=0.7,merge_gap=2h (docs/detect.md)", &tune, 0, 0},
-      {"webhook", 0, KP_OPT_STR, "URL", "POST each alert (JSON) to http://IP:PORT/PATH on open, level change, close", &webhook, 0, 0},
+      {"webhook", 0, KP_OPT_STR, "URL", "POST each alert (JSON) to https://NAME[:PORT]/PATH on open, level change, close", &webhook, 0, 0},
       {"alerts", 0, KP_OPT_STR, "FILE", "append the alerts as JSONL to FILE ('-' = stderr)", &alerts_path, 0, 0},
       {"follow", 'f', KP_OPT_FLAG, NULL, "keep reading appended lines and re-detect (Ctrl-C stops)", &follow, 0, 0},
       {"interval", 0, KP_OPT_INT, "SECONDS", "--follow poll interval (default 10)", &interval, 1, 86400},
       {"rounds", 0, KP_OPT_INT, "N", "--follow: stop after N rounds with new data (default: never)", &rounds, 0, 1e9},
+      KP_CLI_HTTPC_OPTS(&hv),
       {0},
   };
   const kp_cmd_help_t help = {
@@ -172,8 +176,8 @@ int kp_cmd_detect(int argc, char **argv) {
                       kp_span_parse(warmup, &cfg.other.warmup) != 0)) snprintf(err, sizeof err, "bad --warmup");
   else if (tune && kp_detect_cfg_tune(&cfg, tune, err, sizeof err) != KP_OK) {}
   else if (cc && (strlen(cc) != 2)) snprintf(err, sizeof err, "bad --cc '%s'", cc);
-  else if (webhook && strncmp(webhook, "http://", 7)) snprintf(err, sizeof err, "--webhook must be http://IP:PORT/PATH");
-  else if (server && strncmp(server, "http://", 7)) snprintf(err, sizeof err, "--server must be http://IP:PORT");
+  else if (webhook && strncmp(webhook, "http://", 7) && !kp_httpc_is_https(webhook)) snprintf(err, sizeof err, "--webhook must be https:// or http://");
+  else if (server && strncmp(server, "http://", 7) && !kp_httpc_is_https(server)) snprintf(err, sizeof err, "--server must be https:// or http://");
   else if (server && !entities && !cc) snprintf(err, sizeof err, "--server needs --entity or --cc");
   else if (from_s && kp_time_parse(from_s, &tt) != 0) snprintf(err, sizeof err, "bad --from '%s'", from_s);
   else if (to_s && kp_time_parse(to_s, &tt2) != 0) snprintf(err, sizeof err, "bad --to '%s'", to_s);
@@ -181,6 +185,7 @@ int kp_cmd_detect(int argc, char **argv) {
   for (int i = 0; i < nent && !err[0]; i++)
     if (!strchr(ent[i].path, '/')) snprintf(err, sizeof err, "bad --entity '%s' (TYPE/CODE)", ent[i].path);
   if (err[0]) { fprintf(stderr, "keepon detect: %s\n", err); goto done; }
+  if ((server || webhook) && !(http = kp_cli_httpc_new(&hv, 0, 0, (size_t)512 << 20))) goto done;
   for (int i = 0; i < nin && !follow; i++) /* once: every input must exist before anything is written */
     if (strcmp(in[i].path, "-") && access(in[i].path, R_OK) != 0) {
       fprintf(stderr, "keepon detect: %s: %s\n", in[i].path, strerror(errno));
@@ -213,7 +218,7 @@ int kp_cmd_detect(int argc, char **argv) {
         const char *slash = strchr(ent[i].path, '/');
         snprintf(et, sizeof et, "%.*s", (int)(slash - ent[i].path), ent[i].path);
         size_t pts = 0;
-        kp_status_t r = kp_signals_fetch(server, et, slash + 1, from, until, cc, 10000, set, &pts);
+        kp_status_t r = kp_signals_fetch(http, server, et, slash + 1, from, until, cc, 10000, set, &pts);
         if (r != KP_OK) {
           fprintf(stderr, "keepon detect: %s: %s %s\n", server, ent[i].path, kp_strstatus(r));
           if (!follow) { status = KP_EXIT_FAIL; goto done; }
@@ -269,7 +274,7 @@ int kp_cmd_detect(int argc, char **argv) {
           if (!f || fwrite(al.data, 1, al.len, f) != al.len) kp_log_warn("detect", "%s", alerts_path);
           if (f) fclose(f);
         }
-        if (webhook) post_alerts(webhook, &al);
+        if (webhook) post_alerts(http, webhook, &al);
       }
       if (out && r == KP_OK) fprintf(stderr, "keepon detect: %zu incident(s) -> %s\n", kp_incset_count(is), out);
       kp_buf_free(&b);
@@ -291,6 +296,7 @@ int kp_cmd_detect(int argc, char **argv) {
     }
   }
 done:
+  kp_httpc_free(http);
   free(dups[0]);
   free(dups[1]);
   free(dups[2]);

@@ -11,6 +11,7 @@
 #include "base/opts.h"
 #include "cli/cli.h"
 #include "evidence/evidence.h"
+#include "httpc/httpc.h"
 
 #ifndef KP_VERSION
 #define KP_VERSION "0.0.0"
@@ -19,17 +20,19 @@
 int kp_cmd_evidence(int argc, char **argv) {
   kp_ev_bundle_cfg_t c = {.software = "keepon " KP_VERSION};
   long margin = 21600, timeout_ms = 10000;
+  kp_cli_httpc_t hv = {0};
   const kp_opt_t opts[] = {
     {"incidents", 'i', KP_OPT_STR, "FILE", "incidents JSON from keepon detect (one object or an array)", &c.incidents_path, 0, 0},
     {"db", 0, KP_OPT_STR, "PATH", "collector store to read records, custody and signals from", &c.store_path, 0, 0},
     {"records", 0, KP_OPT_STR, "FILE", "or: record lines (a chain.log or a collector export)", &c.records_path, 0, 0},
     {"signals", 0, KP_OPT_STR, "FILE", "and: signal points, JSON Lines", &c.signals_path, 0, 0},
     {"collector", 0, KP_OPT_STR, "NAME", "custody: the collector that verified the records on ingest", &c.collector, 0, 0},
-    {"tsa", 0, KP_OPT_STR, "URL", "RFC 3161 time-stamping authority (http://host:port/path)", &c.tsa_url, 0, 0},
+    {"tsa", 0, KP_OPT_STR, "URL", "RFC 3161 time-stamping authority (https://host[:port]/path or http://)", &c.tsa_url, 0, 0},
     {"tsa-ca", 0, KP_OPT_STR, "FILE", "the TSA's CA certificate (PEM)", &c.tsa_ca_path, 0, 0},
     {"output", 'o', KP_OPT_STR, "FILE", "the archive to write (default <incident>.tar)", &c.out_path, 0, 0},
     {"margin", 0, KP_OPT_INT, "S", "seconds of context before and after the incident (default 21600)", &margin, 0, 30 * 86400},
     {"timeout-ms", 0, KP_OPT_INT, "MS", "TSA request timeout (default 10000)", &timeout_ms, 1, 600000},
+    KP_CLI_HTTPC_OPTS(&hv), /* the TSA request goes through the control-plane client */
     {0},
   };
   const kp_cmd_help_t help = {
@@ -57,9 +60,15 @@ int kp_cmd_evidence(int argc, char **argv) {
       if (*p == '/') *p = '_';
     c.out_path = out;
   }
+  c.http = kp_cli_httpc_new(&hv, 0, (int)timeout_ms, (size_t)1 << 20);
+  if (!c.http) {
+    free(pos);
+    return KP_EXIT_USAGE;
+  }
   kp_ev_bundle_info_t info;
   char why[512];
   kp_status_t st = kp_ev_bundle(&c, &info, why, sizeof why);
+  kp_httpc_free(c.http);
   if (st != KP_OK) {
     fprintf(stderr, "keepon evidence bundle: %s\n", why[0] ? why : kp_strstatus(st));
     ret = st == KP_ERR_INVAL || st == KP_ERR_NOTFOUND ? KP_EXIT_USAGE : KP_EXIT_FAIL;

@@ -25,6 +25,7 @@
 #include "base/file.h"
 #include "base/opts.h"
 #include "cli/cli.h"
+#include "httpc/httpc.h"
 #include "outbox/outbox.h"
 #include "probe/probe.h"
 
@@ -76,15 +77,24 @@ static int keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
 static void upload_pending(const char *dir, const char *url) {
   char dbuf[4096];
   kp_outbox_t *ob = NULL;
-  if (strncmp(url, "http://", 7) != 0 || kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob) != KP_OK) {
-    fprintf(stderr, "keepon probe im: upload skipped (collector must be http://host:port)\n");
+  if ((strncmp(url, "http://", 7) != 0 && !kp_httpc_is_https(url)) ||
+      kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob) != KP_OK) {
+    fprintf(stderr, "keepon probe im: upload skipped (collector must be https:// or http://)\n");
     return;
   }
-  kp_upload_cfg_t cfg = {.url = url, .max_attempts = 3, .deadline_ms = 20000};
+  const kp_cli_httpc_t env = {0}; /* $KEEPON_PROXY, $KEEPON_CA_FILE (--ca-file here is the measurements') */
+  kp_httpc_t *http = kp_cli_httpc_new(&env, 10000, 10000, 0);
+  if (!http) {
+    kp_outbox_close(ob);
+    return;
+  }
+  kp_upload_cfg_t cfg = {.url = url, .path_prefix = getenv("KEEPON_COLLECTOR_PREFIX"), .http = http,
+                         .max_attempts = 3, .deadline_ms = 20000};
   kp_upload_stats_t s = {0};
   kp_status_t st = kp_outbox_upload(ob, &cfg, &s);
   printf("upload: %zu delivered, %zu already there, %zu pending%s\n", s.delivered, s.duplicates, s.remaining,
          st == KP_OK ? "" : " (run 'keepon upload' later)");
+  kp_httpc_free(http);
   kp_outbox_close(ob);
 }
 

@@ -25,6 +25,7 @@
 #include "base/opts.h"
 #include "cli/cli.h"
 #include "fastpath/fastpath.h"
+#include "httpc/httpc.h"
 #include "webconn/wc_net.h"
 
 #define MAX_URLS 100000
@@ -189,10 +190,14 @@ int kp_cmd_probe_web(int argc, char **argv) {
   long parallel = 24;
   double step = 10, url_timeout = 60;
   bool lab = false;
+  const char *th_proxy = getenv("KEEPON_PROXY"), *th_ca = getenv("KEEPON_CA_FILE");
   const kp_opt_t opts[] = {
     {"list", 'l', KP_OPT_STR, "CSV", "Citizen Lab test list (first column: url)", &list, 0, 0},
-    {"helper", 'H', KP_OPT_STR, "URL", "test helper, http://ADDR:PORT/ (a `keepon helper`); no control without it",
+    {"helper", 'H', KP_OPT_STR, "URL", "test helper, https://NAME[:PORT]/ (a `keepon helper`); no control without it",
      &helper, 0, 0},
+    {"proxy", 0, KP_OPT_STR, "URL", "control request only: socks5h://HOST:PORT or http://HOST:PORT (measurements go direct)",
+     &th_proxy, 0, 0},
+    {"helper-ca-file", 0, KP_OPT_STR, "PEM", "trust these CAs for the helper instead of the system store", &th_ca, 0, 0},
     {"parallel", 'j', KP_OPT_INT, "N", "URLs measured at once (default 24)", &parallel, 1, 64},
     {"output", 'o', KP_OPT_STR, "FILE", "JSONL output (default <state>/measurements/web-<time>.jsonl)", &output, 0, 0},
     {"resolver", 'r', KP_OPT_STR, "ADDR", "the DNS-over-UDP resolver besides the system one (default 8.8.8.8)",
@@ -257,11 +262,19 @@ int kp_cmd_probe_web(int argc, char **argv) {
   if (helper) {
     char s[8], h[256];
     int p;
-    if (kp_wc_url_split(helper, s, sizeof s, h, sizeof h, &p) != KP_OK || strcmp(s, "http") ||
-        kp_addr_parse(h, &ra) != KP_OK) {
-      usage("--helper wants http://ADDR:PORT/ with a literal address, got '%s'", helper);
+    if (kp_wc_url_split(helper, s, sizeof s, h, sizeof h, &p) != KP_OK || (strcmp(s, "http") && strcmp(s, "https"))) {
+      usage("--helper wants https://NAME[:PORT]/ (or http://), got '%s'", helper);
       goto done;
     }
+  }
+  {
+    kp_httpc_opts_t chk = {.proxy = th_proxy, .ca_file = th_ca};
+    kp_httpc_t *hc = NULL;
+    if (kp_httpc_new(&chk, &hc) != KP_OK) {
+      usage("bad --proxy or --helper-ca-file (%s, %s)", th_proxy ? th_proxy : "none", th_ca ? th_ca : "system");
+      goto done;
+    }
+    kp_httpc_free(hc);
   }
   if (ca_file && access(ca_file, R_OK) != 0) {
     usage("cannot read --ca-file %s", ca_file);
@@ -298,7 +311,8 @@ int kp_cmd_probe_web(int argc, char **argv) {
     goto done;
   }
   kp_cli_privacy_notice();
-  kp_wc_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .helper = helper, .step_timeout = step,
+  kp_httpc_opts_t th_http = {.proxy = th_proxy, .ca_file = th_ca};
+  kp_wc_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .helper = helper, .helper_http = &th_http, .step_timeout = step,
                            .url_timeout = url_timeout, .opts = {.lab = lab}, .probe_cc = cc, .probe_asn = asn,
                            .software_version = KP_VERSION, .fp = fp};
   job_t j = {.cfg = &cfg, .urls = urls, .n = n, .out = out, .tty = isatty(2), .t0 = mono_ms()};

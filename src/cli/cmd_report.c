@@ -18,6 +18,7 @@
 #include "base/opts.h"
 #include "cli/cli.h"
 #include "detect/detect.h"
+#include "httpc/httpc.h"
 #include "report/report.h"
 
 #define MAX_INPUTS 256
@@ -38,6 +39,8 @@ int kp_cmd_report(int argc, char **argv) {
   const char *format = "html", *generated = NULL, *tune = NULL, *probe_step_s = "1h";
   const char *active_hist = NULL, *bgp_hist = NULL, *warmup = NULL, *server = NULL, *entities = NULL;
   long max_plots = 12;
+  kp_cli_httpc_t hv = {0};
+  kp_httpc_t *http = NULL;
   const kp_opt_t opts[] = {
       {"cc", 0, KP_OPT_STR, "CC", "country (ISO alpha-2); entities with no known country count as CC; default: every country", &cc, 0, 0},
       {"from", 0, KP_OPT_STR, "TIME", "window start, UTC (YYYY-MM-DD[Thh:mm:ss]); default: start of the data", &from_s, 0, 0},
@@ -45,7 +48,7 @@ int kp_cmd_report(int argc, char **argv) {
       {"format", 0, KP_OPT_STR, "FMT", "html (default), md, stop (CSV), codf (JSON), json (incidents)", &format, 0, 0},
       {"out", 'o', KP_OPT_STR, "FILE", "output file (default: stdout)", &out, 0, 0},
       {"signals", 's', KP_OPT_STR, "FILE[,FILE]", "signal-point JSONL", &signals, 0, 0},
-      {"server", 0, KP_OPT_STR, "URL", "read signals from a keepon server (http://IP:PORT) over --from..--to", &server, 0, 0},
+      {"server", 0, KP_OPT_STR, "URL", "read signals from a keepon server (https://NAME[:PORT]) over --from..--to", &server, 0, 0},
       {"entity", 0, KP_OPT_STR, "T/C[,T/C]", "--server: entities to fetch (default country/<--cc>)", &entities, 0, 0},
       {"measurements", 'm', KP_OPT_STR, "FILE[,FILE]", "OONI-format measurement JSONL", &msms, 0, 0},
       {"generated", 0, KP_OPT_STR, "TEXT", "print 'Generated: TEXT' (default: nothing, so output is reproducible)", &generated, 0, 0},
@@ -55,6 +58,7 @@ int kp_cmd_report(int argc, char **argv) {
       {"bgp-history", 0, KP_OPT_STR, "SPAN", "BGP median window (default 24h)", &bgp_hist, 0, 0},
       {"warmup", 0, KP_OPT_STR, "SPAN", "history needed before any verdict (default 1h)", &warmup, 0, 0},
       {"tune", 0, KP_OPT_STR, "K=V[,K=V]", "other detector settings (docs/detect.md)", &tune, 0, 0},
+      KP_CLI_HTTPC_OPTS(&hv),
       {0},
   };
   const kp_cmd_help_t help = {
@@ -96,8 +100,8 @@ int kp_cmd_report(int argc, char **argv) {
   else if (warmup && (kp_span_parse(warmup, &cfg.active.warmup) != 0 || kp_span_parse(warmup, &cfg.bgp.warmup) != 0 ||
                       kp_span_parse(warmup, &cfg.other.warmup) != 0)) snprintf(err, sizeof err, "bad --warmup");
   else if (tune && kp_detect_cfg_tune(&cfg, tune, err, sizeof err) != KP_OK) {}
-  else if (server && (strncmp(server, "http://", 7) || (!entities && !cc)))
-    snprintf(err, sizeof err, "--server needs http://IP:PORT and --entity or --cc");
+  else if (server && ((strncmp(server, "http://", 7) && !kp_httpc_is_https(server)) || (!entities && !cc)))
+    snprintf(err, sizeof err, "--server needs https://NAME[:PORT] (or http://) and --entity or --cc");
   else if (server && (!ro.from || !ro.until)) snprintf(err, sizeof err, "--server needs --from and --to");
   if (err[0]) { fprintf(stderr, "keepon report: %s\n", err); goto done; }
   ro.format = kind == 1 ? KP_REPORT_MD : KP_REPORT_HTML;
@@ -112,6 +116,7 @@ int kp_cmd_report(int argc, char **argv) {
       goto done;
     }
   }
+  if (server && !(http = kp_cli_httpc_new(&hv, 0, 0, (size_t)512 << 20))) goto done;
   if (server) {
     char list[1024];
     snprintf(list, sizeof list, "%s%s", entities ? "" : "country/", entities ? entities : cc);
@@ -121,7 +126,7 @@ int kp_cmd_report(int argc, char **argv) {
       size_t pts = 0;
       if (!slash) { fprintf(stderr, "keepon report: bad --entity '%s' (TYPE/CODE)\n", e); goto done; }
       *slash = 0;
-      kp_status_t r = kp_signals_fetch(server, e, slash + 1, ro.from, ro.until, cc, 10000, set, &pts);
+      kp_status_t r = kp_signals_fetch(http, server, e, slash + 1, ro.from, ro.until, cc, 10000, set, &pts);
       if (r != KP_OK) {
         fprintf(stderr, "keepon report: %s: %s/%s: %s\n", server, e, slash + 1, kp_strstatus(r));
         status = KP_EXIT_FAIL;
@@ -159,6 +164,7 @@ int kp_cmd_report(int argc, char **argv) {
   }
   status = KP_EXIT_OK;
 done:
+  kp_httpc_free(http);
   kp_buf_free(&b);
   kp_incset_free(is);
   kp_events_free(&ev);

@@ -21,6 +21,7 @@
 #include "base/opts.h"
 #include "cli/cli.h"
 #include "evidence/evidence.h"
+#include "httpc/httpc.h"
 #include "outbox/outbox.h"
 
 static void on_problem(void *ctx, size_t line, int64_t seq, const char *problem) {
@@ -71,12 +72,14 @@ int kp_cmd_verify(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "bundle") == 0) return verify_bundle(argc - 1, argv + 1);
   const char *server = NULL, *key_id = NULL, *outbox = NULL, *trusted = NULL;
   bool gaps = false;
+  kp_cli_httpc_t hv = {0};
   const kp_opt_t opts[] = {
-    {"server", 's', KP_OPT_STR, "URL", "verify what a collector stores (http://host:port)", &server, 0, 0},
+    {"server", 's', KP_OPT_STR, "URL", "verify what a collector stores (https://name[:port])", &server, 0, 0},
     {"key-id", 0, KP_OPT_STR, "ID", "with --server: only this probe key", &key_id, 0, 0},
     {"allow-gaps", 0, KP_OPT_FLAG, NULL, "with --server: records not uploaded yet are not a problem (below a signed head they still are)", &gaps, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "with --server: every record DIR's acked.log lists must be on the server", &outbox, 0, 0},
     {"trusted-keys", 0, KP_OPT_STR, "FILE", "only these key ids (one a line) are trusted", &trusted, 0, 0},
+    KP_CLI_HTTPC_OPTS(&hv),
     {0},
   };
   const kp_cmd_help_t help = {
@@ -106,22 +109,65 @@ int kp_cmd_verify(int argc, char **argv) {
     goto out;
   }
   if (server) {
-    char path[256];
-    snprintf(path, sizeof path, "/api/v1/keepon/records%s%s", key_id ? "?key_id=" : "", key_id ? key_id : "");
-    int status = 0;
-    kp_status_t st = kp_outbox_http_request(server, "GET", path, NULL, NULL, 0, 60000, &status, &b);
-    if (st != KP_OK || status != 200) {
-      fprintf(stderr, "keepon verify: cannot fetch records from %s: %s (HTTP %d)\n", server, kp_strstatus(st), status);
-      ret = st == KP_ERR_UNSUPPORTED ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+    kp_httpc_t *http = kp_cli_httpc_new(&hv, 10000, 600000, (size_t)1 << 34);
+    if (!http) {
+      ret = KP_EXIT_USAGE;
       goto out;
     }
-    /* the collector's kept checkpoints join the records (an older collector has none: 404) */
-    kp_buf_t hb;
-    kp_buf_init(&hb, 64u << 20);
-    snprintf(path, sizeof path, "/api/v1/keepon/heads%s%s", key_id ? "?key_id=" : "", key_id ? key_id : "");
-    if (kp_outbox_http_request(server, "GET", path, NULL, NULL, 0, 60000, &status, &hb) == KP_OK && status == 200)
-      kp_buf_append(&b, hb.data, hb.len);
-    kp_buf_free(&hb);
+    /* the listing is paged (limit + offset): fetch pages until one is empty */
+    size_t sl = strlen(server);
+    while (sl && server[sl - 1] == '/') sl--;
+    kp_buf_t url;
+    kp_buf_init(&url, 8192);
+    for (long long off = 0;;) {
+      kp_buf_reset(&url);
+      kp_buf_printf(&url, "%.*s/api/v1/keepon/records?limit=10000&offset=%lld%s%s", (int)sl, server, off,
+                    key_id ? "&key_id=" : "", key_id ? key_id : "");
+      kp_httpc_resp_t r;
+      kp_httpc_resp_init(&r);
+      kp_status_t st = kp_httpc_get(http, kp_buf_str(&url), &r);
+      size_t lines = 0;
+      if (st != KP_OK || r.status != 200) {
+        fprintf(stderr, "keepon verify: cannot fetch records from %s: %s (HTTP %d)\n", server,
+                st != KP_OK ? r.error : kp_strstatus(st), r.status);
+        ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+      } else if (kp_buf_append(&b, r.body.data, r.body.len) != KP_OK) {
+        fprintf(stderr, "keepon verify: the records from %s do not fit in memory\n", server);
+        ret = KP_EXIT_FAIL;
+      } else {
+        for (size_t i = 0; i < r.body.len; i++) lines += r.body.data[i] == '\n';
+      }
+      kp_httpc_resp_free(&r);
+      if (ret != KP_EXIT_OK || lines == 0) break;
+      off += (long long)lines;
+    }
+    /* the collector's kept checkpoints join the records, paged the same way (an older
+     * collector has no heads route: 404, nothing to add) */
+    for (long long off = 0; ret == KP_EXIT_OK;) {
+      kp_buf_reset(&url);
+      kp_buf_printf(&url, "%.*s/api/v1/keepon/heads?limit=10000&offset=%lld%s%s", (int)sl, server, off,
+                    key_id ? "&key_id=" : "", key_id ? key_id : "");
+      kp_httpc_resp_t r;
+      kp_httpc_resp_init(&r);
+      kp_status_t st = kp_httpc_get(http, kp_buf_str(&url), &r);
+      size_t lines = 0;
+      if (st != KP_OK || (r.status != 200 && r.status != 404)) {
+        fprintf(stderr, "keepon verify: cannot fetch head checkpoints from %s: %s (HTTP %d)\n", server,
+                st != KP_OK ? r.error : "unexpected status", r.status);
+        ret = KP_EXIT_FAIL;
+      } else if (r.status == 200 && kp_buf_append(&b, r.body.data, r.body.len) != KP_OK) {
+        fprintf(stderr, "keepon verify: the head checkpoints from %s do not fit in memory\n", server);
+        ret = KP_EXIT_FAIL;
+      } else if (r.status == 200) {
+        for (size_t i = 0; i < r.body.len; i++) lines += r.body.data[i] == '\n';
+      }
+      kp_httpc_resp_free(&r);
+      if (lines == 0) break;
+      off += (long long)lines;
+    }
+    kp_httpc_free(http);
+    kp_buf_free(&url);
+    if (ret != KP_EXIT_OK) goto out;
     snprintf(what, sizeof what, "%s", server);
   } else {
     char file[4200];

@@ -166,7 +166,7 @@ int kp_cmd_watch(int argc, char **argv) {
       {"dry-run", 0, KP_OPT_FLAG, NULL, "print the probes of one round instead of sending them", &dry_run, 0, 0},
       {"out", 'o', KP_OPT_STR, "FILE", "per-block records, JSON Lines (default stdout)", &out, 0, 0},
       {"signals", 0, KP_OPT_STR, "FILE", "per-entity signal points (default: the --out stream)", &signals, 0, 0},
-      {"store", 0, KP_OPT_STR, "PATH", "also put the signal points into keepon's store (SQLite file, as keepon serve uses)", &store, 0, 0},
+      {"store", 0, KP_OPT_STR, "URL", "also put the signal points into keepon's store (SQLite PATH or clickhouse://..., as keepon serve uses)", &store, 0, 0},
       {"detail", 0, KP_OPT_STR, "all|changes|none", "which block records to write (default all)", &detail, 0, 0},
       {"min-hosts", 0, KP_OPT_INT, "N", "keep blocks with |E(b)| >= N (default 15)", &min_hosts, 1, 256},
       {"min-avail", 0, KP_OPT_DOUBLE, "A", "keep blocks with A(E(b)) >= A (default 0.1)", &min_avail, 0.0001, 1},

@@ -22,6 +22,11 @@
 #include "base/buf.h"
 #include "base/status.h"
 
+/** Default replay speed, real seconds per simulated hour: the whole week (162 simulated hours)
+ *  replays in 162 s, so `keepon demo kz2022` shows its result in about 3 minutes (docs/demo.md;
+ *  --speed 10 is the 28-minute version with 12-minute watch rounds). */
+#define KP_DEMO_SPEED_DEFAULT 1.0
+
 /** The replayed span: whole days of January 2022 (first 4..11, last first..11). */
 typedef struct kp_demo_span {
   int first_day, last_day;

@@ -11,22 +11,14 @@
  *   known & ongoing, id vanished -> "close" (merged into another incident)
  *   known & closed, ongoing again -> "open" (more data continued it)
  *
- * The webhook client is a small blocking HTTP/1.1 POST over TCP to an IP
- * literal (no DNS: alerts go to a lab or loopback receiver). Only the status
- * line of the reply is parsed (kp_http_status_parse, pure, bounded cursor).
+ * The webhook is one POST per alert through the control-plane client (src/httpc:
+ * https, --proxy, --ca-file like every other connection keepon makes); a 2xx is
+ * delivery, any other answer or no answer is reported to the caller.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
-#include "base/addr.h"
-#include "base/cursor.h"
 #include "base/json.h"
 #include "detect/detect.h"
 #include "detect/internal.h"
@@ -116,148 +108,17 @@ kp_status_t kp_alerts_diff(kp_alert_state_t *st, const kp_incset_t *now, kp_buf_
   return r;
 }
 
-kp_status_t kp_http_status_parse(const void *p, size_t n, int *code) {
-  kp_cur_t c = kp_cur_make(p, n);
-  const uint8_t *v;
-  if (!kp_cur_borrow(&c, &v, 9) || memcmp(v, "HTTP/1.", 7) != 0 || (v[7] != '0' && v[7] != '1') || v[8] != ' ')
-    return KP_ERR_INVAL;
-  int x = 0;
-  for (int i = 0; i < 3; i++) {
-    uint8_t d;
-    if (!kp_cur_u8(&c, &d) || d < '0' || d > '9') return KP_ERR_INVAL;
-    x = x * 10 + (d - '0');
-  }
-  uint8_t sp;
-  if (kp_cur_peek(&c, &sp) && sp != ' ' && sp != '\r' && sp != '\n') return KP_ERR_INVAL;
-  if (x < 100) return KP_ERR_INVAL;
-  *code = x;
-  return KP_OK;
-}
-
-/* "http://IP[:port]/path" -> sockaddr + path (IPv6 in brackets) */
-static kp_status_t parse_url(const char *url, struct sockaddr_storage *ss, socklen_t *sl, const char **path,
-                             char *hosthdr, size_t hcap) {
-  if (strncmp(url, "http://", 7) != 0) return KP_ERR_UNSUPPORTED;
-  const char *h = url + 7, *slash = strchr(h, '/');
-  size_t hl = slash ? (size_t)(slash - h) : strlen(h);
-  *path = slash ? slash : "/";
-  char hp[128];
-  if (hl == 0 || hl >= sizeof hp || hl >= hcap) return KP_ERR_INVAL;
-  memcpy(hp, h, hl);
-  hp[hl] = 0;
-  memcpy(hosthdr, hp, hl + 1);
-  char host[128];
-  uint16_t port = 80;
-  const char *colon = strrchr(hp, ':');
-  if (hp[0] == '[') {
-    char *rb = strchr(hp, ']');
-    if (!rb) return KP_ERR_INVAL;
-    size_t n = (size_t)(rb - hp - 1);
-    memcpy(host, hp + 1, n);
-    host[n] = 0;
-    colon = rb[1] == ':' ? rb + 1 : NULL;
-  } else {
-    size_t n = colon ? (size_t)(colon - hp) : strlen(hp);
-    memcpy(host, hp, n);
-    host[n] = 0;
-  }
-  if (colon) {
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 1 || p > 65535) return KP_ERR_INVAL;
-    port = (uint16_t)p;
-  }
-  memset(ss, 0, sizeof *ss);
-  struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons(port);
-    *sl = sizeof *a4;
-  } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(port);
-    *sl = sizeof *a6;
-  } else {
-    return KP_ERR_INVAL; /* IP literals only */
-  }
-  return KP_OK;
-}
-
-kp_status_t kp_http_exchange(const char *url, const char *method, const void *body, size_t n, int timeout_ms,
-                             kp_buf_t *resp, int *http_code) {
-  struct sockaddr_storage ss;
-  socklen_t sl;
-  const char *path;
-  char hosthdr[128];
+kp_status_t kp_webhook_post(kp_httpc_t *http, const char *url, const void *body, size_t n, int timeout_ms,
+                            int *http_code) {
   *http_code = 0;
-  kp_status_t st = parse_url(url, &ss, &sl, &path, hosthdr, sizeof hosthdr);
-  if (st != KP_OK) return st;
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return KP_ERR_IO;
-  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  kp_buf_t req;
-  kp_buf_init(&req, KP_BUF_DEFAULT_CAP);
-  st = KP_ERR_IO;
-  if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
-    st = errno == EINPROGRESS || errno == EAGAIN ? KP_ERR_TIMEOUT : KP_ERR_IO;
-    goto out;
+  kp_httpc_resp_t r;
+  kp_httpc_resp_init(&r);
+  kp_httpc_req_t q = {.method = "POST", .url = url, .body = body ? body : "", .body_len = n, .timeout_ms = timeout_ms};
+  kp_status_t st = kp_httpc_do(http, &q, &r);
+  if (st == KP_OK) {
+    *http_code = r.status;
+    st = r.status >= 200 && r.status < 300 ? KP_OK : KP_ERR_PERM;
   }
-  if (kp_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: keepon-detect\r\nConnection: close\r\n", method,
-                    path, hosthdr) != KP_OK ||
-      (body && kp_buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", n) != KP_OK) ||
-      kp_buf_puts(&req, "\r\n") != KP_OK || (body && kp_buf_append(&req, body, n) != KP_OK)) {
-    st = KP_ERR_NOMEM;
-    goto out;
-  }
-  for (size_t off = 0; off < req.len;) {
-    ssize_t w = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
-    if (w <= 0) {
-      st = errno == EAGAIN ? KP_ERR_TIMEOUT : KP_ERR_IO;
-      goto out;
-    }
-    off += (size_t)w;
-  }
-  /* read to EOF (Connection: close), or just the status line when no body is wanted */
-  kp_buf_t in;
-  kp_buf_init(&in, resp ? resp->cap_limit : 4096);
-  char chunk[16384];
-  for (;;) {
-    ssize_t r = recv(fd, chunk, sizeof chunk, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    if (kp_buf_append(&in, chunk, (size_t)r) != KP_OK) {
-      st = KP_ERR_NOMEM;
-      kp_buf_free(&in);
-      goto out;
-    }
-    if (!resp && memchr(in.data, '\n', in.len)) break;
-  }
-  int code;
-  if (kp_http_status_parse(in.data ? in.data : (const uint8_t *)"", in.len, &code) != KP_OK) {
-    st = in.len ? KP_ERR_INVAL : KP_ERR_IO;
-    kp_buf_free(&in);
-    goto out;
-  }
-  *http_code = code;
-  if (resp) {
-    const uint8_t *hdr_end = memmem(in.data, in.len, "\r\n\r\n", 4);
-    size_t off = hdr_end ? (size_t)(hdr_end + 4 - in.data) : in.len;
-    kp_buf_reset(resp);
-    st = kp_buf_append(resp, in.data + off, in.len - off);
-  } else {
-    st = KP_OK;
-  }
-  kp_buf_free(&in);
-  if (st == KP_OK) st = code >= 200 && code < 300 ? KP_OK : KP_ERR_PERM;
-out:
-  kp_buf_free(&req);
-  close(fd);
+  kp_httpc_resp_free(&r);
   return st;
-}
-
-kp_status_t kp_webhook_post(const char *url, const void *body, size_t n, int timeout_ms, int *http_code) {
-  return kp_http_exchange(url, "POST", body, n, timeout_ms, NULL, http_code);
 }

@@ -27,6 +27,8 @@
 #include "base/buf.h"
 #include "base/status.h"
 
+struct kp_httpc; /* httpc/httpc.h: the control-plane client */
+
 #define KP_DET_ETYPE_MAX 16
 #define KP_DET_CODE_MAX 80
 #define KP_DET_DS_MAX 48
@@ -131,8 +133,8 @@ kp_status_t kp_sigset_signals_raw(const kp_sigset_t *s, const char *etype, const
  */
 kp_status_t kp_signals_raw_parse(const void *p, size_t n, const char *cc, kp_sigset_t *s, size_t *points,
                                  size_t *bad);
-/** GET {base}/api/v1/signals/raw/{etype}/{code}?from&until (IP-literal http base) into @p s. */
-kp_status_t kp_signals_fetch(const char *base, const char *etype, const char *code, int64_t from, int64_t until,
+/** GET {base}/api/v1/signals/raw/{etype}/{code}?from&until through @p http into @p s. */
+kp_status_t kp_signals_fetch(struct kp_httpc *http, const char *base, const char *etype, const char *code, int64_t from, int64_t until,
                              const char *cc, int timeout_ms, kp_sigset_t *s, size_t *points);
 
 /* ---------------------------------------------------------------- detectors */
@@ -311,13 +313,13 @@ void kp_alert_state_free(kp_alert_state_t *st);
 kp_status_t kp_alerts_diff(kp_alert_state_t *st, const kp_incset_t *now, kp_buf_t *out,
                            size_t *count);
 
-/** Parse an HTTP/1.x status line; pure. @return KP_OK with *code, or KP_ERR_INVAL. */
-kp_status_t kp_http_status_parse(const void *p, size_t n, int *code);
 /**
- * POST @p body (application/json) to http://HOST:PORT/PATH where HOST is an IP
- * literal (no DNS). Blocking, @p timeout_ms per operation. KP_OK on 2xx.
+ * POST @p body (application/json) to @p url (http:// or https://, by name) through @p http,
+ * the control-plane client. Blocking, at most @p timeout_ms (0 = the client's).
+ * KP_OK on 2xx, KP_ERR_PERM on any other status (*http_code says which), transport errors
+ * as kp_httpc_do.
  */
-kp_status_t kp_webhook_post(const char *url, const void *body, size_t n, int timeout_ms,
+kp_status_t kp_webhook_post(struct kp_httpc *http, const char *url, const void *body, size_t n, int timeout_ms,
                             int *http_code);
 
 #endif

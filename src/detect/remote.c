@@ -7,7 +7,7 @@
  * into signal points (a pure function over untrusted bytes: kp_json_parse with
  * caps; a series with a bad field is skipped and counted, values beyond
  * KP_RAW_MAX_VALUES per series are ignored). kp_signals_fetch does the request
- * (blocking HTTP/1.1, IP-literal base URL) and feeds the parser.
+ * through the control-plane client (src/httpc: https by name, proxy) and feeds the parser.
  */
 #include <math.h>
 #include <stdio.h>
@@ -87,11 +87,12 @@ static void pct(kp_buf_t *o, const char *s) {
   }
 }
 
-kp_status_t kp_signals_fetch(const char *base, const char *etype, const char *code, int64_t from, int64_t until,
+kp_status_t kp_signals_fetch(kp_httpc_t *http, const char *base, const char *etype, const char *code, int64_t from, int64_t until,
                              const char *cc, int timeout_ms, kp_sigset_t *s, size_t *points) {
-  kp_buf_t url, body;
+  kp_buf_t url;
   kp_buf_init(&url, 4096);
-  kp_buf_init(&body, (size_t)512 << 20);
+  kp_httpc_resp_t r;
+  kp_httpc_resp_init(&r);
   size_t bl = strlen(base);
   while (bl && base[bl - 1] == '/') bl--;
   kp_buf_append(&url, base, bl);
@@ -100,11 +101,12 @@ kp_status_t kp_signals_fetch(const char *base, const char *etype, const char *co
   kp_buf_putc(&url, '/');
   pct(&url, code);
   kp_status_t st = kp_buf_printf(&url, "?from=%lld&until=%lld", (long long)from, (long long)until);
-  int http = 0;
   size_t bad = 0;
-  if (st == KP_OK) st = kp_http_exchange(kp_buf_str(&url), "GET", NULL, 0, timeout_ms, &body, &http);
-  if (st == KP_OK) st = kp_signals_raw_parse(body.data, body.len, cc, s, points, &bad);
+  kp_httpc_req_t q = {.method = "GET", .url = kp_buf_str(&url), .timeout_ms = timeout_ms};
+  if (st == KP_OK) st = kp_httpc_do(http, &q, &r);
+  if (st == KP_OK && r.status != 200) st = r.status == 404 ? KP_ERR_NOTFOUND : KP_ERR_PERM;
+  if (st == KP_OK) st = kp_signals_raw_parse(r.body.data, r.body.len, cc, s, points, &bad);
   kp_buf_free(&url);
-  kp_buf_free(&body);
+  kp_httpc_resp_free(&r);
   return st;
 }

@@ -21,6 +21,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "evidence/internal.h"
+#include "httpc/httpc.h"
 #include "store/store.h"
 
 typedef struct ev_rec {
@@ -465,28 +466,26 @@ kp_status_t kp_ev_bundle(const kp_ev_bundle_cfg_t *cfg, kp_ev_bundle_info_t *inf
     snprintf(why, cap, "cannot build the time-stamp request");
     goto out;
   }
-  /* the TSA URL: http://host:port/path */
-  char base[512];
-  const char *path = "/";
-  const char *hs = strstr(cfg->tsa_url, "://");
-  const char *slash = hs ? strchr(hs + 3, '/') : NULL;
-  size_t bl = slash ? (size_t)(slash - cfg->tsa_url) : strlen(cfg->tsa_url);
-  if (bl >= sizeof base) {
+  /* the TSA request goes through the control-plane client (its proxy, CA store, UA) */
+  if (!cfg->http) {
     st = KP_ERR_INVAL;
-    snprintf(why, cap, "TSA URL too long");
+    snprintf(why, cap, "no HTTP client for the TSA request");
     goto out;
   }
-  memcpy(base, cfg->tsa_url, bl);
-  base[bl] = 0;
-  if (slash) path = slash;
-  int status = 0;
-  st = kp_outbox_http_request(base, "POST", path, "application/timestamp-query", tsq.data, tsq.len,
-                              cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000, &status, &tsr);
-  if (st != KP_OK || status != 200) {
-    snprintf(why, cap, "the TSA %s did not answer the time-stamp request: %s (HTTP %d)", cfg->tsa_url, kp_strstatus(st), status);
+  kp_httpc_resp_t hr;
+  kp_httpc_resp_init(&hr);
+  kp_httpc_req_t q = {.method = "POST", .url = cfg->tsa_url, .content_type = "application/timestamp-query",
+                      .body = tsq.data, .body_len = tsq.len, .timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000};
+  st = kp_httpc_do(cfg->http, &q, &hr);
+  if (st != KP_OK || hr.status != 200) {
+    snprintf(why, cap, "the TSA %s did not answer the time-stamp request: %s (HTTP %d)", cfg->tsa_url,
+             st != KP_OK ? hr.error : "unexpected status", hr.status);
     if (st == KP_OK) st = KP_ERR_IO;
-    goto out;
+  } else {
+    st = kp_buf_append(&tsr, hr.body.data, hr.body.len);
   }
+  kp_httpc_resp_free(&hr);
+  if (st != KP_OK) goto out;
   kp_ev_ts_info_t ti;
   char twhy[256];
   if ((st = kp_ev_ts_check(tsr.data, tsr.len, manifest.data, manifest.len, anchor.data, anchor.len, nonce, &ti, twhy,

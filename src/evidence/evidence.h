@@ -36,7 +36,8 @@ typedef struct kp_ev_bundle_cfg {
   const char *records_path;   /* or files: record lines (chain.log / a collector export) */
   const char *signals_path;   /* and signal JSON Lines (docs/formats.md) */
   const char *collector;      /* custody: name of the collector that verified on ingest */
-  const char *tsa_url;        /* RFC 3161 time-stamping authority, http://host:port/path */
+  const char *tsa_url;        /* RFC 3161 time-stamping authority, http(s)://host[:port]/path */
+  struct kp_httpc *http;      /* control-plane client (src/httpc) for the TSA request; required */
   const char *tsa_ca_path;    /* PEM trust anchor of that TSA (checked now, copied in) */
   const char *out_path;       /* the .tar to write */
   const char *software;       /* "keepon 0.x" */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "httpc/httpc.h" /* KP_HTTPC_DEFAULT_UA only: nothing on the wire names keepon */
 #include "net/internal.h"
 
 kp_status_t kp_net_new(const kp_net_cfg_t *cfg, const kp_clock_t *clk, kp_trace_t *trace, kp_net_t **out) {
@@ -289,9 +290,9 @@ kp_status_t kp_net_http(kp_net_t *n, kp_conn_t *c, const kp_http_req_t *req, kp_
   double window = req->max_seconds > 0 ? req->max_seconds : n->cfg->http_timeout;
   int64_t deadline = kp_net_deadline(n, window);
   kp_status_t st = kp_buf_printf(&msg,
-                                 "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: keepon/1\r\nAccept: */*\r\n"
+                                 "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: */*\r\n"
                                  "Connection: close\r\n%s\r\n",
-                                 req->method, req->path, req->host,
+                                 req->method, req->path, req->host, KP_HTTPC_DEFAULT_UA, /* a browser's, as OONI */
                                  strcmp(req->method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
   if (st != KP_OK) goto out;
   const char *fail = conn_write(n, c, kp_buf_str(&msg), msg.len, deadline);

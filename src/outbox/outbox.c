@@ -382,3 +382,21 @@ kp_status_t kp_outbox_mark_delivered(kp_outbox_t *ob, uint64_t seq, const char *
   if (st == KP_OK) st = set_uid(ob, seq, uid);
   return st;
 }
+
+kp_status_t kp_outbox_mark_delivered_many(kp_outbox_t *ob, const uint64_t *seq, const char *const *uid, size_t n) {
+  kp_buf_t b;
+  kp_buf_init(&b, n * 160 + 1);
+  kp_status_t st = KP_OK;
+  for (size_t i = 0; i < n && st == KP_OK; i++) {
+    if (seq[i] < ob->uid_cap && ob->uid[seq[i]]) continue;
+    if (!*uid[i] || strlen(uid[i]) > 128 || strpbrk(uid[i], " \n")) st = KP_ERR_INVAL;
+    else st = kp_buf_printf(&b, "%llu %s\n", (unsigned long long)seq[i], uid[i]);
+  }
+  if (st == KP_OK && b.len && (st = lock_ob(ob)) == KP_OK) { /* same flock as every other writer */
+    st = append_durable(ob->afd, b.data, b.len); /* one fdatasync per batch */
+    unlock_ob(ob);
+  }
+  for (size_t i = 0; i < n && st == KP_OK && b.len; i++) st = set_uid(ob, seq[i], uid[i]);
+  kp_buf_free(&b);
+  return st;
+}

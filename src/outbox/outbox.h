@@ -34,6 +34,7 @@
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/status.h"
+#include "httpc/httpc.h"
 
 /* ---- records (pure) ---- */
 typedef struct kp_outbox_rec {
@@ -140,49 +141,56 @@ size_t kp_outbox_pending(kp_outbox_t *ob);
 /** Record delivery of @p seq (durable). */
 kp_status_t kp_outbox_mark_delivered(kp_outbox_t *ob, uint64_t seq, const char *uid);
 
+/** Record delivery of @p n records at once: one durable append (one fdatasync) for all. */
+kp_status_t kp_outbox_mark_delivered_many(kp_outbox_t *ob, const uint64_t *seq, const char *const *uid, size_t n);
+
 /* ---- uploader ---- */
+#define KP_UPLOAD_DEFAULT_PREFIX "/api/v1/keepon"
+
 typedef struct kp_upload_cfg {
-  const char *url;         /* collector base URL, "http://host:port" */
-  int max_attempts;        /* per record per run; 0 = 8 */
+  const char *url;         /* collector base URL, "https://name[:port]" (or http://) */
+  const char *path_prefix; /* routes are <prefix>/batch and <prefix>/submit; NULL = KP_UPLOAD_DEFAULT_PREFIX
+                              (a front such as nginx can expose them under any neutral path) */
+  kp_httpc_t *http;        /* the control-plane client (CA, proxy, UA); required; one connection kept */
+  int batch;               /* records per request (default 256, max 1024); 1 = one /submit each */
+  size_t batch_bytes;      /* and at most this many body bytes per request (default 4 MiB) */
+  int max_attempts;        /* per batch per run; 0 = 8 */
   int base_delay_ms;       /* first backoff (default 500) */
   int max_delay_ms;        /* cap (default 60000) */
   int timeout_ms;          /* per request (default 10000) */
   int64_t deadline_ms;     /* give up the whole run after this long (0 = none) */
   uint32_t seed;           /* jitter PRNG seed (0 = from the clock) */
+  const kp_clock_t *clock; /* NULL = system; time for deadline */
+  void (*sleep_ms)(void *ctx, int ms); /* NULL = nanosleep; tests inject a fake */
+  void *sleep_ctx;
 } kp_upload_cfg_t;
 
 typedef struct kp_upload_stats {
-  size_t delivered, duplicates, rejected, remaining, attempts;
+  size_t delivered, duplicates, rejected, remaining, attempts, requests_batch, requests_single;
   uint64_t checkpoint_seq;  /* head checkpoint the collector accepted this run (0: none) */
 } kp_upload_stats_t;
 
 /**
- * Deliver pending records in order, each POSTed to <url>/api/v1/keepon/submit. A failed
- * attempt (no connection, timeout, 5xx) waits base * 2^k ms with full jitter (capped) and
- * retries; a 4xx other than 408/429 means the collector refuses this record: it stays pending,
- * is counted as rejected, and the run moves on. Delivery is idempotent: the collector dedups by
- * content hash and answers the stored uid. @return KP_OK when nothing remains pending.
+ * Deliver pending records in seq order. Batch mode: up to cfg->batch record lines per
+ * POST <prefix>/batch (NDJSON) over the one kept-alive connection of cfg->http; the collector
+ * answers one result per line, so each record is acked individually. A collector without the
+ * batch route (404/405/415) is served one POST <prefix>/submit per record, as is a batch the
+ * collector cannot take (400); 413 halves the batch. A failed attempt (no connection, timeout,
+ * 408/429/5xx — of the request or of single records) waits kp_backoff_ms and retries what is
+ * still pending; a record answered with another 4xx stays pending, is counted as rejected and
+ * the run moves on. Delivery is idempotent: the collector dedups by content hash and answers the
+ * stored uid, so a retry after a lost reply stores nothing twice. Only a 200 with a
+ * measurement_uid marks a record delivered (durably, acked.log, one fdatasync per batch).
+ * @return KP_OK when nothing remains pending, KP_ERR_BUSY when some does, other errors for a
+ *         broken run (our own files, memory).
  */
 kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upload_stats_t *st);
 /** The backoff before attempt @p k (0-based) with full jitter: uniform in [0, min(cap, base*2^k)]. */
 int kp_outbox_backoff_ms(const kp_upload_cfg_t *cfg, int k, uint32_t *rng);
 
-/* ---- a small blocking HTTP/1.1 client (plain TCP; TLS is not supported yet) ---- */
-typedef struct kp_outbox_resp_head {
-  int status;
-  int64_t content_length; /* -1 absent */
-  bool keep_alive;
-  bool chunked;
-} kp_outbox_resp_head_t;
-/** Pure: parse a response head. KP_OK / KP_ERR_TRUNC (need more) / KP_ERR_INVAL / KP_ERR_RANGE. */
-kp_status_t kp_outbox_parse_resp_head(const uint8_t *p, size_t n, size_t max_head, kp_outbox_resp_head_t *out,
-                                    size_t *head_len);
-/**
- * One request to "http://host:port" + @p path; body may be NULL (GET). The response body is
- * appended to @p resp (capped by its cap_limit). @return KP_OK when a complete response arrived
- * (any status), KP_ERR_IO / KP_ERR_TIMEOUT / KP_ERR_INVAL otherwise.
- */
-kp_status_t kp_outbox_http_request(const char *base_url, const char *method, const char *path, const char *ctype,
-                            const void *body, size_t n, int timeout_ms, int *status, kp_buf_t *resp);
+/** Pure: parse a batch answer into per-record results (exactly @p n expected).
+ *  status[i] = HTTP status of record i, uid[i] = its measurement_uid (<128 chars) or "",
+ *  dup[i] = already stored. KP_ERR_INVAL when the answer is not n well-formed results. */
+kp_status_t kp_upload_parse_batch(const void *p, size_t len, size_t n, int *status, char (*uid)[128], bool *dup);
 
 #endif

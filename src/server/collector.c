@@ -9,6 +9,7 @@
  *   POST /api/v1/keepon/submit   keepon's signed record (outbox line): hash, key id and
  *                                signature re-verified, key pinned when --trusted-keys is set;
  *                                stored with seq, prev, sig, key; dedup per (key_id, hash)
+ *   POST /api/v1/keepon/batch    up to 1024 such lines (NDJSON), one result per line, same checks
  *   POST /api/v1/keepon/head, GET /api/v1/keepon/heads: signed head checkpoints (keepon.c)
  * Validation follows OONI's backend (reports.py): CC two upper-case letters or digits, ASN
  * "AS<n>" without leading zero (3..12 chars), test_name lower-case [a-z_] 2..30; CC ZZ or AS0
@@ -228,6 +229,12 @@ static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *
     kp_srv_error(resp, 400, "missing or invalid measurement_start_time");
     return KP_OK;
   }
+  /* indexed and listed fields stay small: a listing row cannot be megabytes (URLs are short;
+   * OONI's own report ids are < 100 bytes) */
+  if ((input && strlen(input) > 4096) || (rid && strlen(rid) > 256)) {
+    kp_srv_error(resp, 400, "input longer than 4096 bytes or report_id longer than 256");
+    return KP_OK;
+  }
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   kp_fastpath_flags_t fl;
@@ -395,13 +402,16 @@ static kp_status_t submit_report(kp_collector_t *c, const kp_srv_req_t *req, kp_
   else if (!valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
   else {
     kp_buf_t cb;
-    kp_buf_init(&cb, req->body_len + 64);
+    kp_buf_init(&cb, req->body_len * 6 + 64); /* worst case: every byte re-escaped */
     kp_jw_t w;
     kp_jw_init(&w, &cb);
     kp_jw_node(&w, content);
     uint8_t h[32];
     kp_sha256(cb.data, cb.len, h);
-    kp_status_t st = w.st == KP_OK ? enqueue(c, content, (const char *)cb.data, cb.len, h, NULL, resp) : w.st;
+    kp_status_t st = KP_OK;
+    if (w.st != KP_OK) /* the writer refuses what the parser took (nesting, size): the input's fault */
+      kp_srv_error(resp, 400, "measurement cannot be stored: nested too deeply or too large");
+    else st = enqueue(c, content, (const char *)cb.data, cb.len, h, NULL, resp);
     kp_buf_free(&cb);
     kp_json_doc_free(doc);
     return st;
@@ -416,20 +426,14 @@ static kp_status_t report_route(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
   return submit_report(c, req, resp);
 }
 
-/* POST /api/v1/keepon/submit: one outbox record line */
-static kp_status_t keepon_submit(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
-  kp_collector_t *c = ctx;
-  if (!kp_api_is_json_ctype(req, "application/json")) {
-    kp_srv_error(resp, 415, "Content-Type must be application/json");
-    return KP_OK;
-  }
-  size_t n = req->body_len;
-  while (n && (req->body[n - 1] == '\n' || req->body[n - 1] == '\r')) n--;
+/* one outbox record line -> queued (deferred resp) or an error in resp */
+static kp_status_t keepon_one(kp_collector_t *c, const uint8_t *body, size_t n, kp_srv_resp_t *resp) {
+  while (n && (body[n - 1] == '\n' || body[n - 1] == '\r')) n--;
   kp_json_doc_t *rdoc = NULL, *mdoc = NULL;
   kp_outbox_rec_t rec;
   const char *why;
   char msg[192];
-  if (kp_outbox_rec_parse(req->body, n, &rdoc, &rec, &why) != KP_OK) {
+  if (kp_outbox_rec_parse(body, n, &rdoc, &rec, &why) != KP_OK) {
     snprintf(msg, sizeof msg, "not a keepon record: %s", why);
     kp_srv_error(resp, 400, msg);
     return KP_OK;
@@ -456,6 +460,81 @@ static kp_status_t keepon_submit(void *ctx, const kp_srv_req_t *req, kp_srv_resp
   return st;
 }
 
+/* POST /api/v1/keepon/submit: one outbox record line */
+static kp_status_t keepon_submit(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
+  if (!kp_api_is_json_ctype(req, "application/json")) {
+    kp_srv_error(resp, 415, "Content-Type must be application/json");
+    return KP_OK;
+  }
+  return keepon_one(ctx, (const uint8_t *)req->body, req->body_len, resp);
+}
+
+/*
+ * POST /api/v1/keepon/batch (application/x-ndjson): up to KP_BATCH_MAX record lines, each
+ * handled exactly as /submit (same checks, same content-hash dedup, so a retried batch is
+ * idempotent). The batch is stored by a synchronous group commit before the answer, which is
+ * 200 {"results":[{"status":S,"measurement_uid":U[,"duplicate":true]} | {"status":S,"error":E}]}
+ * with one result per line, in order: every record is acked (or refused) individually.
+ */
+#define KP_BATCH_MAX 1024
+static kp_status_t keepon_batch(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
+  kp_collector_t *c = ctx;
+  if (!kp_api_is_json_ctype(req, "application/x-ndjson")) {
+    kp_srv_error(resp, 415, "Content-Type must be application/x-ndjson");
+    return KP_OK;
+  }
+  const uint8_t *p = (const uint8_t *)req->body, *end = p + req->body_len;
+  size_t nl = 0;
+  for (const uint8_t *q = p; q < end; nl++) {
+    const uint8_t *e = memchr(q, '\n', (size_t)(end - q));
+    q = e ? e + 1 : end;
+  }
+  if (nl == 0 || nl > KP_BATCH_MAX) {
+    kp_srv_error(resp, nl ? 413 : 400, nl ? "too many records in one batch" : "empty batch");
+    return KP_OK;
+  }
+  kp_srv_resp_t *rs = calloc(nl, sizeof *rs);
+  if (!rs) return KP_ERR_NOMEM;
+  kp_status_t st = KP_OK;
+  size_t k = 0;
+  for (const uint8_t *q = p; q < end && st == KP_OK; k++) {
+    const uint8_t *e = memchr(q, '\n', (size_t)(end - q));
+    size_t ln = (size_t)((e ? e : end) - q);
+    kp_buf_init(&rs[k].body, 4096);
+    kp_buf_init(&rs[k].headers, 1024);
+    rs[k].status = 200;
+    st = keepon_one(c, q, ln, &rs[k]);
+    q = e ? e + 1 : end;
+  }
+  kp_collector_flush(c); /* durable before we answer; completes every deferred rs[] */
+  kp_jw_t w;
+  kp_jw_init(&w, &resp->body);
+  kp_jw_obj_begin(&w);
+  kp_jw_key(&w, "results");
+  kp_jw_arr_begin(&w);
+  for (size_t i = 0; i < k; i++) {
+    kp_json_doc_t *d = NULL;
+    kp_jw_obj_begin(&w);
+    kp_jw_kint(&w, "status", rs[i].status);
+    if (kp_json_parse(rs[i].body.data ? rs[i].body.data : (const uint8_t *)"{}", rs[i].body.len ? rs[i].body.len : 2,
+                      NULL, &d, NULL) == KP_OK) {
+      const kp_json_t *o = kp_json_root(d);
+      const char *u = kp_json_get_str(o, "measurement_uid"), *er = kp_json_get_str(o, "error");
+      if (u) kp_jw_kstr(&w, "measurement_uid", u);
+      if (kp_json_truthy(kp_json_get(o, "duplicate"))) kp_jw_kbool(&w, "duplicate", true);
+      if (er) kp_jw_kstr(&w, "error", er);
+    }
+    kp_json_doc_free(d);
+    kp_jw_obj_end(&w);
+  }
+  kp_jw_arr_end(&w);
+  kp_jw_obj_end(&w);
+  kp_buf_putc(&resp->body, '\n');
+  for (size_t i = 0; i < nl; i++) kp_buf_free(&rs[i].body), kp_buf_free(&rs[i].headers);
+  free(rs);
+  return st == KP_OK ? w.st : st;
+}
+
 static kp_status_t health(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
   (void)ctx, (void)req;
   ok_json(resp, "status", "ok");
@@ -480,10 +559,14 @@ kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const stru
     return KP_ERR_INVAL;
   }
   const kp_srv_route_t routes[] = {
-    {.method = "POST", .prefix = "/report", .fn = report_route, .ctx = c},
-    {.method = "POST", .prefix = "/api/v1/keepon/submit", .fn = keepon_submit, .ctx = c},
+    /* uploads stay open, as OONI's collector is; every other write needs the admin token */
+    {.method = "POST", .prefix = "/report", .fn = report_route, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
+    {.method = "POST", .prefix = "/api/v1/keepon/submit", .fn = keepon_submit, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
+    {.method = "POST", .prefix = "/api/v1/keepon/batch", .fn = keepon_batch, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
     {.method = "GET", .prefix = "/api/v1/keepon/records", .fn = kp_api_keepon_records, .ctx = c},
-    {.method = "POST", .prefix = "/api/v1/keepon/head", .fn = kp_api_keepon_head_post, .ctx = c},
+    /* signed by the probe key (verified, pinned with --trusted-keys): an open write like submit */
+    {.method = "POST", .prefix = "/api/v1/keepon/head", .fn = kp_api_keepon_head_post, .ctx = c,
+     .flags = KP_SRV_OPEN_WRITE},
     {.method = "GET", .prefix = "/api/v1/keepon/heads", .fn = kp_api_keepon_heads, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/measurements", .fn = kp_api_measurements, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/aggregation", .fn = kp_api_aggregation, .ctx = c},

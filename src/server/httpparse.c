@@ -1,7 +1,7 @@
 /*
  * httpparse.c: pure HTTP/1.1 request/response head parsers over kp_cur_t.
  *
- * (The client-side response parser is in outbox/httpc.c.)
+ * (Control-plane clients use libcurl, src/httpc; measurements parse replies in src/net.)
  * Strict on purpose (RFC 9112): CRLF line ends, token methods and header
  * names, no obs-fold, no whitespace before ':', Content-Length digits only and
  * consistent if repeated, Content-Length together with Transfer-Encoding is

@@ -78,8 +78,11 @@ kp_status_t kp_api_keepon_head_post(void *ctx, const kp_srv_req_t *req, kp_srv_r
     kp_srv_error(resp, 409, "this collector does not hold every record up to the checkpoint; resend them");
   else if (st == KP_ERR_EXISTS)
     kp_srv_error(resp, 409, "the record stored at the checkpoint's seq is not the one it names");
-  else if (st == KP_ERR_UNSUPPORTED)
-    kp_srv_error(resp, 501, "this store keeps no head checkpoints");
+  else if (st == KP_ERR_UNSUPPORTED) { /* the ClickHouse backend has no chain_heads (docs/store.md) */
+    snprintf(msg, sizeof msg, "this collector's %s store keeps no head checkpoints (a SQLite store does)",
+             c->store->ops->name);
+    kp_srv_error(resp, 501, msg);
+  }
   else if (st != KP_OK)
     kp_srv_error(resp, 503, "storage unavailable; retry later");
   else {
@@ -95,8 +98,24 @@ kp_status_t kp_api_keepon_head_post(void *ctx, const kp_srv_req_t *req, kp_srv_r
   return KP_OK;
 }
 
+/* paging over the kept heads: skip `offset`, emit up to `limit` or until the byte budget */
+typedef struct heads_page {
+  kp_buf_t *out;
+  int64_t skip, limit, rows;
+  size_t budget;
+  bool more;
+} heads_page_t;
+
 static int head_row(void *ctx, const kp_store_head_t *sh) {
-  kp_buf_t *out = ctx;
+  heads_page_t *pg = ctx;
+  if (pg->skip > 0) {
+    pg->skip--;
+    return 0;
+  }
+  if (pg->rows >= pg->limit || (pg->rows > 0 && pg->out->len >= pg->budget)) {
+    pg->more = true;
+    return 1;
+  }
   kp_outbox_head_t h = {.seq = (uint64_t)sh->seq};
   snprintf(h.key_id, sizeof h.key_id, "%s", sh->key_id);
   kp_buf_t t;
@@ -108,17 +127,38 @@ static int head_row(void *ctx, const kp_store_head_t *sh) {
   ok = ok && kp_base64_decode(sh->sig, strlen(sh->sig), &t) == KP_OK && t.len == 64;
   if (ok) memcpy(h.sig, t.data, 64);
   kp_buf_free(&t);
-  return ok && kp_outbox_head_write(&h, out) != KP_OK; /* stop when the response cap is reached */
+  if (!ok) return 0; /* a row that is not a head: not listed (verify then misses it, never trusts it) */
+  if (kp_outbox_head_write(&h, pg->out) != KP_OK) return 1; /* the response cap is reached */
+  pg->rows++;
+  return 0;
 }
 
+/* GET /api/v1/keepon/heads[?key_id=][&limit=N (1..10000, default 1000)][&offset=K]: paged like
+ * /records; X-Next-Offset names the next page when rows follow */
 kp_status_t kp_api_keepon_heads(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
   kp_collector_t *c = ctx;
-  char kid[40];
+  char kid[40], v[32];
   const char *key = kp_srv_query_get(req->query, "key_id", kid, sizeof kid) ? kid : NULL;
+  heads_page_t pg = {.out = &resp->body, .limit = 1000,
+                     .budget = resp->page_bytes ? resp->page_bytes : ((size_t)1 << 20)};
+  if (kp_srv_query_get(req->query, "limit", v, sizeof v)) {
+    char *e;
+    long long x = strtoll(v, &e, 10);
+    if (*e || x < 1 || x > 10000) return kp_srv_error(resp, 400, "invalid parameter: limit"), KP_OK;
+    pg.limit = x;
+  }
+  if (kp_srv_query_get(req->query, "offset", v, sizeof v)) {
+    char *e;
+    long long x = strtoll(v, &e, 10);
+    if (*e || x < 0) return kp_srv_error(resp, 400, "invalid parameter: offset"), KP_OK;
+    pg.skip = x;
+  }
+  int64_t offset = pg.skip;
   resp->status = 200;
   resp->content_type = "application/x-ndjson";
-  kp_status_t st = kp_store_query_heads(c->store, key, head_row, &resp->body);
+  kp_status_t st = kp_store_query_heads(c->store, key, head_row, &pg);
   if (st == KP_ERR_UNSUPPORTED) st = KP_OK; /* no heads kept: an empty list */
+  if (st == KP_OK && pg.more) kp_buf_printf(&resp->headers, "X-Next-Offset: %lld\r\n", (long long)(offset + pg.rows));
   return st;
 }
 

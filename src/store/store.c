@@ -1,6 +1,6 @@
 /*
  * store.c: backend selection and the kp_store_* dispatchers over store->ops.
- * "sqlite:PATH" or a plain PATH selects SQLite (the only backend today).
+ * "sqlite:PATH" or a plain PATH selects SQLite; "clickhouse://..." selects ClickHouse.
  */
 #include "store/store.h"
 
@@ -13,6 +13,7 @@ void kp_store_filter_init(kp_store_filter_t *f) {
 
 kp_status_t kp_store_open(const char *path, kp_store_t **out) {
   if (!path || !*path) return KP_ERR_INVAL;
+  if (strncmp(path, "clickhouse://", 13) == 0) return kp_store_clickhouse_ops.open(path, out);
   if (strncmp(path, "sqlite:", 7) == 0) path += 7;
   return kp_store_sqlite_ops.open(path, out);
 }

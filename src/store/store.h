@@ -4,7 +4,8 @@
  * A backend is a const kp_store_ops_t table (designated initializers); the
  * only one today is SQLite (src/store/sqlite/, WAL, versioned migrations).
  * kp_store_* are thin dispatchers over store->ops, so the server never sees
- * the backend.
+ * the backend. The second backend is ClickHouse (src/store/clickhouse/, over its HTTP
+ * interface, optionally a Distributed cluster); both keep the contract below.
  *
  * Durability contract: kp_store_put_batch() returns only after every record
  * of the batch is durable (one transaction, committed with fsync), so a
@@ -59,6 +60,7 @@ typedef struct kp_store_filter {
   int64_t limit, offset;     /* limit 0 = no limit */
   bool with_body;
   bool order_seq;            /* keepon chain order (key_id, seq) instead of start_time desc */
+  bool keyed_only;           /* only keepon records (key_id IS NOT NULL) */
 } kp_store_filter_t;
 void kp_store_filter_init(kp_store_filter_t *f);
 
@@ -129,8 +131,10 @@ struct kp_store {
 };
 
 extern const kp_store_ops_t kp_store_sqlite_ops;
+extern const kp_store_ops_t kp_store_clickhouse_ops; /* src/store/clickhouse/, docs/store.md */
 
-/** Open by URL-ish path: "sqlite:PATH" or a plain PATH (SQLite). */
+/** Open by URL: "sqlite:PATH" or a plain PATH (SQLite), or
+ *  "clickhouse://HOST:PORT[,HOST:PORT...]/DB[?cluster=NAME]" (ClickHouse's HTTP interface). */
 kp_status_t kp_store_open(const char *path, kp_store_t **out);
 void kp_store_close(kp_store_t *s);
 kp_status_t kp_store_put_batch(kp_store_t *s, const kp_store_msm_t *m, size_t n, kp_store_put_result_t *res);

@@ -29,6 +29,7 @@
 #include "analysis/analysis.h"
 #include "fastpath/fastpath.h"
 #include "probe/probe.h"
+#include "httpc/httpc.h"
 #include "webconn/wc_net.h"
 
 #define MAX_TAGGED 512
@@ -174,7 +175,7 @@ static void measure(run_t *r, const char *input, kp_arena_t *a) {
       kp_wc_threq_t *q = &r->req;
       q->url = kp_arena_strndup(a, cur, strlen(cur));
       q->hdr_names[0] = "User-Agent";
-      q->hdr_values[0] = "Mozilla/5.0 (keepon)";
+      q->hdr_values[0] = KP_HTTPC_DEFAULT_UA; /* the helper fetches with it: must not name keepon */
       q->hdr_names[1] = "Accept";
       q->hdr_values[1] = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
       q->nhdr = 2;
@@ -188,7 +189,7 @@ static void measure(run_t *r, const char *input, kp_arena_t *a) {
           q->endpoints[q->nendpoints++] = kp_arena_strndup(a, ep, strlen(ep));
         }
       }
-      kp_status_t st = kp_wc_th_query(r->cfg->helper, q, r->cfg->control_timeout > 0 ? r->cfg->control_timeout : 30,
+      kp_status_t st = kp_wc_th_query(r->cfg->helper, r->cfg->helper_http, q, r->cfg->control_timeout > 0 ? r->cfg->control_timeout : 30,
                                       &r->ctl_body, &r->control_failure);
       if (st != KP_OK && !r->control_failure) r->control_failure = "unknown_failure: control request";
       if (!r->control_failure) { /* TH-only addresses get extra flows */

@@ -58,13 +58,15 @@ bool kp_wc_system_says_nodata(const kp_net_cfg_t *cfg, const char *host);
 /** First value of header @p name in a raw response head (bounded scan). */
 bool kp_wc_head_value(const uint8_t *head, size_t n, const char *name, char *out, size_t cap);
 
+struct kp_httpc_opts;
 /**
- * POST @p req to the helper at @p helper ("http://ADDR:PORT/path", literal
- * address) and return the 200 response body in @p body_out.
+ * POST @p req to the helper at @p helper ("https://NAME[:PORT]/path" or http://) through
+ * the control-plane client made from @p http_opts (NULL = defaults: system CAs, no proxy;
+ * timeouts and body cap are set here) and return the 200 response body in @p body_out.
  * @p failure: NULL on success, else why the control failed (data, not error).
  * @return KP_ERR_INVAL for a helper URL we cannot use, KP_ERR_NOMEM
  */
-kp_status_t kp_wc_th_query(const char *helper, const kp_wc_threq_t *req, double timeout, kp_buf_t *body_out,
-                           const char **failure);
+kp_status_t kp_wc_th_query(const char *helper, const struct kp_httpc_opts *http_opts, const kp_wc_threq_t *req,
+                           double timeout, kp_buf_t *body_out, const char **failure);
 
 #endif

@@ -297,10 +297,12 @@ kp_status_t kp_wc_url_split(const char *url, char *scheme, size_t scap, char *ho
 /* ---- the probe: `keepon probe web` ---- */
 
 struct kp_fp_db;
+struct kp_httpc_opts;
 typedef struct kp_wc_probe_cfg {
   const char *resolver;        /* the one DNS-over-UDP resolver: "ip" or "ip:port" */
   const char *ca_file;         /* NULL = system store */
-  const char *helper;          /* "http://ADDR:PORT/" (NULL: no control) */
+  const char *helper;          /* "https://NAME[:PORT]/" or http:// (NULL: no control) */
+  const struct kp_httpc_opts *helper_http; /* control-plane client options (proxy, CA); NULL = defaults */
   double step_timeout;         /* DNS / TCP / TLS / HTTP step, seconds */
   double url_timeout;          /* whole measurement of one URL */
   double control_timeout;      /* the control request (0 = 30) */

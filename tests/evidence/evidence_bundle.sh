@@ -31,7 +31,8 @@ for _ in $(seq 300); do [ -s "$T/tsa.port" ] && break; sleep 0.1; done # python 
 [ -s "$T/tsa.port" ] || fail "TSA did not start: $(cat "$T/tsa.log")"
 TSAURL=http://127.0.0.1:$(cat "$T/tsa.port")/tsr
 
-"$BIN" serve --db "$T/c.db" --listen 127.0.0.1:0 2> "$T/serve.log" &
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/token"; chmod 600 "$T/token" # signals ingest is an admin write
+"$BIN" serve --admin-token-file "$T/token" --db "$T/c.db" --listen 127.0.0.1:0 2> "$T/serve.log" &
 SRV=$!
 for _ in $(seq 50); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
 U=http://127.0.0.1:$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
@@ -45,7 +46,7 @@ for i in $(seq 0 11); do
   printf '{"type":"signal","entity_type":"country","entity_code":"KZ","datasource":"ping-slash24","t":%d,"step":3600,"value":%d}\n' $((1641373200 + i * 3600)) $((9000 - i * 700)) >> "$T/sig.jsonl"
 done
 printf '{"type":"signal","entity_type":"country","entity_code":"KG","datasource":"ping-slash24","t":1641380400,"step":3600,"value":5}\n' >> "$T/sig.jsonl"
-code=$(curl -s -o "$T/out" -w '%{http_code}' -H 'Content-Type: application/x-ndjson' --data-binary @"$T/sig.jsonl" "$U/api/v1/signals")
+code=$(curl -s -o "$T/out" -w '%{http_code}' -H "Authorization: Bearer $(cat "$T/token")" -H 'Content-Type: application/x-ndjson' --data-binary @"$T/sig.jsonl" "$U/api/v1/signals")
 [ "$code" = 200 ] || fail "signals: $code $(cat "$T/out")"
 kill "$SRV"; wait "$SRV"; SRV=
 # the incident as keepon detect writes it (fields the bundle reads: id, cc, start_ts, end_ts, events)

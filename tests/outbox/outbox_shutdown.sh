@@ -29,17 +29,23 @@ fail() { echo "FAIL: $*"; [ -f "$S/serve.log" ] && tail -40 "$S/serve.log"; exit
 ok() { echo "ok   $*"; }
 cl() { ip netns exec "$P-client" env KEEPON_HOME="$S/home" KEEPON_DATA="$src/data" "$@"; }
 URL=http://198.19.2.2:8080
-count() { ip netns exec "$P-servers" curl -s -m 5 "$URL/api/v1/measurements?probe_cc=KZ&limit=1" | sed -n 's/.*"count":\([0-9]*\).*/\1/p'; }
+# count [NS]: the collector's measurement count as seen from namespace P-NS (default servers,
+# the collector's own); empty when the request fails
+count() { ip netns exec "$P-${1:-servers}" curl -s -m "${2:-5}" "$URL/api/v1/measurements?probe_cc=KZ&limit=1" | sed -n 's/.*"count":\([0-9]*\).*/\1/p'; }
 
 lab up >/dev/null 2>&1 || fail "lab up"
 KEEPON_DATA="$src/data" ip netns exec "$P-servers" "$K" serve --db "$S/c.db" --listen 198.19.2.2:8080 2>"$S/serve.log" &
 SRV=$!
 for _ in $(seq 50); do grep -q 'port 8080' "$S/serve.log" 2>/dev/null && break; sleep 0.1; done
-[ "$(count)" = 0 ] || fail "collector not reachable before the shutdown"
+[ "$(count)" = 0 ] || fail "collector not up in $P-servers"
+[ "$(count client)" = 0 ] || fail "collector not reachable from the client before the shutdown"
 ok "collector up in $P-servers, reachable from the client"
 
 lab censor network_down on >/dev/null 2>&1 || fail "network_down on"
-[ -z "$(count)" ] || true
+# the shutdown is real: the client cannot reach the collector, which itself is still up
+[ -z "$(count client 2)" ] || fail "the client still reaches the collector during network_down"
+[ "$(count)" = 0 ] || fail "the collector itself stopped answering during network_down"
+ok "network_down: the collector is unreachable from the client, still up in $P-servers"
 n=0
 for round in 1 2; do
   cl "$K" probe im --targets "$src/data/targets/lab-im.json" --resolver 198.19.10.53 --ca-file "$S/lab/pki/ca.crt" \

@@ -6,13 +6,17 @@
  *  - open() cuts only an incomplete last line, never a complete (even bad) one
  *  - delivery marks survive reopen; backoff grows and stays within its cap
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/file.h"
+#include "httpc/httpc.h"
 #include "kp_test.h"
 #include "outbox/outbox.h"
 
@@ -313,5 +317,93 @@ KP_TEST(record_roundtrip_and_bad_records) {
   KP_ASSERT_EQ(kp_outbox_rec_parse("nope", 4, &doc, &r, &why), KP_ERR_INVAL);
   kp_buf_free(&again);
   kp_buf_free(&b);
+  kp_outbox_close(ob);
+}
+
+KP_TEST(batch_answer_parse) {
+  int st[3];
+  char uid[3][128];
+  bool dup[3];
+  const char *a = "{\"results\":[{\"status\":200,\"measurement_uid\":\"u1\",\"duplicate\":true},"
+                  "{\"status\":403,\"error\":\"rejected\"},{\"status\":503,\"error\":\"later\"}]}";
+  KP_ASSERT_OK(kp_upload_parse_batch(a, strlen(a), 3, st, uid, dup));
+  KP_ASSERT_EQ(st[0], 200);
+  KP_ASSERT_STREQ(uid[0], "u1");
+  KP_ASSERT(dup[0]);
+  KP_ASSERT_EQ(st[1], 403);
+  KP_ASSERT_STREQ(uid[1], "");
+  KP_ASSERT(!dup[1]);
+  KP_ASSERT_EQ(st[2], 503);
+  /* one result per record, no more, no fewer: a short answer acks nothing */
+  KP_ASSERT_EQ(kp_upload_parse_batch(a, strlen(a), 2, st, uid, dup), KP_ERR_INVAL);
+  const char *no_uid = "{\"results\":[{\"status\":200}]}";
+  KP_ASSERT_EQ(kp_upload_parse_batch(no_uid, strlen(no_uid), 1, st, uid, dup), KP_ERR_INVAL);
+  const char *blank = "{\"results\":[{\"status\":200,\"measurement_uid\":\"a b\"}]}";
+  KP_ASSERT_EQ(kp_upload_parse_batch(blank, strlen(blank), 1, st, uid, dup), KP_ERR_INVAL);
+  const char *range = "{\"results\":[{\"status\":99,\"measurement_uid\":\"u\"}]}";
+  KP_ASSERT_EQ(kp_upload_parse_batch(range, strlen(range), 1, st, uid, dup), KP_ERR_INVAL);
+  KP_ASSERT_EQ(kp_upload_parse_batch("[]", 2, 1, st, uid, dup), KP_ERR_INVAL);
+}
+
+/* the uploader's retry loop with an injected clock and sleep: no waiting, exact accounting */
+typedef struct fake_time {
+  kp_clock_manual_t clk;
+  int sleeps, slept_ms, max_single;
+} fake_time_t;
+
+static void fake_sleep(void *ctx, int ms) {
+  fake_time_t *f = ctx;
+  f->sleeps++;
+  f->slept_ms += ms;
+  if (ms > f->max_single) f->max_single = ms;
+  f->clk.now_ns += (int64_t)ms * 1000000;
+}
+
+static int dead_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t l = sizeof a;
+  KP_ASSERT(bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0);
+  close(fd); /* nothing listens there now: connections are refused at once */
+  return ntohs(a.sin_port);
+}
+
+KP_TEST(upload_retries_with_backoff_then_keeps_everything) {
+  kp_outbox_t *ob = fresh("u", 3);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", dead_port());
+  kp_httpc_t *http = NULL;
+  KP_ASSERT_OK(kp_httpc_new(NULL, &http));
+  fake_time_t ft = {0};
+  kp_clock_manual_init(&ft.clk, 1000000000);
+  kp_upload_cfg_t cfg = {.url = url, .http = http, .max_attempts = 4, .base_delay_ms = 100, .max_delay_ms = 250,
+                         .seed = 9, .clock = &ft.clk.clock, .sleep_ms = fake_sleep, .sleep_ctx = &ft};
+  kp_upload_stats_t s;
+  KP_ASSERT_EQ(kp_outbox_upload(ob, &cfg, &s), KP_ERR_BUSY);
+  KP_ASSERT_EQ(s.attempts, 4);           /* max_attempts per window, one window (3 < batch) */
+  KP_ASSERT_EQ(ft.sleeps, 3);            /* a backoff between attempts, none after the last */
+  KP_ASSERT(ft.max_single <= 250);       /* capped */
+  KP_ASSERT_EQ(s.delivered, 0);
+  KP_ASSERT_EQ(s.remaining, 3);          /* nothing lost */
+  KP_ASSERT_EQ(kp_outbox_pending(ob), 3);
+  /* a run deadline stops the retries before max_attempts */
+  fake_time_t f2 = {0};
+  kp_clock_manual_init(&f2.clk, 1000000000);
+  kp_upload_cfg_t c2 = {.url = url, .http = http, .max_attempts = 1000, .base_delay_ms = 400, .max_delay_ms = 400,
+                        .deadline_ms = 1000, .seed = 3, .clock = &f2.clk.clock, .sleep_ms = fake_sleep,
+                        .sleep_ctx = &f2};
+  KP_ASSERT_EQ(kp_outbox_upload(ob, &c2, &s), KP_ERR_BUSY);
+  KP_ASSERT(s.attempts >= 2 && s.attempts < 1000);
+  KP_ASSERT_MSG(f2.slept_ms <= 1001, "slept %d ms past a 1000 ms deadline", f2.slept_ms);
+  /* one request per record when asked (--batch 1): attempts count per request */
+  kp_upload_cfg_t c3 = {.url = url, .http = http, .batch = 1, .max_attempts = 2, .seed = 5,
+                        .clock = &ft.clk.clock, .sleep_ms = fake_sleep, .sleep_ctx = &ft};
+  KP_ASSERT_EQ(kp_outbox_upload(ob, &c3, &s), KP_ERR_BUSY);
+  KP_ASSERT_EQ(s.requests_batch, 0);
+  KP_ASSERT_EQ(s.requests_single, 2);    /* record 1 fails twice: the run stops, in order */
+  /* no client: refused up front */
+  kp_upload_cfg_t c4 = {.url = url};
+  KP_ASSERT_EQ(kp_outbox_upload(ob, &c4, &s), KP_ERR_INVAL);
+  kp_httpc_free(http);
   kp_outbox_close(ob);
 }

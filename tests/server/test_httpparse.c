@@ -87,18 +87,3 @@ KP_TEST(query_decoding) {
   KP_ASSERT(!kp_srv_query_get(q, "missing", v, sizeof v));
   KP_ASSERT(!kp_srv_query_get(q, "input", v, 5)); /* does not fit */
 }
-
-KP_TEST(response_head) {
-  const char *s = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
-  kp_outbox_resp_head_t h;
-  size_t hl;
-  KP_ASSERT_OK(kp_outbox_parse_resp_head((const uint8_t *)s, strlen(s), 16384, &h, &hl));
-  KP_ASSERT_EQ(h.status, 200);
-  KP_ASSERT_EQ(h.content_length, 5);
-  KP_ASSERT(!h.keep_alive);
-  KP_ASSERT_STREQ(s + hl, "hello");
-  for (size_t n = 0; n < hl; n++)
-    KP_ASSERT_EQ(kp_outbox_parse_resp_head((const uint8_t *)s, n, 16384, &h, &hl), KP_ERR_TRUNC);
-  const char *bad = "HTTP/1.1 20 OK\r\n\r\n";
-  KP_ASSERT_EQ(kp_outbox_parse_resp_head((const uint8_t *)bad, strlen(bad), 16384, &h, &hl), KP_ERR_INVAL);
-}
