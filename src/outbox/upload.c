@@ -141,7 +141,23 @@ typedef struct run {
   int *status;
   char (*uid)[128];
   bool *dup;
+  char (*err)[160]; /* the collector's reason for a refused record ("" when none) */
 } run_t;
+
+/* the "error" of each of the @p n results of a batch answer (already checked by
+ * kp_upload_parse_batch) into err[0..n), or (@p n == 0) of a single answer into err[at]: what
+ * the probe's operator is told when a record is refused */
+static void fill_errors(run_t *r, size_t n, size_t at) {
+  kp_json_doc_t *doc = NULL;
+  for (size_t i = 0; i < (n ? n : 1); i++) r->err[n ? i : at][0] = 0;
+  if (kp_json_parse(r->resp.body.data, r->resp.body.len, NULL, &doc, NULL) != KP_OK) return;
+  const kp_json_t *root = kp_json_root(doc), *res = n ? kp_json_get(root, "results") : NULL;
+  for (size_t i = 0; i < (n ? n : 1); i++) {
+    const char *e = kp_json_get_str(n ? kp_json_at(res, i) : root, "error");
+    if (e) snprintf(r->err[n ? i : at], sizeof r->err[0], "%s", e);
+  }
+  kp_json_doc_free(doc);
+}
 
 enum { R_RETRY = 0, R_DONE = 1 }; /* result of one try on a window */
 
@@ -159,7 +175,8 @@ static kp_status_t apply(run_t *r, pending_t *v, size_t *idx, size_t *m) {
     } else if (s == 408 || s == 425 || s == 429 || s >= 500) {
       idx[keep++] = idx[i];
     } else {
-      kp_log_warnx("upload", "seq %llu refused by the collector (HTTP %d)", (unsigned long long)v[idx[i]].seq, s);
+      kp_log_warnx("upload", "seq %llu refused by the collector (HTTP %d)%s%s", (unsigned long long)v[idx[i]].seq, s,
+                   r->err[i][0] ? ": " : "", r->err[i]);
       r->stats->rejected++;
     }
   }
@@ -183,6 +200,8 @@ static kp_status_t try_single(run_t *r, pending_t *v, size_t *idx, size_t *m) {
       break;
     }
     r->status[i] = r->resp.status;
+    r->err[i][0] = 0;
+    if (r->resp.status != 200) fill_errors(r, 0, i);
     if (r->resp.status == 200) {
       kp_json_doc_t *doc = NULL;
       const char *u = NULL;
@@ -226,11 +245,14 @@ static kp_status_t try_window(run_t *r, pending_t *v, size_t *idx, size_t *m) {
     r->window = *m / 2;
     return KP_OK;
   }
+  for (size_t i = 0; i < *m; i++) r->err[i][0] = 0;
   if (s != 200) {
     for (size_t i = 0; i < *m; i++) r->status[i] = s;
   } else if (kp_upload_parse_batch(r->resp.body.data, r->resp.body.len, *m, r->status, r->uid, r->dup) != KP_OK) {
     kp_log_warnx("upload", "malformed batch answer; retrying");
     for (size_t i = 0; i < *m; i++) r->status[i] = 502;
+  } else {
+    fill_errors(r, *m, 0);
   }
   return apply(r, v, idx, m);
 }
@@ -287,8 +309,9 @@ kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upl
   r.status = calloc(MAX_BATCH, sizeof *r.status);
   r.uid = calloc(MAX_BATCH, sizeof *r.uid);
   r.dup = calloc(MAX_BATCH, sizeof *r.dup);
+  r.err = calloc(MAX_BATCH, sizeof *r.err);
   size_t *idx = calloc(MAX_BATCH, sizeof *idx);
-  if (st == KP_OK && (!r.status || !r.uid || !r.dup || !idx)) st = KP_ERR_NOMEM;
+  if (st == KP_OK && (!r.status || !r.uid || !r.dup || !r.err || !idx)) st = KP_ERR_NOMEM;
   uint32_t rng = cfg->seed ? cfg->seed : (uint32_t)kp_now_mono(clk) ^ 0xa5a5a5a5u;
   int max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 8;
   int64_t start = kp_now_mono(clk);
@@ -334,6 +357,7 @@ kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upl
   free(r.status);
   free(r.uid);
   free(r.dup);
+  free(r.err);
   free(idx);
   kp_buf_free(&r.body);
   kp_httpc_resp_free(&r.resp);

@@ -21,7 +21,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok   $*"; }
 export KEEPON_HOME=$T/home KEEPON_DATA=${KP_SRC:-.}/data
 
-"$BIN" serve --db "$T/c.db" --listen 127.0.0.1:0 --allowed-hosts collector 2> "$T/serve.log" & # nginx sends Host: <upstream name>
+"$BIN" serve --db "$T/c.db" --listen 127.0.0.1:0 --allowed-hosts collector,127.0.0.1 2> "$T/serve.log" & # nginx sends Host: <upstream name>
 SRV=$!
 for _ in $(seq 50); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
