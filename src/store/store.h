@@ -59,7 +59,8 @@ typedef struct kp_store_filter {
   int anomaly, confirmed, failure; /* -1 any, 0/1 */
   int64_t limit, offset;     /* limit 0 = no limit */
   bool with_body;
-  bool order_seq;            /* keepon chain order (key_id, seq) instead of start_time desc */
+  bool order_seq;            /* keepon chain order (key_id, seq) instead of start_time desc; lists (and
+                                counts) keepon records only, as keyed_only does */
   bool keyed_only;           /* only keepon records (key_id IS NOT NULL) */
 } kp_store_filter_t;
 void kp_store_filter_init(kp_store_filter_t *f);

@@ -64,6 +64,15 @@ grep -q '16 delivered' "$T/upC" || fail "not all deliverable: $(cat "$T/upC")"
 "$BIN" verify --server "$U" --key-id "$(keyid C)" > "$T/v" || fail "C on server: $(cat "$T/v")"
 ok "16 parallel outbox adds: seqs 1..16, all delivered, chain intact"
 
+# heads listing is paged like /records: 3 keys (A, B, C), pages of 2 then 1, bad limit 400
+curl -s -D "$T/h1" -o "$T/p1" "$U/api/v1/keepon/heads?limit=2" && curl -s -o "$T/p2" "$U/api/v1/keepon/heads?limit=2&offset=2" ||
+  fail "heads pages"
+[ "$(wc -l < "$T/p1")" = 2 ] && [ "$(wc -l < "$T/p2")" = 1 ] || fail "heads pages: $(cat "$T/p1" "$T/p2")"
+grep -qi '^X-Next-Offset: 2' "$T/h1" || fail "heads next offset: $(cat "$T/h1")"
+[ "$(sort "$T/p1" "$T/p2" | uniq | wc -l)" = 3 ] || fail "heads pages overlap"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$U/api/v1/keepon/heads?limit=10001")" = 400 ] || fail "heads limit 10001 accepted"
+ok "heads listing paged (limit + offset, X-Next-Offset, limit <= 10000)"
+
 # ---- 3. head checkpoints and acked.log ----
 [ "$(sqlite3 "$T/c.db" "SELECT seq FROM chain_heads WHERE key_id='$KA'")" = 2 ] || fail "no head kept for A"
 sqlite3 "$T/c.db" "DELETE FROM chain WHERE key_id='$KA' AND seq=2" || fail "sqlite delete"

@@ -364,7 +364,7 @@ static void build_where_q(where_t *w, const kp_store_filter_t *f, bool chain) {
   w_flag(w, "anomaly", f->anomaly);
   w_flag(w, "confirmed", f->confirmed);
   w_flag(w, "failure", f->failure);
-  if (f->keyed_only)
+  if (f->keyed_only || f->order_seq) /* chain order: keepon records only (the chain table's rows) */
     kp_buf_printf(&w->sql, "%s%s IS NOT NULL", w->nord || w->sql.len ? " AND " : " WHERE ", chain ? "c.key_id" : "key_id");
 }
 
