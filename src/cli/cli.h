@@ -40,6 +40,7 @@ int kp_cmd_serve(int argc, char **argv);
 int kp_cmd_upload(int argc, char **argv);
 int kp_cmd_outbox(int argc, char **argv);
 int kp_cmd_verify(int argc, char **argv);
+int kp_cmd_evidence(int argc, char **argv);
 int kp_cmd_watch(int argc, char **argv);
 int kp_cmd_census(int argc, char **argv);
 int kp_cmd_bgp(int argc, char **argv);

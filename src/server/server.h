@@ -167,6 +167,7 @@ struct kp_fp_db;
 typedef struct kp_collector kp_collector_t;
 typedef struct kp_collector_config {
   size_t max_batch;          /* records per group commit (default 512) */
+  const char *trusted_keys;  /* file of pinned keepon key ids, one a line (NULL: any key) */
 } kp_collector_config_t;
 /** Mount the routes on @p srv; the collector borrows store and fingerprints. */
 kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const struct kp_fp_db *fp,

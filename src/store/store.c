@@ -48,3 +48,11 @@ kp_status_t kp_store_list_entities(kp_store_t *s, kp_store_entity_cb cb, void *c
   if (!s->ops->list_entities) return KP_ERR_UNSUPPORTED;
   return s->ops->list_entities(s, cb, ctx);
 }
+kp_status_t kp_store_put_head(kp_store_t *s, const kp_store_head_t *h) {
+  if (!s->ops->put_head) return KP_ERR_UNSUPPORTED;
+  return s->ops->put_head(s, h);
+}
+kp_status_t kp_store_query_heads(kp_store_t *s, const char *key_id, kp_store_head_cb cb, void *ctx) {
+  if (!s->ops->query_heads) return KP_ERR_UNSUPPORTED;
+  return s->ops->query_heads(s, key_id, cb, ctx);
+}

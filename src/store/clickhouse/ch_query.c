@@ -49,6 +49,8 @@ static kp_status_t build_where(kp_buf_t *b, const kp_store_filter_t *f) {
                                                     {"msm_failure", f->failure}};
   for (size_t i = 0; i < 3 && st == KP_OK; i++)
     if (fl[i].v >= 0 && (st = w_and(b, &n)) == KP_OK) st = kp_buf_printf(b, "%s = %d", fl[i].col, fl[i].v ? 1 : 0);
+  /* chain order lists keepon records only, as SQLite's chain table does (store.h) */
+  if (st == KP_OK && (f->keyed_only || f->order_seq) && (st = w_and(b, &n)) == KP_OK) st = kp_buf_puts(b, "key_id != ''");
   return st;
 }
 
