@@ -26,6 +26,7 @@
 #include "base/opts.h"
 #include "cli/cli.h"
 #include "httpc/httpc.h"
+#include "locate/locate.h"
 #include "outbox/outbox.h"
 #include "probe/probe.h"
 
@@ -100,7 +101,8 @@ static void upload_pending(const char *dir, const char *url) {
 
 static int probe_im(int argc, char **argv) {
   const char *apps_opt = NULL, *targets_path = NULL, *resolver = "8.8.8.8", *ca_file = NULL, *output = NULL;
-  const char *cc = "ZZ", *asn = "AS0", *netname = "", *probe_ip = NULL;
+  const char *cc = NULL, *asn = NULL, *netname = NULL, *probe_ip = NULL; /* NULL: looked up (src/locate) */
+  kp_cli_locate_t lv = {0};
   const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
   bool no_outbox = false;
   double timeout = 60;
@@ -115,14 +117,15 @@ static int probe_im(int argc, char **argv) {
     {"output", 'o', KP_OPT_STR, "FILE", "JSONL output (default <state>/measurements/im-<time>.jsonl)", &output, 0, 0},
     {"timeout", 0, KP_OPT_DOUBLE, "S", "budget for the whole suite in seconds (default 60)", &timeout, 1, 3600},
     {"parallel", 'j', KP_OPT_INT, "N", "concurrent flows (default 32)", &parallel, 1, 64},
-    {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default ZZ)", &cc, 0, 0},
-    {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default AS0)", &asn, 0, 0},
+    {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default: looked up, else ZZ)", &cc, 0, 0},
+    {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default: looked up, else AS0)", &asn, 0, 0},
     {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},
     {"with-probe-ip", 0, KP_OPT_STR, "IP", "record this probe IP (default: 127.0.0.1, i.e. none)", &probe_ip, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
     {"collector", 'c', KP_OPT_STR, "URL", "upload to this collector after the run (default $KEEPON_COLLECTOR)",
      &collector, 0, 0},
+    KP_CLI_LOCATE_OPTS(&lv),
     {0},
   };
   const kp_cmd_help_t help = {
@@ -159,9 +162,9 @@ static int probe_im(int argc, char **argv) {
     }
     if (!napps) return usage_error("--apps is empty");
   }
-  if (strlen(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z')
+  if (cc && (strlen(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z'))
     return usage_error("--probe-cc must be two upper-case letters, not '%s'", cc);
-  if (strncmp(asn, "AS", 2) != 0 || !asn[2] || strspn(asn + 2, "0123456789") != strlen(asn + 2) || strlen(asn) > 12)
+  if (asn && (strncmp(asn, "AS", 2) != 0 || !asn[2] || strspn(asn + 2, "0123456789") != strlen(asn + 2) || strlen(asn) > 12))
     return usage_error("--probe-asn must look like AS1234, not '%s'", asn);
   if (probe_ip) {
     kp_addr_t a;
@@ -199,9 +202,12 @@ static int probe_im(int argc, char **argv) {
               apps[i]);
       goto done;
     }
+  kp_cli_where_t where = {0}; /* filled by kp_cli_locate once every input is validated */
+  kp_locate_result_t located; /* its probe address is never used: probe_ip comes only from --with-probe-ip */
   kp_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .timeout = timeout, .parallel = (size_t)parallel,
-                        .probe_cc = cc, .probe_asn = asn, .probe_network_name = netname, .probe_ip = probe_ip,
-                        .software_version = KP_VERSION};
+                        .probe_cc = where.cc, .probe_asn = where.asn, .probe_network_name = where.network_name,
+                        .probe_ip = probe_ip, .software_version = KP_VERSION,
+                        .resolver_seen = where.resolver_ip, .resolver_asn = where.resolver_asn};
   if (kp_probe_cfg_check(&cfg, err, sizeof err) != KP_OK) {
     fprintf(stderr, "keepon probe im: %s\n", err);
     goto done;
@@ -230,6 +236,8 @@ static int probe_im(int argc, char **argv) {
       goto done;
     }
   }
+  if ((ret = kp_cli_locate(&lv, resolver, cc, asn, netname, &where, &located)) != KP_EXIT_OK) goto done;
+  ret = KP_EXIT_USAGE;
   kp_cli_privacy_notice();
   signal(SIGPIPE, SIG_IGN); /* a peer hanging up mid-write is a measurement, not a crash */
 

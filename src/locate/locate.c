@@ -57,7 +57,10 @@ static kp_status_t split_hostport(const char *hp, char *host, size_t hcap, char 
   return KP_OK;
 }
 
-/* Send @p q (again at half time), wait for a datagram @p accept takes; fd is connected. */
+/* Send @p q (again at half time) and wait for the answer; fd is connected. @p acc says, per
+ * datagram: KP_OK done; KP_ERR_INVAL / KP_ERR_TRUNC not ours or garbage, keep waiting (a
+ * spoofed datagram must not end the exchange); anything else: done with that status (an
+ * error response or an NXDOMAIN is an answer, waiting longer would not change it). */
 typedef kp_status_t (*accept_fn)(void *ctx, const uint8_t *p, size_t n);
 static kp_status_t exchange(int fd, const uint8_t *q, size_t qn, int timeout_ms, accept_fn acc, void *ctx) {
   int64_t start = now_ms(), deadline = start + timeout_ms;
@@ -84,7 +87,8 @@ static kp_status_t exchange(int fd, const uint8_t *q, size_t qn, int timeout_ms,
       if (errno == EINTR || errno == EAGAIN) continue;
       return KP_ERR_IO; /* ICMP unreachable shows up here on a connected socket */
     }
-    if (acc(ctx, buf, (size_t)got) == KP_OK) return KP_OK; /* anything else: keep waiting */
+    kp_status_t st = acc(ctx, buf, (size_t)got);
+    if (st != KP_ERR_INVAL && st != KP_ERR_TRUNC) return st;
   }
 }
 

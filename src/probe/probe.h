@@ -97,6 +97,8 @@ typedef struct kp_probe_cfg {
   const char *probe_network_name;
   const char *probe_ip;    /* NULL -> "127.0.0.1" (the default: privacy) */
   const char *software_version;
+  const char *resolver_seen; /* resolver_ip from the whoami lookup; NULL/"" -> the configured one */
+  const char *resolver_asn;  /* NULL -> "AS0" */
 } kp_probe_cfg_t;
 
 /** One flow's outcome (what the OONI key functions read). */
