@@ -12,6 +12,7 @@
  * (--collector or $KEEPON_COLLECTOR; a failed upload leaves them pending for
  * `keepon upload`, it does not fail the run).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -97,6 +98,19 @@ static void upload_pending(const char *dir, const char *url) {
          st == KP_OK ? "" : " (run 'keepon upload' later)");
   kp_httpc_free(http);
   kp_outbox_close(ob);
+}
+
+typedef struct locate_job {
+  const kp_cli_locate_t *v;
+  const char *resolver, *cc, *asn, *net;
+  kp_cli_where_t *w;
+  kp_locate_result_t *raw;
+  int rc;
+} locate_job_t;
+static void *locate_job(void *arg) {
+  locate_job_t *j = arg;
+  j->rc = kp_cli_locate(j->v, j->resolver, j->cc, j->asn, j->net, j->w, j->raw);
+  return NULL;
 }
 
 static int probe_im(int argc, char **argv) {
@@ -236,13 +250,21 @@ static int probe_im(int argc, char **argv) {
       goto done;
     }
   }
-  if ((ret = kp_cli_locate(&lv, resolver, cc, asn, netname, &where, &located)) != KP_EXIT_OK) goto done;
-  ret = KP_EXIT_USAGE;
   kp_cli_privacy_notice();
   signal(SIGPIPE, SIG_IGN); /* a peer hanging up mid-write is a measurement, not a crash */
 
   apps[napps] = NULL;
+  /* locate runs beside the measurement (its lookups overlap the flows instead of adding to them) */
+  locate_job_t lj = {&lv, resolver, cc, asn, netname, &where, &located, KP_EXIT_OK};
+  pthread_t lt;
+  bool lt_on = pthread_create(&lt, NULL, locate_job, &lj) == 0;
+  if (!lt_on) locate_job(&lj);
   st = kp_probe_im_run(&cfg, targets, apps, kp_clock_system(), &run);
+  if (lt_on) pthread_join(lt, NULL);
+  if (lj.rc != KP_EXIT_OK) {
+    ret = lj.rc;
+    goto done;
+  }
   if (st != KP_OK) {
     fprintf(stderr, "keepon probe im: run failed: %s\n", kp_strstatus(st));
     ret = KP_EXIT_FAIL;

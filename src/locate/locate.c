@@ -202,9 +202,11 @@ static void map(const kp_geo_t *g, const kp_addr_t *a, char *cc, uint32_t *asn, 
 kp_status_t kp_locate(const kp_locate_cfg_t *cfg, kp_locate_result_t *out) {
   if (!cfg || !out) return KP_ERR_INVAL;
   memset(out, 0, sizeof *out);
-  int tmo = cfg->timeout_ms > 0 ? cfg->timeout_ms : 3000;
+  int step = cfg->timeout_ms > 0 ? cfg->timeout_ms : 3000, tmo = step;
+  int64_t end = now_ms() + (cfg->budget_ms > 0 ? cfg->budget_ms : 6000);
+#define LEFT() ((tmo = (int)(end - now_ms() < step ? end - now_ms() : step)) > 0)
   const char *const *stun = cfg->stun ? cfg->stun : kp_locate_default_stun;
-  for (size_t i = 0; !out->found && stun[i]; i++) {
+  for (size_t i = 0; !out->found && stun[i] && LEFT(); i++) {
     kp_stun_mapped_t m;
     if (kp_locate_stun(stun[i], tmo, &m) == KP_OK) {
       out->found = true;
@@ -213,7 +215,7 @@ kp_status_t kp_locate(const kp_locate_cfg_t *cfg, kp_locate_result_t *out) {
     }
   }
   const char *const *urls = cfg->urls ? cfg->urls : kp_locate_default_urls;
-  for (size_t i = 0; !out->found && cfg->http && urls[i]; i++) {
+  for (size_t i = 0; !out->found && cfg->http && urls[i] && LEFT(); i++) {
     kp_httpc_resp_t r;
     kp_httpc_resp_init(&r);
     kp_httpc_req_t req = {.url = urls[i], .timeout_ms = tmo};
@@ -229,9 +231,12 @@ kp_status_t kp_locate(const kp_locate_cfg_t *cfg, kp_locate_result_t *out) {
   const char *who = cfg->whoami ? cfg->whoami : KP_LOCATE_WHOAMI_DEFAULT;
   if (cfg->resolver.family == 4 || cfg->resolver.family == 6) {
     kp_addr_t ra = cfg->resolver;
+    /* whoami keeps at least 1 s of its own: the measurement asks this resolver anyway */
+    if (!LEFT()) tmo = 1000;
     if (*who && kp_locate_whoami(&cfg->resolver, cfg->resolver_port, who, tmo, &ra) == KP_OK) out->resolver_found = true;
     kp_addr_fmt(&ra, out->resolver_ip);
     map(cfg->geo, &ra, NULL, &out->resolver_asn, out->resolver_network_name, sizeof out->resolver_network_name);
   }
+#undef LEFT
   return KP_OK;
 }

@@ -92,6 +92,8 @@ typedef struct kp_locate_cfg {
   uint16_t resolver_port;      /* 0 = 53 */
   const char *whoami;          /* NULL = KP_LOCATE_WHOAMI_DEFAULT; "" = skip */
   int timeout_ms;              /* per STUN server / per URL / whoami; 0 = 3000 */
+  int budget_ms;               /* the whole lookup: no step starts after it, each is cut to what is
+                                  left (getaddrinfo aside); whoami keeps >= 1 s; 0 = 6000 */
 } kp_locate_cfg_t;
 
 typedef struct kp_locate_result {

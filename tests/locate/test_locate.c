@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "geo/geo.h"
@@ -251,3 +252,26 @@ KP_TEST(locate_end_to_end_on_loopback) {
   close(fd);
 }
 
+
+/* The budget bounds the whole lookup: five silent servers at 1 s each finish within ~1.5 s. */
+KP_TEST(locate_budget_bounds_silent_servers) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  KP_ASSERT(fd >= 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  KP_ASSERT(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+  socklen_t sl = sizeof sa;
+  KP_ASSERT(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
+  char hp[64];
+  snprintf(hp, sizeof hp, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port)); /* bound, never answers */
+  const char *stun[] = {hp, hp, hp, hp, hp, NULL}, *none[] = {NULL};
+  kp_locate_cfg_t cfg = {.stun = stun, .urls = none, .timeout_ms = 1000, .budget_ms = 1500};
+  kp_locate_result_t res;
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  KP_ASSERT_OK(kp_locate(&cfg, &res));
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  KP_ASSERT(!res.found);
+  KP_ASSERT_MSG(s >= 1.4 && s < 2.2, "took %.2f s, want ~1.5", s);
+  close(fd);
+}
