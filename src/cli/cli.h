@@ -10,6 +10,7 @@
 #ifndef KP_CLI_CLI_H
 #define KP_CLI_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef int (*kp_cmd_fn)(int argc, char **argv);
@@ -84,5 +85,35 @@ struct kp_httpc *kp_cli_httpc_new(const kp_cli_httpc_t *v, int connect_ms, int t
 
 /** Directory holding keepon's installed data (lab scripts, fingerprints, targets). */
 const char *kp_cli_data_dir(void);
+
+/*
+ * Where the probe is (src/locate): the flags `probe im`, `probe web` and `locate` share.
+ * kp_cli_locate() looks up what the --probe-cc/--probe-asn flags do not give (flags win) and
+ * fills @p w with what goes into the envelope; @p raw keeps the probe address for
+ * --with-probe-ip only. Returns KP_EXIT_OK or KP_EXIT_USAGE (bad flags / databases).
+ */
+typedef struct kp_cli_locate {
+  const char *stun, *urls, *whoami, *geo_table, *city, *asn;
+  bool no_locate;
+} kp_cli_locate_t;
+#define KP_CLI_LOCATE_OPTS(v)                                                                                    \
+  {"stun", 0, KP_OPT_STR, "LIST", "STUN servers host:port,... (default OONI's; 'none' = skip)", &(v)->stun, 0, 0}, \
+  {"ip-lookup", 0, KP_OPT_STR, "URLS", "HTTPS IP-lookup URLs tried after STUN (default cloudflare trace, ubuntu geoip)", \
+   &(v)->urls, 0, 0},                                                                                           \
+  {"whoami", 0, KP_OPT_STR, "NAME", "name whose A answer is the resolver's address (default whoami.v4.powerdns.org)", \
+   &(v)->whoami, 0, 0},                                                                                         \
+  {"geo", 0, KP_OPT_STR, "FILE", "geo table (prefix,cc,region,asn,as_name) instead of the mmdb databases",    \
+   &(v)->geo_table, 0, 0},                                                                                      \
+  {"city-mmdb", 0, KP_OPT_STR, "FILE", "city mmdb (default var/geo/city.mmdb, scripts/geodata.sh)", &(v)->city, 0, 0}, \
+  {"asn-mmdb", 0, KP_OPT_STR, "FILE", "ASN mmdb or CSV (default var/geo/asn.mmdb)", &(v)->asn, 0, 0},          \
+  {"no-locate", 0, KP_OPT_FLAG, NULL, "do not look up where the probe is (ZZ / AS0 unless given)", &(v)->no_locate, 0, 0}
+typedef struct kp_cli_where {
+  char cc[3], asn[16], network_name[96];
+  char resolver_ip[46], resolver_asn[16], resolver_network_name[96];
+} kp_cli_where_t;
+struct kp_locate_result;
+int kp_cli_locate(const kp_cli_locate_t *v, const char *resolver, const char *cc_flag, const char *asn_flag,
+                  const char *net_flag, kp_cli_where_t *w, struct kp_locate_result *raw);
+int kp_cmd_locate(int argc, char **argv);
 
 #endif

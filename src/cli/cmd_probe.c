@@ -12,6 +12,7 @@
  * (--collector or $KEEPON_COLLECTOR; a failed upload leaves them pending for
  * `keepon upload`, it does not fail the run).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include "cli/cli.h"
 #include "httpc/httpc.h"
 #include "geo/geo.h"
+#include "locate/locate.h"
 #include "outbox/outbox.h"
 #include "probe/probe.h"
 
@@ -116,9 +118,23 @@ static const char *default_asn_db(char *buf, size_t cap) {
   return NULL;
 }
 
+typedef struct locate_job {
+  const kp_cli_locate_t *v;
+  const char *resolver, *cc, *asn, *net;
+  kp_cli_where_t *w;
+  kp_locate_result_t *raw;
+  int rc;
+} locate_job_t;
+static void *locate_job(void *arg) {
+  locate_job_t *j = arg;
+  j->rc = kp_cli_locate(j->v, j->resolver, j->cc, j->asn, j->net, j->w, j->raw);
+  return NULL;
+}
+
 static int probe_im(int argc, char **argv) {
   const char *apps_opt = NULL, *targets_path = NULL, *resolver = "8.8.8.8", *ca_file = NULL, *output = NULL;
-  const char *cc = "ZZ", *asn = "AS0", *netname = "", *probe_ip = NULL;
+  const char *cc = NULL, *asn = NULL, *netname = NULL, *probe_ip = NULL; /* NULL: looked up (src/locate) */
+  kp_cli_locate_t lv = {0};
   const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
   const char *asn_db = NULL, *geo_table = NULL;
   bool no_outbox = false;
@@ -134,8 +150,8 @@ static int probe_im(int argc, char **argv) {
     {"output", 'o', KP_OPT_STR, "FILE", "JSONL output (default <state>/measurements/im-<time>.jsonl)", &output, 0, 0},
     {"timeout", 0, KP_OPT_DOUBLE, "S", "budget for the whole suite in seconds (default 60)", &timeout, 1, 3600},
     {"parallel", 'j', KP_OPT_INT, "N", "concurrent flows (default 32)", &parallel, 1, 64},
-    {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default ZZ)", &cc, 0, 0},
-    {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default AS0)", &asn, 0, 0},
+    {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default: looked up, else ZZ)", &cc, 0, 0},
+    {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default: looked up, else AS0)", &asn, 0, 0},
     {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},
     {"with-probe-ip", 0, KP_OPT_STR, "IP", "record this probe IP (default: 127.0.0.1, i.e. none)", &probe_ip, 0, 0},
     {"asn-db", 0, KP_OPT_STR, "FILE", "ASN database (mmdb or ASN range CSV) for OONI's DNS consistency by ASN "
@@ -145,6 +161,7 @@ static int probe_im(int argc, char **argv) {
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
     {"collector", 'c', KP_OPT_STR, "URL", "upload to this collector after the run (default $KEEPON_COLLECTOR)",
      &collector, 0, 0},
+    KP_CLI_LOCATE_OPTS(&lv),
     {0},
   };
   const kp_cmd_help_t help = {
@@ -181,9 +198,9 @@ static int probe_im(int argc, char **argv) {
     }
     if (!napps) return usage_error("--apps is empty");
   }
-  if (strlen(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z')
+  if (cc && (strlen(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z'))
     return usage_error("--probe-cc must be two upper-case letters, not '%s'", cc);
-  if (strncmp(asn, "AS", 2) != 0 || !asn[2] || strspn(asn + 2, "0123456789") != strlen(asn + 2) || strlen(asn) > 12)
+  if (asn && (strncmp(asn, "AS", 2) != 0 || !asn[2] || strspn(asn + 2, "0123456789") != strlen(asn + 2) || strlen(asn) > 12))
     return usage_error("--probe-asn must look like AS1234, not '%s'", asn);
   if (probe_ip) {
     kp_addr_t a;
@@ -222,9 +239,12 @@ static int probe_im(int argc, char **argv) {
               apps[i]);
       goto done;
     }
+  kp_cli_where_t where = {0}; /* filled by kp_cli_locate once every input is validated */
+  kp_locate_result_t located; /* its probe address is never used: probe_ip comes only from --with-probe-ip */
   kp_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .timeout = timeout, .parallel = (size_t)parallel,
-                        .probe_cc = cc, .probe_asn = asn, .probe_network_name = netname, .probe_ip = probe_ip,
-                        .software_version = KP_VERSION};
+                        .probe_cc = where.cc, .probe_asn = where.asn, .probe_network_name = where.network_name,
+                        .probe_ip = probe_ip, .software_version = KP_VERSION,
+                        .resolver_seen = where.resolver_ip, .resolver_asn = where.resolver_asn};
   char asn_buf[4096];
   if (!asn_db && !geo_table) asn_db = default_asn_db(asn_buf, sizeof asn_buf);
   if (asn_db || geo_table) {
@@ -269,7 +289,17 @@ static int probe_im(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN); /* a peer hanging up mid-write is a measurement, not a crash */
 
   apps[napps] = NULL;
+  /* locate runs beside the measurement (its lookups overlap the flows instead of adding to them) */
+  locate_job_t lj = {&lv, resolver, cc, asn, netname, &where, &located, KP_EXIT_OK};
+  pthread_t lt;
+  bool lt_on = pthread_create(&lt, NULL, locate_job, &lj) == 0;
+  if (!lt_on) locate_job(&lj);
   st = kp_probe_im_run(&cfg, targets, apps, kp_clock_system(), &run);
+  if (lt_on) pthread_join(lt, NULL);
+  if (lj.rc != KP_EXIT_OK) {
+    ret = lj.rc;
+    goto done;
+  }
   if (st != KP_OK) {
     fprintf(stderr, "keepon probe im: run failed: %s\n", kp_strstatus(st));
     ret = KP_EXIT_FAIL;

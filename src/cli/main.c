@@ -15,6 +15,7 @@
 static const kp_cmd_t commands[] = {
   {"probe", kp_cmd_probe, "measure reachability from inside: 'probe im', 'probe web'"},
   {"analyze", kp_cmd_analyze, "add keepon's verdict and technique to OONI measurements (JSON / JSONL files)"},
+  {"locate", kp_cmd_locate, "find where the probe is: country, network, resolver (never prints the IP unless asked)"},
   {"helper", kp_cmd_helper, "run a Web Connectivity test helper (control vantage)"},
   {"serve", kp_cmd_serve, "run the collector, query API and dashboard"},
   {"upload", kp_cmd_upload, "deliver pending outbox records to a collector"},

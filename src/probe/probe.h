@@ -106,6 +106,8 @@ typedef struct kp_probe_cfg {
   const char *probe_ip;    /* NULL -> "127.0.0.1" (the default: privacy) */
   const char *software_version;
   const struct kp_geo *geo; /* maps DNS answers to ASNs (OONI's DNS consistency); NULL = no database */
+  const char *resolver_seen; /* resolver_ip from the whoami lookup; NULL/"" -> the configured one */
+  const char *resolver_asn;  /* NULL -> "AS0" */
 } kp_probe_cfg_t;
 
 /** One flow's outcome (what the OONI key functions read). */

@@ -78,8 +78,8 @@ kp_status_t kp_probe_write_measurement(const kp_probe_cfg_t *cfg, const kp_im_ru
   kp_jw_kstr(&w, "probe_ip", cfg->probe_ip ? cfg->probe_ip : "127.0.0.1");
   kp_jw_kstr(&w, "probe_network_name", cfg->probe_network_name ? cfg->probe_network_name : "");
   kp_jw_kstr(&w, "report_id", rid);
-  kp_jw_kstr(&w, "resolver_asn", "AS0");
-  kp_jw_kstr(&w, "resolver_ip", run->resolver_ip);
+  kp_jw_kstr(&w, "resolver_asn", cfg->resolver_asn ? cfg->resolver_asn : "AS0");
+  kp_jw_kstr(&w, "resolver_ip", cfg->resolver_seen && *cfg->resolver_seen ? cfg->resolver_seen : run->resolver_ip);
   kp_jw_kstr(&w, "resolver_network_name", "");
   kp_jw_kstr(&w, "software_name", "keepon");
   kp_jw_kstr(&w, "software_version", cfg->software_version ? cfg->software_version : "0");

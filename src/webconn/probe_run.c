@@ -398,8 +398,8 @@ static void write_envelope_head(const kp_wc_probe_cfg_t *cfg, kp_jw_t *w, const 
   kp_jw_kstr(w, "probe_ip", cfg->probe_ip ? cfg->probe_ip : "127.0.0.1");
   kp_jw_kstr(w, "probe_network_name", cfg->probe_network_name ? cfg->probe_network_name : "");
   kp_jw_kstr(w, "report_id", rid);
-  kp_jw_kstr(w, "resolver_asn", "AS0");
-  kp_jw_kstr(w, "resolver_ip", resolver_ip);
+  kp_jw_kstr(w, "resolver_asn", cfg->resolver_asn ? cfg->resolver_asn : "AS0");
+  kp_jw_kstr(w, "resolver_ip", cfg->resolver_seen && *cfg->resolver_seen ? cfg->resolver_seen : resolver_ip);
   kp_jw_kstr(w, "resolver_network_name", "");
   kp_jw_kstr(w, "software_name", "keepon");
   kp_jw_kstr(w, "software_version", cfg->software_version ? cfg->software_version : "0");

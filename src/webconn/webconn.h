@@ -347,6 +347,7 @@ typedef struct kp_wc_probe_cfg {
                                       (emulates Android's EAI_NODATA wrapper); NULL normally */
   kp_wc_opts_t opts;
   const char *probe_cc, *probe_asn, *probe_network_name, *probe_ip, *software_version;
+  const char *resolver_seen, *resolver_asn; /* whoami lookup (src/locate); NULL = configured / AS0 */
   const struct kp_fp_db *fp;   /* fingerprints (NULL: none confirm) */
 } kp_wc_probe_cfg_t;
 
