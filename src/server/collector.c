@@ -61,13 +61,17 @@ static kp_status_t parse_body(const kp_srv_req_t *req, kp_srv_resp_t *resp, kp_j
     kp_srv_error(resp, 415, "Content-Type must be application/json");
     return KP_ERR_INVAL;
   }
-  kp_srv_slice_t ce = kp_srv_header(req, "content-encoding");
-  if (ce.p && !kp_srv_slice_ieq(ce, "identity")) { /* OONI allows zstd; keepon does not yet */
-    kp_srv_error(resp, 415, "Content-Encoding is not supported; send plain JSON");
+  kp_buf_t raw; /* identity or zstd (as OONI's backend), inflation bounded */
+  kp_buf_init(&raw, KP_PS_MAX_INFLATE);
+  int hs = 0;
+  if (kp_ps_inflate(req, &raw, &hs) != KP_OK) {
+    kp_buf_free(&raw);
+    kp_srv_error(resp, hs ? hs : 500, hs == 415 ? "Content-Encoding must be zstd or identity" : "cannot inflate the body");
     return KP_ERR_INVAL;
   }
   size_t off = 0;
-  kp_status_t st = kp_json_parse(req->body, req->body_len, NULL, doc, &off);
+  kp_status_t st = kp_json_parse(raw.data, raw.len, NULL, doc, &off);
+  kp_buf_free(&raw);
   if (st != KP_OK) {
     char msg[96];
     snprintf(msg, sizeof msg, "malformed JSON at byte %zu", off);
