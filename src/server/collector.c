@@ -317,7 +317,7 @@ static kp_status_t submit_report(kp_collector_t *c, const kp_srv_req_t *req, kp_
   else if (!kp_msmt_valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
   else {
     kp_buf_t cb;
-    kp_buf_init(&cb, req->body_len + 64);
+    kp_buf_init(&cb, KP_PS_MAX_INFLATE + 64); /* the body may have been zstd */
     kp_jw_t w;
     kp_jw_init(&w, &cb);
     kp_jw_node(&w, content);
