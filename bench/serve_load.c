@@ -9,6 +9,8 @@
  * the same PREFIX resubmits byte-identical content (the collector must deduplicate it).
  * LOG gets one line per submission: "<input> <http status or 0 on error>". stdout gets
  * "ok=N err=N secs=S rate=R p50_ms=X p99_ms=Y".
+ * KP_LOAD_TLS=1: every connection is TLS (handshake included in the first request's latency;
+ * the certificate is not verified: a loopback bench, not a client).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "base/buf.h"
 #include "net/net.h"
 #include "outbox/outbox.h"
@@ -32,6 +36,25 @@ static int g_per;
 static const char *g_prefix;
 static FILE *g_log;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX *g_tls;          /* KP_LOAD_TLS=1 */
+static __thread SSL *t_ssl;     /* this thread's connection, when TLS */
+
+static ssize_t xsend(int fd, const void *p, size_t n) {
+  if (!t_ssl) return send(fd, p, n, MSG_NOSIGNAL);
+  size_t done = 0;
+  while (done < n) {
+    int r = SSL_write(t_ssl, (const char *)p + done, (int)(n - done));
+    if (r <= 0) return -1;
+    done += (size_t)r;
+  }
+  return (ssize_t)n;
+}
+static ssize_t xrecv(int fd, void *p, size_t n) { return t_ssl ? SSL_read(t_ssl, p, (int)n) : recv(fd, p, n, 0); }
+static void xclose(int fd) {
+  if (t_ssl) SSL_free(t_ssl);
+  t_ssl = NULL;
+  close(fd);
+}
 
 typedef struct worker {
   int id;
@@ -58,6 +81,14 @@ static int dial(void) {
     close(fd);
     return -1;
   }
+  if (g_tls) {
+    t_ssl = SSL_new(g_tls);
+    SSL_set_tlsext_host_name(t_ssl, "localhost");
+    if (!t_ssl || SSL_set_fd(t_ssl, fd) != 1 || SSL_connect(t_ssl) != 1) {
+      xclose(fd);
+      return -1;
+    }
+  }
   return fd;
 }
 
@@ -66,13 +97,13 @@ static int roundtrip(int *fd, const char *path, const char *body, size_t n, kp_b
   if (*fd < 0 && (*fd = dial()) < 0) return 0;
   char head[512];
   int hl = snprintf(head, sizeof head,
-                    "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                    "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                     path, n);
-  if (send(*fd, head, (size_t)hl, MSG_NOSIGNAL) != hl || send(*fd, body, n, MSG_NOSIGNAL) != (ssize_t)n) goto fail;
+  if (xsend(*fd, head, (size_t)hl) != hl || xsend(*fd, body, n) != (ssize_t)n) goto fail;
   kp_buf_reset(out);
   for (;;) {
     char tmp[8192];
-    ssize_t r = recv(*fd, tmp, sizeof tmp, 0);
+    ssize_t r = xrecv(*fd, tmp, sizeof tmp);
     if (r <= 0) goto fail;
     kp_buf_append(out, tmp, (size_t)r);
     kp_http_resp_t h;
@@ -91,13 +122,13 @@ static int roundtrip(int *fd, const char *path, const char *body, size_t n, kp_b
     if (st == KP_ERR_TRUNC) continue;
     if (st != KP_OK) goto fail;
     if (!keep_alive) {
-      close(*fd);
+      xclose(*fd);
       *fd = -1;
     }
     return h.status;
   }
 fail:
-  close(*fd);
+  xclose(*fd);
   *fd = -1;
   return 0;
 }
@@ -145,7 +176,7 @@ static void *run(void *arg) {
       pthread_mutex_unlock(&g_mu);
     }
   }
-  if (fd >= 0) close(fd);
+  if (fd >= 0) xclose(fd);
   kp_buf_free(&resp);
   kp_buf_free(&body);
   return NULL;
@@ -169,6 +200,12 @@ int main(int argc, char **argv) {
   int nc = atoi(argv[2]);
   g_per = atoi(argv[3]);
   g_prefix = argv[4];
+  const char *tls = getenv("KP_LOAD_TLS");
+  if (tls && strcmp(tls, "1") == 0) {
+    g_tls = SSL_CTX_new(TLS_client_method());
+    if (!g_tls) return 2;
+    SSL_CTX_set_verify(g_tls, SSL_VERIFY_NONE, NULL);
+  }
   if (nc < 1 || nc > 4096 || g_per < 1) return 2;
   if (argc > 5 && !(g_log = fopen(argv[5], "w"))) return 1;
   worker_t *ws = calloc((size_t)nc, sizeof *ws);

@@ -22,7 +22,7 @@ now() { date +%s.%N; }
 run_keepon() { # RATE
   local t0 t1 wait=0.5
   t0=$(now)
-  $lab exec "$bin" -v census --cidr "$tmp/u.cidr" --passes 1 --rate "$1" --timeout $wait \
+  $lab exec "$bin" -v census --allow-reserved 198.18.0.0/15 --cidr "$tmp/u.cidr" --passes 1 --rate "$1" --timeout $wait \
     --min-hosts 1 --min-avail 0.0001 --out "$tmp/c.jsonl" 2> "$tmp/k.err"
   t1=$(now)
   local sent replies

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       kp_jw_obj_begin(&w);
       kp_wc_keys_write(&w, &k);
       kp_jw_obj_end(&w);
-      kp_wc_thresp_write(&w, &o->ctl, NULL, 0, &opts);
+      kp_wc_thresp_write(&w, &o->ctl, NULL, 0, &opts, NULL, NULL);
       kp_buf_free(&b);
     }
   }

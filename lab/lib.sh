@@ -50,10 +50,20 @@ ns_exists() { [ -e "/run/netns/$1" ]; }
 lab_hosts() { printf '%s\n' "$LAB_HOSTS" | awk 'NF == 5'; }
 # lab_names: every DNS name
 lab_names() { lab_hosts | awk '$2 != "-" { print $2 }'; }
-# lab_target_rows TARGET: the host rows a --target selects (an app, a name or an address)
+# lab_target_rows TARGET: the host rows a --target selects: an app, a name or an address, or
+# APP:HOST (one endpoint of an app: whatsapp:e3.whatsapp.net or whatsapp:198.19.12.3). An IPv6
+# address also has colons: APP:HOST applies only when the part before the first colon is an app.
 lab_target_rows() {
   local t=$1
-  lab_hosts | awk -v t="$t" '$1 == t || $2 == t || $3 == t || $4 == t'
+  lab_hosts | awk -v t="$t" '
+    { rows[NR] = $0; app[$1] = 1; a[NR] = $1; n[NR] = $2; v4[NR] = $3; v6[NR] = $4 }
+    END {
+      i = index(t, ":"); pa = i ? substr(t, 1, i - 1) : ""; ph = i ? substr(t, i + 1) : ""
+      scoped = (pa in app) && ph != ""
+      for (r = 1; r <= NR; r++)
+        if (scoped ? (a[r] == pa && (n[r] == ph || v4[r] == ph || v6[r] == ph)) \
+                   : (a[r] == t || n[r] == t || v4[r] == t || v6[r] == t)) print rows[r]
+    }'
 }
 lab_target_valid() { [ -n "$(lab_target_rows "$1")" ]; }
 lab_target_names() { lab_target_rows "$1" | awk '$2 != "-" { print $2 }'; }

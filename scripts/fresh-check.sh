@@ -11,8 +11,9 @@
 #             path, so tests that read ../shared/data run instead of skipping).
 #   3. run    inside a private mount + PID namespace (nothing mounted or started inside can
 #             outlive the check): /proc, /sys, a /dev of its own, a tmpfs /run (network namespaces live in
-#             /run/netns), this machine's /etc/resolv.conf and /root/.npmrc (npm reaches the
-#             registry the way this machine does); then, as root, from /work/keepon, nothing
+#             /run/netns), this machine's /etc/resolv.conf, /root/.npmrc and local CAs
+#             (/usr/local/share/ca-certificates, NODE_EXTRA_CA_CERTS: npm reaches the registry
+#             the way this machine does); then, as root, from /work/keepon, nothing
 #             else installed:
 #                 bash scripts/demo.sh  [--demo-args]      (default: as the README writes it)
 #                 bash scripts/test.sh  [--test-args]      (default: --fast, the release suite;
@@ -134,14 +135,23 @@ deb $security bookworm-security main
 EOF
 cp -L /etc/resolv.conf "$fs/etc/resolv.conf"
 [ -e /root/.npmrc ] && cp /root/.npmrc "$fs/root/.npmrc"
+# this machine's own CAs (e.g. an egress proxy's that re-signs https to the npm registry): the
+# root's ca-certificates package adds them to its store when deps.sh installs it, as it would on
+# a machine set up the same way; node is pointed at that store as here (NODE_EXTRA_CA_CERTS)
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  mkdir -p "$fs/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$fs/usr/local/share/ca-certificates/"
+fi
+node_ca=
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && node_ca="NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS"
 grep -q localhost "$fs/etc/hosts" 2>/dev/null || printf '127.0.0.1 localhost\n::1 localhost ip6-localhost\n' >"$fs/etc/hosts"
 echo keepon-fresh >"$fs/etc/hostname"
 say "root ready: $(du -sh --one-file-system "$fs" | cut -f1), $(chroot "$fs" dpkg-query -W | wc -l) packages"
 
 # ---------------------------------------------------------------- 2. tree
 mkdir -p "$fs/work/keepon"
+rev=$(git -C "$repo" rev-parse --short HEAD)
 if [ "$tree" = head ]; then
-  rev=$(git -C "$repo" rev-parse --short HEAD)
   git -C "$repo" archive HEAD | tar -x -C "$fs/work/keepon"
   dirty=$(git -C "$repo" status --porcelain --untracked-files=no | wc -l)
   say "tree: git archive HEAD ($rev)$([ "$dirty" = 0 ] || echo "; NOTE $dirty modified files are not in it (--tree worktree tests them)")"
@@ -175,7 +185,7 @@ EOF
 # The namespace side: make the root a mount point (ip netns exec remounts / as a slave), the
 # kernel file systems, /run as tmpfs (netns bind mounts), ../shared read-only, then chroot.
 inner='set -e
-fs=$1 shared=$2
+fs=$1 shared=$2 node_ca=$3
 mount --bind "$fs" "$fs"
 mount -t proc proc "$fs/proc"
 mount -t sysfs sysfs "$fs/sys"
@@ -194,13 +204,13 @@ ln -s /proc/self/fd "$fs/dev/fd"
 ln -s /proc/self/fd/0 "$fs/dev/stdin"; ln -s /proc/self/fd/1 "$fs/dev/stdout"; ln -s /proc/self/fd/2 "$fs/dev/stderr"
 mount -t tmpfs -o mode=755 tmpfs "$fs/run"
 if [ -n "$shared" ]; then mount --bind "$shared" "$fs/work/shared"; mount -o remount,bind,ro "$fs/work/shared"; fi
-exec chroot "$fs" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+exec chroot "$fs" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb $node_ca \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -l /work/fresh-inside.sh'
 say "running the README's commands inside (log: $log; limit ${limit}s)"
 # PID 1 inside is the in-root bash (it reaps orphans); timeout signals unshare, whose death
 # SIGKILLs that PID 1 (--kill-child), which takes every process of the namespace with it
 timeout --kill-after=20 "$limit" unshare --mount --pid --fork --kill-child --propagation private \
-  bash -c "$inner" inner "$fs" "$shared" > >(tee "$log") 2>&1 &
+  bash -c "$inner" inner "$fs" "$shared" "$node_ca" > >(tee "$log") 2>&1 &
 ns_pid=$!
 rc=0
 wait "$ns_pid" || rc=$?
@@ -220,7 +230,7 @@ bad=()
 demo_rc=$(sed -n 's/^== fresh: demo exit \([0-9]*\).*/\1/p' "$log")
 test_rc=$(sed -n 's/^== fresh: test exit \([0-9]*\).*/\1/p' "$log")
 echo
-say "=== verdict ($(git -C "$repo" rev-parse --short HEAD), $tree tree)"
+say "=== verdict ($rev, $tree tree)"
 if [ "$demo_rc" = 0 ] && grep -q '^MATCH' "$out/check.txt" 2>/dev/null; then
   say "ok   demo: exit 0, demo check MATCH ($(sed -n 's/.*demo exit 0 after \([0-9]*\) s/\1/p' "$log") s)"
 else

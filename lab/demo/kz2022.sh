@@ -81,7 +81,8 @@ start_serve() {
   local try
   for try in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 20000))
-    "$K" serve --listen "127.0.0.1:$port" --db "$out/keepon.db" >"$logs/serve.log" 2>&1 &
+    [ -s "$out/admin-token" ] || { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/admin-token"; chmod 600 "$out/admin-token"; }
+    "$K" serve --admin-token-file "$out/admin-token" --listen "127.0.0.1:$port" --db "$out/keepon.db" >"$logs/serve.log" 2>&1 &
     serve_pid=$!
     for _ in $(seq 50); do
       if curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v1/health" 2>/dev/null; then
@@ -141,9 +142,9 @@ start_watch() {
   watch_up=1
   chmod 755 "$out"
   echo 198.18.0.0/18 >"$out/watch.cidr"
-  wlab exec "$K" census --cidr "$out/watch.cidr" --passes 3 --rate 30000 --timeout 0.3 \
+  wlab exec "$K" census --allow-reserved 198.18.0.0/15 --cidr "$out/watch.cidr" --passes 3 --rate 30000 --timeout 0.3 \
     --out "$out/census.jsonl" >>"$logs/watch.log" 2>&1 || { skip watch "census failed (see $logs/watch.log)"; return; }
-  ip netns exec "${prefix}w-cl" "$K" watch --census "$out/census.jsonl" --cidr "$out/watch.cidr" --round "$round" --timeout 0.2 \
+  ip netns exec "${prefix}w-cl" "$K" watch --allow-reserved 198.18.0.0/15 --census "$out/census.jsonl" --cidr "$out/watch.cidr" --round "$round" --timeout 0.2 \
     --spread 0.2 --rate 20000 --geo-table "$out/geo.csv" --no-geo-default --detail changes \
     --out "$raw/watch.blocks.jsonl" --signals "$raw/watch.signals.jsonl" -v 2>>"$logs/watch.log" &
   pids+=($!)
@@ -347,7 +348,7 @@ fi
 # that no request nears serve's body cap however long the replay)
 if [ -n "$serve_pid" ]; then
   base=http://127.0.0.1:$port
-  post() { curl -fsS -X POST -H 'Expect:' -H "Content-Type: $3" --data-binary "@$2" "$base$1" >/dev/null 2>>"$logs/post.log"; }
+  post() { curl -fsS -X POST -H 'Expect:' -H "Authorization: Bearer $(cat "$out/admin-token")" -H "Content-Type: $3" --data-binary "@$2" "$base$1" >/dev/null 2>>"$logs/post.log"; }
   rm -rf "$sim/chunks"; mkdir -p "$sim/chunks"
   cat "$sim/signals.jsonl" "$sim/probe-signals.jsonl" 2>/dev/null | split -l 200 - "$sim/chunks/s."
   nok=0 nbad=0

@@ -15,7 +15,9 @@ docs/web.md for the mapping. Verbs (run as root):
 
 Topology (IPv4 only, like netemx; only 198.18.0.0/15):
   PREFIX-cl  qc0 198.18.1.2/24 ── qcen-c 198.18.1.1  PREFIX-cen (router + DPI) qcen-w 198.18.2.1 ── qw0 198.18.2.2/24  PREFIX-w
-  PREFIX-w holds every service address on lo (resolvers, web hosts, blockpage server, ISP proxy, TH).
+  PREFIX-w holds every service address on lo (resolvers, web hosts, blockpage server, ISP proxy).
+  PREFIX-th  qth0 198.18.5.80 ── qw-th 198.18.5.1  PREFIX-w: the TH in its own namespace, so the world's
+  services are not the helper's own addresses (which it refuses to reach).
   The censor routes 198.18.0.0/16 to the world and blackholes everything else (10.10.34.35 goes nowhere).
 Invariants: every process is started with its PID recorded in STATE/pids (one "PID NS NAME" per line)
 and stopped only by that PID; the DPI lives in the censor's own chains QA (filter FORWARD) and QANAT
@@ -117,6 +119,10 @@ def nsx(ns, *args, check=True):
 
 def names(prefix):
     return prefix + "-cl", prefix + "-cen", prefix + "-w"
+
+
+def th_ns(prefix):
+    return prefix + "-th"
 
 
 # ---- processes -------------------------------------------------------------------------------
@@ -279,7 +285,17 @@ def up(state, prefix, keepon):
     sh("ip", "-n", cen, "route", "add", "198.18.0.0/16", "via", WORLD)
     sh("ip", "-n", cen, "route", "add", "blackhole", "default")
     nsx(cen, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-    svc = sorted(set(MAP.values()) - {CLIENT})
+    th = th_ns(prefix)
+    sh("ip", "netns", "add", th)
+    sh("ip", "-n", th, "link", "set", "lo", "up")
+    sh("ip", "link", "add", "qth0", "netns", th, "type", "veth", "peer", "name", "qw-th", "netns", w)
+    sh("ip", "-n", th, "addr", "add", TH, "peer", "198.18.5.1", "dev", "qth0")
+    sh("ip", "-n", w, "addr", "add", "198.18.5.1", "peer", TH, "dev", "qw-th")
+    sh("ip", "-n", th, "link", "set", "qth0", "up")
+    sh("ip", "-n", w, "link", "set", "qw-th", "up")
+    sh("ip", "-n", th, "route", "add", "default", "via", "198.18.5.1")
+    nsx(w, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+    svc = sorted(set(MAP.values()) - {CLIENT, TH})
     for a in svc:
         sh("ip", "-n", w, "addr", "add", a + "/32", "dev", "lo")
     # the censor's own chains (DPI rules live only there)
@@ -287,15 +303,15 @@ def up(state, prefix, keepon):
     nsx(cen, "iptables", "-w", "-I", "FORWARD", "-i", "qcen-c", "-j", "QA")
     nsx(cen, "iptables", "-w", "-t", "nat", "-N", "QANAT")
     nsx(cen, "iptables", "-w", "-t", "nat", "-I", "PREROUTING", "-i", "qcen-c", "-j", "QANAT")
-    for ns, res in ((cl, ISP_RES), (w, OTHER_RES)):
+    for ns, res in ((cl, ISP_RES), (w, OTHER_RES), (th, OTHER_RES)):
         os.makedirs("/etc/netns/" + ns, exist_ok=True)
         with open("/etc/netns/%s/resolv.conf" % ns, "w") as f:
             f.write("nameserver %s\noptions timeout:2 attempts:1\n" % res)
     start_dns(state, prefix, "isp")
     start_dns(state, prefix, "other")
     start(state, w, "web", [sys.executable, os.path.abspath(__file__), "serve", state])
-    start(state, w, "th", [keepon, "helper", "--listen", TH + ":80", "--lab", "--ca-file",
-                           os.path.join(state, "pki", "ca.crt"), "--step-timeout", "2", "--timeout", "15"])
+    start(state, th, "th", [keepon, "helper", "--listen", TH + ":80", "--lab", "--allow-net", "198.18.0.0/15",
+                            "--ca-file", os.path.join(state, "pki", "ca.crt"), "--step-timeout", "2", "--timeout", "15"])
     # wait for every service
     deadline = time.time() + 10
     for ip, port in ((TH, 80), ("198.18.93.34", 443), ("198.18.130.17", 80)):
@@ -311,7 +327,7 @@ def up(state, prefix, keepon):
 
 def down(state, prefix):
     stop(state)
-    for ns in names(prefix):
+    for ns in names(prefix) + (th_ns(prefix),):
         sh("ip", "netns", "del", ns, check=False)
         d = "/etc/netns/" + ns
         if os.path.isdir(d):

@@ -48,6 +48,7 @@ bool kp_an_addr_expected(const kp_prefix_t *nets, size_t nnets, const kp_addr_t 
 /** What one flow showed (failure strings are df-007; NULL = step succeeded or not run). */
 typedef struct kp_an_flow {
   const char *name;         /* for the evidence text (the target URL) */
+  const char *role;         /* the app's service this flow tests (endpoint, web, dc, ...); NULL = "" */
   bool counts;              /* counts toward the reachable fraction */
   bool blockpage_only;      /* a plain-HTTP check: only a blockpage answer is evidence */
   bool download;            /* a throughput check */
@@ -84,6 +85,8 @@ typedef struct kp_an_result {
   size_t n_counting;        /* flows that count (m) */
   size_t n_ok;              /* of those, fully successful */
   size_t n_tech;            /* of those, showing the app's technique (n) */
+  size_t n_failed;          /* counting flows that failed (listed in the evidence when DEGRADED) */
+  bool by_role;             /* the technique agreed over a whole role (else: over a majority) */
   double reachable_fraction;
   char evidence[KP_AN_EVIDENCE_MAX];
 } kp_an_result_t;
@@ -94,7 +97,9 @@ kp_tech_t kp_an_flow_tech(const kp_an_flow_t *f, const kp_an_control_t *ctl);
 bool kp_an_flow_ok(const kp_an_flow_t *f);
 
 /**
- * Classify an app. @p outcome (optional, n entries) receives each flow's
+ * Classify an app (the agreement rule in classify.c's header and
+ * docs/probe.md: a technique is named only when a whole role, or a strict
+ * majority of the app's counting flows, shows it). @p outcome (optional, n entries) receives each flow's
  * technique (KP_TECH_NONE for ok or unexplained failures).
  */
 kp_status_t kp_an_classify(const kp_an_flow_t *flows, size_t n, const kp_an_control_t *ctl, kp_an_result_t *out,

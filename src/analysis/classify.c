@@ -24,14 +24,29 @@
  * blockpage_only flows (plain-HTTP checks) only ever yield row 5 and never
  * count toward reachability: a missing plain-HTTP service is not blocking.
  *
- * Per app (kp_an_classify):
+ * Per app (kp_an_classify): the agreement rule. One flow's failure on the
+ * real Internet is often just a flaky server; a campaigner publishing
+ * "blocked" must be able to stand on it. So:
  *  - network_down when the control target fails (DNS and connect) and no
  *    counting flow of the app succeeded: nothing gets through, so the app's
  *    own failures say nothing about targeted blocking.
- *  - otherwise the app's technique is the highest-precedence technique shown
- *    by any flow (enum order = the table above); n = flows showing it.
- *  - verdict: a technique -> BLOCKED; no technique but some counting flow
- *    failed -> DEGRADED; else OK.
+ *  - a technique T AGREES when
+ *      (a) a whole role shows it: every counting flow of one role (the
+ *          app's services: whatsapp endpoint / registration / web, telegram
+ *          dc / web, signal backend, ...; plain-HTTP checks are the role
+ *          http_check and can only agree on http_blockpage) has outcome T; or
+ *      (b) a strict majority of the app's counting flows has outcome T.
+ *    The app's technique is the highest-precedence (table order) agreeing T;
+ *    n = counting flows showing it (plus blockpage checks for http_blockpage).
+ *  - failures that agree on nothing (say 2 of WhatsApp's 32 endpoint
+ *    connects refused, or one reset and one timeout) name no technique: the
+ *    app is DEGRADED and the evidence lists the failing flows with what each
+ *    showed. Never BLOCKED on scattered failures.
+ *  - verdict: a technique -> BLOCKED; else any counting flow failed ->
+ *    DEGRADED; else OK.
+ *  Single-flow roles (whatsapp registration, web) agree on their one flow:
+ *  that service is then unreachable the same way OONI's own key says
+ *  ("registration_server_status": "blocked").
  * OONI's own keys are computed elsewhere (probe) with OONI's semantics; this
  * table is keepon's addition and never changes them.
  */
@@ -152,55 +167,102 @@ static void describe(const kp_an_flow_t *f, kp_tech_t t, char *out, size_t cap) 
   }
 }
 
+static const char *role_of(const kp_an_flow_t *f) {
+  return f->blockpage_only ? "http_check" : f->role ? f->role : "";
+}
+
+/* What a failed flow showed, for the DEGRADED list. */
+static const char *failure_of(const kp_an_flow_t *f) {
+  return f->dns_failure && f->sys_failure ? f->dns_failure
+         : f->connect_failure             ? f->connect_failure
+         : f->tls_failure                 ? f->tls_failure
+         : f->http_failure                ? f->http_failure
+                                          : "failed";
+}
+
+/* Does technique t agree over a whole role, or over a strict majority? (rule above) */
+static bool agrees(const kp_an_flow_t *flows, const kp_tech_t *tech, size_t n, size_t n_counting, kp_tech_t t,
+                   bool *by_role) {
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++)
+    if (flows[i].counts && !flows[i].blockpage_only && tech[i] == t) count++;
+  *by_role = false;
+  if (count * 2 > n_counting) return true;
+  for (size_t i = 0; i < n; i++) {
+    if (tech[i] != t || (!flows[i].counts && !flows[i].blockpage_only)) continue;
+    const char *role = role_of(&flows[i]);
+    bool all = true;
+    for (size_t k = 0; k < n && all; k++) {
+      const kp_an_flow_t *g = &flows[k];
+      if ((!g->counts && !g->blockpage_only) || strcmp(role_of(g), role) != 0) continue;
+      if (tech[k] != t) all = false;
+    }
+    if (all) {
+      *by_role = true;
+      return true;
+    }
+  }
+  return false;
+}
+
 kp_status_t kp_an_classify(const kp_an_flow_t *flows, size_t n, const kp_an_control_t *ctl, kp_an_result_t *out,
                            kp_tech_t *outcome) {
   memset(out, 0, sizeof *out);
   if (!ctl || (n && !flows)) return KP_ERR_INVAL;
-  kp_tech_t best = KP_TECH_NONE;
-  size_t best_i = 0;
+  kp_tech_t stack_tech[128];
+  kp_tech_t *tech = outcome ? outcome : n <= 128 ? stack_tech : NULL;
+  if (n && !tech) return KP_ERR_INVAL;
   for (size_t i = 0; i < n; i++) {
     const kp_an_flow_t *f = &flows[i];
-    kp_tech_t t = kp_an_flow_tech(f, ctl);
-    if (outcome) outcome[i] = t;
+    tech[i] = kp_an_flow_tech(f, ctl);
     if (f->counts && !f->blockpage_only) {
       out->n_counting++;
-      if (kp_an_flow_ok(f) && t == KP_TECH_NONE) out->n_ok++;
-    }
-    if (t != KP_TECH_NONE && (best == KP_TECH_NONE || t < best)) {
-      best = t;
-      best_i = i;
+      if (kp_an_flow_ok(f) && tech[i] == KP_TECH_NONE) out->n_ok++;
+      else out->n_failed++;
     }
   }
+  kp_tech_t best = KP_TECH_NONE;
   bool control_down = !ctl->dns_ok && !ctl->reach_ok;
   if (control_down && out->n_ok == 0 && out->n_counting > 0) {
     best = KP_TECH_NETWORK_DOWN;
-    if (outcome)
-      for (size_t i = 0; i < n; i++) outcome[i] = kp_an_flow_ok(&flows[i]) ? KP_TECH_NONE : KP_TECH_NETWORK_DOWN;
+    for (size_t i = 0; i < n; i++) tech[i] = kp_an_flow_ok(&flows[i]) ? KP_TECH_NONE : KP_TECH_NETWORK_DOWN;
+  } else {
+    for (int t = KP_TECH_NETWORK_DOWN + 1; t < KP_TECH_COUNT && best == KP_TECH_NONE; t++)
+      if (agrees(flows, tech, n, out->n_counting, (kp_tech_t)t, &out->by_role)) best = (kp_tech_t)t;
   }
   out->tech = best;
   out->reachable_fraction = out->n_counting ? (double)out->n_ok / (double)out->n_counting : 0.0;
+  size_t best_i = n;
   for (size_t i = 0; i < n; i++) {
     if (!flows[i].counts && !(best == KP_TECH_HTTP_BLOCKPAGE && flows[i].blockpage_only)) continue;
-    kp_tech_t t = best == KP_TECH_NETWORK_DOWN ? (kp_an_flow_ok(&flows[i]) ? KP_TECH_NONE : best)
-                                                : kp_an_flow_tech(&flows[i], ctl);
-    if (t == best && best != KP_TECH_NONE) out->n_tech++;
+    if (tech[i] == best && best != KP_TECH_NONE) {
+      out->n_tech++;
+      if (best_i == n) best_i = i;
+    }
   }
   if (best == KP_TECH_NETWORK_DOWN) {
     snprintf(out->evidence, sizeof out->evidence, "control target and all %zu app targets failed", out->n_counting);
   } else if (best != KP_TECH_NONE) {
     describe(&flows[best_i], best, out->evidence, sizeof out->evidence);
-  } else if (out->n_ok < out->n_counting) {
-    for (size_t i = 0; i < n; i++)
-      if (flows[i].counts && !kp_an_flow_ok(&flows[i])) {
-        const kp_an_flow_t *f = &flows[i];
-        const char *why = f->dns_failure && f->sys_failure ? f->dns_failure
-                          : f->connect_failure             ? f->connect_failure
-                          : f->tls_failure                 ? f->tls_failure
-                                                           : f->http_failure;
-        snprintf(out->evidence, sizeof out->evidence, "%s: %s (no censorship pattern)", f->name ? f->name : "?",
-                 why ? why : "failed");
+  } else if (out->n_failed) {
+    /* no agreement: list the failing flows (as many as fit) with what each showed */
+    size_t len = (size_t)snprintf(out->evidence, sizeof out->evidence, "%zu/%zu flows failed, no technique agrees:",
+                                  out->n_failed, out->n_counting);
+    size_t listed = 0;
+    for (size_t i = 0; i < n && len < sizeof out->evidence; i++) {
+      const kp_an_flow_t *f = &flows[i];
+      if (!f->counts || f->blockpage_only || (kp_an_flow_ok(f) && tech[i] == KP_TECH_NONE)) continue;
+      char item[320];
+      int k = snprintf(item, sizeof item, "%s %s %s", listed ? ";" : "", f->name ? f->name : "?",
+                       tech[i] != KP_TECH_NONE ? kp_tech_name(tech[i]) : failure_of(f));
+      if (k < 0 || len + (size_t)k + 16 >= sizeof out->evidence) {
+        snprintf(out->evidence + len, sizeof out->evidence - len, "; +%zu more", out->n_failed - listed);
         break;
       }
+      memcpy(out->evidence + len, item, (size_t)k + 1);
+      len += (size_t)k;
+      listed++;
+    }
   }
   out->verdict = best != KP_TECH_NONE ? KP_VERDICT_BLOCKED
                  : out->n_ok < out->n_counting ? KP_VERDICT_DEGRADED

@@ -145,3 +145,91 @@ unsigned kp_addr_sockaddr(const kp_addr_t *a, uint16_t port, struct sockaddr_sto
   memcpy(&s6->sin6_addr, a->b, 16);
   return sizeof *s6;
 }
+
+/*
+ * The "may a server of ours connect here" rule (kp_addr_is_public). One place,
+ * so the test helper's TCP step, its HTTP fetch and every redirect hop agree.
+ *
+ *   IPv4:  public  <=>  not an OONI bogon (kp_addr_is_bogon's v4 list).
+ *   IPv6:  public  <=>  not an OONI bogon, not ::/96 (IPv4-compatible),
+ *                       not fec0::/10 (site-local), not 64:ff9b:1::/48
+ *                       (local-use NAT64, RFC 8215), and every IPv4 address
+ *                       it embeds is public:
+ *                         ::ffff:a.b.c.d      mapped          (bits 96..127)
+ *                         64:ff9b::a.b.c.d    NAT64 RFC 6052  (bits 96..127)
+ *                         2002:AABB:CCDD::    6to4            (bits 16..47)
+ *                         2001:0:S:S::~C      Teredo server S (bits 32..63),
+ *                                             client ~C       (bits 96..127)
+ * Mapped, NAT64 and Teredo are bogons as a whole already; decoding them too
+ * keeps the rule right if that list is ever narrowed to OONI's exact one.
+ */
+static kp_addr_t v4_at(const uint8_t *b, bool invert) {
+  kp_addr_t v = {.family = 4};
+  for (int i = 0; i < 4; i++) v.b[i] = invert ? (uint8_t)~b[i] : b[i];
+  return v;
+}
+
+size_t kp_addr_embedded_v4(const kp_addr_t *a, kp_addr_t out[2]) {
+  if (a->family != 6) return 0;
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  static const uint8_t compat[12] = {0};
+  const uint8_t *b = a->b;
+  if (!memcmp(b, mapped, 12) || !memcmp(b, nat64, 12) || !memcmp(b, compat, 12)) {
+    out[0] = v4_at(b + 12, false);
+    return 1;
+  }
+  if (b[0] == 0x20 && b[1] == 0x02) { /* 6to4 */
+    out[0] = v4_at(b + 2, false);
+    return 1;
+  }
+  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) { /* Teredo */
+    out[0] = v4_at(b + 4, false);
+    out[1] = v4_at(b + 12, true);
+    return 2;
+  }
+  return 0;
+}
+
+bool kp_addr_is_public(const kp_addr_t *a) {
+  if (a->family != 4 && a->family != 6) return false;
+  if (kp_addr_is_bogon(a)) return false;
+  if (a->family == 6) {
+    static const char *const extra[] = {"::/96", "fec0::/10", "64:ff9b:1::/48"};
+    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {
+      kp_prefix_t p;
+      if (kp_prefix_parse(extra[i], &p) == KP_OK && kp_prefix_contains(&p, a)) return false;
+    }
+    kp_addr_t v4[2];
+    size_t n = kp_addr_embedded_v4(a, v4);
+    for (size_t i = 0; i < n; i++)
+      if (kp_addr_is_bogon(&v4[i])) return false;
+  }
+  return true;
+}
+
+bool kp_addr_is_local_scope(const kp_addr_t *a) {
+  /* loopback, unspecified/"this network", link-local (incl. 169.254.169.254), multicast,
+   * broadcast: never a measurement target, whatever an allow list says */
+  static const char *const v4[] = {"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4",
+                                   "255.255.255.255/32"};
+  static const char *const v6[] = {"::/128", "::1/128", "fe80::/10", "ff00::/8"};
+  kp_addr_t e[3];
+  size_t n = 0;
+  if (a->family == 4) e[n++] = *a;
+  else if (a->family == 6) {
+    e[n++] = *a;
+    n += kp_addr_embedded_v4(a, e + 1);
+  } else {
+    return true;
+  }
+  for (size_t k = 0; k < n; k++) {
+    const char *const *list = e[k].family == 4 ? v4 : v6;
+    size_t m = e[k].family == 4 ? sizeof v4 / sizeof *v4 : sizeof v6 / sizeof *v6;
+    for (size_t i = 0; i < m; i++) {
+      kp_prefix_t p;
+      if (kp_prefix_parse(list[i], &p) == KP_OK && kp_prefix_contains(&p, &e[k])) return true;
+    }
+  }
+  return false;
+}

@@ -34,6 +34,16 @@ const char *kp_prefix_fmt(const kp_prefix_t *p, char *out /* [KP_ADDR_STRLEN + 4
 bool kp_prefix_contains(const kp_prefix_t *p, const kp_addr_t *a);
 /** Bogon per OONI (private, loopback, link-local, CGN, multicast, reserved...). */
 bool kp_addr_is_bogon(const kp_addr_t *a);
+/**
+ * Public unicast: not an OONI bogon, and (IPv6) no IPv4-compatible, site-local or
+ * local-use NAT64 address, nor one embedding a bogon IPv4 (mapped, NAT64, 6to4,
+ * Teredo). The destination rule of the test helper (see webconn's kp_wc_dest_refuse).
+ */
+bool kp_addr_is_public(const kp_addr_t *a);
+/** Loopback, unspecified, link-local, multicast or broadcast, also when embedded in IPv6. */
+bool kp_addr_is_local_scope(const kp_addr_t *a);
+/** The IPv4 addresses an IPv6 address embeds (mapped, compatible, NAT64, 6to4: 1; Teredo: 2). */
+size_t kp_addr_embedded_v4(const kp_addr_t *a, kp_addr_t out[2]);
 struct sockaddr_storage;
 /** Fill @p ss with @p a and @p port; @return the sockaddr length to pass to bind/connect. */
 unsigned kp_addr_sockaddr(const kp_addr_t *a, uint16_t port, struct sockaddr_storage *ss);

@@ -104,3 +104,25 @@ void kp_sha256_hex(const void *p, size_t n, char out[65]) {
   }
   out[64] = 0;
 }
+
+static bool csv_formula_start(const char *s) {
+  if (s[0] == '\t' || s[0] == '\r') return true;
+  while (*s == ' ') s++;
+  return *s == '=' || *s == '+' || *s == '-' || *s == '@';
+}
+
+kp_status_t kp_csv_cell(kp_buf_t *out, const char *s) {
+  bool guard = csv_formula_start(s);
+  bool quote = guard || strpbrk(s, ",\"\r\n") != NULL;
+  kp_status_t st = KP_OK;
+  if (quote) st = kp_buf_putc(out, '"');
+  if (st == KP_OK && guard) st = kp_buf_putc(out, '\'');
+  for (const char *r = s; st == KP_OK && *r;) {
+    size_t k = strcspn(r, "\"");
+    st = kp_buf_append(out, r, k);
+    r += k;
+    if (st == KP_OK && *r == '"') st = kp_buf_append(out, "\"\"", 2), r++;
+  }
+  if (st == KP_OK && quote) st = kp_buf_putc(out, '"');
+  return st;
+}

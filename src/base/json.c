@@ -7,6 +7,18 @@
  * arena as one block, so lookups are O(n) over a flat array and the document
  * frees in one call. Strings are unescaped into the arena; \u0000 is kept and
  * the length is recorded.
+ *
+ * Strictness (issue 13): an object key holding \u0000 and an object with the
+ * same key twice are syntax errors (KP_ERR_INVAL). Lookups are by C string, so
+ * "probe_cc\u0000x" would otherwise answer for "probe_cc", and a duplicate
+ * would let two readers of one document (this one takes the first, most take
+ * the last) see different values. Duplicates are found by sorting the key
+ * pointers of each object (O(n log n), no quadratic input). A string *value*
+ * may hold \u0000 (OONI bodies can); kp_json_str gives its bytes with
+ * kp_json_strlen, while the C-string accessors (kp_json_cstr, kp_json_get_str)
+ * return NULL for it, so an indexed field is never silently truncated.
+ * Depth is capped at KP_JSON_MAX_DEPTH whatever the caller asks, which the
+ * writer's KP_JW_MAX_DEPTH exceeds: anything read can be written back.
  */
 #include "base/json.h"
 
@@ -231,7 +243,26 @@ static bool vec_push(vec_t *v, const char *key, const kp_json_t *item) {
   return true;
 }
 
+static int key_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* true when two keys of @p v are equal (keys hold no NUL: see parse_container) */
+static bool has_duplicate_key(parser_t *ps, const vec_t *v) {
+  if (v->n < 2) return false;
+  const char **k = malloc(v->n * sizeof *k);
+  if (!k) return fail(ps, KP_ERR_NOMEM), true;
+  memcpy(k, v->keys, v->n * sizeof *k);
+  qsort(k, v->n, sizeof *k, key_cmp);
+  bool dup = false;
+  for (size_t i = 1; i < v->n && !dup; i++) dup = strcmp(k[i - 1], k[i]) == 0;
+  free(k);
+  if (dup) fail(ps, KP_ERR_INVAL);
+  return dup;
+}
+
 static kp_json_t *finish_container(parser_t *ps, kp_json_type_t t, vec_t *v) {
+  if (t == KP_JSON_OBJECT && has_duplicate_key(ps, v)) return NULL;
   kp_json_t *node = new_node(ps, t);
   if (!node) return NULL;
   node->n = v->n;
@@ -271,6 +302,7 @@ static kp_json_t *parse_container(parser_t *ps, size_t depth, bool is_obj) {
       size_t klen;
       key = parse_string_raw(ps, &klen);
       if (!key) goto done;
+      if (strlen(key) != klen) { fail(ps, KP_ERR_INVAL); goto done; } /* \u0000 in a key */
       skip_ws(ps);
       if (!kp_cur_u8(&ps->c, &ch)) { fail(ps, KP_ERR_TRUNC); goto done; }
       if (ch != ':') { fail(ps, KP_ERR_INVAL); goto done; }
@@ -324,7 +356,8 @@ kp_status_t kp_json_parse(const void *p, size_t n, const kp_json_limits_t *lim,
                           kp_json_doc_t **out, size_t *err_off) {
   *out = NULL;
   size_t cap = lim && lim->max_bytes ? lim->max_bytes : (n > SIZE_MAX / 32 ? SIZE_MAX / 2 : n * 16 + 65536);
-  parser_t ps = {.c = kp_cur_make(p, n), .max_depth = lim && lim->max_depth ? lim->max_depth : 128};
+  parser_t ps = {.c = kp_cur_make(p, n), .max_depth = KP_JSON_MAX_DEPTH};
+  if (lim && lim->max_depth && lim->max_depth < KP_JSON_MAX_DEPTH) ps.max_depth = lim->max_depth;
   ps.arena = kp_arena_create(cap);
   if (!ps.arena) return KP_ERR_NOMEM;
   kp_json_t *root = parse_value(&ps, 0);
@@ -399,8 +432,13 @@ bool kp_json_int(const kp_json_t *v, int64_t *out) {
   return true;
 }
 
+const char *kp_json_cstr(const kp_json_t *v) {
+  if (!v || v->type != KP_JSON_STRING || strlen(v->u.str) != v->n) return NULL;
+  return v->u.str;
+}
+
 const char *kp_json_get_str(const kp_json_t *obj, const char *key) {
-  return kp_json_str(kp_json_get(obj, key));
+  return kp_json_cstr(kp_json_get(obj, key));
 }
 
 bool kp_json_get_int(const kp_json_t *obj, const char *key, int64_t *out) {

@@ -33,8 +33,11 @@ typedef enum kp_json_type {
 typedef struct kp_json_doc kp_json_doc_t;
 typedef struct kp_json kp_json_t;
 
+/** Deepest nesting the reader accepts (a smaller max_depth may be asked for). */
+#define KP_JSON_MAX_DEPTH 128
+
 typedef struct kp_json_limits {
-  size_t max_depth; /* 0 = 128 */
+  size_t max_depth; /* 0 or more than KP_JSON_MAX_DEPTH = KP_JSON_MAX_DEPTH */
   size_t max_bytes; /* arena cap, 0 = 16 * input length + 64 KiB */
 } kp_json_limits_t;
 
@@ -42,6 +45,7 @@ typedef struct kp_json_limits {
  * Parse one JSON value (surrounding whitespace allowed, nothing else).
  * @param[out] out     the document, owned by the caller
  * @param[out] err_off byte offset of the first error (may be NULL)
+ * Strict: a duplicate key in one object, or \u0000 in a key, is KP_ERR_INVAL.
  * @return KP_OK, KP_ERR_INVAL (syntax), KP_ERR_TRUNC, KP_ERR_RANGE (depth), KP_ERR_NOMEM
  */
 kp_status_t kp_json_parse(const void *p, size_t n, const kp_json_limits_t *lim,
@@ -51,7 +55,7 @@ const kp_json_t *kp_json_root(const kp_json_doc_t *doc);
 
 kp_json_type_t kp_json_type(const kp_json_t *v); /* NULL -> KP_JSON_NULL */
 bool kp_json_is(const kp_json_t *v, kp_json_type_t t);
-/** Object member by key (first match), or NULL. */
+/** Object member by key (keys are unique), or NULL. */
 const kp_json_t *kp_json_get(const kp_json_t *obj, const char *key);
 /** Element count of an array or object, 0 otherwise. */
 size_t kp_json_len(const kp_json_t *v);
@@ -62,6 +66,8 @@ const char *kp_json_key_at(const kp_json_t *obj, size_t i);
 /** String contents (NUL-terminated; may hold embedded NULs, see kp_json_strlen), or NULL. */
 const char *kp_json_str(const kp_json_t *v);
 size_t kp_json_strlen(const kp_json_t *v);
+/** String contents as a C string: NULL when not a string or when it holds \u0000. */
+const char *kp_json_cstr(const kp_json_t *v);
 /** Number value (0 when not a number). */
 double kp_json_num(const kp_json_t *v);
 /** Exact integer value when the number is integral and fits. */
@@ -70,12 +76,15 @@ bool kp_json_int(const kp_json_t *v, int64_t *out);
 const char *kp_json_numtext(const kp_json_t *v);
 bool kp_json_truthy(const kp_json_t *v); /* true only for JSON true */
 
-/* Shorthands: member of the given type or NULL/default. */
+/* Shorthands: member of the given type or NULL/default (get_str: as kp_json_cstr). */
 const char *kp_json_get_str(const kp_json_t *obj, const char *key);
 bool kp_json_get_int(const kp_json_t *obj, const char *key, int64_t *out);
 
 /* ---- writer ---- */
-#define KP_JW_MAX_DEPTH 64
+/* Above the reader's cap, with room for envelopes around a parsed document:
+ * a document kp_json_parse accepted is always re-serialized (a 70-deep
+ * measurement is accepted or refused by the reader, never by the writer). */
+#define KP_JW_MAX_DEPTH (KP_JSON_MAX_DEPTH + 16)
 typedef struct kp_jw {
   kp_buf_t *out;       /* borrowed */
   int depth;

@@ -66,8 +66,25 @@ static long aspath_count(const uint8_t *p, uint32_t n, uint8_t asn_len) {
 static const char seg_open[5] = {' ', '{', ' ', '(', '['};
 static const char seg_close[5] = {' ', '}', ' ', ')', ']'};
 
-size_t kp_aspath_str(const uint8_t *p, uint32_t n, uint8_t asn_len, char *out) {
+/* bgpdump's AS path text, with every write bounded by @p cap.
+ *
+ * bgpdump 1.6 stops with "..." once the text passes 8000 - 100 bytes, but
+ * checks only after an AS number: segment delimiters ("}{", ") (", ...) are
+ * written unchecked, so a path of empty segments (2 bytes each on the wire,
+ * 2 or 3 bytes of text) ran past its buffer. Here the same "..." cut is also
+ * taken at every segment boundary, before anything is written. Worst case
+ * between two checks: 3 delimiter bytes, then a separator and 10 digits, then
+ * "..." + NUL, so limit + 18 <= cap keeps every write inside @p out. Output
+ * is unchanged from bgpdump's for every path bgpdump itself handles. */
+enum { ASPATH_BGPDUMP_LIMIT = 8000 - 100, ASPATH_WORST_STEP = 18 };
+
+size_t kp_aspath_str(const uint8_t *p, uint32_t n, uint8_t asn_len, char *out, size_t cap) {
   static const char err[] = "! Error !";
+  if (cap < sizeof err + ASPATH_WORST_STEP) {
+    if (cap) out[0] = 0;
+    return 0;
+  }
+  size_t limit = cap - ASPATH_WORST_STEP < ASPATH_BGPDUMP_LIMIT ? cap - ASPATH_WORST_STEP : ASPATH_BGPDUMP_LIMIT;
   size_t pos = 0;
   uint8_t prev = 2;
   bool space = false;
@@ -78,6 +95,7 @@ size_t kp_aspath_str(const uint8_t *p, uint32_t n, uint8_t asn_len, char *out) {
     uint8_t type = p[off], len = p[off + 1];
     if (type < 1 || type > 4) goto bad;
     if ((uint32_t)len * asn_len + 2 > n - off) goto bad;
+    if (pos > limit) goto cut; /* only empty segments since the last check */
     if (prev != 2) out[pos++] = seg_close[prev];
     if (space) out[pos++] = ' ';
     if (type != 2) out[pos++] = seg_open[type];
@@ -91,10 +109,7 @@ size_t kp_aspath_str(const uint8_t *p, uint32_t n, uint8_t asn_len, char *out) {
                                   : (uint32_t)(q[0] << 8 | q[1]);
       q += asn_len;
       pos += kp_fmt_u32(out + pos, asn);
-      if (pos > 8000 - 100) {
-        memcpy(out + pos, "...", 4);
-        return pos + 3;
-      }
+      if (pos > limit) goto cut;
     }
     prev = type;
     last = type;
@@ -103,6 +118,9 @@ size_t kp_aspath_str(const uint8_t *p, uint32_t n, uint8_t asn_len, char *out) {
   if (last > 0 && last != 2) out[pos++] = seg_close[last];
   out[pos] = 0;
   return pos;
+cut:
+  memcpy(out + pos, "...", 4);
+  return pos + 3;
 bad:
   memcpy(out, err, sizeof err);
   return sizeof err - 1;

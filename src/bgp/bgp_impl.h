@@ -150,15 +150,17 @@ struct kp_mrt_ctx {
   const char *err;
   kp_bgp_attrs_t attrs;           /* scratch for the record being decoded */
   uint8_t merged[3 * 65536 + 8];  /* AS4 merge result (bounded by 2 x AS_PATH + AS4_PATH) */
-  char pathstr[8200];
   char commstr[8200];
   char tail[20000];               /* the shared end of a line: path..aggregator */
 };
 
 /** Parse an attribute block (2-byte total length first) from @p s. Fills c->attrs. */
 void kp_attrs_parse(kp_mrt_ctx_t *c, kp_cur_t *s, uint8_t asn_len, bool addpath);
-/** bgpdump's AS path text into out (>= 8200 bytes); returns its length. */
-size_t kp_aspath_str(const uint8_t *p, uint32_t n, uint8_t asn_len, char *out);
+/** bgpdump's AS path text into out (cap bytes; cut with "..." past 7900 bytes, or
+ * earlier when cap is smaller); returns its length. Never writes past out + cap. */
+size_t kp_aspath_str(const uint8_t *p, uint32_t n, uint8_t asn_len, char *out, size_t cap);
+/** Largest kp_aspath_str text (with its NUL) for any input and cap. */
+#define KP_ASPATH_STR_MAX (8000 - 100 + 18)
 /** bgpdump's community text (with its leading space) into out (>= 8200 bytes). */
 size_t kp_comm_str(const uint8_t *p, uint32_t n, char *out);
 /** Last AS of the last segment when it is a sequence, else 0. */

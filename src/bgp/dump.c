@@ -52,12 +52,23 @@ static size_t put_i32(char *p, uint32_t v) {
   return kp_fmt_u32(p, v);
 }
 
+/* Bound of the tail: the AS path text (KP_ASPATH_STR_MAX, cut by kp_aspath_str),
+ * the community text (kp_comm_str stops at sizeof commstr - 1) and TAIL_FIXED for
+ * everything else: 9 '|' and '\n', "INCOMPLETE", a next hop (< NH_MAX), two signed
+ * 32-bit numbers, "NAG", the aggregator "4294967295 255.255.255.255". The static
+ * assertion makes the fixed-size writes below safe for every input. */
+enum { NH_MAX = 48, TAIL_FIXED = 10 + 10 + NH_MAX + 2 * 11 + 3 + 26 };
+_Static_assert(sizeof(((kp_mrt_ctx_t *)0)->tail) >=
+                   KP_ASPATH_STR_MAX + sizeof(((kp_mrt_ctx_t *)0)->commstr) + TAIL_FIXED,
+               "tail holds the longest path + communities + fixed fields");
+
 /* Tail "path|origin|nexthop|lp|med|comm|AG|agg|\n" (or MRTD's variant). */
 static size_t build_tail(kp_mrt_ctx_t *c, const char *nh, size_t nhl, bool signed_lp, bool mrtd) {
   const kp_bgp_attrs_t *a = &c->attrs;
   char *p = c->tail;
   size_t n = 0;
-  if (a->has_path) n += kp_aspath_str(a->path, a->path_len, a->path_asn_len, p + n);
+  if (nhl > NH_MAX) nhl = NH_MAX;
+  if (a->has_path) n += kp_aspath_str(a->path, a->path_len, a->path_asn_len, p, KP_ASPATH_STR_MAX);
   p[n++] = '|';
   n += put_str(p + n, a->origin == 0 ? "IGP" : a->origin == 1 ? "EGP" : "INCOMPLETE");
   p[n++] = '|';

@@ -223,7 +223,7 @@ static int cmd_visibility(int argc, char **argv) {
       {"no-asn", 0, KP_OPT_FLAG, NULL, "no per-ASN points", &no_asn, 0, 0},
       {"no-region", 0, KP_OPT_FLAG, NULL, "no per-region points", &no_region, 0, 0},
       {"signals", 'o', KP_OPT_STR, "FILE", "write the JSONL here (atomically) instead of stdout", &signals, 0, 0},
-      {"store", 0, KP_OPT_STR, "PATH", "also put the points into this store (sqlite:PATH or PATH)", &store_path, 0,
+      {"store", 0, KP_OPT_STR, "PATH", "also put the points into this store (sqlite:PATH, PATH or clickhouse://...)", &store_path, 0,
        0},
       {"max-record", 0, KP_OPT_INT, "BYTES", "largest MRT record accepted (default 16 MiB)", &max_record, 65536,
        1 << 30},

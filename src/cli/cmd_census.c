@@ -33,6 +33,7 @@ static int cmp_u32(const void *a, const void *b) {
 
 int kp_cmd_census(int argc, char **argv) {
   const char *driver = "icmp", *sim = NULL, *cidr = NULL, *country = NULL, *history = NULL;
+  const char *allow_reserved = NULL; /* reserved ranges are never probed unless listed here */
   const char *blocklist = NULL, *out = NULL, *src = NULL, *user = NULL, *city = NULL;
   const char *asn = NULL, *geo_table = NULL;
   long passes = 3, min_hosts = 15;
@@ -51,6 +52,7 @@ int kp_cmd_census(int argc, char **argv) {
       {"rate", 0, KP_OPT_DOUBLE, "PPS", "global packets/s cap (default 1000 for icmp, none for sim; 0 = none)", &rate, 0, 1e8},
       {"timeout", 0, KP_OPT_DOUBLE, "SECONDS", "wait after each pass (default 3)", &timeout_s, 0.001, 60},
       {"blocklist", 0, KP_OPT_STR, "FILE", "zmap-format list of addresses never to probe", &blocklist, 0, 0},
+      {"allow-reserved", 0, KP_OPT_STR, "PREFIXES", "probe these reserved ranges (comma-separated; the lab: 198.18.0.0/15)", &allow_reserved, 0, 0},
       {"dry-run", 0, KP_OPT_FLAG, NULL, "print what would be sent, send nothing", &dry_run, 0, 0},
       {"min-hosts", 0, KP_OPT_INT, "N", "keep blocks with |E(b)| >= N (default 15)", &min_hosts, 1, 256},
       {"min-avail", 0, KP_OPT_DOUBLE, "A", "keep blocks with A(E(b)) >= A (default 0.1)", &min_avail, 0.0001, 1},
@@ -122,6 +124,12 @@ int kp_cmd_census(int argc, char **argv) {
       goto done;
     }
     if (blocklist && kp_wblock_load(blocklist, &bl) != KP_OK) goto done;
+    /* the built-in reserved ranges, except in a pure simulation (nothing sent or listed) */
+    if ((!is_sim || dry_run) && kp_wblock_with_reserved(&bl, allow_reserved) != KP_OK) {
+      fprintf(stderr, "keepon census: --allow-reserved: not a list of IPv4 prefixes: %s\n", allow_reserved);
+      status = KP_EXIT_USAGE;
+      goto done;
+    }
     if (cidr) {
       if (kp_geo_cidr_blocks(cidr, &blocks, &n) != KP_OK) goto done;
     } else if (country) {

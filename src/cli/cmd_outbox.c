@@ -105,7 +105,9 @@ int kp_cmd_outbox(int argc, char **argv) {
   const char *sub = npos ? pos[0] : "list";
   char dbuf[4096];
   if (!dir) {
-    snprintf(dbuf, sizeof dbuf, "%s/outbox", kp_cli_state_dir());
+    const char *state = kp_cli_state_dir();
+    if (!state) return KP_EXIT_FAIL;
+    snprintf(dbuf, sizeof dbuf, "%s/outbox", state);
     dir = dbuf;
   }
   int ret = KP_EXIT_OK;

@@ -12,6 +12,7 @@
  * (--collector or $KEEPON_COLLECTOR; a failed upload leaves them pending for
  * `keepon upload`, it does not fail the run).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -26,6 +27,8 @@
 #include "base/opts.h"
 #include "cli/cli.h"
 #include "httpc/httpc.h"
+#include "geo/geo.h"
+#include "locate/locate.h"
 #include "outbox/outbox.h"
 #include "probe/probe.h"
 
@@ -44,18 +47,22 @@ static int usage_error(const char *fmt, ...) {
 
 static const char *outbox_path(const char *dir, char *buf, size_t cap) {
   if (dir) return dir;
-  snprintf(buf, cap, "%s/outbox", kp_cli_state_dir());
+  const char *state = kp_cli_state_dir();
+  if (!state) return NULL; /* refused; kp_cli_state_dir said why */
+  snprintf(buf, cap, "%s/outbox", state);
   return buf;
 }
 
-/* Appends each line of @p jsonl to the outbox; every append is durable when it returns. */
-static int keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
+/* Appends each line of @p jsonl to the outbox; every append is durable when it returns.
+ * Shared with `probe web` (cli.h). */
+int kp_cli_keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
   char dbuf[4096];
   kp_outbox_t *ob = NULL;
-  kp_status_t st = kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob);
+  const char *path = outbox_path(dir, dbuf, sizeof dbuf);
+  if (!path) return KP_EXIT_FAIL;
+  kp_status_t st = kp_outbox_open(path, &ob);
   if (st != KP_OK) {
-    fprintf(stderr, "keepon probe im: cannot open the outbox %s: %s\n", outbox_path(dir, dbuf, sizeof dbuf),
-            kp_strstatus(st));
+    fprintf(stderr, "keepon probe: cannot open the outbox %s: %s\n", path, kp_strstatus(st));
     return KP_EXIT_FAIL;
   }
   const char *p = kp_buf_str(jsonl), *end = p + jsonl->len;
@@ -67,19 +74,20 @@ static int keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
   }
   kp_outbox_close(ob);
   if (st != KP_OK) {
-    fprintf(stderr, "keepon probe im: cannot append to the outbox: %s\n", kp_strstatus(st));
+    fprintf(stderr, "keepon probe: cannot append to the outbox: %s\n", kp_strstatus(st));
     return KP_EXIT_FAIL;
   }
   return KP_EXIT_OK;
 }
 
-/* Best effort: what is not delivered now stays pending for `keepon upload`. */
-static void upload_pending(const char *dir, const char *url) {
+/* Best effort: what is not delivered now stays pending for `keepon upload`. Shared with `probe web`. */
+void kp_cli_upload_pending(const char *dir, const char *url) {
   char dbuf[4096];
   kp_outbox_t *ob = NULL;
-  if ((strncmp(url, "http://", 7) != 0 && !kp_httpc_is_https(url)) ||
-      kp_outbox_open(outbox_path(dir, dbuf, sizeof dbuf), &ob) != KP_OK) {
-    fprintf(stderr, "keepon probe im: upload skipped (collector must be https:// or http://)\n");
+  const char *path = outbox_path(dir, dbuf, sizeof dbuf);
+  if (!path) return;
+  if ((strncmp(url, "http://", 7) != 0 && !kp_httpc_is_https(url)) || kp_outbox_open(path, &ob) != KP_OK) {
+    fprintf(stderr, "keepon probe: upload skipped (collector must be https:// or http://)\n");
     return;
   }
   const kp_cli_httpc_t env = {0}; /* $KEEPON_PROXY, $KEEPON_CA_FILE (--ca-file here is the measurements') */
@@ -98,10 +106,37 @@ static void upload_pending(const char *dir, const char *url) {
   kp_outbox_close(ob);
 }
 
+static const char *default_asn_db(char *buf, size_t cap) {
+  struct stat sb;
+  const char *home = getenv("KEEPON_HOME");
+  snprintf(buf, cap, "var/geo/asn.csv");
+  if (stat(buf, &sb) == 0) return buf;
+  if (home) {
+    snprintf(buf, cap, "%s/geo/asn.csv", home);
+    if (stat(buf, &sb) == 0) return buf;
+  }
+  return NULL;
+}
+
+typedef struct locate_job {
+  const kp_cli_locate_t *v;
+  const char *resolver, *cc, *asn, *net;
+  kp_cli_where_t *w;
+  kp_locate_result_t *raw;
+  int rc;
+} locate_job_t;
+static void *locate_job(void *arg) {
+  locate_job_t *j = arg;
+  j->rc = kp_cli_locate(j->v, j->resolver, j->cc, j->asn, j->net, j->w, j->raw);
+  return NULL;
+}
+
 static int probe_im(int argc, char **argv) {
   const char *apps_opt = NULL, *targets_path = NULL, *resolver = "8.8.8.8", *ca_file = NULL, *output = NULL;
-  const char *cc = "ZZ", *asn = "AS0", *netname = "", *probe_ip = NULL;
+  const char *cc = NULL, *asn = NULL, *netname = NULL, *probe_ip = NULL; /* NULL: looked up (src/locate) */
+  kp_cli_locate_t lv = {0};
   const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
+  const char *asn_db = NULL, *geo_table = NULL;
   bool no_outbox = false;
   double timeout = 60;
   long parallel = 32;
@@ -115,14 +150,18 @@ static int probe_im(int argc, char **argv) {
     {"output", 'o', KP_OPT_STR, "FILE", "JSONL output (default <state>/measurements/im-<time>.jsonl)", &output, 0, 0},
     {"timeout", 0, KP_OPT_DOUBLE, "S", "budget for the whole suite in seconds (default 60)", &timeout, 1, 3600},
     {"parallel", 'j', KP_OPT_INT, "N", "concurrent flows (default 32)", &parallel, 1, 64},
-    {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default ZZ)", &cc, 0, 0},
-    {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default AS0)", &asn, 0, 0},
+    {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default: looked up, else ZZ)", &cc, 0, 0},
+    {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default: looked up, else AS0)", &asn, 0, 0},
     {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},
     {"with-probe-ip", 0, KP_OPT_STR, "IP", "record this probe IP (default: 127.0.0.1, i.e. none)", &probe_ip, 0, 0},
+    {"asn-db", 0, KP_OPT_STR, "FILE", "ASN database (mmdb or ASN range CSV) for OONI's DNS consistency by ASN "
+     "(default var/geo/asn.csv or $KEEPON_HOME/geo/asn.csv when present)", &asn_db, 0, 0},
+    {"geo-table", 0, KP_OPT_STR, "FILE", "keepon geo table (prefix,cc,region,asn,as_name) for the same", &geo_table, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
     {"collector", 'c', KP_OPT_STR, "URL", "upload to this collector after the run (default $KEEPON_COLLECTOR)",
      &collector, 0, 0},
+    KP_CLI_LOCATE_OPTS(&lv),
     {0},
   };
   const kp_cmd_help_t help = {
@@ -159,9 +198,9 @@ static int probe_im(int argc, char **argv) {
     }
     if (!napps) return usage_error("--apps is empty");
   }
-  if (strlen(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z')
+  if (cc && (strlen(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z'))
     return usage_error("--probe-cc must be two upper-case letters, not '%s'", cc);
-  if (strncmp(asn, "AS", 2) != 0 || !asn[2] || strspn(asn + 2, "0123456789") != strlen(asn + 2) || strlen(asn) > 12)
+  if (asn && (strncmp(asn, "AS", 2) != 0 || !asn[2] || strspn(asn + 2, "0123456789") != strlen(asn + 2) || strlen(asn) > 12))
     return usage_error("--probe-asn must look like AS1234, not '%s'", asn);
   if (probe_ip) {
     kp_addr_t a;
@@ -178,6 +217,7 @@ static int probe_im(int argc, char **argv) {
   kp_buf_init(&file, 4 << 20);
   kp_buf_init(&out, 256 << 20);
   kp_im_run_t run = {0};
+  kp_geo_t *geo = NULL;
   if (targets_path) {
     if ((st = kp_file_read(targets_path, &file)) != KP_OK) {
       fprintf(stderr, "keepon probe im: cannot read targets '%s': %s\n", targets_path, kp_strstatus(st));
@@ -199,9 +239,23 @@ static int probe_im(int argc, char **argv) {
               apps[i]);
       goto done;
     }
+  kp_cli_where_t where = {0}; /* filled by kp_cli_locate once every input is validated */
+  kp_locate_result_t located; /* its probe address is never used: probe_ip comes only from --with-probe-ip */
   kp_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .timeout = timeout, .parallel = (size_t)parallel,
-                        .probe_cc = cc, .probe_asn = asn, .probe_network_name = netname, .probe_ip = probe_ip,
-                        .software_version = KP_VERSION};
+                        .probe_cc = where.cc, .probe_asn = where.asn, .probe_network_name = where.network_name,
+                        .probe_ip = probe_ip, .software_version = KP_VERSION,
+                        .resolver_seen = where.resolver_ip, .resolver_asn = where.resolver_asn};
+  char asn_buf[4096];
+  if (!asn_db && !geo_table) asn_db = default_asn_db(asn_buf, sizeof asn_buf);
+  if (asn_db || geo_table) {
+    kp_geo_config_t gc = {.asn_mmdb = asn_db, .table = geo_table};
+    if ((st = kp_geo_open(&gc, &geo)) != KP_OK) {
+      fprintf(stderr, "keepon probe im: cannot open the ASN database %s: %s\n", asn_db ? asn_db : geo_table,
+              kp_strstatus(st));
+      goto done;
+    }
+    cfg.geo = geo;
+  }
   if (kp_probe_cfg_check(&cfg, err, sizeof err) != KP_OK) {
     fprintf(stderr, "keepon probe im: %s\n", err);
     goto done;
@@ -209,8 +263,9 @@ static int probe_im(int argc, char **argv) {
   char defout[4096];
   if (!output) {
     char dir[3072];
-    snprintf(dir, sizeof dir, "%s/measurements", kp_cli_state_dir());
-    if (kp_mkdirs(dir, 0700) != KP_OK) {
+    const char *state = kp_cli_state_dir();
+    snprintf(dir, sizeof dir, "%s/measurements", state ? state : "");
+    if (!state || kp_mkdirs(dir, 0700) != KP_OK) {
       fprintf(stderr, "keepon probe im: cannot create %s\n", dir);
       ret = KP_EXIT_FAIL;
       goto done;
@@ -234,7 +289,17 @@ static int probe_im(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN); /* a peer hanging up mid-write is a measurement, not a crash */
 
   apps[napps] = NULL;
+  /* locate runs beside the measurement (its lookups overlap the flows instead of adding to them) */
+  locate_job_t lj = {&lv, resolver, cc, asn, netname, &where, &located, KP_EXIT_OK};
+  pthread_t lt;
+  bool lt_on = pthread_create(&lt, NULL, locate_job, &lj) == 0;
+  if (!lt_on) locate_job(&lj);
   st = kp_probe_im_run(&cfg, targets, apps, kp_clock_system(), &run);
+  if (lt_on) pthread_join(lt, NULL);
+  if (lj.rc != KP_EXIT_OK) {
+    ret = lj.rc;
+    goto done;
+  }
   if (st != KP_OK) {
     fprintf(stderr, "keepon probe im: run failed: %s\n", kp_strstatus(st));
     ret = KP_EXIT_FAIL;
@@ -248,7 +313,7 @@ static int probe_im(int argc, char **argv) {
       goto done;
     }
   }
-  if (!no_outbox && (ret = keep_in_outbox(outbox_dir, &out)) != KP_EXIT_OK) goto done;
+  if (!no_outbox && (ret = kp_cli_keep_in_outbox(outbox_dir, &out)) != KP_EXIT_OK) goto done;
   ret = KP_EXIT_USAGE;
   if ((st = kp_file_write_atomic(output, out.data, out.len, 0600)) != KP_OK) {
     fprintf(stderr, "keepon probe im: cannot write %s: %s\n", output, kp_strstatus(st));
@@ -267,10 +332,11 @@ static int probe_im(int argc, char **argv) {
       printf("%-19s OK (%zu/%zu reachable)\n", r->test->name, v->n_ok, v->n_counting);
   }
   printf("measurements: %s\n", output);
-  if (!no_outbox && collector && *collector) upload_pending(outbox_dir, collector);
+  if (!no_outbox && collector && *collector) kp_cli_upload_pending(outbox_dir, collector);
   ret = KP_EXIT_OK;
 done:
   kp_probe_im_run_free(&run);
+  kp_geo_close(geo);
   kp_buf_free(&file);
   kp_buf_free(&out);
   free(targets);
@@ -280,10 +346,12 @@ done:
 int kp_cmd_probe(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "im") == 0) return probe_im(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "web") == 0) return kp_cmd_probe_web(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "run") == 0) return kp_cmd_probe_run(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: keepon probe im|web [options]   ('keepon probe im --help', 'keepon probe web --help')\n");
+    printf("usage: keepon probe im|web|run [options]   ('keepon probe im --help', 'keepon probe web --help', "
+           "'keepon probe run --help')\n");
     return KP_EXIT_OK;
   }
-  fprintf(stderr, "usage: keepon probe im|web [options]\n");
+  fprintf(stderr, "usage: keepon probe im|web|run [options]\n");
   return KP_EXIT_USAGE;
 }

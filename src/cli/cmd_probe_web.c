@@ -26,6 +26,7 @@
 #include "cli/cli.h"
 #include "fastpath/fastpath.h"
 #include "httpc/httpc.h"
+#include "locate/locate.h"
 #include "webconn/wc_net.h"
 
 #define MAX_URLS 100000
@@ -186,7 +187,10 @@ static void summary(const job_t *j, double secs) {
 
 int kp_cmd_probe_web(int argc, char **argv) {
   const char *list = NULL, *helper = NULL, *output = NULL, *resolver = "8.8.8.8", *ca_file = NULL;
-  const char *fpdir = NULL, *cc = "ZZ", *asn = "AS0";
+  const char *fpdir = NULL, *cc = NULL, *asn = NULL; /* NULL: looked up (src/locate) */
+  kp_cli_locate_t lv = {0};
+  const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
+  bool no_outbox = false;
   long parallel = 24;
   double step = 10, url_timeout = 60;
   bool lab = false;
@@ -207,8 +211,13 @@ int kp_cmd_probe_web(int argc, char **argv) {
     {"timeout", 0, KP_OPT_DOUBLE, "S", "timeout of each DNS/TCP/TLS/HTTP step (default 10)", &step, 0.1, 120},
     {"url-timeout", 0, KP_OPT_DOUBLE, "S", "budget for one URL (default 60)", &url_timeout, 1, 600},
     {"lab", 0, KP_OPT_FLAG, NULL, "treat 198.18.0.0/15 and 2001:db8::/32 as routable (netns lab)", &lab, 0, 0},
-    {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default ZZ)", &cc, 0, 0},
-    {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record (default AS0)", &asn, 0, 0},
+    {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default: looked up, else ZZ)", &cc, 0, 0},
+    {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record (default: looked up, else AS0)", &asn, 0, 0},
+    KP_CLI_LOCATE_OPTS(&lv),
+    {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
+    {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
+    {"collector", 'c', KP_OPT_STR, "URL", "upload to this collector after the run (default $KEEPON_COLLECTOR)",
+     &collector, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {
@@ -293,8 +302,9 @@ int kp_cmd_probe_web(int argc, char **argv) {
     snprintf(outpath, sizeof outpath, "%s", output);
   } else {
     char dir[2048];
-    snprintf(dir, sizeof dir, "%s/measurements", kp_cli_state_dir());
-    if (kp_mkdirs(dir, 0700) != KP_OK) {
+    const char *state = kp_cli_state_dir();
+    snprintf(dir, sizeof dir, "%s/measurements", state ? state : "");
+    if (!state || kp_mkdirs(dir, 0700) != KP_OK) {
       fprintf(stderr, "keepon probe web: cannot create %s\n", dir);
       rc = KP_EXIT_FAIL;
       goto done;
@@ -310,11 +320,15 @@ int kp_cmd_probe_web(int argc, char **argv) {
     part[0] = 0;
     goto done;
   }
+  kp_cli_where_t where;
+  kp_locate_result_t located; /* its probe address is never used */
+  if ((rc = kp_cli_locate(&lv, resolver, cc, asn, NULL, &where, &located)) != KP_EXIT_OK) goto done;
   kp_cli_privacy_notice();
   kp_httpc_opts_t th_http = {.proxy = th_proxy, .ca_file = th_ca};
   kp_wc_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .helper = helper, .helper_http = &th_http, .step_timeout = step,
-                           .url_timeout = url_timeout, .opts = {.lab = lab}, .probe_cc = cc, .probe_asn = asn,
-                           .software_version = KP_VERSION, .fp = fp};
+                           .url_timeout = url_timeout, .opts = {.lab = lab}, .probe_cc = where.cc, .probe_asn = where.asn,
+                           .probe_network_name = where.network_name, .resolver_seen = where.resolver_ip,
+                           .resolver_asn = where.resolver_asn, .software_version = KP_VERSION, .fp = fp};
   job_t j = {.cfg = &cfg, .urls = urls, .n = n, .out = out, .tty = isatty(2), .t0 = mono_ms()};
   j.sums = calloc(n, sizeof *j.sums);
   if (!j.sums) {
@@ -328,6 +342,12 @@ int kp_cmd_probe_web(int argc, char **argv) {
   bool ok = fflush(out) == 0 && fsync(fileno(out)) == 0 && !j.write_errors;
   fclose(out);
   out = NULL;
+  if (ok && !no_outbox) { /* as `probe im`: in the signed outbox before the output file exists */
+    kp_buf_t jl;
+    kp_buf_init(&jl, (size_t)1 << 30);
+    ok = kp_file_read(part, &jl) == KP_OK && kp_cli_keep_in_outbox(outbox_dir, &jl) == KP_EXIT_OK;
+    kp_buf_free(&jl);
+  }
   if (!ok || rename(part, outpath) != 0) {
     fprintf(stderr, "keepon probe web: cannot write %s\n", outpath);
     rc = KP_EXIT_FAIL;
@@ -337,6 +357,7 @@ int kp_cmd_probe_web(int argc, char **argv) {
   part[0] = 0;
   summary(&j, (double)(mono_ms() - j.t0) / 1000.0);
   printf("\nmeasurements: %s\n", outpath);
+  if (!no_outbox && collector && *collector) kp_cli_upload_pending(outbox_dir, collector);
   free(j.sums);
   rc = j.failed == n ? KP_EXIT_FAIL : KP_EXIT_OK;
 done:

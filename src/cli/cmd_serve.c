@@ -2,14 +2,17 @@
  * cmd_serve.c: keepon serve --db PATH --listen ADDR:PORT
  * The collector (OONI protocol + keepon signed uploads), query API and signals API on one
  * epoll thread with group-committed SQLite writes (docs/serve.md). SIGINT/SIGTERM stop it
- * cleanly; kill -9 loses nothing that was acknowledged.
+ * cleanly; kill -9 loses nothing that was acknowledged. SIGHUP reloads --tls-cert/--tls-key.
+ * Writes other than uploads need the token of --admin-token-file (or $KEEPON_ADMIN_TOKEN_FILE).
  */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/addr.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/opts.h"
 #include "cli/cli.h"
@@ -18,18 +21,48 @@
 #include "dashboard/dashboard.h"
 #include "store/store.h"
 
-static volatile sig_atomic_t serve_stop;
+static volatile sig_atomic_t serve_stop, serve_reload;
 static void on_stop(int sig) {
   (void)sig;
   serve_stop = 1;
 }
+static void on_hup(int sig) {
+  (void)sig;
+  serve_reload = 1;
+}
+
+/* the token: the file's first line, surrounding white space dropped; at least 16 bytes */
+static int read_token(const char *path, kp_buf_t *tok) {
+  struct stat sb;
+  if (kp_file_read(path, tok) != KP_OK) {
+    fprintf(stderr, "keepon serve: cannot read the admin token file %s\n", path);
+    return -1;
+  }
+  if (stat(path, &sb) == 0 && (sb.st_mode & 077))
+    fprintf(stderr, "keepon serve: warning: %s is readable by other users (chmod 600 it)\n", path);
+  char *t = (char *)tok->data;
+  size_t n = tok->len, a = 0;
+  while (a < n && (t[a] == ' ' || t[a] == '\t')) a++;
+  size_t e = a;
+  while (e < n && t[e] != '\n' && t[e] != '\r') e++;
+  while (e > a && (t[e - 1] == ' ' || t[e - 1] == '\t')) e--;
+  if (e - a < 16) {
+    fprintf(stderr, "keepon serve: the admin token in %s must be at least 16 characters\n", path);
+    return -1;
+  }
+  memmove(t, t + a, e - a);
+  t[e - a] = 0;
+  return 0;
+}
 
 int kp_cmd_serve(int argc, char **argv) {
-  const char *db = NULL, *listen_at = "127.0.0.1:8080", *fpdir = NULL;
+  const char *db = NULL, *listen_at = "127.0.0.1:8080", *fpdir = NULL, *token_file = NULL, *hosts = NULL;
+  const char *tls_cert = NULL, *tls_key = NULL, *trusted_keys = NULL;
   const char *ps_th = NULL, *ps_list = NULL, *ps_public = NULL; /* OONI probe services */
-  long max_conns = 512, max_body_kib = 8192, batch = 512, head_to = 10, body_to = 30;
+  long max_conns = 512, max_body_kib = 8192, batch = 512, head_to = 10, body_to = 30, per_addr = 32;
   const kp_opt_t opts[] = {
-    {"db", 0, KP_OPT_STR, "PATH", "SQLite database (created if missing; required)", &db, 0, 0},
+    {"db", 0, KP_OPT_STR, "PATH", "SQLite database (created if missing); --db or --store is required", &db, 0, 0},
+    {"store", 0, KP_OPT_STR, "URL", "sqlite:PATH or clickhouse://HOST:PORT[,HOST:PORT]/DB[?cluster=NAME] (docs/store.md)", &db, 0, 0},
     {"listen", 0, KP_OPT_STR, "ADDR:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)", &listen_at, 0, 0},
     {"max-conns", 0, KP_OPT_INT, "N", "concurrent connections; more get 503 (default 512)", &max_conns, 1, 100000},
     {"max-body-kib", 0, KP_OPT_INT, "KIB", "largest request body (default 8192 KiB)", &max_body_kib, 1, 1 << 20},
@@ -40,10 +73,18 @@ int kp_cmd_serve(int argc, char **argv) {
     {"test-list", 0, KP_OPT_STR, "FILE", "\"url[,category]\" lines handed to OONI Probes (check-in, test-list/urls)", &ps_list, 0, 0},
     {"public-url", 0, KP_OPT_STR, "URL", "this collector as probes reach it (GET /api/v1/collectors)", &ps_public, 0, 0},
     {"fingerprints", 0, KP_OPT_STR, "DIR", "OONI fingerprint tables (default <data>/fingerprints)", &fpdir, 0, 0},
+    {"max-conns-per-addr", 0, KP_OPT_INT, "N", "connections from one address (IPv6: one /64; default 32)", &per_addr, 1, 100000},
+    {"admin-token-file", 0, KP_OPT_STR, "PATH", "token for writes other than uploads (Authorization: Bearer);\n"
+     "without it those writes are refused (default $KEEPON_ADMIN_TOKEN_FILE)", &token_file, 0, 0},
+    {"allowed-hosts", 0, KP_OPT_STR, "LIST", "Host names answered, comma-separated, '*' = any (default: loopback\n"
+     "names when listening on loopback, else any)", &hosts, 0, 0},
+    {"tls-cert", 0, KP_OPT_STR, "PEM", "serve HTTPS with this certificate chain (with --tls-key; SIGHUP reloads)", &tls_cert, 0, 0},
+    {"tls-key", 0, KP_OPT_STR, "PEM", "private key of --tls-cert", &tls_key, 0, 0},
+    {"trusted-keys", 0, KP_OPT_STR, "FILE", "accept keepon records only from these key ids (one a line)", &trusted_keys, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {
-    "keepon serve --db PATH [--listen ADDR:PORT] [options]",
+    "keepon serve --db PATH | --store URL [--listen ADDR:PORT] [options]",
     "Run the collector: OONI's POST /report, /report/{id}, /report/{id}/close; keepon's signed\n"
     "POST /api/v1/keepon/submit; GET /api/v1/measurements, /api/v1/aggregation (JSON or CSV);\n"
     "POST /api/v1/signals and GET /api/v1/signals/raw/{type}/{code}. Every stored measurement gets\n"
@@ -53,7 +94,7 @@ int kp_cmd_serve(int argc, char **argv) {
   free(pos);
   if (rc) return kp_opts_exit(rc);
   if (!db || npos) {
-    fprintf(stderr, "usage: %s\n--db is required\n", help.usage);
+    fprintf(stderr, "usage: %s\n--db or --store is required\n", help.usage);
     return KP_EXIT_USAGE;
   }
   char host[64];
@@ -64,6 +105,17 @@ int kp_cmd_serve(int argc, char **argv) {
             listen_at);
     return KP_EXIT_USAGE; /* checked before the database is created */
   }
+  if (!tls_cert != !tls_key) {
+    fprintf(stderr, "keepon serve: --tls-cert and --tls-key go together\n");
+    return KP_EXIT_USAGE;
+  }
+  if (!token_file) token_file = getenv("KEEPON_ADMIN_TOKEN_FILE");
+  kp_buf_t token;
+  kp_buf_init(&token, 4096);
+  if (token_file && *token_file && read_token(token_file, &token) != 0) {
+    kp_buf_free(&token);
+    return KP_EXIT_USAGE;
+  }
   char fpbuf[4096];
   if (!fpdir) {
     snprintf(fpbuf, sizeof fpbuf, "%s/fingerprints", kp_cli_data_dir());
@@ -72,6 +124,7 @@ int kp_cmd_serve(int argc, char **argv) {
   kp_fp_db_t *fp = NULL;
   if (kp_fp_db_load_dir(fpdir, &fp) != KP_OK) {
     fprintf(stderr, "keepon serve: cannot load fingerprints from %s (needed for 'confirmed')\n", fpdir);
+    kp_buf_free(&token);
     return KP_EXIT_USAGE;
   }
   kp_srv_config_t cfg;
@@ -81,6 +134,11 @@ int kp_cmd_serve(int argc, char **argv) {
   cfg.max_body = (size_t)max_body_kib * 1024;
   cfg.head_timeout_ms = (int)head_to * 1000;
   cfg.body_timeout_ms = (int)body_to * 1000;
+  cfg.max_conns_per_addr = (size_t)per_addr;
+  cfg.admin_token = token.len ? kp_buf_str(&token) : NULL;
+  cfg.allowed_hosts = hosts;
+  cfg.tls_cert = tls_cert;
+  cfg.tls_key = tls_key;
   kp_store_t *store = NULL;
   kp_srv_t *srv = NULL;
   kp_collector_t *col = NULL;
@@ -97,7 +155,7 @@ int kp_cmd_serve(int argc, char **argv) {
     ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
     goto out;
   }
-  kp_collector_config_t cc = {.max_batch = (size_t)batch};
+  kp_collector_config_t cc = {.max_batch = (size_t)batch, .trusted_keys = trusted_keys};
   if ((st = kp_collector_mount(srv, store, fp, &cc, &col)) != KP_OK) goto out;
   char thbuf[4096], *th[16];
   size_t nth = 0;
@@ -108,12 +166,14 @@ int kp_cmd_serve(int argc, char **argv) {
     fprintf(stderr, "keepon serve: probe services: %s%s\n", kp_strstatus(st), ps_list ? " (--test-list readable?)" : "");
     goto out;
   }
-  /* the dashboard keeps posted incidents next to the database */
+  /* the dashboard keeps posted incidents next to the database (a ClickHouse store: in
+   * keepon's state folder) */
   char dbdir[4096];
-  snprintf(dbdir, sizeof dbdir, "%s", db);
-  char *slash = strrchr(dbdir, '/');
+  bool ch = strncmp(db, "clickhouse://", 13) == 0;
+  snprintf(dbdir, sizeof dbdir, "%s", ch ? kp_cli_state_dir() : strncmp(db, "sqlite:", 7) ? db : db + 7);
+  char *slash = ch ? NULL : strrchr(dbdir, '/');
   if (slash) *slash = 0;
-  else snprintf(dbdir, sizeof dbdir, ".");
+  else if (!ch) snprintf(dbdir, sizeof dbdir, ".");
   if ((st = kp_dashboard_mount(srv, store, dbdir[0] ? dbdir : "/", &dash)) != KP_OK) {
     fprintf(stderr, "keepon serve: cannot mount the dashboard: %s\n", kp_strstatus(st));
     goto out;
@@ -123,9 +183,13 @@ int kp_cmd_serve(int argc, char **argv) {
   sa.sa_handler = on_stop;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = on_hup;
+  sigaction(SIGHUP, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
-  fprintf(stderr, "keepon serve: listening on %s port %u (db %s, schema v%d, %zu fingerprints)\n", listen_at,
-          kp_srv_port(srv), db, kp_store_schema_version(store), kp_fp_db_count(fp));
+  kp_srv_watch_reload(srv, &serve_reload);
+  fprintf(stderr, "keepon serve: listening on %s port %u%s (db %s, schema v%d, %zu fingerprints; writes %s)\n",
+          listen_at, kp_srv_port(srv), tls_cert ? " https" : "", db, kp_store_schema_version(store),
+          kp_fp_db_count(fp), token.len ? "need the admin token" : "disabled except uploads");
   fflush(stderr);
   st = kp_srv_run(srv, &serve_stop);
   kp_collector_flush(col);
@@ -137,5 +201,6 @@ out:
   kp_dashboard_free(dash);
   kp_store_close(store);
   kp_fp_db_free(fp);
+  kp_buf_free(&token);
   return ret;
 }

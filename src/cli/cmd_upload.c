@@ -58,7 +58,9 @@ int kp_cmd_upload(int argc, char **argv) {
     fprintf(stderr, "keepon upload: warning: %s is plain HTTP: the network sees every measurement\n", url);
   char dbuf[4096];
   if (!dir) {
-    snprintf(dbuf, sizeof dbuf, "%s/outbox", kp_cli_state_dir());
+    const char *state = kp_cli_state_dir();
+    if (!state) return KP_EXIT_FAIL;
+    snprintf(dbuf, sizeof dbuf, "%s/outbox", state);
     dir = dbuf;
   }
   kp_httpc_t *http = kp_cli_httpc_new(&hv, (int)(timeout < 10000 ? timeout : 10000), (int)timeout, 0);

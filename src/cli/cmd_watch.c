@@ -144,6 +144,7 @@ static const char *default_geo(const char *given, const char *name, char *buf, s
 
 int kp_cmd_watch(int argc, char **argv) {
   const char *driver = "icmp", *sim = NULL, *census = NULL, *history = NULL, *cidr = NULL;
+  const char *allow_reserved = NULL; /* reserved ranges are never probed unless listed here */
   const char *blocklist = NULL, *out = NULL, *signals = NULL, *detail = "all", *src = NULL;
   const char *user = NULL, *geo_table = NULL, *city = NULL, *asn = NULL, *cc = NULL;
   const char *geo_cidr = NULL, *store = NULL;
@@ -163,10 +164,11 @@ int kp_cmd_watch(int argc, char **argv) {
       {"recovery-miss", 0, KP_OPT_DOUBLE, "P", "recovery probes per DOWN block so that (1-A)^k <= P (default 0.2, Trinocular's)", &recovery_miss, 0.0001, 0.9},
       {"rate", 0, KP_OPT_DOUBLE, "PPS", "global packets/s cap (default 1000 for icmp, none for sim; 0 = none)", &rate, 0, 1e8},
       {"blocklist", 0, KP_OPT_STR, "FILE", "zmap-format list of addresses never to probe", &blocklist, 0, 0},
+      {"allow-reserved", 0, KP_OPT_STR, "PREFIXES", "probe these reserved ranges (comma-separated; the lab: 198.18.0.0/15)", &allow_reserved, 0, 0},
       {"dry-run", 0, KP_OPT_FLAG, NULL, "print the probes of one round instead of sending them", &dry_run, 0, 0},
       {"out", 'o', KP_OPT_STR, "FILE", "per-block records, JSON Lines (default stdout)", &out, 0, 0},
       {"signals", 0, KP_OPT_STR, "FILE", "per-entity signal points (default: the --out stream)", &signals, 0, 0},
-      {"store", 0, KP_OPT_STR, "PATH", "also put the signal points into keepon's store (SQLite file, as keepon serve uses)", &store, 0, 0},
+      {"store", 0, KP_OPT_STR, "URL", "also put the signal points into keepon's store (SQLite PATH or clickhouse://..., as keepon serve uses)", &store, 0, 0},
       {"detail", 0, KP_OPT_STR, "all|changes|none", "which block records to write (default all)", &detail, 0, 0},
       {"min-hosts", 0, KP_OPT_INT, "N", "keep blocks with |E(b)| >= N (default 15)", &min_hosts, 1, 256},
       {"min-avail", 0, KP_OPT_DOUBLE, "A", "keep blocks with A(E(b)) >= A (default 0.1)", &min_avail, 0.0001, 1},
@@ -263,6 +265,12 @@ int kp_cmd_watch(int argc, char **argv) {
     if (dropped) kp_log_info("watch", "%zu census blocks outside %s dropped", dropped, cidr);
   }
   if (blocklist && kp_wblock_load(blocklist, &bl) != KP_OK) goto done;
+  /* the built-in reserved ranges, except in a pure simulation (nothing sent or listed) */
+  if ((!is_sim || dry_run) && kp_wblock_with_reserved(&bl, allow_reserved) != KP_OK) {
+    fprintf(stderr, "keepon watch: --allow-reserved: not a list of IPv4 prefixes: %s\n", allow_reserved);
+    status = KP_EXIT_USAGE;
+    goto done;
+  }
   {
     char cbuf[4096], abuf[4096];
     kp_geo_config_t gc = {.table = geo_table,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +12,33 @@
 #include "base/file.h"
 #include "cli/cli.h"
 
+/* The state folder holds unsent measurements (who measured what, where): it
+ * must be private. No /tmp fallback when HOME is unset (another user could
+ * own or pre-create it); an existing folder of another owner is refused, one
+ * with group/other bits is repaired to 0700. NULL (after one clear message on
+ * stderr) when no safe folder is available. */
 const char *kp_cli_state_dir(void) {
   static char dir[PATH_MAX];
+  static bool failed;
   if (dir[0]) return dir;
-  const char *e = getenv("KEEPON_HOME");
-  if (e && *e) snprintf(dir, sizeof dir, "%s", e);
-  else if ((e = getenv("XDG_DATA_HOME")) && *e) snprintf(dir, sizeof dir, "%s/keepon", e);
-  else snprintf(dir, sizeof dir, "%s/.local/share/keepon", getenv("HOME") ? getenv("HOME") : "/tmp");
-  kp_mkdirs(dir, 0700);
+  if (failed) return NULL;
+  char d[PATH_MAX];
+  kp_status_t st = kp_state_dir_from_env(getenv("KEEPON_HOME"), getenv("XDG_DATA_HOME"), getenv("HOME"), d, sizeof d);
+  if (st != KP_OK) {
+    failed = true;
+    fprintf(stderr, "keepon: no state folder: set HOME (or KEEPON_HOME / XDG_DATA_HOME) to an absolute path\n");
+    return NULL;
+  }
+  bool repaired = false;
+  st = kp_dir_private(d, &repaired);
+  if (st != KP_OK) {
+    failed = true;
+    fprintf(stderr, "keepon: state folder %s is not usable: %s\n", d,
+            st == KP_ERR_PERM ? "not a directory owned by you (refusing to use it)" : strerror(errno));
+    return NULL;
+  }
+  if (repaired) fprintf(stderr, "keepon: state folder %s was readable by others; permissions set to 0700\n", d);
+  memcpy(dir, d, sizeof dir);
   return dir;
 }
 
@@ -56,16 +76,24 @@ const char *kp_cli_data_dir(void) {
 
 void kp_cli_privacy_notice(void) {
   char marker[PATH_MAX + 32];
-  snprintf(marker, sizeof marker, "%s/.privacy-notice-shown", kp_cli_state_dir());
-  int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return; /* shown before (or folder unwritable: shown every time is fine) */
-  close(fd);
+  const char *state = kp_cli_state_dir();
+  /* no usable state folder (the refusal was printed): nothing can record the notice, so it is
+   * shown, as on every run where it cannot be recorded */
+  int fd = -1;
+  if (state) {
+    snprintf(marker, sizeof marker, "%s/.privacy-notice-shown", state);
+    fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  }
+  if (fd < 0 && errno == EEXIST) return; /* recorded as shown before */
+  /* a marker we cannot create (state folder unwritable, missing): not recorded, so shown every time */
+  bool recorded = fd >= 0 && close(fd) == 0;
   fprintf(stderr,
-          "keepon: privacy notice (shown once)\n"
+          "keepon: privacy notice (%s)\n"
           "  keepon stores and sends nothing that identifies you by default: no IP address\n"
           "  (probe_ip is written as 127.0.0.1), no host name, no user name. It records the\n"
           "  country and network (ASN) you give it, and what it measured. --with-probe-ip\n"
           "  adds your address only when you ask. Measurements stay in %s\n"
           "  until you upload them. In some places running a probe is dangerous: think first.\n",
-          kp_cli_state_dir());
+          recorded ? "shown once" : "shown every run: the state folder cannot record it",
+          state ? state : "the state folder (none usable now)");
 }

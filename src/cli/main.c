@@ -14,11 +14,14 @@
 
 static const kp_cmd_t commands[] = {
   {"probe", kp_cmd_probe, "measure reachability from inside: 'probe im', 'probe web'"},
+  {"analyze", kp_cmd_analyze, "add keepon's verdict and technique to OONI measurements (JSON / JSONL files)"},
+  {"locate", kp_cmd_locate, "find where the probe is: country, network, resolver (never prints the IP unless asked)"},
   {"helper", kp_cmd_helper, "run a Web Connectivity test helper (control vantage)"},
   {"serve", kp_cmd_serve, "run the collector, query API and dashboard"},
   {"upload", kp_cmd_upload, "deliver pending outbox records to a collector"},
   {"outbox", kp_cmd_outbox, "list the measurements waiting in the outbox"},
   {"verify", kp_cmd_verify, "check signatures and hash chains of an outbox or a server"},
+  {"evidence", kp_cmd_evidence, "one verifiable archive per incident: signed records, signals, custody, RFC 3161 time-stamp"},
   {"census", kp_cmd_census, "find each /24 block's responsive addresses"},
   {"watch", kp_cmd_watch, "Trinocular-style adaptive probing of /24 blocks"},
   {"bgp", kp_cmd_bgp, "parse MRT files: 'bgp dump', 'bgp visibility'"},

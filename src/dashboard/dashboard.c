@@ -28,10 +28,45 @@ typedef struct ent {
   int64_t t_min, t_max;
 } ent_t;
 
+/* the registry: entities in insertion order plus an open-addressing index (type, code) ->
+ * position + 1 (0 = empty slot), at most half full; a note is O(1) expected, not a scan */
 typedef struct reg {
   ent_t *v;
   size_t n, cap;
+  size_t *idx;
+  size_t nidx; /* slots, a power of two */
 } reg_t;
+
+static size_t ent_hash(const char *type, const char *code) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char *p = type; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
+  h = (h ^ 0xff) * 1099511628211ull;
+  for (const char *p = code; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
+  return (size_t)h;
+}
+
+static kp_status_t reg_reindex(reg_t *r, size_t slots) {
+  size_t *idx = calloc(slots, sizeof *idx);
+  if (!idx) return KP_ERR_NOMEM;
+  for (size_t i = 0; i < r->n; i++) {
+    size_t h = ent_hash(r->v[i].type, r->v[i].code) & (slots - 1);
+    while (idx[h]) h = (h + 1) & (slots - 1);
+    idx[h] = i + 1;
+  }
+  free(r->idx);
+  r->idx = idx;
+  r->nidx = slots;
+  return KP_OK;
+}
+
+/* the slot holding (type, code), or the empty slot where it would go */
+static size_t *reg_slot(reg_t *r, const char *type, const char *code) {
+  size_t h = ent_hash(type, code) & (r->nidx - 1);
+  for (;; h = (h + 1) & (r->nidx - 1)) {
+    size_t i = r->idx[h];
+    if (!i || (strcmp(r->v[i - 1].type, type) == 0 && strcmp(r->v[i - 1].code, code) == 0)) return &r->idx[h];
+  }
+}
 
 struct kp_dashboard {
   kp_dashboard_config_t cfg;
@@ -51,6 +86,7 @@ static void reg_free(reg_t *r) {
     free(r->v[i].region);
   }
   free(r->v);
+  free(r->idx);
   *r = (reg_t){0};
 }
 
@@ -58,9 +94,10 @@ static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
 static kp_status_t reg_note(reg_t *r, const kp_dash_entity_t *e) {
   if (!e->type || !e->code || !*e->code) return KP_ERR_INVAL;
-  for (size_t i = 0; i < r->n; i++) {
-    ent_t *x = &r->v[i];
-    if (strcmp(x->type, e->type) || strcmp(x->code, e->code)) continue;
+  if ((r->n + 1) * 2 > r->nidx && reg_reindex(r, r->nidx ? r->nidx * 2 : 128) != KP_OK) return KP_ERR_NOMEM;
+  size_t *slot = reg_slot(r, e->type, e->code);
+  if (*slot) {
+    ent_t *x = &r->v[*slot - 1];
     if (e->t_min > 0 && (x->t_min == 0 || e->t_min < x->t_min)) x->t_min = e->t_min;
     if (e->t_max > x->t_max) x->t_max = e->t_max;
     if (!*x->cc && e->cc && *e->cc) {
@@ -95,6 +132,7 @@ static kp_status_t reg_note(reg_t *r, const kp_dash_entity_t *e) {
     return KP_ERR_NOMEM;
   }
   r->v[r->n++] = x;
+  *slot = r->n;
   return KP_OK;
 }
 

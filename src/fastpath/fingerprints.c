@@ -199,6 +199,18 @@ static const kp_json_t *header_get(const kp_json_t *hdrs, const char *lname) {
   return NULL;
 }
 
+/* Python's base64.b64decode (OONI's fastpath) drops characters outside the alphabet, then wants
+ * a multiple of 4: "aGk" raises binascii.Error (incorrect padding) where a lenient decoder reads "hi". */
+static bool py_b64_padded(const char *s, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=')
+      k++;
+  }
+  return k % 4 == 0;
+}
+
 static bool match_http(const kp_fp_db_t *db, const kp_json_t *resp, kp_fp_match_t *m) {
   const kp_json_t *body = kp_json_get(resp, "body");
   const char *b = NULL;
@@ -210,7 +222,8 @@ static bool match_http(const kp_fp_db_t *db, const kp_json_t *resp, kp_fp_match_
     const char *fmt = kp_json_get_str(body, "format");
     const kp_json_t *data = kp_json_get(body, "data");
     if (fmt && strcmp(fmt, "base64") == 0 && kp_json_is(data, KP_JSON_STRING)) {
-      if (kp_base64_decode(kp_json_str(data), kp_json_strlen(data), &dec) != KP_OK) {
+      if (!py_b64_padded(kp_json_str(data), kp_json_strlen(data)) ||
+          kp_base64_decode(kp_json_str(data), kp_json_strlen(data), &dec) != KP_OK) {
         ok = false; /* OONI: binascii.Error -> accuracy 0, no matches */
         goto out;
       }

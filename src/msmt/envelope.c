@@ -134,6 +134,7 @@ kp_status_t kp_msmt_write_head(kp_jw_t *w, const kp_msmt_env_t *e) {
   kp_jw_obj_begin(w);
   static const char *const ext[] = {"dnst", "httpt", "netevents", "tcpconnect", "tlshandshake"};
   for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) kp_jw_kint(w, ext[i], 0);
+  if (e->ext_tunnel) kp_jw_kint(w, "tunnel", 0);
   kp_jw_obj_end(w);
   if (e->input) kp_jw_kstr(w, "input", e->input);
   else kp_jw_knull(w, "input");
@@ -143,7 +144,7 @@ kp_status_t kp_msmt_write_head(kp_jw_t *w, const kp_msmt_env_t *e) {
   kp_jw_kstr(w, "probe_ip", kp_msmt_probe_ip(e->probe_ip));
   kp_jw_kstr(w, "probe_network_name", e->probe_network_name ? e->probe_network_name : "");
   kp_jw_kstr(w, "report_id", rid);
-  kp_jw_kstr(w, "resolver_asn", "AS0");
+  kp_jw_kstr(w, "resolver_asn", e->resolver_asn ? e->resolver_asn : "AS0");
   kp_jw_kstr(w, "resolver_ip", e->resolver_ip ? e->resolver_ip : "");
   kp_jw_kstr(w, "resolver_network_name", "");
   kp_jw_kstr(w, "software_name", "keepon");

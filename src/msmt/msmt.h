@@ -154,6 +154,8 @@ typedef struct kp_msmt_env {
   const char *probe_network_name; /* NULL -> "" */
   const char *probe_ip;         /* NULL -> "127.0.0.1" (only --with-probe-ip sets it) */
   const char *resolver_ip;      /* NULL -> "" */
+  const char *resolver_asn;     /* NULL -> "AS0" */
+  bool ext_tunnel;              /* urlgetter-based tests also declare extensions.tunnel */
   const char *software_version; /* NULL -> "0" */
   const char *report_id;        /* NULL -> minted from test/cc/asn/start */
   int64_t start_wall_ns;        /* measurement_start_time and test_start_time */

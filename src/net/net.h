@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/status.h"
+#include "httpc/httpc.h" /* KP_HTTPC_DEFAULT_UA */
 
 /* ------------------------------------------------------------------ failures */
 /* df-007 failure strings (the ones keepon emits). */
@@ -237,10 +238,16 @@ size_t kp_trace_https(const kp_trace_t *t, const kp_httpobs_t **out);
 void kp_trace_write(const kp_trace_t *t, kp_jw_t *w);
 
 /* -------------------------------------------------------------------- steps */
+/* A common browser's User-Agent (the one OONI's probe sends): nothing on the wire names keepon.
+ * One string for measurements and control-plane requests alike (httpc.h owns it). */
+#define KP_NET_USER_AGENT KP_HTTPC_DEFAULT_UA
+
 typedef struct kp_net_cfg { /* caller-owned configuration; transparent */
   kp_addr_t resolver;      /* DNS-over-UDP server */
   uint16_t resolver_port;  /* 0 = 53 */
   const char *ca_file;     /* NULL = system store */
+  const char *extra_roots_pem; /* PEM roots trusted IN ADDITION to ca_file/the store (Signal's), or NULL */
+  const char *user_agent;  /* HTTP User-Agent; NULL = KP_NET_USER_AGENT */
   double dns_timeout, connect_timeout, tls_timeout, http_timeout; /* seconds */
   double dns_window;       /* keep collecting UDP answers this long after the first */
   int64_t deadline_ns;     /* global deadline on the context's clock (0 = none) */
@@ -282,6 +289,15 @@ typedef struct kp_conn kp_conn_t;
  */
 kp_status_t kp_net_connect(kp_net_t *n, const kp_addrs_t *addrs, uint16_t port, kp_conn_t **conn,
                            const char **failure);
+/**
+ * Verify a peer chain (DER, leaf first) for @p host against the context's trust
+ * (ca_file or the system store, plus extra_roots_pem) as of @p at (Unix
+ * seconds; 0 = now): the same store and failure mapping the handshake uses.
+ * @p failure: NULL when it verifies, else ssl_unknown_authority /
+ * ssl_invalid_hostname / ssl_invalid_certificate. @p code: OpenSSL's (optional).
+ */
+kp_status_t kp_net_verify_chain(kp_net_t *n, const uint8_t *const *der, const size_t *len, size_t ncerts,
+                                const char *host, int64_t at, const char **failure, long *code);
 /** TLS handshake with SNI @p sni and ALPN http/1.1; a certificate that does not verify is a failure. */
 kp_status_t kp_net_tls(kp_net_t *n, kp_conn_t *c, const char *sni, const char **failure);
 typedef struct kp_http_req {

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
@@ -21,8 +22,25 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "httpc/httpc.h" /* KP_HTTPC_DEFAULT_UA only: nothing on the wire names keepon */
 #include "net/internal.h"
+
+/* Add every certificate of a PEM text to @p st (roots trusted in addition to the store).
+ * @return 1 when at least one was added and none was malformed */
+static int add_pem_roots(X509_STORE *st, const char *pem) {
+  BIO *b = BIO_new_mem_buf(pem, -1);
+  if (!b) return 0;
+  int added = 0;
+  X509 *x;
+  while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+    if (X509_STORE_add_cert(st, x) == 1) added++;
+    X509_free(x);
+  }
+  unsigned long e = ERR_peek_last_error();
+  bool clean_end = ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+  ERR_clear_error();
+  BIO_free(b);
+  return added > 0 && (clean_end || e == 0) ? 1 : 0;
+}
 
 kp_status_t kp_net_new(const kp_net_cfg_t *cfg, const kp_clock_t *clk, kp_trace_t *trace, kp_net_t **out) {
   kp_net_t *n = calloc(1, sizeof *n);
@@ -39,6 +57,7 @@ kp_status_t kp_net_new(const kp_net_cfg_t *cfg, const kp_clock_t *clk, kp_trace_
   SSL_CTX_set_verify(n->ssl, SSL_VERIFY_NONE, NULL);
   int ok = cfg->ca_file ? SSL_CTX_load_verify_locations(n->ssl, cfg->ca_file, NULL)
                         : SSL_CTX_set_default_verify_paths(n->ssl);
+  if (ok == 1 && cfg->extra_roots_pem) ok = add_pem_roots(SSL_CTX_get_cert_store(n->ssl), cfg->extra_roots_pem);
   if (ok != 1) {
     ERR_clear_error();
     SSL_CTX_free(n->ssl);
@@ -73,6 +92,47 @@ static const char *verify_failure(long v) {
   case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return KP_FAIL_SSL_AUTHORITY;
   default: return KP_FAIL_SSL_CERT;
   }
+}
+
+kp_status_t kp_net_verify_chain(kp_net_t *n, const uint8_t *const *der, const size_t *len, size_t ncerts,
+                                const char *host, int64_t at, const char **failure, long *code) {
+  *failure = KP_FAIL_SSL_CERT;
+  if (code) *code = -1;
+  if (!n || !der || !len || ncerts == 0) return KP_ERR_INVAL;
+  STACK_OF(X509) *rest = sk_X509_new_null();
+  X509 *leaf = NULL;
+  kp_status_t st = rest ? KP_OK : KP_ERR_NOMEM;
+  for (size_t i = 0; st == KP_OK && i < ncerts; i++) {
+    const unsigned char *p = der[i];
+    X509 *x = len[i] <= (size_t)INT32_MAX ? d2i_X509(NULL, &p, (long)len[i]) : NULL;
+    if (!x || p != der[i] + len[i]) {
+      X509_free(x);
+      st = KP_ERR_INVAL;
+    } else if (i == 0) {
+      leaf = x;
+    } else if (!sk_X509_push(rest, x)) {
+      X509_free(x);
+      st = KP_ERR_NOMEM;
+    }
+  }
+  X509_STORE_CTX *ctx = st == KP_OK ? X509_STORE_CTX_new() : NULL;
+  if (st == KP_OK && (!ctx || X509_STORE_CTX_init(ctx, SSL_CTX_get_cert_store(n->ssl), leaf, rest) != 1))
+    st = KP_ERR_NOMEM;
+  if (st == KP_OK) {
+    X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_purpose(vp, X509_PURPOSE_SSL_SERVER);
+    if (host) X509_VERIFY_PARAM_set1_host(vp, host, 0);
+    if (at > 0) X509_VERIFY_PARAM_set_time(vp, (time_t)at);
+    (void)X509_verify_cert(ctx);
+    long v = X509_STORE_CTX_get_error(ctx);
+    if (code) *code = v;
+    *failure = verify_failure(v);
+  }
+  X509_STORE_CTX_free(ctx);
+  X509_free(leaf);
+  sk_X509_pop_free(rest, X509_free);
+  ERR_clear_error();
+  return st;
 }
 
 /* Failure of an SSL I/O call; errno must be the one right after the call. */
@@ -292,7 +352,8 @@ kp_status_t kp_net_http(kp_net_t *n, kp_conn_t *c, const kp_http_req_t *req, kp_
   kp_status_t st = kp_buf_printf(&msg,
                                  "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: */*\r\n"
                                  "Connection: close\r\n%s\r\n",
-                                 req->method, req->path, req->host, KP_HTTPC_DEFAULT_UA, /* a browser's, as OONI */
+                                 req->method, req->path, req->host,
+                                 n->cfg->user_agent ? n->cfg->user_agent : KP_NET_USER_AGENT,
                                  strcmp(req->method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
   if (st != KP_OK) goto out;
   const char *fail = conn_write(n, c, kp_buf_str(&msg), msg.len, deadline);

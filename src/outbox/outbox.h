@@ -8,6 +8,11 @@
  *                hash = SHA-256(msm bytes); prev = hash of record N-1 (64 zeros for N = 1);
  *                sig = Ed25519 over be64(seq) || prev || hash; key_id = hex(SHA-256(pubkey)[0..16))
  *   acked.log    delivered records, "seq uid\n" lines (append-only, fsync'd)
+ *   head         signed checkpoint of the chain head (head.c), rewritten atomically when an
+ *                outbox that appended is closed (so it may lag the chain after a crash)
+ *   lock         flock(2) target: open's torn-tail repair and every append/mark hold it, so
+ *                concurrent writers (two `keepon outbox add`, a probe and an uploader) never
+ *                take the same seq or cut a line another process is still writing
  * A record is fsync'd (file and, on creation, folder) before kp_outbox_append returns.
  * Recovery on open: only an incomplete LAST line (no '\n': a torn write) is cut off; a complete
  * line that fails to parse or verify is kept and reported by verify, never dropped silently.
@@ -62,6 +67,55 @@ typedef void (*kp_outbox_problem_cb)(void *ctx, size_t line, int64_t seq, const 
 kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, kp_outbox_problem_cb cb,
                                    void *ctx, size_t *nrecords);
 
+/* ---- signed head checkpoints (head.c) ---- */
+typedef struct kp_outbox_head {
+  uint64_t seq;             /* records 1..seq existed when this was signed; 0 = empty chain */
+  uint8_t hash[32];         /* hash of record seq (zeros for seq 0) */
+  uint8_t pubkey[32], sig[64];
+  char key_id[33];
+} kp_outbox_head_t;
+void kp_outbox_head_sign(const uint8_t sk[64], const uint8_t pk[32], uint64_t seq, const uint8_t hash[32],
+                         kp_outbox_head_t *h);
+/** Parse a {"type":"head",...} line (no signature check). KP_ERR_INVAL with *why otherwise. */
+kp_status_t kp_outbox_head_parse(const void *line, size_t n, kp_outbox_head_t *h, const char **why);
+/** Key id and signature. @return KP_OK or KP_ERR_PERM with *why set. */
+kp_status_t kp_outbox_head_check(const kp_outbox_head_t *h, const char **why);
+kp_status_t kp_outbox_head_write(const kp_outbox_head_t *h, kp_buf_t *out);
+
+/**
+ * What must be in a chain, beyond what the chain itself says:
+ *  - heads: signed checkpoints (also read from "type":"head" lines of the input); per key the
+ *    records 1..seq must all be there (even with allow_gaps) and record seq must hash to it;
+ *  - acked: seqs a collector acknowledged (acked.log) for key acked_key (NULL: the only key of
+ *    the input) must be present;
+ *  - trusted: pinned key ids; a record or checkpoint under any other key is a problem.
+ */
+typedef struct kp_outbox_verify_opts {
+  bool allow_gaps;
+  const kp_outbox_head_t *heads;
+  size_t nheads;
+  const char *acked_key;
+  const uint64_t *acked;
+  size_t nacked;
+  char (*trusted)[33];
+  size_t ntrusted;          /* 0: any key */
+} kp_outbox_verify_opts_t;
+kp_status_t kp_outbox_verify(const uint8_t *p, size_t n, const kp_outbox_verify_opts_t *o, kp_outbox_problem_cb cb,
+                             void *ctx, size_t *nrecords);
+
+/** An outbox folder's claims: its head file and acked.log (read-only; no key needed). */
+typedef struct kp_outbox_expect {
+  bool has_head;
+  kp_outbox_head_t head;
+  const char *head_problem; /* head file present but unparseable */
+  uint64_t *acked;
+  size_t nacked;
+} kp_outbox_expect_t;
+kp_status_t kp_outbox_expect_load(const char *dir, kp_outbox_expect_t *e);
+void kp_outbox_expect_free(kp_outbox_expect_t *e);
+/** Key ids, one per line ('#' comments); for --trusted-keys. Caller frees *ids. */
+kp_status_t kp_outbox_load_key_ids(const char *path, char (**ids)[33], size_t *n);
+
 /* ---- the outbox on disk ---- */
 typedef struct kp_outbox kp_outbox_t;
 
@@ -74,6 +128,11 @@ size_t kp_outbox_recovered_bytes(const kp_outbox_t *ob);
 /** Sign, chain and append one measurement (a JSON object in valid UTF-8); durable on return. */
 kp_status_t kp_outbox_append(kp_outbox_t *ob, const char *msm, size_t n, uint64_t *seq);
 uint64_t kp_outbox_head_seq(const kp_outbox_t *ob);
+/**
+ * A signed checkpoint of this outbox: of its head (@p delivered_only false), or of the longest
+ * prefix 1..s that is all delivered (true; what an uploader sends the collector).
+ */
+kp_status_t kp_outbox_checkpoint(kp_outbox_t *ob, bool delivered_only, kp_outbox_head_t *h);
 
 typedef int (*kp_outbox_list_cb)(void *ctx, const kp_outbox_rec_t *rec, const char *uid /* NULL: pending */);
 /** Every complete, parseable record in order, with its delivery state. */
@@ -108,6 +167,7 @@ typedef struct kp_upload_cfg {
 
 typedef struct kp_upload_stats {
   size_t delivered, duplicates, rejected, remaining, attempts, requests_batch, requests_single;
+  uint64_t checkpoint_seq;  /* head checkpoint the collector accepted this run (0: none) */
 } kp_upload_stats_t;
 
 /**

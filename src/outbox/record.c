@@ -12,6 +12,7 @@
  */
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,14 +173,88 @@ static void problem(kp_outbox_problem_cb cb, void *ctx, size_t *np, size_t line,
   if (cb) cb(ctx, line, seq, msg);
 }
 
+static bool trusted(const kp_outbox_verify_opts_t *o, const char *kid) {
+  if (!o->ntrusted) return true;
+  for (size_t i = 0; i < o->ntrusted; i++)
+    if (strcmp(o->trusted[i], kid) == 0) return true;
+  return false;
+}
+
+typedef struct keyinfo {
+  char id[33];
+  bool has_head;
+  kp_outbox_head_t head; /* the highest verified checkpoint */
+  size_t head_line;      /* 0: from opts */
+} keyinfo_t;
+
+static size_t key_index(keyinfo_t **keys, size_t *nkeys, const char *kid) {
+  for (size_t k = 0; k < *nkeys; k++)
+    if (strcmp((*keys)[k].id, kid) == 0) return k;
+  keyinfo_t *g = realloc(*keys, (*nkeys + 1) * sizeof *g);
+  if (!g) return SIZE_MAX;
+  *keys = g;
+  memset(&g[*nkeys], 0, sizeof *g);
+  memcpy(g[*nkeys].id, kid, 33);
+  return (*nkeys)++;
+}
+
+/* a verified checkpoint: keep the highest per key; two different hashes at one seq is a fork */
+static void add_head(keyinfo_t *ki, const kp_outbox_head_t *h, size_t line, kp_outbox_problem_cb cb, void *ctx,
+                     size_t *np) {
+  if (ki->has_head && ki->head.seq == h->seq && memcmp(ki->head.hash, h->hash, 32) != 0)
+    problem(cb, ctx, np, line, (int64_t)h->seq, "two signed head checkpoints at seq %llu name different records: forked chain",
+            (unsigned long long)h->seq);
+  if (!ki->has_head || h->seq > ki->head.seq) {
+    ki->head = *h;
+    ki->head_line = line;
+    ki->has_head = true;
+  }
+}
+
+static const entry_t *find_seq(entry_t **ord, size_t ne, size_t key, uint64_t seq) {
+  size_t lo = 0, hi = ne;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const entry_t *e = ord[mid];
+    if (e->key < key || (e->key == key && e->seq < seq)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ne && ord[lo]->key == key && ord[lo]->seq == seq ? ord[lo] : NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, kp_outbox_problem_cb cb,
                                    void *ctx, size_t *nrecords) {
+  kp_outbox_verify_opts_t o = {.allow_gaps = allow_gaps};
+  return kp_outbox_verify(p, n, &o, cb, ctx, nrecords);
+}
+
+kp_status_t kp_outbox_verify(const uint8_t *p, size_t n, const kp_outbox_verify_opts_t *o, kp_outbox_problem_cb cb,
+                             void *ctx, size_t *nrecords) {
   entry_t *es = NULL;
+  entry_t **ord = NULL;
   size_t ne = 0, cap = 0, np = 0;
-  char (*keys)[33] = NULL;
+  keyinfo_t *keys = NULL;
   size_t nkeys = 0;
   kp_status_t ret = KP_OK;
   size_t line = 0;
+  const char *why;
+  for (size_t i = 0; i < o->nheads; i++) {
+    if (kp_outbox_head_check(&o->heads[i], &why) != KP_OK) {
+      problem(cb, ctx, &np, 0, (int64_t)o->heads[i].seq, "%s", why);
+      continue;
+    }
+    size_t k = key_index(&keys, &nkeys, o->heads[i].key_id);
+    if (k == SIZE_MAX) {
+      ret = KP_ERR_NOMEM;
+      goto out;
+    }
+    add_head(&keys[k], &o->heads[i], 0, cb, ctx, &np);
+  }
   for (size_t off = 0; off < n;) {
     line++;
     const uint8_t *nl = memchr(p + off, '\n', n - off);
@@ -196,9 +271,23 @@ kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, 
     }
     kp_json_doc_t *doc;
     kp_outbox_rec_t r;
-    const char *why;
     if (kp_outbox_rec_parse(lp, len, &doc, &r, &why) != KP_OK) {
-      problem(cb, ctx, &np, line, -1, "not a valid record: %s", why);
+      kp_outbox_head_t h;
+      const char *hwhy;
+      if (kp_outbox_head_parse(lp, len, &h, &hwhy) != KP_OK) {
+        problem(cb, ctx, &np, line, -1, "not a valid record: %s", why);
+        continue;
+      }
+      if (kp_outbox_head_check(&h, &hwhy) != KP_OK) {
+        problem(cb, ctx, &np, line, (int64_t)h.seq, "%s", hwhy);
+        continue;
+      }
+      size_t k = key_index(&keys, &nkeys, h.key_id);
+      if (k == SIZE_MAX) {
+        ret = KP_ERR_NOMEM;
+        goto out;
+      }
+      add_head(&keys[k], &h, line, cb, ctx, &np);
       continue;
     }
     if (kp_outbox_rec_check(&r, &why) != KP_OK) {
@@ -208,17 +297,11 @@ kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, 
         continue;
       }
     }
-    size_t k = 0;
-    while (k < nkeys && strcmp(keys[k], r.key_id) != 0) k++;
-    if (k == nkeys) {
-      char(*nk)[33] = realloc(keys, (nkeys + 1) * sizeof *keys);
-      if (!nk) {
-        kp_json_doc_free(doc);
-        ret = KP_ERR_NOMEM;
-        goto out;
-      }
-      keys = nk;
-      memcpy(keys[nkeys++], r.key_id, 33);
+    size_t k = key_index(&keys, &nkeys, r.key_id);
+    if (k == SIZE_MAX) {
+      kp_json_doc_free(doc);
+      ret = KP_ERR_NOMEM;
+      goto out;
     }
     if (ne == cap) {
       cap = cap ? cap * 2 : 256;
@@ -236,6 +319,18 @@ kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, 
     memcpy(e->prev, r.prev, 32);
     kp_json_doc_free(doc);
   }
+  /* pinned keys: one problem per foreign key, at its first line */
+  for (size_t k = 0; k < nkeys; k++) {
+    if (trusted(o, keys[k].id)) continue;
+    size_t first = keys[k].has_head ? keys[k].head_line : 0;
+    for (size_t i = 0; i < ne; i++)
+      if (es[i].key == k) {
+        first = es[i].line;
+        break;
+      }
+    problem(cb, ctx, &np, first, -1, "key %s is not one of the pinned keys: records under it are not trusted",
+            keys[k].id);
+  }
   /* order in the file: seq must increase per key */
   for (size_t k = 0; k < nkeys; k++) {
     const entry_t *last = NULL;
@@ -252,7 +347,7 @@ kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, 
     }
   }
   /* by seq: gaps and hash links */
-  entry_t **ord = malloc((ne ? ne : 1) * sizeof *ord);
+  ord = malloc((ne ? ne : 1) * sizeof *ord);
   if (!ord) {
     ret = KP_ERR_NOMEM;
     goto out;
@@ -264,7 +359,10 @@ kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, 
     const entry_t *e = ord[i], *b = i && ord[i - 1]->key == e->key ? ord[i - 1] : NULL;
     if (b && b->seq == e->seq) continue; /* duplicate, reported above */
     uint64_t expect = b ? b->seq + 1 : 1;
-    if (e->seq > expect && !allow_gaps) {
+    /* a gap is excused (collector exports) only above the key's signed head: below it the
+     * probe certified that the records existed */
+    uint64_t certified = keys[e->key].has_head ? keys[e->key].head.seq : 0;
+    if (e->seq > expect && (!o->allow_gaps || expect <= certified)) {
       if (e->seq - expect == 1)
         problem(cb, ctx, &np, e->line, (int64_t)e->seq, "record seq %llu is missing before this one: deleted",
                 (unsigned long long)expect);
@@ -278,8 +376,63 @@ kp_status_t kp_outbox_verify_bytes(const uint8_t *p, size_t n, bool allow_gaps, 
       problem(cb, ctx, &np, e->line, (int64_t)e->seq, "prev hash does not match record seq %llu (line %zu): chain broken",
               (unsigned long long)b->seq, b->line);
   }
-  free(ord);
+  /* signed heads: the chain must reach each key's checkpoint and agree with it */
+  for (size_t k = 0; k < nkeys; k++) {
+    if (!keys[k].has_head || keys[k].head.seq == 0) continue;
+    const kp_outbox_head_t *h = &keys[k].head;
+    uint64_t last = 0;
+    for (size_t i = 0; i < ne; i++)
+      if (ord[i]->key == k && ord[i]->seq > last) last = ord[i]->seq;
+    const entry_t *at = find_seq(ord, ne, k, h->seq);
+    if (last < h->seq)
+      problem(cb, ctx, &np, keys[k].head_line, (int64_t)h->seq,
+              "records seq %llu..%llu of key %s are missing at the end: the tail was dropped (signed head checkpoint at seq %llu)",
+              (unsigned long long)last + 1, (unsigned long long)h->seq, keys[k].id, (unsigned long long)h->seq);
+    else if (at && memcmp(at->hash, h->hash, 32) != 0)
+      problem(cb, ctx, &np, at->line, (int64_t)h->seq,
+              "record seq %llu is not the one the signed head checkpoint names: chain replaced", (unsigned long long)h->seq);
+  }
+  /* acknowledged by a collector: must be present */
+  if (o->nacked) {
+    size_t k = SIZE_MAX;
+    if (o->acked_key) {
+      for (size_t j = 0; j < nkeys; j++)
+        if (strcmp(keys[j].id, o->acked_key) == 0) k = j;
+    } else if (nkeys == 1) {
+      k = 0;
+    } else if (nkeys > 1) {
+      problem(cb, ctx, &np, 0, -1, "acknowledged seqs given but the input holds %zu keys and none was named", nkeys);
+      goto done;
+    }
+    uint64_t *acked = malloc(o->nacked * sizeof *acked);
+    if (!acked) {
+      ret = KP_ERR_NOMEM;
+      goto out;
+    }
+    memcpy(acked, o->acked, o->nacked * sizeof *acked);
+    qsort(acked, o->nacked, sizeof *acked, cmp_u64);
+    for (size_t i = 0; i < o->nacked;) {
+      if ((i && acked[i] == acked[i - 1]) || (k != SIZE_MAX && find_seq(ord, ne, k, acked[i]))) {
+        i++;
+        continue;
+      }
+      size_t j = i; /* a run of missing consecutive seqs is one problem */
+      while (j + 1 < o->nacked && acked[j + 1] == acked[j] + 1 && !(k != SIZE_MAX && find_seq(ord, ne, k, acked[j + 1])))
+        j++;
+      if (i == j)
+        problem(cb, ctx, &np, 0, (int64_t)acked[i], "record seq %llu was acknowledged by the collector (acked.log) but is missing",
+                (unsigned long long)acked[i]);
+      else
+        problem(cb, ctx, &np, 0, (int64_t)acked[i],
+                "records seq %llu..%llu were acknowledged by the collector (acked.log) but are missing",
+                (unsigned long long)acked[i], (unsigned long long)acked[j]);
+      i = j + 1;
+    }
+    free(acked);
+  }
+done:
 out:
+  free(ord);
   free(es);
   free(keys);
   if (nrecords) *nrecords = ne;

@@ -20,8 +20,15 @@
  *   retry: attempt k waits kp_backoff_ms (full jitter), up to max_attempts per window or the
  *   run's deadline; then the run stops with the rest pending (KP_ERR_BUSY).
  *
- * Everything goes through one kp_httpc_t, so all requests of a run share one kept-alive
- * (TLS) connection.
+ * Checkpoint: after the windows, one POST of the signed head of the delivered prefix to
+ * <prefix>/head (head.c), so the collector can later tell a dropped tail from records never
+ * sent; one attempt, the next run resends. Records acked by /batch and /submit alike land in
+ * acked.log first, and the checkpoint covers exactly the delivered prefix (kp_outbox_checkpoint).
+ * Not sent after a run where every attempt failed (the collector is unreachable: no second
+ * timeout).
+ *
+ * Everything goes through one kp_httpc_t, so all requests of a run (checkpoint included) share
+ * one kept-alive (TLS) connection.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -134,7 +141,23 @@ typedef struct run {
   int *status;
   char (*uid)[128];
   bool *dup;
+  char (*err)[160]; /* the collector's reason for a refused record ("" when none) */
 } run_t;
+
+/* the "error" of each of the @p n results of a batch answer (already checked by
+ * kp_upload_parse_batch) into err[0..n), or (@p n == 0) of a single answer into err[at]: what
+ * the probe's operator is told when a record is refused */
+static void fill_errors(run_t *r, size_t n, size_t at) {
+  kp_json_doc_t *doc = NULL;
+  for (size_t i = 0; i < (n ? n : 1); i++) r->err[n ? i : at][0] = 0;
+  if (kp_json_parse(r->resp.body.data, r->resp.body.len, NULL, &doc, NULL) != KP_OK) return;
+  const kp_json_t *root = kp_json_root(doc), *res = n ? kp_json_get(root, "results") : NULL;
+  for (size_t i = 0; i < (n ? n : 1); i++) {
+    const char *e = kp_json_get_str(n ? kp_json_at(res, i) : root, "error");
+    if (e) snprintf(r->err[n ? i : at], sizeof r->err[0], "%s", e);
+  }
+  kp_json_doc_free(doc);
+}
 
 enum { R_RETRY = 0, R_DONE = 1 }; /* result of one try on a window */
 
@@ -152,7 +175,8 @@ static kp_status_t apply(run_t *r, pending_t *v, size_t *idx, size_t *m) {
     } else if (s == 408 || s == 425 || s == 429 || s >= 500) {
       idx[keep++] = idx[i];
     } else {
-      kp_log_warnx("upload", "seq %llu refused by the collector (HTTP %d)", (unsigned long long)v[idx[i]].seq, s);
+      kp_log_warnx("upload", "seq %llu refused by the collector (HTTP %d)%s%s", (unsigned long long)v[idx[i]].seq, s,
+                   r->err[i][0] ? ": " : "", r->err[i]);
       r->stats->rejected++;
     }
   }
@@ -176,6 +200,8 @@ static kp_status_t try_single(run_t *r, pending_t *v, size_t *idx, size_t *m) {
       break;
     }
     r->status[i] = r->resp.status;
+    r->err[i][0] = 0;
+    if (r->resp.status != 200) fill_errors(r, 0, i);
     if (r->resp.status == 200) {
       kp_json_doc_t *doc = NULL;
       const char *u = NULL;
@@ -219,13 +245,42 @@ static kp_status_t try_window(run_t *r, pending_t *v, size_t *idx, size_t *m) {
     r->window = *m / 2;
     return KP_OK;
   }
+  for (size_t i = 0; i < *m; i++) r->err[i][0] = 0;
   if (s != 200) {
     for (size_t i = 0; i < *m; i++) r->status[i] = s;
   } else if (kp_upload_parse_batch(r->resp.body.data, r->resp.body.len, *m, r->status, r->uid, r->dup) != KP_OK) {
     kp_log_warnx("upload", "malformed batch answer; retrying");
     for (size_t i = 0; i < *m; i++) r->status[i] = 502;
+  } else {
+    fill_errors(r, *m, 0);
   }
   return apply(r, v, idx, m);
+}
+
+/* the head of the delivered prefix; 200 = the collector holds 1..seq and keeps the head */
+static void send_checkpoint(run_t *r, const char *pre, int pl) {
+  kp_outbox_head_t h;
+  if (kp_outbox_checkpoint(r->ob, true, &h) != KP_OK || h.seq == 0) return;
+  const kp_upload_cfg_t *cfg = r->cfg;
+  char url[2048];
+  size_t ul = strlen(cfg->url);
+  while (ul && cfg->url[ul - 1] == '/') ul--;
+  int n = snprintf(url, sizeof url, "%.*s%.*s/head", (int)ul, cfg->url, pl, pre);
+  if (n < 0 || (size_t)n >= sizeof url) return;
+  kp_buf_t line;
+  kp_buf_init(&line, 4096);
+  if (kp_outbox_head_write(&h, &line) == KP_OK) {
+    kp_httpc_req_t q = {.method = "POST", .url = url, .body = line.data, .body_len = line.len,
+                        .timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000};
+    if (kp_httpc_do(cfg->http, &q, &r->resp) != KP_OK)
+      kp_log_debug("upload", "head checkpoint at seq %llu: %s", (unsigned long long)h.seq, r->resp.error);
+    else if (r->resp.status == 200)
+      r->stats->checkpoint_seq = h.seq;
+    else
+      kp_log_warnx("upload", "collector refused the head checkpoint at seq %llu (%d): %s", (unsigned long long)h.seq,
+                   r->resp.status, kp_buf_str(&r->resp.body));
+  }
+  kp_buf_free(&line);
 }
 
 kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upload_stats_t *stats) {
@@ -254,8 +309,9 @@ kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upl
   r.status = calloc(MAX_BATCH, sizeof *r.status);
   r.uid = calloc(MAX_BATCH, sizeof *r.uid);
   r.dup = calloc(MAX_BATCH, sizeof *r.dup);
+  r.err = calloc(MAX_BATCH, sizeof *r.err);
   size_t *idx = calloc(MAX_BATCH, sizeof *idx);
-  if (st == KP_OK && (!r.status || !r.uid || !r.dup || !idx)) st = KP_ERR_NOMEM;
+  if (st == KP_OK && (!r.status || !r.uid || !r.dup || !r.err || !idx)) st = KP_ERR_NOMEM;
   uint32_t rng = cfg->seed ? cfg->seed : (uint32_t)kp_now_mono(clk) ^ 0xa5a5a5a5u;
   int max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 8;
   int64_t start = kp_now_mono(clk);
@@ -294,11 +350,14 @@ kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upl
     next += span;
   }
 #undef ELAPSED_MS
+  /* not after a run where every attempt failed: the collector is unreachable, don't wait again */
+  if (st == KP_OK && (stats->delivered || c.n == 0)) send_checkpoint(&r, pre, (int)pl);
   for (size_t j = 0; j < c.n; j++) free(c.v[j].line);
   free(c.v);
   free(r.status);
   free(r.uid);
   free(r.dup);
+  free(r.err);
   free(idx);
   kp_buf_free(&r.body);
   kp_httpc_resp_free(&r.resp);

@@ -67,9 +67,13 @@ typedef struct kp_targets { /* heap-allocate: it is large */
  * receives a human-readable reason on failure.
  */
 kp_status_t kp_targets_parse(const void *json, size_t n, kp_targets_t *out, char *err, size_t cap);
+/** Split @p url (tcpconnect://, tls://, http://, https://, dnslookup://) into @p t (url, scheme, host, port, path). */
+kp_status_t kp_target_url_parse(const char *url, kp_target_t *t);
 /** The compiled-in defaults (data/targets/im.json at build time). */
 const char *kp_targets_default_json(size_t *len);
 const kp_app_targets_t *kp_targets_app(const kp_targets_t *t, const char *name);
+/** Signal's two public roots (data/roots/signal.pem, compiled in), PEM text. */
+const char *kp_probe_signal_roots_pem(void);
 
 /* ------------------------------------------------------------------- tests */
 struct kp_im_app_result;
@@ -80,6 +84,10 @@ typedef struct kp_im_test {
   const char *version;     /* test_version */
   /** Write OONI's own result keys (OONI's semantics) into the open test_keys object. */
   void (*write_keys)(const struct kp_im_app_result *r, kp_jw_t *w);
+  /** DNS consistency by ASN (OONI's fbmessenger: every answer in AS32934); 0 = none. */
+  uint32_t dns_asn;
+  /** PEM roots trusted for this app's flows in addition to the store (NULL: none). */
+  const char *(*extra_roots)(void);
 } kp_im_test_t;
 
 extern const kp_im_test_t kp_im_tests[];
@@ -97,6 +105,9 @@ typedef struct kp_probe_cfg {
   const char *probe_network_name;
   const char *probe_ip;    /* NULL -> "127.0.0.1" (the default: privacy) */
   const char *software_version;
+  const struct kp_geo *geo; /* maps DNS answers to ASNs (OONI's DNS consistency); NULL = no database */
+  const char *resolver_seen; /* resolver_ip from the whoami lookup; NULL/"" -> the configured one */
+  const char *resolver_asn;  /* NULL -> "AS0" */
 } kp_probe_cfg_t;
 
 /** One flow's outcome (what the OONI key functions read). */
@@ -107,6 +118,7 @@ typedef struct kp_flow_result {
   int http_status;
   bool connect_ok;
   bool dns_consistent;     /* resolved, and every answer inside the app's networks */
+  int asn_consistent;      /* test's dns_asn: 1 every answer in it, 0 some not, -1 not checked (no database) */
   kp_an_flow_t facts;
 } kp_flow_result_t;
 
@@ -142,5 +154,45 @@ void kp_probe_im_run_free(kp_im_run_t *r);
 /** Append one measurement (compact JSON, no newline) for @p r to @p out. */
 kp_status_t kp_probe_write_measurement(const kp_probe_cfg_t *cfg, const kp_im_run_t *run, const kp_im_app_result_t *r,
                                        kp_buf_t *out);
+
+/* ----------------------------------------------------------------- analyze */
+/*
+ * `keepon analyze`: keepon's verdict for OONI measurements from any probe
+ * (analyze.c). Each measurement's event lists are reduced back to flows
+ * (one per request, per unclaimed TCP connect, per DNS-only name), given
+ * roles by the test's rules, and run through the same decision table the
+ * probe uses; the measurement is written back unchanged with keepon's keys
+ * added to test_keys.
+ */
+typedef struct kp_analysis {
+  char test_name[64];
+  kp_an_result_t verdict;
+  size_t nflows;
+  int ooni_anomaly;        /* OONI's own status keys for the test: 1 anomaly, 0 none, -1 test unknown */
+} kp_analysis_t;
+
+/**
+ * Analyze one measurement (JSON object, or a collector upload body) and
+ * append it, with keepon_verdict / keepon_technique / keepon_evidence /
+ * keepon_endpoints ... in test_keys, to @p out (compact, no newline).
+ * @p tg gives each app's expected networks and blockpage patterns (NULL: the defaults).
+ * @return KP_ERR_INVAL for a line that is not a measurement (reason in err)
+ */
+kp_status_t kp_analyze_one(const void *json, size_t n, const kp_targets_t *tg, kp_buf_t *out, kp_analysis_t *res,
+                           char *err, size_t cap);
+
+typedef struct kp_analyze_stats {
+  size_t measurements;     /* analyzed and written */
+  size_t bad;              /* skipped: not JSON, or not a measurement */
+  size_t first_bad_line;   /* 1-based; 0 = none */
+  char first_bad[160];     /* its reason */
+} kp_analyze_stats_t;
+
+/**
+ * Analyze a file's bytes: one JSON measurement (pretty-printed or not), a
+ * JSON array of them, or JSONL. Writes one analyzed measurement per line to
+ * @p out; bad lines are counted in @p st and skipped.
+ */
+kp_status_t kp_analyze_text(const void *p, size_t n, const kp_targets_t *tg, kp_buf_t *out, kp_analyze_stats_t *st);
 
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "geo/geo.h"
 #include "probe/probe.h"
 
 typedef struct job {
@@ -26,6 +27,11 @@ typedef struct job {
   kp_flow_result_t *res;
   const kp_targets_t *targets;
   double download_window;
+  const kp_clock_t *clk;
+  const struct kp_geo *geo;
+  uint32_t dns_asn;        /* the test's ASN for DNS consistency (0 = none) */
+  size_t app_ix;           /* 1 + index of the app in the run; 0 = the control */
+  int64_t end_ns;          /* monotonic time the flow finished: each app's test_runtime is its own */
 } job_t;
 
 typedef struct sys_arg {
@@ -61,6 +67,16 @@ static bool match_pattern(const kp_targets_t *tg, const char *body, size_t n) {
   return false;
 }
 
+/* OONI's fbmessenger rule: every answer's ASN is the service's own. -1 when it cannot be told. */
+static int asn_consistent(const job_t *j, const kp_addrs_t *s) {
+  if (!j->dns_asn || !j->geo || s->n == 0) return -1;
+  for (size_t i = 0; i < s->n; i++) {
+    kp_geo_info_t gi;
+    if (kp_geo_lookup(j->geo, &s->a[i], &gi) != KP_OK || gi.asn != j->dns_asn) return 0;
+  }
+  return 1;
+}
+
 /* One flow. Never fails: what went wrong is in res. */
 static void run_flow(job_t *j) {
   const kp_target_t *t = j->t;
@@ -69,6 +85,7 @@ static void run_flow(job_t *j) {
   memset(r, 0, sizeof *r);
   r->target = t;
   f->name = t->url;
+  f->role = t->role;
   f->counts = strcmp(t->role, "http_check") != 0;
   f->blockpage_only = !f->counts;
   f->download = strcmp(t->role, "download") == 0;
@@ -89,6 +106,7 @@ static void run_flow(job_t *j) {
     f->dns_unexpected = addrs.n > 0 && !any_expected(j->app, &addrs);
     f->dns_injected = first.n > 0 && !all_expected(j->app, &first) && any_expected(j->app, &late);
     r->dns_consistent = all_expected(j->app, &addrs);
+    r->asn_consistent = asn_consistent(j, &addrs);
     if (addrs.n == 0) {
       r->failure = f->dns_failure ? f->dns_failure : f->sys_failure;
       r->failed_operation = "resolve";
@@ -97,6 +115,7 @@ static void run_flow(job_t *j) {
   } else {
     kp_addrs_add(&addrs, &t->ip);
     r->dns_consistent = true;
+    r->asn_consistent = -1;
   }
   if (t->scheme == KP_SCHEME_DNS) return;
   kp_conn_t *c = NULL;
@@ -150,7 +169,11 @@ typedef struct runctx {
   job_t *jobs;
 } runctx_t;
 
-static void pool_fn(void *arg, size_t i) { run_flow(&((runctx_t *)arg)->jobs[i]); }
+static void pool_fn(void *arg, size_t i) {
+  job_t *j = &((runctx_t *)arg)->jobs[i];
+  run_flow(j);
+  j->end_ns = kp_now_mono(j->clk);
+}
 
 kp_status_t kp_probe_cfg_check(const kp_probe_cfg_t *cfg, char *err, size_t cap) {
   kp_addr_t a;
@@ -221,12 +244,13 @@ kp_status_t kp_probe_im_run(const kp_probe_cfg_t *cfg, const kp_targets_t *targe
   kp_trace_t *ctl_trace = NULL;
   kp_net_t *nets[KP_PROBE_MAX_APPS + 1] = {0};
   kp_flow_result_t ctl_res;
+  kp_net_cfg_t app_nc[KP_PROBE_MAX_APPS]; /* per app: nc plus the app's extra roots; outlive the run */
   job_t *jobs = calloc(1 + napps * KP_PROBE_MAX_TARGETS, sizeof *jobs);
   size_t nj = 0;
   if (!jobs || (st = kp_trace_new(clk, &ctl_trace)) != KP_OK || (st = kp_net_new(&nc, clk, ctl_trace, &nets[0])) != KP_OK)
     goto fail;
   jobs[nj++] = (job_t){.net = nets[0], .app = &targets->control, .t = &targets->control.t[0], .res = &ctl_res,
-                       .targets = targets, .download_window = download_window};
+                       .targets = targets, .download_window = download_window, .clk = clk};
   for (size_t a = 0; a < napps; a++) {
     kp_im_app_result_t *r = calloc(1, sizeof *r);
     if (!r) {
@@ -237,24 +261,30 @@ kp_status_t kp_probe_im_run(const kp_probe_cfg_t *cfg, const kp_targets_t *targe
     r->test = kp_im_test_find(apps[a]);
     r->app = kp_targets_app(targets, apps[a]);
     r->start_wall_ns = kp_now_wall(clk);
-    if ((st = kp_trace_new(clk, &r->trace)) != KP_OK || (st = kp_net_new(&nc, clk, r->trace, &nets[a + 1])) != KP_OK)
+    app_nc[a] = nc;
+    app_nc[a].extra_roots_pem = r->test->extra_roots ? r->test->extra_roots() : NULL;
+    if ((st = kp_trace_new(clk, &r->trace)) != KP_OK ||
+        (st = kp_net_new(&app_nc[a], clk, r->trace, &nets[a + 1])) != KP_OK)
       goto fail;
     r->nflows = r->app->ntargets;
     for (size_t i = 0; i < r->nflows; i++)
-      jobs[nj++] = (job_t){.net = nets[a + 1], .app = r->app, .t = &r->app->t[i], .res = &r->flow[i],
-                           .targets = targets, .download_window = download_window};
+      jobs[nj++] = (job_t){.geo = cfg->geo, .dns_asn = r->test->dns_asn, .app_ix = a + 1, .net = nets[a + 1], .app = r->app, .t = &r->app->t[i], .res = &r->flow[i],
+                           .targets = targets, .download_window = download_window, .clk = clk};
   }
   int64_t t_start = kp_now_mono(clk);
   runctx_t rc = {.jobs = jobs};
   st = kp_net_run_pool(nj, cfg->parallel ? cfg->parallel : 32, pool_fn, &rc);
   if (st != KP_OK) goto fail;
-  double runtime = (double)(kp_now_mono(clk) - t_start) / 1e9;
+
   out->control.dns_ok = !ctl_res.facts.resolved_name || ctl_res.failed_operation == NULL ||
                         strcmp(ctl_res.failed_operation, "resolve") != 0;
   out->control.reach_ok = ctl_res.connect_ok;
   for (size_t a = 0; a < out->napps; a++) {
     kp_im_app_result_t *r = out->app[a];
-    r->runtime = runtime;
+    int64_t last = t_start; /* from the pool's start to the app's own last flow */
+    for (size_t k = 0; k < nj; k++)
+      if (jobs[k].app_ix == a + 1 && jobs[k].end_ns > last) last = jobs[k].end_ns;
+    r->runtime = (double)(last - t_start) / 1e9;
     kp_an_flow_t facts[KP_PROBE_MAX_TARGETS];
     for (size_t i = 0; i < r->nflows; i++) facts[i] = r->flow[i].facts;
     kp_an_classify(facts, r->nflows, &out->control, &r->verdict, r->outcome);

@@ -88,6 +88,13 @@ static kp_status_t parse_url(const char *url, kp_target_t *t) {
   return KP_OK;
 }
 
+kp_status_t kp_target_url_parse(const char *url, kp_target_t *t) {
+  memset(t, 0, sizeof *t);
+  if (!url || strlen(url) >= sizeof t->url) return KP_ERR_INVAL;
+  memcpy(t->url, url, strlen(url) + 1);
+  return parse_url(url, t);
+}
+
 static kp_status_t parse_nets(const kp_json_t *arr, kp_app_targets_t *a, char *err, size_t cap) {
   if (!arr) return KP_OK;
   if (!kp_json_is(arr, KP_JSON_ARRAY)) return fail(err, cap, "%s: expected_networks must be a list", a->name);

@@ -9,9 +9,9 @@
  *    http_blocking = no DC POST succeeded; web "blocked" on any failure.
  *  - signal (ts-029): backend "blocked" if any backend GET failed, failure =
  *    the last failure seen (flow order).
- *  - facebook_messenger (ts-019): per service dns_consistent (resolved and
- *    inside the app's networks; OONI checks ASN 32934, the target file lists
- *    its prefixes) and reachable (TCP connect); aggregates dns/tcp_blocking.
+ *  - facebook_messenger (ts-019): TCP connects only; per service
+ *    dns_consistent by the answers' ASN (32934, via the geo database) and
+ *    reachable (TCP connect); aggregates dns/tcp_blocking (rule below).
  */
 #include <stdio.h>
 #include <string.h>
@@ -76,33 +76,57 @@ static void signal_keys(const kp_im_app_result_t *r, kp_jw_t *w) {
   status_pair(w, "signal_backend_status", "signal_backend_failure", r, "backend");
 }
 
+/*
+ * OONI's fbmessenger (ComputeEndpointStatus), per service, in this order:
+ *   resolve failed                    -> dns_consistent false, reachable null, dns_blocking
+ *   some answer's ASN is not 32934    -> dns_consistent false, reachable null, dns_blocking
+ *   otherwise dns_consistent true; connect failed -> reachable false, tcp_blocking; else true.
+ * stun is a DNS lookup only: facebook_stun_reachable is always null (OONI ignores it).
+ * Without an ASN database the ASN step cannot be done: dns_consistent is null
+ * (not judged, x_dns_consistency says so) and reachable still follows the connect.
+ */
 static void fbmessenger_keys(const kp_im_app_result_t *r, kp_jw_t *w) {
-  bool dns_blocking = false, tcp_blocking = false;
+  bool dns_blocking = false, tcp_blocking = false, skipped = false;
   for (size_t i = 0; i < r->nflows; i++) {
     const kp_flow_result_t *f = &r->flow[i];
     if (!f->target->svc[0]) continue;
-    char key[96];
-    snprintf(key, sizeof key, "facebook_%s_dns_consistent", f->target->svc);
-    kp_jw_kbool(w, key, f->dns_consistent);
-    if (!f->dns_consistent) dns_blocking = true;
-    if (f->target->scheme == KP_SCHEME_DNS) continue;
-    snprintf(key, sizeof key, "facebook_%s_reachable", f->target->svc);
-    if (f->dns_consistent) {
-      kp_jw_kbool(w, key, f->connect_ok);
-      if (!f->connect_ok) tcp_blocking = true;
-    } else {
-      kp_jw_knull(w, key);
+    char dkey[96], rkey[96];
+    snprintf(dkey, sizeof dkey, "facebook_%s_dns_consistent", f->target->svc);
+    snprintf(rkey, sizeof rkey, "facebook_%s_reachable", f->target->svc);
+    bool resolve_failed = f->failed_operation && strcmp(f->failed_operation, "resolve") == 0;
+    if (resolve_failed || f->asn_consistent == 0) {
+      dns_blocking = true;
+      kp_jw_kbool(w, dkey, false);
+      kp_jw_knull(w, rkey);
+      continue;
     }
+    if (f->asn_consistent < 0) {
+      skipped = true;
+      kp_jw_knull(w, dkey);
+    } else {
+      kp_jw_kbool(w, dkey, true);
+    }
+    if (f->target->scheme == KP_SCHEME_DNS) {
+      kp_jw_knull(w, rkey);
+      continue;
+    }
+    bool connect_failed = f->failed_operation && strcmp(f->failed_operation, "connect") == 0;
+    if (connect_failed) tcp_blocking = true;
+    kp_jw_kbool(w, rkey, !connect_failed);
   }
   kp_jw_kbool(w, "facebook_dns_blocking", dns_blocking);
   kp_jw_kbool(w, "facebook_tcp_blocking", tcp_blocking);
+  kp_jw_kstr(w, "x_dns_consistency",
+             skipped ? "skipped: no ASN database (pass --asn-db; keepon_technique judges DNS by the target networks)"
+                     : "asn");
 }
 
 const kp_im_test_t kp_im_tests[] = {
   {.name = "whatsapp", .version = "0.11.0", .write_keys = whatsapp_keys},
   {.name = "telegram", .version = "0.3.1", .write_keys = telegram_keys},
-  {.name = "signal", .version = "0.2.5", .write_keys = signal_keys},
-  {.name = "facebook_messenger", .version = "0.2.1", .write_keys = fbmessenger_keys},
+  /* Signal's servers chain to Signal's own roots, which no system store holds (OONI adds them too) */
+  {.name = "signal", .version = "0.2.5", .write_keys = signal_keys, .extra_roots = kp_probe_signal_roots_pem},
+  {.name = "facebook_messenger", .version = "0.2.1", .write_keys = fbmessenger_keys, .dns_asn = 32934},
 };
 const size_t kp_im_ntests = sizeof kp_im_tests / sizeof *kp_im_tests;
 

@@ -19,7 +19,9 @@ kp_status_t kp_probe_write_measurement(const kp_probe_cfg_t *cfg, const kp_im_ru
                                        kp_buf_t *out) {
   kp_msmt_env_t env = {.test_name = r->test->name, .test_version = r->test->version, .probe_cc = cfg->probe_cc,
                        .probe_asn = cfg->probe_asn, .probe_network_name = cfg->probe_network_name,
-                       .probe_ip = cfg->probe_ip, .resolver_ip = run->resolver_ip,
+                       .probe_ip = cfg->probe_ip,
+                       .resolver_ip = cfg->resolver_seen && *cfg->resolver_seen ? cfg->resolver_seen : run->resolver_ip,
+                       .resolver_asn = cfg->resolver_asn, .ext_tunnel = true,
                        .software_version = cfg->software_version, .start_wall_ns = r->start_wall_ns};
   kp_jw_t w;
   kp_jw_init(&w, out);
@@ -27,6 +29,7 @@ kp_status_t kp_probe_write_measurement(const kp_probe_cfg_t *cfg, const kp_im_ru
   if (st != KP_OK) return st;
   kp_jw_key(&w, "test_keys");
   kp_jw_obj_begin(&w);
+  kp_jw_kstr(&w, "agent", "redirect"); /* urlgetter's; "tunnel" is omitted as OONI omits it (no tunnel) */
   kp_jw_knull(&w, "failed_operation");
   kp_jw_knull(&w, "failure");
   kp_trace_write(r->trace, &w);

@@ -5,8 +5,8 @@
  * 36 current columns in their published order. Only what keepon measures is
  * filled (dates, type, scope, networks, platforms, status); decision and cause
  * columns stay empty for a human to complete. Dates are M/D/YYYY; "duration" is
- * days (rounded up) or "Curfew Style". Fields are RFC 4180-quoted and a field
- * starting with = + - @ gets a leading apostrophe (spreadsheet formula guard).
+ * days (rounded up) or "Curfew Style". Fields go through kp_csv_cell: RFC 4180
+ * quoting and the spreadsheet formula guard (= + - @ TAB CR).
  *
  * CODF (Common Outage Data Format v1.0, ISI-TR-729, IODA's format=codf): one
  * JSON object per event of each selected incident: location "type/code",
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/codec.h"
 #include "base/json.h"
 #include "report/internal.h"
 #include "report/report.h"
@@ -48,17 +49,10 @@ static const char *const stop_cols[] = {
     "hr_abuse_reported", "users_targeted", "users_target_detail", "event", "an_link", "region"};
 #define NCOLS (sizeof stop_cols / sizeof *stop_cols)
 
-static void csv_field(kp_buf_t *o, const char *s, bool first) {
-  if (!first) kp_buf_putc(o, ',');
-  bool guard = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@';
-  bool quote = guard || strpbrk(s, ",\"\r\n") != NULL;
-  if (quote) kp_buf_putc(o, '"');
-  if (guard) kp_buf_putc(o, '\'');
-  for (; *s; s++) {
-    if (*s == '"') kp_buf_putc(o, '"');
-    kp_buf_putc(o, *s);
-  }
-  if (quote) kp_buf_putc(o, '"');
+/* Appends one cell; the first failure (the buffer's cap) sticks in *st. */
+static void csv_field(kp_buf_t *o, const char *s, bool first, kp_status_t *st) {
+  if (*st == KP_OK && !first) *st = kp_buf_putc(o, ',');
+  if (*st == KP_OK) *st = kp_csv_cell(o, s);
 }
 
 static void mdy(int64_t t, char *out, size_t cap) {
@@ -86,8 +80,9 @@ static void joined(char *out, size_t cap, const char *const *v, size_t n, const 
 }
 
 kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out) {
-  for (size_t i = 0; i < NCOLS; i++) csv_field(out, stop_cols[i], i == 0);
-  kp_buf_puts(out, "\r\n");
+  kp_status_t st = KP_OK;
+  for (size_t i = 0; i < NCOLS; i++) csv_field(out, stop_cols[i], i == 0, &st);
+  if (st == KP_OK) st = kp_buf_puts(out, "\r\n");
   static const char *const known[] = {"facebook_messenger", "twitter", "whatsapp", "instagram", "telegram"};
   for (size_t k = 0; k < kp_incset_count(is); k++) {
     const kp_incident_t *c = kp_incset_at(is, k);
@@ -135,10 +130,10 @@ kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_
     val[24] = full ? "All" : other;
     val[27] = nets;
     val[33] = ev;
-    for (size_t i = 0; i < NCOLS; i++) csv_field(out, val[i] ? val[i] : "", i == 0);
-    kp_buf_puts(out, "\r\n");
+    for (size_t i = 0; i < NCOLS; i++) csv_field(out, val[i] ? val[i] : "", i == 0, &st);
+    if (st == KP_OK) st = kp_buf_puts(out, "\r\n");
   }
-  return out->len <= out->cap_limit ? KP_OK : KP_ERR_NOMEM;
+  return st;
 }
 
 kp_status_t kp_export_codf(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out) {

@@ -7,7 +7,11 @@
  *                                 the same filters, format=JSON|CSV -> anomaly_count, confirmed_count,
  *                                 failure_count, ok_count, measurement_count
  *   GET  /api/v1/keepon/records   stored keepon records as outbox lines (for `keepon verify --server`),
- *                                 optional key_id
+ *                                 optional key_id, limit (<= 10000, default 1000), offset
+ * Every listing is paged: limit + offset, and a page also ends when its body passes the
+ * server's page_bytes; when more rows follow, the answer names the next offset (metadata
+ * "next_offset" in JSON, header X-Next-Offset everywhere). A listed measurement's input is cut
+ * at 4 KiB ("input_truncated": true) so one row cannot be megabytes.
  *   GET  /api/v1/signals/raw/{entityType}/{entityCode}?from&until[&datasource]   IODA's shape
  *   POST /api/v1/signals          JSON Lines of signal points (docs/formats.md); all or nothing
  * Query parameters are parsed with kp_srv_query_get; bad values are 400 with the parameter named.
@@ -91,8 +95,29 @@ static int parse_filter(const kp_srv_req_t *req, kp_srv_resp_t *resp, kp_store_f
   return 0;
 }
 
+#define LIST_INPUT_MAX 4096
+#define SIG_T_MAX ((int64_t)253402300800) /* 10000-01-01: far beyond any signal, far from INT64_MAX */
+
+typedef struct page {
+  kp_jw_t *w;
+  kp_buf_t *body;
+  size_t budget;
+  int64_t rows;
+  bool cut; /* stopped at the byte budget */
+} page_t;
+
+static void next_offset_header(kp_srv_resp_t *resp, int64_t next) {
+  kp_buf_printf(&resp->headers, "X-Next-Offset: %lld\r\n", (long long)next);
+}
+
 static int msm_row(void *ctx, const kp_store_msm_t *m) {
-  kp_jw_t *w = ctx;
+  page_t *pg = ctx;
+  kp_jw_t *w = pg->w;
+  if (pg->rows > 0 && pg->body->len >= pg->budget) {
+    pg->cut = true;
+    return 1;
+  }
+  pg->rows++;
   char t[21];
   kp_time_iso((time_t)m->start_time, t);
   kp_jw_obj_begin(w);
@@ -101,7 +126,17 @@ static int msm_row(void *ctx, const kp_store_msm_t *m) {
   kp_jw_kstr(w, "probe_cc", m->probe_cc);
   kp_jw_kstr(w, "probe_asn", m->probe_asn);
   kp_jw_kstr(w, "test_name", m->test_name);
-  kp_jw_kstr(w, "input", m->input);
+  if (m->input && strlen(m->input) > LIST_INPUT_MAX) {
+    char cut[LIST_INPUT_MAX + 1];
+    size_t n = LIST_INPUT_MAX;
+    while (n && ((unsigned char)m->input[n] & 0xC0) == 0x80) n--; /* not inside a UTF-8 sequence */
+    memcpy(cut, m->input, n);
+    cut[n] = 0;
+    kp_jw_kstr(w, "input", cut);
+    kp_jw_kbool(w, "input_truncated", true);
+  } else {
+    kp_jw_kstr(w, "input", m->input);
+  }
   kp_jw_kstr(w, "measurement_start_time", t);
   kp_jw_kbool(w, "anomaly", m->anomaly);
   kp_jw_kbool(w, "confirmed", m->confirmed);
@@ -124,18 +159,23 @@ kp_status_t kp_api_measurements(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
   kp_jw_t w;
   kp_jw_init(&w, &resp->body);
   kp_jw_obj_begin(&w);
+  kp_jw_key(&w, "results");
+  kp_jw_arr_begin(&w);
+  page_t pg = {.w = &w, .body = &resp->body, .budget = resp->page_bytes ? resp->page_bytes : ((size_t)1 << 20)};
+  st = kp_store_query(c->store, &f, msm_row, &pg);
+  kp_jw_arr_end(&w);
+  int64_t next = f.offset + pg.rows;
+  bool more = pg.cut || next < total;
   kp_jw_key(&w, "metadata");
   kp_jw_obj_begin(&w);
   kp_jw_kint(&w, "count", total);
   kp_jw_kint(&w, "limit", f.limit);
   kp_jw_kint(&w, "offset", f.offset);
+  if (more) kp_jw_kint(&w, "next_offset", next);
   kp_jw_obj_end(&w);
-  kp_jw_key(&w, "results");
-  kp_jw_arr_begin(&w);
-  st = kp_store_query(c->store, &f, msm_row, &w);
-  kp_jw_arr_end(&w);
   kp_jw_obj_end(&w);
   kp_buf_putc(&resp->body, '\n');
+  if (more) next_offset_header(resp, next);
   resp->status = 200;
   return st != KP_OK ? st : w.st;
 }
@@ -143,27 +183,24 @@ kp_status_t kp_api_measurements(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
 typedef struct agg_out {
   const kp_store_agg_t *a;
   kp_jw_t w;
-  kp_buf_t *csv;
+  kp_buf_t *csv, *body;
   int rows;
+  int64_t skip, limit, emitted, next; /* paging over the grouped rows; next = -1: none */
+  size_t budget;
 } agg_out_t;
 
-static void csv_field(kp_buf_t *b, const char *s) {
-  bool quote = strpbrk(s, ",\"\n\r") != NULL;
-  if (!quote) {
-    kp_buf_puts(b, s);
-    return;
-  }
-  kp_buf_putc(b, '"');
-  for (; *s; s++) {
-    if (*s == '"') kp_buf_putc(b, '"');
-    kp_buf_putc(b, *s);
-  }
-  kp_buf_putc(b, '"');
-}
+/* axis values come from uploaders: one CSV writer with the formula guard (base/codec) */
+static void csv_field(kp_buf_t *b, const char *s) { (void)kp_csv_cell(b, s); }
 
 static int agg_row(void *ctx, const kp_store_agg_row_t *r) {
   agg_out_t *o = ctx;
   o->rows++;
+  if (o->rows <= o->skip) return 0;
+  if (o->limit && (o->emitted >= o->limit || (o->emitted > 0 && o->body->len >= o->budget))) {
+    o->next = o->skip + o->emitted;
+    return 1;
+  }
+  o->emitted++;
   if (o->csv) {
     if (o->a->axis_x) csv_field(o->csv, r->x), kp_buf_putc(o->csv, ',');
     if (o->a->axis_y) csv_field(o->csv, r->y), kp_buf_putc(o->csv, ',');
@@ -211,7 +248,24 @@ kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
   if (kp_srv_query_get(req->query, "format", fmt, sizeof fmt) && strcasecmp(fmt, "JSON") && strcasecmp(fmt, "CSV"))
     return (void)bad_param(resp, "format"), KP_OK;
   bool csv = strcasecmp(fmt, "CSV") == 0;
-  agg_out_t o = {.a = &a, .csv = csv ? &resp->body : NULL};
+  agg_out_t o = {.a = &a, .csv = csv ? &resp->body : NULL, .body = &resp->body, .next = -1,
+                 .budget = resp->page_bytes ? resp->page_bytes : ((size_t)1 << 20)};
+  if (a.axis_x || a.axis_y) { /* a grouped result is a listing: paged like the others */
+    char v[24];
+    o.limit = 10000;
+    if (kp_srv_query_get(req->query, "limit", v, sizeof v)) {
+      char *e;
+      long long x = strtoll(v, &e, 10);
+      if (*e || x < 1 || x > 10000) return (void)bad_param(resp, "limit"), KP_OK;
+      o.limit = x;
+    }
+    if (kp_srv_query_get(req->query, "offset", v, sizeof v)) {
+      char *e;
+      long long x = strtoll(v, &e, 10);
+      if (*e || x < 0) return (void)bad_param(resp, "offset"), KP_OK;
+      o.skip = x;
+    }
+  }
   kp_status_t st;
   resp->status = 200;
   if (csv) {
@@ -221,6 +275,7 @@ kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
     kp_buf_puts(&resp->body, "anomaly_count,confirmed_count,failure_count,ok_count,measurement_count\r\n");
     st = kp_store_aggregate(c->store, &f, &a, agg_row, &o);
     if (!a.axis_x && !a.axis_y && o.rows == 0) kp_buf_puts(&resp->body, "0,0,0,0,0\r\n");
+    if (o.next >= 0) next_offset_header(resp, o.next);
     return st;
   }
   kp_jw_init(&o.w, &resp->body);
@@ -232,6 +287,10 @@ kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
     kp_jw_arr_begin(&o.w);
     st = kp_store_aggregate(c->store, &f, &a, agg_row, &o);
     kp_jw_arr_end(&o.w);
+    if (o.next >= 0) {
+      kp_jw_kint(&o.w, "next_offset", o.next);
+      next_offset_header(resp, o.next);
+    }
   } else {
     /* no axis: one object (OONI's shape) */
     st = kp_store_aggregate(c->store, &f, &a, agg_row, &o);
@@ -247,12 +306,19 @@ kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
 
 typedef struct rec_out {
   kp_buf_t *out;
-  bool full;
+  size_t budget;
+  int64_t rows;
+  bool full, cut;
 } rec_out_t;
 
 static int rec_row(void *ctx, const kp_store_msm_t *m) {
   rec_out_t *ro = ctx;
   kp_buf_t *out = ro->out;
+  if (ro->rows > 0 && out->len >= ro->budget) {
+    ro->cut = true;
+    return 1;
+  }
+  ro->rows++; /* counted even when unverifiable, so offsets follow the store's rows */
   if (!m->key_id || m->seq < 1 || !m->pubkey || !m->sig || !m->prev_hash) return 0;
   kp_outbox_rec_t r = {.seq = (uint64_t)m->seq, .msm = m->body, .msm_len = m->body_len};
   snprintf(r.key_id, sizeof r.key_id, "%s", m->key_id);
@@ -277,16 +343,30 @@ kp_status_t kp_api_keepon_records(void *ctx, const kp_srv_req_t *req, kp_srv_res
   kp_collector_t *c = ctx;
   kp_store_filter_t f;
   kp_store_filter_init(&f);
-  char kid[40];
+  char kid[40], v[24];
   if (kp_srv_query_get(req->query, "key_id", kid, sizeof kid)) f.key_id = kid;
   f.with_body = true;
   f.order_seq = true;
-  /* only keepon records carry a key; rows without one are skipped by rec_row */
+  f.limit = 1000;
+  if (kp_srv_query_get(req->query, "limit", v, sizeof v)) {
+    char *e;
+    long long x = strtoll(v, &e, 10);
+    if (*e || x < 1 || x > 10000) return (void)bad_param(resp, "limit"), KP_OK;
+    f.limit = x;
+  }
+  if (kp_srv_query_get(req->query, "offset", v, sizeof v)) {
+    char *e;
+    long long x = strtoll(v, &e, 10);
+    if (*e || x < 0) return (void)bad_param(resp, "offset"), KP_OK;
+    f.offset = x;
+  }
+  f.keyed_only = true; /* only keepon records: rows without a key are not listed */
   resp->status = 200;
   resp->content_type = "application/x-ndjson";
-  rec_out_t ro = {.out = &resp->body};
+  rec_out_t ro = {.out = &resp->body, .budget = resp->page_bytes ? resp->page_bytes : ((size_t)1 << 20)};
   kp_status_t st = kp_store_query(c->store, &f, rec_row, &ro);
-  if (st == KP_OK && ro.full) kp_srv_error(resp, 413, "too many records for one response; ask per key_id");
+  if (st == KP_OK && ro.full) kp_srv_error(resp, 500, "a record does not fit one response");
+  else if (st == KP_OK && (ro.cut || ro.rows == f.limit)) next_offset_header(resp, f.offset + ro.rows);
   return st;
 }
 
@@ -354,7 +434,8 @@ kp_status_t kp_api_signals_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
     else if (!valid_entity_type(g->entity_type)) snprintf(msg, sizeof msg, "line %zu: invalid entity_type", line);
     else if (!valid_code(g->entity_code, 128)) snprintf(msg, sizeof msg, "line %zu: invalid entity_code", line);
     else if (!valid_code(g->datasource, 64)) snprintf(msg, sizeof msg, "line %zu: invalid datasource", line);
-    else if (!kp_json_get_int(o, "t", &g->t) || g->t < 0) snprintf(msg, sizeof msg, "line %zu: invalid t", line);
+    else if (!kp_json_get_int(o, "t", &g->t) || g->t < 0 || g->t > SIG_T_MAX)
+      snprintf(msg, sizeof msg, "line %zu: invalid t", line);
     else if (!kp_json_get_int(o, "step", &g->step) || g->step < 1 || g->step > 86400 * 31)
       snprintf(msg, sizeof msg, "line %zu: invalid step", line);
     else if (!v || (!kp_json_is(v, KP_JSON_NUMBER) && kp_json_type(v) != KP_JSON_NULL))
@@ -458,9 +539,12 @@ kp_status_t kp_api_signals_raw(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
   char v[24];
   int64_t from = 0, until = 0;
   char *e;
-  if (!kp_srv_query_get(req->query, "from", v, sizeof v) || (from = strtoll(v, &e, 10), *e) || from < 0)
+  /* bounded far from INT64_MAX so bin arithmetic (next_t + step, step <= 31 days) cannot overflow */
+  if (!kp_srv_query_get(req->query, "from", v, sizeof v) || (from = strtoll(v, &e, 10), *e) || from < 0 ||
+      from > SIG_T_MAX)
     return (void)bad_param(resp, "from"), KP_OK;
-  if (!kp_srv_query_get(req->query, "until", v, sizeof v) || (until = strtoll(v, &e, 10), *e) || until <= from)
+  if (!kp_srv_query_get(req->query, "until", v, sizeof v) || (until = strtoll(v, &e, 10), *e) || until <= from ||
+      until > SIG_T_MAX)
     return (void)bad_param(resp, "until"), KP_OK;
   bool has_ds = kp_srv_query_get(req->query, "datasource", ds, sizeof ds);
   kp_jw_t w;

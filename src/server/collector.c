@@ -7,8 +7,10 @@
  *                                probe_asn, test_name must agree with the id -> measurement_uid
  *   POST /report/{id}/close      legacy no-op (OONI), 200 {}
  *   POST /api/v1/keepon/submit   keepon's signed record (outbox line): hash, key id and
- *                                signature re-verified; stored with seq, prev, sig, key
- *   POST /api/v1/keepon/batch    up to 1024 such lines (NDJSON), one result per line
+ *                                signature re-verified, key pinned when --trusted-keys is set;
+ *                                stored with seq, prev, sig, key; dedup per (key_id, hash)
+ *   POST /api/v1/keepon/batch    up to 1024 such lines (NDJSON), one result per line, same checks
+ *   POST /api/v1/keepon/head, GET /api/v1/keepon/heads: signed head checkpoints (keepon.c)
  * Validation follows OONI's backend (reports.py): CC two upper-case letters or digits, ASN
  * "AS<n>" without leading zero (3..12 chars), test_name lower-case [a-z_] 2..30; CC ZZ or AS0
  * are answered 200 {} and dropped, like OONI. keepon adds: measurement_start_time must parse,
@@ -147,6 +149,12 @@ static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *
   time_t start = mm.start;
   if (start < 0) {
     kp_srv_error(resp, 400, "missing or invalid measurement_start_time");
+    return KP_OK;
+  }
+  /* indexed and listed fields stay small: a listing row cannot be megabytes (URLs are short;
+   * OONI's own report ids are < 100 bytes) */
+  if ((input && strlen(input) > 4096) || (rid && strlen(rid) > 256)) {
+    kp_srv_error(resp, 400, "input longer than 4096 bytes or report_id longer than 256");
     return KP_OK;
   }
   struct timespec now;
@@ -317,13 +325,17 @@ static kp_status_t submit_report(kp_collector_t *c, const kp_srv_req_t *req, kp_
   else if (!kp_msmt_valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
   else {
     kp_buf_t cb;
-    kp_buf_init(&cb, KP_PS_MAX_INFLATE + 64); /* the body may have been zstd */
+    /* a limit, not an allocation: the (maybe zstd-inflated) body, every byte re-escaped at worst */
+    kp_buf_init(&cb, KP_PS_MAX_INFLATE * 6 + 64);
     kp_jw_t w;
     kp_jw_init(&w, &cb);
     kp_jw_node(&w, content);
     uint8_t h[32];
     kp_sha256(cb.data, cb.len, h);
-    kp_status_t st = w.st == KP_OK ? enqueue(c, content, (const char *)cb.data, cb.len, h, NULL, resp) : w.st;
+    kp_status_t st = KP_OK;
+    if (w.st != KP_OK) /* the writer refuses what the parser took (nesting, size): the input's fault */
+      kp_srv_error(resp, 400, "measurement cannot be stored: nested too deeply or too large");
+    else st = enqueue(c, content, (const char *)cb.data, cb.len, h, NULL, resp);
     kp_buf_free(&cb);
     kp_json_doc_free(doc);
     return st;
@@ -354,6 +366,8 @@ static kp_status_t keepon_one(kp_collector_t *c, const uint8_t *body, size_t n, 
   if (kp_outbox_rec_check(&rec, &why) != KP_OK) {
     snprintf(msg, sizeof msg, "rejected: %s", why);
     kp_srv_error(resp, 403, msg);
+  } else if (!kp_collector_key_trusted(c, rec.key_id)) {
+    kp_srv_error(resp, 403, "rejected: this key is not one of the collector's pinned keys");
   } else if (kp_json_parse(rec.msm, rec.msm_len, NULL, &mdoc, NULL) != KP_OK ||
              !kp_json_is(kp_json_root(mdoc), KP_JSON_OBJECT)) {
     kp_srv_error(resp, 400, "the signed measurement is not a JSON object");
@@ -465,11 +479,20 @@ kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const stru
     free(c);
     return KP_ERR_NOMEM;
   }
+  if (cfg && cfg->trusted_keys && kp_collector_load_trusted(c, cfg->trusted_keys) != KP_OK) {
+    kp_collector_free(c);
+    return KP_ERR_INVAL;
+  }
   const kp_srv_route_t routes[] = {
-    {.method = "POST", .prefix = "/report", .fn = report_route, .ctx = c},
-    {.method = "POST", .prefix = "/api/v1/keepon/submit", .fn = keepon_submit, .ctx = c},
-    {.method = "POST", .prefix = "/api/v1/keepon/batch", .fn = keepon_batch, .ctx = c},
+    /* uploads stay open, as OONI's collector is; every other write needs the admin token */
+    {.method = "POST", .prefix = "/report", .fn = report_route, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
+    {.method = "POST", .prefix = "/api/v1/keepon/submit", .fn = keepon_submit, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
+    {.method = "POST", .prefix = "/api/v1/keepon/batch", .fn = keepon_batch, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
     {.method = "GET", .prefix = "/api/v1/keepon/records", .fn = kp_api_keepon_records, .ctx = c},
+    /* signed by the probe key (verified, pinned with --trusted-keys): an open write like submit */
+    {.method = "POST", .prefix = "/api/v1/keepon/head", .fn = kp_api_keepon_head_post, .ctx = c,
+     .flags = KP_SRV_OPEN_WRITE},
+    {.method = "GET", .prefix = "/api/v1/keepon/heads", .fn = kp_api_keepon_heads, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/measurements", .fn = kp_api_measurements, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/aggregation", .fn = kp_api_aggregation, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/signals/raw/", .fn = kp_api_signals_raw, .ctx = c},
@@ -490,5 +513,6 @@ void kp_collector_free(kp_collector_t *c) {
   if (!c) return;
   for (size_t i = 0; i < c->npend; i++) free(c->pend[i].strs), free(c->pend[i].body);
   free(c->pend);
+  free(c->trusted);
   free(c);
 }

@@ -21,6 +21,8 @@ struct kp_collector {
   pending_t *pend;
   size_t npend;
   uint64_t stored, duplicates; /* counters for logs */
+  char (*trusted)[33];         /* pinned keepon key ids (keepon.c); none = any key */
+  size_t ntrusted;
 };
 
 
@@ -29,6 +31,11 @@ kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
 kp_status_t kp_api_signals_raw(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 kp_status_t kp_api_signals_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 kp_status_t kp_api_keepon_records(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+/* keepon.c: head checkpoints and pinned keys */
+kp_status_t kp_api_keepon_head_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+kp_status_t kp_api_keepon_heads(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+bool kp_collector_key_trusted(const kp_collector_t *c, const char *key_id);
+kp_status_t kp_collector_load_trusted(kp_collector_t *c, const char *path);
 /** true when the request's Content-Type is application/json (parameters allowed) or absent-tolerant=false */
 bool kp_api_is_json_ctype(const kp_srv_req_t *req, const char *want);
 

@@ -304,12 +304,12 @@ kp_status_t kp_ps_mount(kp_srv_t *srv, const kp_ps_config_t *cfg, kp_ps_t **out)
   if (st == KP_OK && cfg->public_url && !(ps->public_url = strdup(cfg->public_url))) st = KP_ERR_NOMEM;
   if (st == KP_OK && cfg->test_list) st = load_list(ps, cfg->test_list);
   const kp_srv_route_t routes[] = {
-    {.method = "POST", .prefix = "/api/v1/check-in", .fn = check_in, .ctx = ps},
+    {.method = "POST", .prefix = "/api/v1/check-in", .fn = check_in, .ctx = ps, .flags = KP_SRV_OPEN_WRITE},
     {.method = "GET", .prefix = "/api/v1/test-helpers", .fn = test_helpers, .ctx = ps},
     {.method = "GET", .prefix = "/api/v1/collectors", .fn = collectors, .ctx = ps},
     {.method = "GET", .prefix = "/api/v1/test-list/urls", .fn = test_list, .ctx = ps},
-    {.method = "POST", .prefix = "/api/v1/register", .fn = reg_or_login, .ctx = ps},
-    {.method = "POST", .prefix = "/api/v1/login", .fn = reg_or_login, .ctx = ps},
+    {.method = "POST", .prefix = "/api/v1/register", .fn = reg_or_login, .ctx = ps, .flags = KP_SRV_OPEN_WRITE},
+    {.method = "POST", .prefix = "/api/v1/login", .fn = reg_or_login, .ctx = ps, .flags = KP_SRV_OPEN_WRITE},
   };
   if (st == KP_OK) st = kp_srv_add_routes(srv, routes, sizeof routes / sizeof *routes);
   if (st != KP_OK) {

@@ -68,20 +68,30 @@ bool kp_srv_query_get(kp_srv_slice_t query, const char *name, char *out, size_t 
 /* ---- server ---- */
 typedef struct kp_srv_resp {
   int status;
+  size_t page_bytes;         /* soft size for listings: stop adding rows past it, give a cursor */
   const char *content_type;  /* default application/json */
   kp_buf_t body;
   kp_buf_t headers;          /* extra "Name: value\r\n" lines */
   bool deferred;             /* set by a handler: completed by the flush hook */
+  bool async;                /* with deferred: the flush hook may leave it deferred; it completes on a
+                                later round (call kp_srv_wake from any thread to run the hook). The
+                                request (and req->body) stays valid and unread until then. */
   void *conn;                /* server-private */
 } kp_srv_resp_t;
 
 typedef kp_status_t (*kp_srv_handler)(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 
+/* Route flags. Every request that is not GET/HEAD is a write; a write needs the admin token
+ * (Authorization: Bearer) and a JSON Content-Type unless its route is KP_SRV_OPEN_WRITE (OONI's
+ * upload routes and keepon's signed submit: anyone may upload, as to OONI's collector). */
+#define KP_SRV_OPEN_WRITE 1u
+
 typedef struct kp_srv_route {
-  const char *method;        /* "GET", "POST", "*" */
+  const char *method;        /* "GET", "POST", "*"; a GET route answers HEAD too (no body) */
   const char *prefix;
   kp_srv_handler fn;
   void *ctx;
+  unsigned flags;            /* KP_SRV_OPEN_WRITE or 0 */
 } kp_srv_route_t;
 
 typedef struct kp_srv_config {
@@ -93,6 +103,14 @@ typedef struct kp_srv_config {
   int body_timeout_ms;       /* whole body must arrive within */
   int idle_timeout_ms;       /* keep-alive idle */
   int write_timeout_ms;
+  size_t max_conns_per_addr; /* per client address (IPv6: per /64); beyond it 503 + close */
+  size_t max_resp;           /* hard cap of one response body (500 beyond; listings page first) */
+  size_t page_bytes;         /* soft size listings fill before giving a next cursor */
+  size_t out_budget;         /* response bytes buffered over all connections; beyond it 503 */
+  const char *admin_token;   /* Bearer token for writes (not OPEN_WRITE); NULL: such writes 403 */
+  const char *allowed_hosts; /* comma list of Host names (port ignored); "*" any; NULL: derived
+                                from listen (loopback listen: localhost,127.0.0.1,::1; else any) */
+  const char *tls_cert, *tls_key; /* PEM files; both set: HTTPS only on this listener */
 } kp_srv_config_t;
 void kp_srv_config_defaults(kp_srv_config_t *c);
 
@@ -103,11 +121,43 @@ void kp_srv_destroy(kp_srv_t *s);
 /** Bound port (useful with port 0). */
 uint16_t kp_srv_port(const kp_srv_t *s);
 kp_status_t kp_srv_add_route(kp_srv_t *s, const char *method, const char *prefix, kp_srv_handler fn, void *ctx);
+kp_status_t kp_srv_add_route_flags(kp_srv_t *s, const char *method, const char *prefix, kp_srv_handler fn,
+                                   void *ctx, unsigned flags);
 kp_status_t kp_srv_add_routes(kp_srv_t *s, const kp_srv_route_t *table, size_t n);
+/** Reload the TLS certificate and key from the configured paths; on failure the old pair stays.
+ *  Established connections keep the context they started with; the listener is not touched. */
+kp_status_t kp_srv_tls_reload(kp_srv_t *s);
+/** kp_srv_run calls kp_srv_tls_reload when *flag becomes non-zero (then clears it): SIGHUP. */
+void kp_srv_watch_reload(kp_srv_t *s, volatile sig_atomic_t *flag);
+/** Connections open now (tests). */
+size_t kp_srv_nconns(const kp_srv_t *s);
 /** The group-commit hook: called after each loop round when a response is deferred. */
 void kp_srv_set_flush(kp_srv_t *s, void (*flush)(void *ctx), void *ctx);
-/** Serve until *stop becomes non-zero. */
+/** Thread-safe: wake the loop so the flush hook runs (completes async deferred responses). */
+void kp_srv_wake(kp_srv_t *s);
+struct kp_addr;
+/** The client address of the connection @p resp answers. */
+bool kp_srv_peer(const kp_srv_resp_t *resp, struct kp_addr *out);
+/** Serve until *stop becomes non-zero. With TLS the caller must ignore SIGPIPE (OpenSSL writes
+ *  with write(2), not send(MSG_NOSIGNAL)); `keepon serve` does. */
 kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop);
+/* ---- request guard (guard.c; pure) ---- */
+/** Is the Host header value (name[:port], [v6]:port) in the comma list (case-insensitive, "*" any)? */
+bool kp_srv_host_allowed(const char *list, kp_srv_slice_t host);
+/** Does Origin ("scheme://host[:port]") name the same authority as the Host header? */
+bool kp_srv_origin_same(kp_srv_slice_t origin, kp_srv_slice_t host);
+/** "Bearer <token>" equal to @p token (SHA-256 of both compared in constant time). */
+bool kp_srv_bearer_ok(const char *token, kp_srv_slice_t authorization);
+/**
+ * Check one request before its handler: Host allowed (421), then for writes: Origin same as Host
+ * and no cross-site Sec-Fetch-Site (403), and unless @p flags has KP_SRV_OPEN_WRITE: the admin
+ * token (401; 403 when none is configured) and a JSON Content-Type (415).
+ * @return true to run the handler; false with @p resp holding the refusal.
+ */
+bool kp_srv_guard(const kp_srv_config_t *cfg, const kp_srv_req_t *req, unsigned flags, kp_srv_resp_t *resp);
+/** Security headers sent on every response (CSP, nosniff, frame-ancestors, referrer). */
+extern const char kp_srv_security_headers[];
+
 /** Write a JSON error body {"error": msg} with @p status. */
 void kp_srv_error(kp_srv_resp_t *resp, int status, const char *msg);
 
@@ -117,6 +167,7 @@ struct kp_fp_db;
 typedef struct kp_collector kp_collector_t;
 typedef struct kp_collector_config {
   size_t max_batch;          /* records per group commit (default 512) */
+  const char *trusted_keys;  /* file of pinned keepon key ids, one a line (NULL: any key) */
 } kp_collector_config_t;
 /** Mount the routes on @p srv; the collector borrows store and fingerprints. */
 kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const struct kp_fp_db *fp,

@@ -1,6 +1,6 @@
 /*
  * store.c: backend selection and the kp_store_* dispatchers over store->ops.
- * "sqlite:PATH" or a plain PATH selects SQLite (the only backend today).
+ * "sqlite:PATH" or a plain PATH selects SQLite; "clickhouse://..." selects ClickHouse.
  */
 #include "store/store.h"
 
@@ -13,6 +13,7 @@ void kp_store_filter_init(kp_store_filter_t *f) {
 
 kp_status_t kp_store_open(const char *path, kp_store_t **out) {
   if (!path || !*path) return KP_ERR_INVAL;
+  if (strncmp(path, "clickhouse://", 13) == 0) return kp_store_clickhouse_ops.open(path, out);
   if (strncmp(path, "sqlite:", 7) == 0) path += 7;
   return kp_store_sqlite_ops.open(path, out);
 }
@@ -46,4 +47,12 @@ int kp_store_schema_version(kp_store_t *s) { return s->ops->schema_version(s); }
 kp_status_t kp_store_list_entities(kp_store_t *s, kp_store_entity_cb cb, void *ctx) {
   if (!s->ops->list_entities) return KP_ERR_UNSUPPORTED;
   return s->ops->list_entities(s, cb, ctx);
+}
+kp_status_t kp_store_put_head(kp_store_t *s, const kp_store_head_t *h) {
+  if (!s->ops->put_head) return KP_ERR_UNSUPPORTED;
+  return s->ops->put_head(s, h);
+}
+kp_status_t kp_store_query_heads(kp_store_t *s, const char *key_id, kp_store_head_cb cb, void *ctx) {
+  if (!s->ops->query_heads) return KP_ERR_UNSUPPORTED;
+  return s->ops->query_heads(s, key_id, cb, ctx);
 }

@@ -4,13 +4,16 @@
  * A backend is a const kp_store_ops_t table (designated initializers); the
  * only one today is SQLite (src/store/sqlite/, WAL, versioned migrations).
  * kp_store_* are thin dispatchers over store->ops, so the server never sees
- * the backend.
+ * the backend. The second backend is ClickHouse (src/store/clickhouse/, over its HTTP
+ * interface, optionally a Distributed cluster); both keep the contract below.
  *
  * Durability contract: kp_store_put_batch() returns only after every record
  * of the batch is durable (one transaction, committed with fsync), so a
  * caller may acknowledge each record afterwards (group commit).
  * Dedup: records are unique by content_hash; putting a known hash stores
- * nothing and reports the existing uid.
+ * nothing and reports the existing uid. keepon records (key_id set) are unique
+ * by (key_id, seq): a known hash under a new key is a new chain position that
+ * shares the stored bytes (inserted = true).
  */
 #ifndef KP_STORE_STORE_H
 #define KP_STORE_STORE_H
@@ -56,7 +59,9 @@ typedef struct kp_store_filter {
   int anomaly, confirmed, failure; /* -1 any, 0/1 */
   int64_t limit, offset;     /* limit 0 = no limit */
   bool with_body;
-  bool order_seq;            /* keepon chain order (key_id, seq) instead of start_time desc */
+  bool order_seq;            /* keepon chain order (key_id, seq) instead of start_time desc; lists (and
+                                counts) keepon records only, as keyed_only does */
+  bool keyed_only;           /* only keepon records (key_id IS NOT NULL) */
 } kp_store_filter_t;
 void kp_store_filter_init(kp_store_filter_t *f);
 
@@ -90,6 +95,13 @@ typedef struct kp_store_entity {
 } kp_store_entity_t;
 typedef int (*kp_store_entity_cb)(void *ctx, const kp_store_entity_t *e);
 
+/** A keepon signed head checkpoint as the collector keeps it (hex hash, base64 key and sig). */
+typedef struct kp_store_head {
+  const char *key_id, *head_hash, *pubkey, *sig;
+  int64_t seq, recv_time;
+} kp_store_head_t;
+typedef int (*kp_store_head_cb)(void *ctx, const kp_store_head_t *h);
+
 typedef struct kp_store_ops {
   const char *name;
   kp_status_t (*open)(const char *path, kp_store_t **out);
@@ -107,6 +119,11 @@ typedef struct kp_store_ops {
   int (*schema_version)(kp_store_t *s);
   /** Every (entity_type, entity_code) with signals; a callback returning non-zero stops. */
   kp_status_t (*list_entities)(kp_store_t *s, kp_store_entity_cb cb, void *ctx);
+  /** Keep a head checkpoint (optional op). KP_ERR_NOTFOUND: records 1..seq are not all stored;
+   *  KP_ERR_EXISTS: the stored record at seq has another hash. A lower seq changes nothing. */
+  kp_status_t (*put_head)(kp_store_t *s, const kp_store_head_t *h);
+  /** The kept head of @p key_id (NULL: every key). Optional op. */
+  kp_status_t (*query_heads)(kp_store_t *s, const char *key_id, kp_store_head_cb cb, void *ctx);
 } kp_store_ops_t;
 
 /** Every store starts with this header (backends embed it first). */
@@ -115,8 +132,10 @@ struct kp_store {
 };
 
 extern const kp_store_ops_t kp_store_sqlite_ops;
+extern const kp_store_ops_t kp_store_clickhouse_ops; /* src/store/clickhouse/, docs/store.md */
 
-/** Open by URL-ish path: "sqlite:PATH" or a plain PATH (SQLite). */
+/** Open by URL: "sqlite:PATH" or a plain PATH (SQLite), or
+ *  "clickhouse://HOST:PORT[,HOST:PORT...]/DB[?cluster=NAME]" (ClickHouse's HTTP interface). */
 kp_status_t kp_store_open(const char *path, kp_store_t **out);
 void kp_store_close(kp_store_t *s);
 kp_status_t kp_store_put_batch(kp_store_t *s, const kp_store_msm_t *m, size_t n, kp_store_put_result_t *res);
@@ -131,6 +150,8 @@ kp_status_t kp_store_query_signals(kp_store_t *s, const char *entity_type, const
                                    kp_store_signal_cb cb, void *ctx);
 int kp_store_schema_version(kp_store_t *s);
 kp_status_t kp_store_list_entities(kp_store_t *s, kp_store_entity_cb cb, void *ctx);
+kp_status_t kp_store_put_head(kp_store_t *s, const kp_store_head_t *h);
+kp_status_t kp_store_query_heads(kp_store_t *s, const char *key_id, kp_store_head_cb cb, void *ctx);
 
 /** Is @p name a valid aggregation axis? */
 bool kp_store_axis_valid(const char *name);

@@ -43,6 +43,21 @@ static kp_status_t add(kp_wblock_t *b, uint32_t first, uint32_t last) {
   return KP_OK;
 }
 
+/* sort and merge overlapping or adjacent intervals */
+static void normalize(kp_wblock_t *b) {
+  if (!b->n) return;
+  qsort(b->v, b->n, sizeof *b->v, cmp_ival);
+  size_t w = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    if (w > 0 && (b->v[w - 1].last == UINT32_MAX || b->v[i].first <= b->v[w - 1].last + 1)) {
+      if (b->v[i].last > b->v[w - 1].last) b->v[w - 1].last = b->v[i].last;
+    } else {
+      b->v[w++] = b->v[i];
+    }
+  }
+  b->n = w;
+}
+
 kp_status_t kp_wblock_parse(const void *p, size_t n, kp_wblock_t **out, size_t *line_err) {
   *out = NULL;
   kp_wblock_t *b = calloc(1, sizeof *b);
@@ -82,18 +97,7 @@ kp_status_t kp_wblock_parse(const void *p, size_t n, kp_wblock_t **out, size_t *
     kp_wblock_free(b);
     return st;
   }
-  if (b->n) {
-    qsort(b->v, b->n, sizeof *b->v, cmp_ival);
-    size_t w = 0;
-    for (size_t i = 0; i < b->n; i++) {
-      if (w > 0 && (b->v[w - 1].last == UINT32_MAX || b->v[i].first <= b->v[w - 1].last + 1)) {
-        if (b->v[i].last > b->v[w - 1].last) b->v[w - 1].last = b->v[i].last;
-      } else {
-        b->v[w++] = b->v[i];
-      }
-    }
-    b->n = w;
-  }
+  normalize(b);
   *out = b;
   return KP_OK;
 }
@@ -124,4 +128,67 @@ bool kp_wblock_covers_block(const kp_wblock_t *b, uint32_t block) {
   uint32_t first = block & 0xFFFFFF00u;
   size_t i = floor_idx(b, first);
   return i != SIZE_MAX && b->v[i].last >= (first | 0xFF);
+}
+
+static const char reserved_v4[] =
+    "0.0.0.0/8\n10.0.0.0/8\n100.64.0.0/10\n127.0.0.0/8\n169.254.0.0/16\n172.16.0.0/12\n"
+    "192.0.0.0/24\n192.0.2.0/24\n192.88.99.0/24\n192.168.0.0/16\n198.18.0.0/15\n"
+    "198.51.100.0/24\n203.0.113.0/24\n224.0.0.0/4\n240.0.0.0/4\n";
+
+/* Remove [first, last] from every interval of @p b (sorted, merged; stays so). */
+static kp_status_t subtract(kp_wblock_t *b, uint32_t first, uint32_t last) {
+  for (size_t i = 0; i < b->n; i++) {
+    ival_t v = b->v[i];
+    if (v.last < first || v.first > last) continue;
+    bool left = v.first < first, right = v.last > last;
+    if (left && right) { /* split: keep the left part here, insert the right part after it */
+      b->v[i].last = first - 1;
+      if (add(b, last + 1, v.last) != KP_OK) return KP_ERR_NOMEM;
+      memmove(b->v + i + 2, b->v + i + 1, (b->n - i - 2) * sizeof *b->v);
+      b->v[i + 1] = (ival_t){last + 1, v.last};
+      i++;
+    } else if (left) {
+      b->v[i].last = first - 1;
+    } else if (right) {
+      b->v[i].first = last + 1;
+    } else {
+      memmove(b->v + i, b->v + i + 1, (b->n - i - 1) * sizeof *b->v);
+      b->n--;
+      i--;
+    }
+  }
+  return KP_OK;
+}
+
+kp_status_t kp_wblock_with_reserved(kp_wblock_t **bl, const char *allow) {
+  kp_wblock_t *r = NULL;
+  kp_status_t st = kp_wblock_parse(reserved_v4, sizeof reserved_v4 - 1, &r, NULL);
+  if (st != KP_OK) return st;
+  for (const char *a = allow; st == KP_OK && a && *a;) {
+    size_t k = strcspn(a, ",");
+    char one[64];
+    kp_prefix_t pf;
+    if (k == 0 || k >= sizeof one) {
+      st = KP_ERR_INVAL;
+      break;
+    }
+    memcpy(one, a, k);
+    one[k] = 0;
+    a += k + (a[k] == ',');
+    if (kp_prefix_parse(one, &pf) != KP_OK || pf.addr.family != 4) {
+      st = KP_ERR_INVAL;
+      break;
+    }
+    uint32_t net = kp_addr_v4_u32(&pf.addr);
+    st = subtract(r, net, pf.len == 0 ? UINT32_MAX : net | (uint32_t)((1ull << (32 - pf.len)) - 1));
+  }
+  for (size_t i = 0; st == KP_OK && *bl && i < (*bl)->n; i++) st = add(r, (*bl)->v[i].first, (*bl)->v[i].last);
+  if (st != KP_OK) {
+    kp_wblock_free(r);
+    return st;
+  }
+  normalize(r);
+  kp_wblock_free(*bl);
+  *bl = r;
+  return KP_OK;
 }

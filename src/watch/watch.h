@@ -116,6 +116,18 @@ bool kp_wblock_contains(const kp_wblock_t *b, uint32_t addr);
 bool kp_wblock_hits_block(const kp_wblock_t *b, uint32_t block);
 /** Does the list cover all 256 addresses of the /24 @p block? */
 bool kp_wblock_covers_block(const kp_wblock_t *b, uint32_t block);
+/**
+ * The built-in reserved-range blocklist joined to a user one: *@p bl (may be
+ * NULL; consumed) becomes user ∪ (reserved − allow). Reserved = the IPv4
+ * special-purpose registry (RFC 6890 and its updates: this network, private,
+ * shared CGN, loopback, link-local, IETF protocol assignments, documentation,
+ * 6to4 relay, benchmarking 198.18.0.0/15), multicast 224/4 and reserved 240/4
+ * with the limited broadcast. @p allow (comma-separated IPv4 prefixes or NULL,
+ * e.g. the lab's 198.18.0.0/15 via --allow-reserved) opens reserved space
+ * explicitly; it never opens anything the user's list blocks. KP_ERR_INVAL for
+ * a malformed allow list.
+ */
+kp_status_t kp_wblock_with_reserved(kp_wblock_t **bl, const char *allow);
 
 /* ---- drivers ---- */
 typedef struct kp_wreply {

@@ -14,6 +14,12 @@
  *      │status 3xx + Location, hops < max      │otherwise
  *      └────────────> next hop                 └─> done(final response)
  *
+ * With cfg->dest (the helper) a hop is refused (KP_WC_FAIL_DEST) when any
+ * address its host resolves to fails kp_wc_dest_refuse (as oohelperd's
+ * bogon-refusing resolver), and the peer the socket actually connected to is
+ * checked again before a byte is sent. Hosts are never re-resolved between
+ * the check and the connect: the checked addresses are the ones dialled.
+ *
  * Every step is bounded by the net context's per-step timeouts and global
  * deadline. Response heads are re-read from the trace with a bounded line
  * scanner (no I/O, caps on line and header counts).
@@ -173,6 +179,17 @@ static void one_hop(kp_net_t *net, kp_trace_t *tr, const char *url, const kp_add
     return;
   }
   kp_conn_peer(c, f->endpoint);
+  if (cfg->dest) {
+    char pip[KP_ADDR_STRLEN + 2];
+    uint16_t pp;
+    kp_addr_t pa;
+    if (kp_hostport_parse(f->endpoint, pip, sizeof pip, &pp) != KP_OK || kp_addr_parse(pip, &pa) != KP_OK ||
+        kp_wc_dest_refuse(cfg->dest, &pa)) {
+      f->failure = KP_WC_FAIL_DEST;
+      kp_conn_close(c);
+      return;
+    }
+  }
   if (tls) {
     fail = NULL;
     kp_net_tls(net, c, host, &fail);
@@ -250,6 +267,12 @@ kp_status_t kp_wc_fetch(const kp_wc_fetch_cfg_t *cfg, const char *url, const kp_
         f->dns_failed = true;
         break;
       }
+    }
+    bool refused = false;
+    for (size_t i = 0; cfg->dest && i < addrs.n && !refused; i++) refused = kp_wc_dest_refuse(cfg->dest, &addrs.a[i]) != NULL;
+    if (refused) {
+      f->failure = KP_WC_FAIL_DEST;
+      break;
     }
     one_hop(net, tr, cur, &addrs, cfg, a, f);
     if (f->failure) break;

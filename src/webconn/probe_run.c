@@ -176,7 +176,7 @@ static void measure(run_t *r, const char *input, kp_arena_t *a) {
       kp_wc_threq_t *q = &r->req;
       q->url = kp_arena_strndup(a, cur, strlen(cur));
       q->hdr_names[0] = "User-Agent";
-      q->hdr_values[0] = KP_HTTPC_DEFAULT_UA; /* the helper fetches with it: must not name keepon */
+      q->hdr_values[0] = KP_NET_USER_AGENT; /* the UA the probe itself sends: the control fetches as it does */
       q->hdr_names[1] = "Accept";
       q->hdr_values[1] = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
       q->nhdr = 2;
@@ -379,7 +379,8 @@ static kp_msmt_env_t wc_env(const kp_wc_probe_cfg_t *cfg, const char *url, int64
   return (kp_msmt_env_t){.test_name = "web_connectivity", .test_version = "0.5.28", .input = url,
                          .probe_cc = cfg->probe_cc, .probe_asn = cfg->probe_asn,
                          .probe_network_name = cfg->probe_network_name, .probe_ip = cfg->probe_ip,
-                         .resolver_ip = resolver_ip, .software_version = cfg->software_version, .start_wall_ns = wall_ns};
+                         .resolver_ip = cfg->resolver_seen && *cfg->resolver_seen ? cfg->resolver_seen : resolver_ip,
+                         .resolver_asn = cfg->resolver_asn, .software_version = cfg->software_version, .start_wall_ns = wall_ns};
 }
 
 static void write_test_helpers(const kp_wc_probe_cfg_t *cfg, kp_jw_t *w) {

@@ -21,7 +21,7 @@
 #include "base/addr.h"
 #include "webconn/webconn.h"
 
-static const char *dup(kp_arena_t *a, const char *s) {
+static const char *adup(kp_arena_t *a, const char *s) {
   return kp_arena_strndup(a, s, strlen(s));
 }
 
@@ -44,7 +44,7 @@ kp_status_t kp_wc_threq_parse(const void *body, size_t n, kp_arena_t *a, kp_wc_t
   for (const char *p = url; *p; p++) /* URLs are ASCII (IDNA hosts arrive as punycode) */
     if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) goto done;
   st = KP_ERR_NOMEM;
-  if (!(out->url = dup(a, url))) goto done;
+  if (!(out->url = adup(a, url))) goto done;
   const kp_json_t *hd = kp_json_get(root, "http_request_headers");
   for (size_t i = 0; i < kp_json_len(hd) && out->nhdr < KP_WC_TH_MAX_HEADERS; i++) {
     const char *k = kp_json_key_at(hd, i);
@@ -56,7 +56,7 @@ kp_status_t kp_wc_threq_parse(const void *body, size_t n, kp_arena_t *a, kp_wc_t
     for (const char *p = k; *p; p++) bad = bad || (unsigned char)*p <= ' ' || *p == ':';
     for (const char *p = first; *p; p++) bad = bad || (*p == '\r' || *p == '\n');
     if (bad) continue;
-    if (!(out->hdr_names[out->nhdr] = dup(a, k)) || !(out->hdr_values[out->nhdr] = dup(a, first)))
+    if (!(out->hdr_names[out->nhdr] = adup(a, k)) || !(out->hdr_values[out->nhdr] = adup(a, first)))
       goto done;
     out->nhdr++;
   }
@@ -75,7 +75,7 @@ kp_status_t kp_wc_threq_parse(const void *body, size_t n, kp_arena_t *a, kp_wc_t
     bool seen = false;
     for (size_t k = 0; k < out->nendpoints && !seen; k++) seen = !strcmp(out->endpoints[k], canon);
     if (seen) continue;
-    if (!(out->endpoints[out->nendpoints] = dup(a, canon))) goto done;
+    if (!(out->endpoints[out->nendpoints] = adup(a, canon))) goto done;
     out->nendpoints++;
   }
   out->quic = kp_json_truthy(kp_json_get(root, "x_quic_enabled"));
@@ -116,7 +116,7 @@ static bool ep_ip(const char *ep, char *ip, size_t cap) {
 }
 
 void kp_wc_thresp_write(kp_jw_t *w, const kp_wc_ctl_t *c, const char *const *probe_addrs,
-                        size_t nprobe, const kp_wc_opts_t *opts) {
+                        size_t nprobe, const kp_wc_opts_t *opts, kp_wc_asn_fn asn_of, void *asn_ctx) {
   kp_jw_obj_begin(w);
   kp_jw_key(w, "tcp_connect");
   kp_jw_obj_begin(w);
@@ -184,6 +184,7 @@ void kp_wc_thresp_write(kp_jw_t *w, const kp_wc_ctl_t *c, const char *const *pro
         flags |= KP_WC_IPINFO_TH;
         asn = c->ip_asn[k];
       }
+    if (asn_of) asn = asn_of(asn_ctx, ips[i]);
     if (kp_wc_is_bogon(ips[i], opts)) flags |= KP_WC_IPINFO_BOGON;
     for (size_t k = 0; k < c->ntls; k++) {
       char ip[KP_ADDR_STRLEN + 2];
@@ -202,7 +203,7 @@ void kp_wc_thresp_write(kp_jw_t *w, const kp_wc_ctl_t *c, const char *const *pro
 }
 
 kp_status_t kp_wc_th_plan(const kp_wc_threq_t *req, const char *const *th_addrs, size_t nth,
-                          const kp_wc_opts_t *opts, kp_arena_t *a, const char **eps, size_t cap,
+                          const kp_wc_dest_t *dest, kp_arena_t *a, const char **eps, size_t cap,
                           size_t *neps) {
   char scheme[8], host[256];
   int port;
@@ -221,7 +222,7 @@ kp_status_t kp_wc_th_plan(const kp_wc_threq_t *req, const char *const *th_addrs,
       snprintf(ip, sizeof ip, "%s", th_addrs[i - req->nendpoints]);
     }
     kp_addr_t ad;
-    if (kp_addr_parse(ip, &ad) != KP_OK || kp_wc_is_bogon(ip, opts)) continue;
+    if (kp_addr_parse(ip, &ad) != KP_OK || kp_wc_dest_refuse(dest, &ad)) continue; /* as oohelperd skips bogons */
     for (int k = 0; k < np; k++) {
       char ep[KP_ADDR_STRLEN + 8];
       snprintf(ep, sizeof ep, ad.family == 6 ? "[%s]:%d" : "%s:%d", ip, ports[k]);
@@ -229,7 +230,7 @@ kp_status_t kp_wc_th_plan(const kp_wc_threq_t *req, const char *const *th_addrs,
       for (size_t j = 0; j < *neps && !seen; j++) seen = !strcmp(eps[j], ep);
       if (seen) continue;
       if (*neps >= cap) return KP_OK; /* capped: extra endpoints are not measured */
-      if (!(eps[*neps] = dup(a, ep))) return KP_ERR_NOMEM;
+      if (!(eps[*neps] = adup(a, ep))) return KP_ERR_NOMEM;
       (*neps)++;
     }
   }

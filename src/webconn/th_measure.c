@@ -4,18 +4,25 @@
  *   1. resolve the URL's host with the system resolver (NXDOMAIN reported as
  *      "dns_name_error", no addresses as an empty list, other errors as
  *      "dns_server_failure");
- *   2. plan endpoints = probe's ∪ TH's addresses minus bogons (--lab exempts
- *      the lab ranges) on the URL's ports; connect to each in parallel, and
- *      TLS-handshake (SNI = URL host) on 443 / the https port;
- *   3. GET the URL following up to 10 redirects; report status, body length
- *      (capped), title and headers of the final response.
+ *   2. plan endpoints = probe's ∪ TH's addresses minus what the destination
+ *      rule refuses (kp_wc_dest_refuse: non-public, the helper's own
+ *      addresses; --allow-net exempts test ranges) on the URL's ports; connect
+ *      to each in parallel, and TLS-handshake (SNI = URL host) on 443 / the
+ *      https port;
+ *   3. GET the URL following up to 10 redirects, the same rule applied to
+ *      every hop's addresses and to the connected peer; report status, body
+ *      length (capped), title and headers of the final response.
  * All steps time out (cfg->step_timeout, cfg->total_timeout); failures are
  * data in the response, never errors of the helper.
  */
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "geo/geo.h"
 #include "webconn/wc_net.h"
 
 typedef struct ep_job {
@@ -38,11 +45,40 @@ static void run_ep(void *arg, size_t i) {
     j->tcp_failure = "unknown_failure: internal";
 }
 
+static kp_status_t measure(const kp_wc_th_cfg_t *cfg, const kp_net_cfg_t *ncfgp, const kp_wc_dest_t *dest,
+                           const kp_wc_threq_t *req, const char *host, const char *scheme, int port,
+                           kp_arena_t *a, kp_wc_ctl_t *out);
+
 static const char *dns_fail_th(const char *f) {
   if (!f) return "";
   if (!strcmp(f, KP_FAIL_NXDOMAIN)) return "dns_name_error";
   if (!strcmp(f, KP_FAIL_DNS_NODATA)) return "";
   return "dns_server_failure";
+}
+
+/* The host's interface addresses right now (I/O): a request naming one of them would reach
+ * services of the helper's own machine. getifaddrs failing fails closed. */
+static void add_interface_addrs(kp_wc_dest_t *d) {
+  struct ifaddrs *ifa = NULL;
+  if (getifaddrs(&ifa) != 0) {
+    d->own_full = true;
+    return;
+  }
+  for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    kp_addr_t a = {0};
+    if (i->ifa_addr->sa_family == AF_INET) {
+      a.family = 4;
+      memcpy(a.b, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      a.family = 6;
+      memcpy(a.b, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+    } else {
+      continue;
+    }
+    kp_wc_dest_add_own(d, &a);
+  }
+  freeifaddrs(ifa);
 }
 
 kp_status_t kp_wc_th_measure(const kp_wc_th_cfg_t *cfg, const kp_wc_threq_t *req, kp_arena_t *a,
@@ -60,6 +96,19 @@ kp_status_t kp_wc_th_measure(const kp_wc_th_cfg_t *cfg, const kp_wc_threq_t *req
                        .body_cap = cfg->body_cap ? cfg->body_cap : (size_t)16 << 20};
   out->present = true;
   out->url = req->url;
+  kp_wc_dest_t *dest = malloc(sizeof *dest);
+  if (!dest) return KP_ERR_NOMEM;
+  *dest = cfg->dest;
+  add_interface_addrs(dest);
+  kp_status_t st = measure(cfg, &ncfg, dest, req, host, scheme, port, a, out);
+  free(dest);
+  return st;
+}
+
+static kp_status_t measure(const kp_wc_th_cfg_t *cfg, const kp_net_cfg_t *ncfgp, const kp_wc_dest_t *dest,
+                           const kp_wc_threq_t *req, const char *host, const char *scheme, int port,
+                           kp_arena_t *a, kp_wc_ctl_t *out) {
+  kp_net_cfg_t ncfg = *ncfgp;
 
   /* 1. DNS */
   kp_addrs_t addrs = {0};
@@ -93,7 +142,7 @@ kp_status_t kp_wc_th_measure(const kp_wc_th_cfg_t *cfg, const kp_wc_threq_t *req
   /* 2. endpoints */
   const char *eps[KP_WC_MAX_CTL_EPS];
   size_t neps = 0;
-  kp_status_t st = kp_wc_th_plan(req, th_addrs, out->ndns, &cfg->opts, a, eps, KP_WC_MAX_CTL_EPS, &neps);
+  kp_status_t st = kp_wc_th_plan(req, th_addrs, out->ndns, dest, a, eps, KP_WC_MAX_CTL_EPS, &neps);
   if (st != KP_OK) return st;
   ep_job_t *jobs = calloc(neps ? neps : 1, sizeof *jobs);
   if (!jobs) return KP_ERR_NOMEM;
@@ -118,7 +167,7 @@ kp_status_t kp_wc_th_measure(const kp_wc_th_cfg_t *cfg, const kp_wc_threq_t *req
 
   /* 3. GET with redirects */
   kp_wc_fetch_cfg_t fc = {.net = &ncfg, .body_cap = ncfg.body_cap, .max_redirects = 10,
-                          .keep_partial = false};
+                          .keep_partial = false, .dest = dest};
   kp_wc_fetch_t *f = calloc(1, sizeof *f);
   if (!f) return KP_ERR_NOMEM;
   if (!out->ndns) {
@@ -141,6 +190,13 @@ kp_status_t kp_wc_th_measure(const kp_wc_th_cfg_t *cfg, const kp_wc_threq_t *req
   }
   free(f);
   return KP_OK;
+}
+
+static int64_t geo_asn(void *ctx, const char *ip) {
+  kp_addr_t a;
+  kp_geo_info_t gi;
+  if (kp_addr_parse(ip, &a) != KP_OK || kp_geo_lookup(ctx, &a, &gi) != KP_OK) return 0;
+  return gi.asn;
 }
 
 void kp_wc_th_handle(const kp_wc_th_cfg_t *cfg, const void *body, size_t n, kp_buf_t *out,
@@ -183,7 +239,7 @@ void kp_wc_th_handle(const kp_wc_th_cfg_t *cfg, const void *body, size_t n, kp_b
   }
   kp_jw_t w;
   kp_jw_init(&w, out);
-  kp_wc_thresp_write(&w, ctl, probe, np, &cfg->opts);
+  kp_wc_thresp_write(&w, ctl, probe, np, &cfg->opts, cfg->geo ? geo_asn : NULL, (void *)cfg->geo);
   *http_status = w.st == KP_OK ? 200 : 500;
 done:
   free(req);

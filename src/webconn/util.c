@@ -100,3 +100,57 @@ size_t kp_wc_title(const uint8_t *b, size_t n, char *out, size_t cap) {
   }
   return 0;
 }
+
+/* ---- the helper's destination rule (see webconn.h) ---- */
+
+static bool own_match(const kp_wc_dest_t *d, const kp_addr_t *a) {
+  kp_addr_t e[3];
+  size_t n = 1;
+  e[0] = *a;
+  n += kp_addr_embedded_v4(a, e + 1);
+  for (size_t k = 0; k < n; k++)
+    for (size_t i = 0; i < d->nown; i++)
+      if (kp_addr_eq(&d->own[i], &e[k])) return true;
+  return false;
+}
+
+const char *kp_wc_dest_refuse(const kp_wc_dest_t *d, const kp_addr_t *a) {
+  if (!a || kp_addr_is_local_scope(a)) return KP_WC_FAIL_DEST;
+  if (d && (d->own_full || own_match(d, a))) return KP_WC_FAIL_DEST; /* fail closed past the cap */
+  for (size_t i = 0; d && i < d->nallow; i++)
+    if (kp_prefix_contains(&d->allow[i], a)) return NULL;
+  return kp_addr_is_public(a) ? NULL : KP_WC_FAIL_DEST;
+}
+
+kp_status_t kp_wc_dest_allow_parse(const char *list, kp_wc_dest_t *d) {
+  /* points of the local-scope ranges: a prefix containing one would reopen them */
+  static const char *const probes[] = {"0.0.0.0", "127.0.0.1", "169.254.169.254", "224.0.0.1",
+                                       "255.255.255.255", "::", "::1", "fe80::1", "ff02::1"};
+  const char *p = list;
+  if (!p || !*p) return KP_ERR_INVAL;
+  while (*p) {
+    size_t n = strcspn(p, ",");
+    char item[64];
+    if (n == 0 || n >= sizeof item) return KP_ERR_INVAL;
+    memcpy(item, p, n);
+    item[n] = 0;
+    kp_prefix_t pf;
+    if (kp_prefix_parse(item, &pf) != KP_OK || kp_addr_is_local_scope(&pf.addr)) return KP_ERR_INVAL;
+    for (size_t i = 0; i < sizeof probes / sizeof *probes; i++) {
+      kp_addr_t x;
+      if (kp_addr_parse(probes[i], &x) == KP_OK && kp_prefix_contains(&pf, &x)) return KP_ERR_INVAL;
+    }
+    if (d->nallow >= KP_WC_DEST_MAX_ALLOW) return KP_ERR_RANGE;
+    d->allow[d->nallow++] = pf;
+    p += n;
+    if (*p == ',' && !*++p) return KP_ERR_INVAL; /* a trailing comma is a typo, not "nothing more" */
+  }
+  return KP_OK;
+}
+
+void kp_wc_dest_add_own(kp_wc_dest_t *d, const kp_addr_t *a) {
+  for (size_t i = 0; i < d->nown; i++)
+    if (kp_addr_eq(&d->own[i], a)) return;
+  if (d->nown < KP_WC_DEST_MAX_OWN) d->own[d->nown++] = *a;
+  else d->own_full = true;
+}

@@ -16,6 +16,8 @@ typedef struct kp_wc_fetch_cfg {
   int max_redirects;        /* 10 as OONI */
   bool keep_partial;        /* keep a response whose body read failed after the head */
   bool keep_body;           /* copy the final body into the arena (fingerprints) */
+  const kp_wc_dest_t *dest; /* the helper: every hop's addresses and the connected peer must pass
+                               kp_wc_dest_refuse, else failure KP_WC_FAIL_DEST; NULL (the probe): none */
 } kp_wc_fetch_cfg_t;
 
 typedef struct kp_wc_fetch {

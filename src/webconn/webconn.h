@@ -22,10 +22,12 @@
 #ifndef KP_WEBCONN_WEBCONN_H
 #define KP_WEBCONN_WEBCONN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/addr.h"
 #include "base/arena.h"
 #include "base/json.h"
 #include "base/status.h"
@@ -226,33 +228,77 @@ void kp_wc_threq_write(kp_jw_t *w, const kp_wc_threq_t *req);
 #define KP_WC_IPINFO_BOGON 4
 #define KP_WC_IPINFO_VALID 8
 
+/** ASN of @p ip (0 unknown), e.g. from src/geo. */
+typedef int64_t (*kp_wc_asn_fn)(void *ctx, const char *ip);
 /**
  * Serialize a TH response from @p ctl: dns, tcp_connect, tls_handshake,
  * quic_handshake, http_request, http3_request, ip_info. @p probe_addrs are
- * the addresses the probe sent (for ip_info flags).
+ * the addresses the probe sent (for ip_info flags). ip_info.<ip>.asn: from
+ * @p asn_of for every address (probe's and TH's), as oohelperd's geoipx
+ * lookup; with @p asn_of NULL, ctl->ip_asn for the TH's addresses, else 0.
  */
 void kp_wc_thresp_write(kp_jw_t *w, const kp_wc_ctl_t *ctl, const char *const *probe_addrs,
-                        size_t nprobe, const kp_wc_opts_t *opts);
+                        size_t nprobe, const kp_wc_opts_t *opts, kp_wc_asn_fn asn_of, void *asn_ctx);
+
+/* ---- the helper's destination rule (SSRF defence; docs/security.md) ----
+ *
+ * Every address the helper would connect to (TCP step, each HTTP hop after
+ * resolution, and the peer actually connected) goes through
+ * kp_wc_dest_refuse, in this order:
+ *   1. local scope (loopback, 0.0.0.0/8, ::, link-local incl. 169.254.169.254,
+ *      multicast, broadcast; also embedded in IPv6)     -> refused, always
+ *   2. one of the helper's own addresses (interfaces, listener) -> refused
+ *   3. inside an --allow-net prefix (test-only, never default) -> allowed
+ *   4. kp_addr_is_public                                -> allowed, else refused
+ * Ports are not restricted (as oohelperd): the address decides.
+ */
+#define KP_WC_FAIL_DEST "dns_bogon_error" /* what oohelperd's bogon-refusing resolver reports */
+#define KP_WC_DEST_MAX_ALLOW 8
+#define KP_WC_DEST_MAX_OWN 256
+typedef struct kp_wc_dest {
+  kp_prefix_t allow[KP_WC_DEST_MAX_ALLOW]; /* --allow-net: reserved ranges a lab uses */
+  size_t nallow;
+  kp_addr_t own[KP_WC_DEST_MAX_OWN];       /* the helper's own addresses */
+  size_t nown;
+  bool own_full;                           /* more own addresses than fit: refuse everything */
+} kp_wc_dest_t;
+
+/** NULL when the helper may connect to @p a, else KP_WC_FAIL_DEST. @p d NULL = no exemptions. */
+const char *kp_wc_dest_refuse(const kp_wc_dest_t *d, const kp_addr_t *a);
+/**
+ * Add the comma-separated prefixes of @p list to d->allow. A prefix touching
+ * local scope (0.0.0.0/8, loopback, link-local, multicast, ::, ::1) is refused.
+ * @return KP_OK, KP_ERR_INVAL (bad or refused prefix), KP_ERR_RANGE (too many)
+ */
+kp_status_t kp_wc_dest_allow_parse(const char *list, kp_wc_dest_t *d);
+/** Add @p a to d->own (deduplicated; past the cap own_full is set and every address is refused). */
+void kp_wc_dest_add_own(kp_wc_dest_t *d, const kp_addr_t *a);
 
 /**
  * The TH's measurement plan for @p req: the union of the probe's addresses
- * and @p th_addrs (minus bogons unless opts->lab), each on the URL's port
- * (explicit port, else 443 for https, else 80 and 443).
+ * and @p th_addrs, minus those kp_wc_dest_refuse refuses, each on the URL's
+ * port (explicit port, else 443 for https, else 80 and 443).
  * @param[out] eps   "ip:port" strings allocated in @p a
  */
 kp_status_t kp_wc_th_plan(const kp_wc_threq_t *req, const char *const *th_addrs, size_t nth,
-                          const kp_wc_opts_t *opts, kp_arena_t *a, const char **eps,
+                          const kp_wc_dest_t *dest, kp_arena_t *a, const char **eps,
                           size_t cap, size_t *neps);
 
 /* ---- the test helper (network side; see th_measure.c, th_server.c) ---- */
 
+struct kp_geo;
 typedef struct kp_wc_th_cfg {
-  kp_wc_opts_t opts;
+  kp_wc_opts_t opts;        /* opts.lab: ip_info's bogon flag treats the lab ranges as routable */
+  kp_wc_dest_t dest;        /* allow list and fixed own addresses (the listener); each request
+                               adds the host's interface addresses (getifaddrs) to a copy */
+  const struct kp_geo *geo; /* ip_info.asn lookups (NULL: every asn is 0) */
   const char *ca_file;      /* NULL = system store */
   double step_timeout;      /* per DNS / connect / TLS / HTTP step, seconds (0 = 10) */
   double total_timeout;     /* whole measurement (0 = 30) */
   size_t body_cap;          /* fetched body bytes kept (0 = 16 MiB) */
   size_t max_inflight;      /* requests measured at once; more get 503 (0 = 50) */
+  size_t max_per_client;    /* of those, per client address (IPv6: per /64) (0 = max_inflight / 5) */
+  size_t max_conns;         /* open connections (kp_srv's cap) (0 = 4096) */
   size_t max_request;       /* request body cap; more get 413 (0 = 16 MiB) */
 } kp_wc_th_cfg_t;
 
@@ -268,24 +314,14 @@ void kp_wc_th_handle(const kp_wc_th_cfg_t *cfg, const void *body, size_t n, kp_b
                      int *http_status);
 
 typedef struct kp_wc_th_server kp_wc_th_server_t;
-/** Listen on "ADDR:PORT" / "[v6]:PORT" (port 0 = ephemeral). */
+/** Listen on "ADDR:PORT" / "[v6]:PORT" (port 0 = ephemeral), on kp_srv (see th_server.c). */
 kp_status_t kp_wc_th_server_new(const kp_wc_th_cfg_t *cfg, const char *listen, kp_wc_th_server_t **out);
 uint16_t kp_wc_th_server_port(const kp_wc_th_server_t *s);
-/** Serve until *stop != 0 (checked at least every 200 ms); joins in-flight requests. */
-kp_status_t kp_wc_th_server_run(kp_wc_th_server_t *s, volatile int *stop);
+/** Serve until *stop != 0 (checked at least every 200 ms); then waits for requests in flight. */
+kp_status_t kp_wc_th_server_run(kp_wc_th_server_t *s, volatile sig_atomic_t *stop);
 void kp_wc_th_server_free(kp_wc_th_server_t *s);
-
-/* Minimal HTTP/1.1 request head, as the helper reads it (pure, bounded). */
-typedef struct kp_wc_http_head {
-  char method[8];
-  char path[256];
-  int64_t content_length;   /* -1 absent */
-  bool chunked;
-  bool ooniprobe_ua;        /* User-Agent starts with "ooniprobe-" or "keepon/" (a probe) */
-  size_t head_len;
-} kp_wc_http_head_t;
-/** @return KP_OK, KP_ERR_TRUNC (need more), KP_ERR_INVAL, KP_ERR_RANGE (head > @p max) */
-kp_status_t kp_wc_http_head_parse(const uint8_t *p, size_t n, size_t max, kp_wc_http_head_t *out);
+/** The per-client cap's key for a peer: IPv4 (also ::ffff:-mapped) by address, IPv6 by /64. */
+kp_addr_t kp_wc_th_client_key(const kp_addr_t *peer);
 
 /** True when @p ip is a bogon, honouring opts->lab. Non-addresses are not bogons. */
 bool kp_wc_is_bogon(const char *ip, const kp_wc_opts_t *opts);
@@ -311,6 +347,7 @@ typedef struct kp_wc_probe_cfg {
                                       (emulates Android's EAI_NODATA wrapper); NULL normally */
   kp_wc_opts_t opts;
   const char *probe_cc, *probe_asn, *probe_network_name, *probe_ip, *software_version;
+  const char *resolver_seen, *resolver_asn; /* whoami lookup (src/locate); NULL = configured / AS0 */
   const struct kp_fp_db *fp;   /* fingerprints (NULL: none confirm) */
 } kp_wc_probe_cfg_t;
 

@@ -3,6 +3,9 @@
  * Each case builds an app whose flows show one censorship pattern and
  * checks the app's technique, verdict, n/m and that clean apps stay OK.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "analysis/analysis.h"
 #include "kp_test.h"
 
@@ -56,6 +59,8 @@ KP_TEST(each_technique_yields_its_key) {
   };
   for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
     kp_an_flow_t f[4] = {ok_flow("a"), ok_flow("b"), ok_flow("c"), ok_flow("d")};
+    f[0].role = f[3].role = "endpoint";
+    f[1].role = f[2].role = "web"; /* the whole role "web" shows the technique: it agrees */
     cases[c].fn(&f[1]);
     cases[c].fn(&f[2]);
     kp_tech_t o[4];
@@ -77,7 +82,12 @@ KP_TEST(precedence_and_guards) {
   /* DNS explains later failures: forged answers + connect timeouts is dns_forged, not ip_blackhole */
   kp_an_flow_t f[2] = {ok_flow("a"), ok_flow("b")};
   m_hole(&f[0]);
-  m_forged(&f[1]);
+  m_hole(&f[1]);
+  f[1].dns_unexpected = true;
+  KP_ASSERT_EQ(kp_an_flow_tech(&f[1], &CTL_OK), KP_TECH_DNS_FORGED);
+  /* ... and over an app: one forged + one blackholed flow agree on nothing (1/2 is no majority) */
+  KP_ASSERT_EQ(classify(f, 2, &CTL_OK, NULL).verdict, KP_VERDICT_DEGRADED);
+  f[0].dns_unexpected = true;
   KP_ASSERT_EQ(classify(f, 2, &CTL_OK, NULL).tech, KP_TECH_DNS_FORGED);
   /* unexpected answers whose TLS verifies are genuine (stale network list): not forged */
   kp_an_flow_t g = ok_flow("g");
@@ -160,4 +170,89 @@ KP_TEST(expected_networks) {
   KP_ASSERT(kp_an_addr_expected(NULL, 0, &a));
   kp_tech_t t;
   KP_ASSERT_EQ(kp_tech_parse("nonsense", &t), KP_ERR_NOTFOUND);
+}
+
+/* WhatsApp-shaped app: 32 endpoint flows, registration, web. */
+static size_t whatsapp_like(kp_an_flow_t *f) {
+  static char names[32][48];
+  size_t n = 0;
+  for (int i = 0; i < 32; i++) {
+    snprintf(names[i], sizeof names[i], "tcpconnect://e%d.whatsapp.net:%d", i / 2 + 1, i % 2 ? 5222 : 443);
+    f[n] = ok_flow(names[i]);
+    f[n].tls_tried = f[n].http_tried = false;
+    f[n++].role = "endpoint";
+  }
+  f[n] = ok_flow("https://v.whatsapp.net/v2/register");
+  f[n++].role = "registration";
+  f[n] = ok_flow("https://web.whatsapp.com/");
+  f[n++].role = "web";
+  return n;
+}
+
+KP_TEST(agreement_one_endpoint_reset_is_degraded_not_blocked) {
+  kp_an_flow_t f[40];
+  size_t n = whatsapp_like(f);
+  m_reset(&f[4]); /* e3.whatsapp.net:443 */
+  m_reset(&f[5]); /* e3.whatsapp.net:5222 */
+  kp_tech_t o[40];
+  kp_an_result_t r = classify(f, n, &CTL_OK, o);
+  KP_ASSERT_EQ(r.verdict, KP_VERDICT_DEGRADED);
+  KP_ASSERT_EQ(r.tech, KP_TECH_NONE);
+  KP_ASSERT_EQ(r.n_failed, 2);
+  KP_ASSERT_EQ(o[4], KP_TECH_TCP_RESET); /* the flow still says what it showed */
+  KP_ASSERT(strstr(r.evidence, "e3.whatsapp.net:443 tcp_reset") && strstr(r.evidence, "e3.whatsapp.net:5222"));
+  KP_ASSERT(strstr(r.evidence, "2/34 flows failed"));
+}
+
+KP_TEST(agreement_all_endpoints_reset_is_blocked) {
+  kp_an_flow_t f[40];
+  size_t n = whatsapp_like(f);
+  for (int i = 0; i < 32; i++) m_reset(&f[i]);
+  kp_an_result_t r = classify(f, n, &CTL_OK, NULL);
+  KP_ASSERT_EQ(r.verdict, KP_VERDICT_BLOCKED);
+  KP_ASSERT_EQ(r.tech, KP_TECH_TCP_RESET);
+  KP_ASSERT_EQ(r.n_tech, 32);
+  KP_ASSERT(r.by_role || r.n_tech * 2 > r.n_counting);
+  /* all but one endpoint: no whole role, but 31/34 is a majority */
+  f[0] = ok_flow("e1");
+  f[0].role = "endpoint";
+  f[0].tls_tried = f[0].http_tried = false;
+  r = classify(f, n, &CTL_OK, NULL);
+  KP_ASSERT_EQ(r.tech, KP_TECH_TCP_RESET);
+  KP_ASSERT(!r.by_role);
+}
+
+KP_TEST(agreement_thresholds) {
+  /* majority is strict: exactly half of the flows is not a majority */
+  kp_an_flow_t f[4] = {ok_flow("a"), ok_flow("b"), ok_flow("c"), ok_flow("d")};
+  for (int i = 0; i < 4; i++) f[i].role = i < 3 ? "x" : "y";
+  m_reset(&f[0]);
+  m_reset(&f[1]);
+  KP_ASSERT_EQ(classify(f, 4, &CTL_OK, NULL).verdict, KP_VERDICT_DEGRADED);
+  m_reset(&f[2]); /* 3/4: majority (and the whole role x) */
+  kp_an_result_t r = classify(f, 4, &CTL_OK, NULL);
+  KP_ASSERT_EQ(r.tech, KP_TECH_TCP_RESET);
+  /* a whole role agrees even as a minority: role y (1 of 4 flows) all timed out */
+  kp_an_flow_t g[4] = {ok_flow("a"), ok_flow("b"), ok_flow("c"), ok_flow("d")};
+  for (int i = 0; i < 4; i++) g[i].role = i < 3 ? "x" : "y";
+  m_hole(&g[3]);
+  r = classify(g, 4, &CTL_OK, NULL);
+  KP_ASSERT_EQ(r.tech, KP_TECH_IP_BLACKHOLE);
+  KP_ASSERT(r.by_role);
+  /* a role with mixed techniques does not agree: one reset, one timeout in role y */
+  kp_an_flow_t h[4] = {ok_flow("a"), ok_flow("b"), ok_flow("c"), ok_flow("d")};
+  for (int i = 0; i < 4; i++) h[i].role = i < 2 ? "x" : "y";
+  m_reset(&h[2]);
+  m_hole(&h[3]);
+  r = classify(h, 4, &CTL_OK, NULL);
+  KP_ASSERT_EQ(r.verdict, KP_VERDICT_DEGRADED);
+  KP_ASSERT(strstr(r.evidence, "tcp_reset") && strstr(r.evidence, "ip_blackhole"));
+  /* the evidence list stays bounded with many failures */
+  kp_an_flow_t many[40];
+  size_t n = whatsapp_like(many);
+  for (int i = 0; i < 32; i += 2) m_reset(&many[i]);
+  for (int i = 1; i < 32; i += 4) m_hole(&many[i]);
+  r = classify(many, n, &CTL_OK, NULL);
+  KP_ASSERT_EQ(r.verdict, KP_VERDICT_DEGRADED);
+  KP_ASSERT(strlen(r.evidence) < KP_AN_EVIDENCE_MAX && strstr(r.evidence, "more"));
 }

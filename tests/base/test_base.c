@@ -1,10 +1,16 @@
 /* test_base.c: cursor, buffer, JSON reader/writer, codecs, addresses, time, options. */
+#include <dirent.h>
+#include <sys/stat.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "base/addr.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/codec.h"
+#include "base/file.h"
 #include "base/cursor.h"
 #include "base/json.h"
 #include "base/opts.h"
@@ -101,6 +107,76 @@ KP_TEST(json_writer_roundtrip) {
   KP_ASSERT_STREQ(kp_json_get_str(kp_json_get(kp_json_root(d), "bin"), "data"), "/wA=");
   kp_json_doc_free(d);
   kp_buf_free(&b);
+}
+
+/* issue 13: "probe_cc\u0000x" must not answer for "probe_cc", and a value
+ * with \u0000 must not reach an indexed field truncated. */
+KP_TEST(json_nul_in_keys_rejected_and_values_length_safe) {
+  parse("{\"probe_cc\\u0000x\": \"IR\"}", KP_ERR_INVAL);
+  parse("{\"a\": {\"\\u0000\": 1}}", KP_ERR_INVAL);
+  kp_json_doc_t *d = parse("{\"probe_cc\": \"IR\\u0000DE\", \"b\": \"x\\u0000\"}", KP_OK);
+  const kp_json_t *r = kp_json_root(d);
+  KP_ASSERT(kp_json_get_str(r, "probe_cc") == NULL); /* not "IR" */
+  KP_ASSERT(kp_json_cstr(kp_json_get(r, "b")) == NULL);
+  KP_ASSERT_EQ(kp_json_strlen(kp_json_get(r, "probe_cc")), 5); /* the bytes stay available */
+  KP_ASSERT(memcmp(kp_json_str(kp_json_get(r, "probe_cc")), "IR\0DE", 5) == 0);
+  kp_json_doc_free(d);
+  d = parse("{\"probe_cc\": \"IR\"}", KP_OK);
+  KP_ASSERT_STREQ(kp_json_get_str(kp_json_root(d), "probe_cc"), "IR");
+  kp_json_doc_free(d);
+}
+
+KP_TEST(json_duplicate_keys_rejected) {
+  parse("{\"a\": 1, \"a\": 2}", KP_ERR_INVAL);
+  parse("{\"a\": 1, \"b\": 2, \"c\": {\"x\": 1, \"y\": 2, \"x\": 3}}", KP_ERR_INVAL);
+  parse("{\"a\\u0062\": 1, \"ab\": 2}", KP_ERR_INVAL); /* equal after unescaping */
+  kp_json_doc_free(parse("{\"a\": 1, \"b\": {\"a\": 2}, \"c\": [{\"a\": 3}, {\"a\": 4}]}", KP_OK));
+  /* many distinct keys: accepted, and the duplicate check is not quadratic */
+  kp_buf_t b;
+  kp_buf_init(&b, 0);
+  kp_buf_putc(&b, '{');
+  for (int i = 0; i < 50000; i++) kp_buf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+  kp_buf_putc(&b, '}');
+  kp_json_doc_t *d = parse(kp_buf_str(&b), KP_OK);
+  int64_t v;
+  KP_ASSERT(kp_json_get_int(kp_json_root(d), "k49999", &v) && v == 49999);
+  kp_json_doc_free(d);
+  b.data[--b.len] = 0; /* drop the closing brace and repeat the first key last */
+  kp_buf_puts(&b, ",\"k0\":1}");
+  parse(kp_buf_str(&b), KP_ERR_INVAL);
+  kp_buf_free(&b);
+}
+
+/* Anything the reader accepts the writer re-emits, inside an envelope. */
+KP_TEST(json_writer_depth_covers_reader_depth) {
+  enum { D = KP_JSON_MAX_DEPTH + 1 }; /* containers at depths 0..KP_JSON_MAX_DEPTH */
+  char deep[2 * (D + 1)];
+  memset(deep, '[', D);
+  memset(deep + D, ']', D);
+  kp_json_doc_t *d = NULL;
+  KP_ASSERT_OK(kp_json_parse(deep, 2 * D, NULL, &d, NULL));
+  kp_buf_t b;
+  kp_buf_init(&b, 0);
+  kp_jw_t w;
+  kp_jw_init(&w, &b);
+  kp_jw_obj_begin(&w);
+  kp_jw_key(&w, "envelope");
+  kp_jw_obj_begin(&w);
+  kp_jw_key(&w, "content");
+  kp_jw_node(&w, kp_json_root(d));
+  kp_jw_obj_end(&w);
+  kp_jw_obj_end(&w);
+  KP_ASSERT_OK(w.st);
+  KP_ASSERT_EQ(b.len, 2 * D + 2 * 2 + strlen("\"envelope\":\"content\":"));
+  kp_json_doc_free(d);
+  kp_buf_free(&b);
+  /* one deeper is the reader's refusal (a 400), whatever max_depth asks */
+  char deeper[2 * (D + 1)];
+  memset(deeper, '[', D + 1);
+  memset(deeper + D + 1, ']', D + 1);
+  kp_json_limits_t lim = {.max_depth = 100000};
+  KP_ASSERT_EQ(kp_json_parse(deeper, 2 * (D + 1), &lim, &d, NULL), KP_ERR_RANGE);
+  KP_ASSERT_EQ(kp_json_parse(deeper, 2 * (D + 1), NULL, &d, NULL), KP_ERR_RANGE);
 }
 
 KP_TEST(codec_vectors) {
@@ -202,4 +278,117 @@ KP_TEST(perm_visits_each_index_once) {
   }
   double u = kp_rand_unit(&rng);
   KP_ASSERT(u >= 0 && u < 1);
+}
+
+/* issue 13: a symlink planted at the old predictable tmp name ("<path>.tmp.<pid>")
+ * was followed with O_TRUNC, overwriting its target. Now the name is random,
+ * opened O_EXCL|O_NOFOLLOW, and nothing but <path> is written. */
+KP_TEST(file_write_atomic_ignores_planted_tmp_symlink) {
+  char dir[600], path[700], victim[700], planted[800];
+  snprintf(dir, sizeof dir, "%s/atomic", kp_test_tmpdir());
+  KP_ASSERT_OK(kp_mkdirs(dir, 0700));
+  snprintf(path, sizeof path, "%s/state.json", dir);
+  snprintf(victim, sizeof victim, "%s/victim", dir);
+  snprintf(planted, sizeof planted, "%s.tmp.%ld", path, (long)getpid());
+  FILE *f = fopen(victim, "w");
+  KP_ASSERT(f);
+  fputs("precious", f);
+  fclose(f);
+  KP_ASSERT_EQ(symlink(victim, planted), 0);
+  KP_ASSERT_OK(kp_file_write_atomic(path, "new", 3, 0600));
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 16);
+  KP_ASSERT_OK(kp_file_read(victim, &b));
+  KP_ASSERT_STREQ(kp_buf_str(&b), "precious");
+  kp_buf_reset(&b);
+  KP_ASSERT_OK(kp_file_read(path, &b));
+  KP_ASSERT_STREQ(kp_buf_str(&b), "new");
+  kp_buf_free(&b);
+  /* only state.json, the victim and the planted link: no tmp file left behind */
+  DIR *d = opendir(dir);
+  KP_ASSERT(d);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  KP_ASSERT_EQ(n, 3);
+}
+
+/* issue 13: spreadsheet formula guard on every CSV cell */
+KP_TEST(csv_cell_quotes_and_guards_formulas) {
+  static const struct { const char *in, *want; } v[] = {
+      {"plain", "plain"},
+      {"a,b", "\"a,b\""},
+      {"say \"hi\"", "\"say \"\"hi\"\"\""},
+      {"=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""},
+      {"+1", "\"'+1\""},
+      {"-2+3", "\"'-2+3\""},
+      {"@SUM(A1)", "\"'@SUM(A1)\""},
+      {"\t=1", "\"'\t=1\""},
+      {"\r=1", "\"'\r=1\""},
+      {"  =1+1", "\"'  =1+1\""},
+      {"a=b", "a=b"},
+      {"", ""},
+  };
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 16);
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+    kp_buf_reset(&b);
+    KP_ASSERT_OK(kp_csv_cell(&b, v[i].in));
+    KP_ASSERT_STREQ(kp_buf_str(&b), v[i].want);
+  }
+  kp_buf_free(&b);
+  kp_buf_init(&b, 4); /* the cap is reported, not silently cut */
+  KP_ASSERT_EQ(kp_csv_cell(&b, "0123456789"), KP_ERR_NOMEM);
+  kp_buf_free(&b);
+}
+
+/* issue 13: the state folder has no shared fallback and must be private */
+KP_TEST(state_dir_env_has_no_tmp_fallback) {
+  char d[256];
+  KP_ASSERT_EQ(kp_state_dir_from_env(NULL, NULL, NULL, d, sizeof d), KP_ERR_NOTFOUND);
+  KP_ASSERT_EQ(kp_state_dir_from_env("", "", "", d, sizeof d), KP_ERR_NOTFOUND);
+  KP_ASSERT_EQ(kp_state_dir_from_env(NULL, "rel", "also-rel", d, sizeof d), KP_ERR_NOTFOUND);
+  KP_ASSERT_OK(kp_state_dir_from_env(NULL, NULL, "/home/u", d, sizeof d));
+  KP_ASSERT_STREQ(d, "/home/u/.local/share/keepon");
+  KP_ASSERT_OK(kp_state_dir_from_env(NULL, "/x", "/home/u", d, sizeof d));
+  KP_ASSERT_STREQ(d, "/x/keepon");
+  KP_ASSERT_OK(kp_state_dir_from_env("/k", "/x", "/home/u", d, sizeof d));
+  KP_ASSERT_STREQ(d, "/k");
+  KP_ASSERT_EQ(kp_state_dir_from_env(NULL, NULL, "/home/u", d, 8), KP_ERR_RANGE);
+}
+
+KP_TEST(dir_private_creates_repairs_and_refuses) {
+  char dir[600], sub[700], link[700], file[700];
+  snprintf(dir, sizeof dir, "%s/priv", kp_test_tmpdir());
+  snprintf(sub, sizeof sub, "%s/a/b", dir);
+  bool rep = true;
+  KP_ASSERT_OK(kp_dir_private(sub, &rep)); /* created 0700 */
+  KP_ASSERT(!rep);
+  struct stat st;
+  KP_ASSERT_EQ(stat(sub, &st), 0);
+  KP_ASSERT_EQ(st.st_mode & 0777, 0700);
+  KP_ASSERT_EQ(chmod(sub, 0755), 0); /* readable by others: repaired */
+  KP_ASSERT_OK(kp_dir_private(sub, &rep));
+  KP_ASSERT(rep);
+  KP_ASSERT_EQ(stat(sub, &st), 0);
+  KP_ASSERT_EQ(st.st_mode & 0777, 0700);
+  KP_ASSERT_OK(kp_dir_private(sub, &rep)); /* already private: untouched */
+  KP_ASSERT(!rep);
+  snprintf(link, sizeof link, "%s/link", dir); /* a symlink is refused, even to a private folder */
+  KP_ASSERT_EQ(symlink(sub, link), 0);
+  KP_ASSERT_EQ(kp_dir_private(link, &rep), KP_ERR_PERM);
+  snprintf(file, sizeof file, "%s/file", dir);
+  FILE *f = fopen(file, "w");
+  KP_ASSERT(f);
+  fclose(f);
+  KP_ASSERT_EQ(kp_dir_private(file, &rep), KP_ERR_PERM);
+  /* a folder of another owner: only testable as root (chown) */
+  if (geteuid() == 0) {
+    char other[700];
+    snprintf(other, sizeof other, "%s/other", dir);
+    KP_ASSERT_EQ(mkdir(other, 0700), 0);
+    KP_ASSERT_EQ(chown(other, 65534, 65534), 0);
+    KP_ASSERT_EQ(kp_dir_private(other, &rep), KP_ERR_PERM);
+  }
 }

@@ -242,3 +242,93 @@ KP_TEST(elements_carry_origin_and_masked_prefix) {
   KP_ASSERT_EQ(v[2].type, 0);
   kp_mrt_ctx_free(c);
 }
+
+/* ---- issue 13: AS_PATH text is bounded for every shape of path ---- */
+
+/* One BGP4MP_MESSAGE_AS4 update for 198.18.4.0/24 whose AS_PATH (extended
+ * length) is @p path; returns the whole dump (caller frees). */
+static char *dump_with_path(const uint8_t *path, size_t pn, uint64_t *lines) {
+  static mb_t m;
+  static uint8_t attrs[70000];
+  size_t an = 0;
+  KP_ASSERT(pn <= 65535 - 20);
+  memcpy(attrs + an, (uint8_t[]){0x40, 1, 1, 0}, 4), an += 4;
+  attrs[an++] = 0x50, attrs[an++] = 2, attrs[an++] = (uint8_t)(pn >> 8), attrs[an++] = (uint8_t)pn;
+  memcpy(attrs + an, path, pn), an += pn;
+  memcpy(attrs + an, (uint8_t[]){0x40, 3, 4, 198, 18, 1, 1}, 7), an += 7;
+  const uint8_t nlri[] = {24, 198, 18, 4};
+  m.n = 0;
+  rec_update(&m, 1600000000, NULL, 0, attrs, an, nlri, sizeof nlri);
+  kp_mrt_rec_t r;
+  size_t used;
+  KP_ASSERT_OK(kp_mrt_frame(m.b, m.n, &r, &used));
+  kp_mrt_ctx_t *c;
+  KP_ASSERT_OK(kp_mrt_ctx_new(&c));
+  kp_buf_t out;
+  kp_buf_init(&out, 1 << 20);
+  *lines = 0;
+  KP_ASSERT_OK(kp_bgp_dump_record(c, &r, &out, lines));
+  kp_mrt_ctx_free(c);
+  char *s = strdup(kp_buf_str(&out));
+  kp_buf_free(&out);
+  return s;
+}
+
+/* The path field of the single line in @p s. */
+static size_t path_field(const char *s, const char **start) {
+  const char *p = s;
+  for (int i = 0; i < 6; i++) p = strchr(p, '|') + 1;
+  *start = p;
+  return (size_t)(strchr(p, '|') - p);
+}
+
+/* N empty segments of @p type: bgpdump (and keepon before issue 13) wrote
+ * their delimiters with no length check, 2 bytes per segment, past the 20000
+ * byte line tail of the heap context. The text is now cut with "..." at the
+ * same 7900-byte mark bgpdump uses for long paths. */
+static void empty_segments(unsigned nseg, uint8_t type, const char *pair) {
+  static uint8_t path[65536];
+  for (unsigned i = 0; i < nseg; i++) path[2 * i] = type, path[2 * i + 1] = 0;
+  uint64_t lines;
+  char *s = dump_with_path(path, 2u * nseg, &lines);
+  KP_ASSERT_EQ(lines, 1);
+  const char *f;
+  size_t fl = path_field(s, &f);
+  KP_ASSERT_MSG(fl < 8000, "path text %zu bytes", fl);
+  KP_ASSERT(fl > 7900);
+  KP_ASSERT(strncmp(f + fl - 3, "...", 3) == 0);
+  KP_ASSERT_EQ(f[0], pair[1]);
+  KP_ASSERT(strncmp(f + 1, pair, 2) == 0);
+  KP_ASSERT(strcmp(f + fl, "|IGP|198.18.1.1|0|0||NAG||\n") == 0);
+  free(s);
+}
+
+KP_TEST(aspath_30000_empty_sets_is_cut_not_overflowed) { empty_segments(30000, 1, "}{"); }
+KP_TEST(aspath_10000_empty_sets_is_cut_not_overflowed) { empty_segments(10000, 1, "}{"); }
+KP_TEST(aspath_empty_confed_sets_is_cut) { empty_segments(20000, 4, "]["); }
+
+/* A long path of real ASes keeps bgpdump's cut: "..." right after the AS that
+ * passes 7900 bytes; a short path of a few empty sets is printed whole. */
+KP_TEST(aspath_long_sequence_keeps_bgpdump_cut) {
+  static uint8_t path[65536];
+  size_t n = 0;
+  for (int s = 0; s < 12; s++) { /* 12 x 255 ASes of "4200000000 " = 33660 bytes of text */
+    path[n++] = 2, path[n++] = 255;
+    for (int i = 0; i < 255; i++) path[n++] = 0xFA, path[n++] = 0x56, path[n++] = 0xEA, path[n++] = 0x00;
+  }
+  uint64_t lines;
+  char *s = dump_with_path(path, n, &lines);
+  const char *f;
+  size_t fl = path_field(s, &f);
+  /* 10 + 11 (k - 1) bytes after k ASes: the cut follows AS 719 at 7908 bytes */
+  KP_ASSERT_EQ(fl, 7908 + 3);
+  KP_ASSERT(strncmp(f, "4200000000 4200000000 ", 22) == 0);
+  KP_ASSERT(strncmp(f + 7908, "...", 3) == 0);
+  free(s);
+  const uint8_t few[] = {1, 0, 1, 1, 0, 0, 0, 7, 1, 0};
+  s = dump_with_path(few, sizeof few, &lines);
+  fl = path_field(s, &f);
+  KP_ASSERT_EQ(fl, 8);
+  KP_ASSERT(strncmp(f, "{}{7} {}", 8) == 0); /* bgpdump's spacing, unchanged */
+  free(s);
+}

@@ -32,7 +32,8 @@ trap cleanup EXIT INT TERM
 # a free port: try a few random ones until serve stays up
 for try in 1 2 3 4 5; do
   port=$((20000 + RANDOM % 20000))
-  KEEPON_DATA=$src/data KEEPON_HOME=$tmp/home "$bin" serve --listen "127.0.0.1:$port" --db "$tmp/keepon.db" >"$tmp/serve.log" 2>&1 &
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$tmp/token"; chmod 600 "$tmp/token"
+  KEEPON_DATA=$src/data KEEPON_HOME=$tmp/home "$bin" serve --admin-token-file "$tmp/token" --listen "127.0.0.1:$port" --db "$tmp/keepon.db" >"$tmp/serve.log" 2>&1 &
   serve_pid=$!
   for _ in $(seq 50); do
     curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v1/health" 2>/dev/null && break 2
@@ -46,7 +47,7 @@ base=http://127.0.0.1:$port
 curl -fsS -o /dev/null "$base/" || { cat "$tmp/serve.log"; echo "FAIL: keepon serve does not serve the dashboard at /"; exit 1; }
 
 node "$here/synth.js" "$tmp/data"
-post() { curl -fsS -X POST -H 'Expect:' -H "Content-Type: ${3:-application/json}" --data-binary "@$2" "$base$1"; echo; }
+post() { curl -fsS -X POST -H 'Expect:' -H "Authorization: Bearer $(cat "$tmp/token")" -H "Content-Type: ${3:-application/json}" --data-binary "@$2" "$base$1"; echo; }
 post /api/v1/signals "$tmp/data/signals.jsonl" application/x-ndjson
 post /api/v1/incidents "$tmp/data/incidents.json"
 post /api/v1/entities "$tmp/data/entities.json"

@@ -111,14 +111,15 @@ grep -q '"ongoing":false' "$T/live.json" || fail "follow: still ongoing"
 
 # --server: the same signals stored by `keepon serve` (loopback, any port) and read back
 if command -v curl >/dev/null; then
-  "$BIN" serve --db "$T/db" --listen 127.0.0.1:0 > "$T/serve.out" 2> "$T/serve.err" &
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/token"
+  "$BIN" serve --admin-token-file "$T/token" --db "$T/db" --listen 127.0.0.1:0 > "$T/serve.out" 2> "$T/serve.err" &
   SPID=$!
   PORT=
   for _ in $(seq 1 100); do PORT=$(cat "$T/serve.out" "$T/serve.err" | sed -n 's/.* port \([0-9]*\).*/\1/p'); [ -n "$PORT" ] && break; sleep 0.1; done
   [ -n "$PORT" ] || { cat "$T/serve.err"; fail "serve did not start"; }
   split -l 100 "$T/sig.jsonl" "$T/chunk."   # small POSTs, as watch/bgp send them per round
   for c in "$T"/chunk.*; do
-    curl -sS -o /dev/null -w '%{http_code}' --data-binary @"$c" -H 'Content-Type: application/x-ndjson' \
+    curl -sS -o /dev/null -w '%{http_code}' --data-binary @"$c" -H 'Content-Type: application/x-ndjson' -H "Authorization: Bearer $(cat "$T/token")" \
       "http://127.0.0.1:$PORT/api/v1/signals" | grep -q '^20' || fail "signals POST"
   done
   "$BIN" detect --server "http://127.0.0.1:$PORT" --cc KZ --from 2022-01-03 --to 2022-01-12 -o "$T/srv.json" 2>/dev/null

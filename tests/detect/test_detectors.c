@@ -307,3 +307,40 @@ KP_TEST(curfew_fixed_schedule_and_negatives) {
   KP_ASSERT_EQ(ev.n, 0);
   free(down);
 }
+
+/* issue 13.7: the shipped decision thresholds, each pinned from both sides. A series with a
+ * stable median of 1001 drops for 10 bins to ratio r; the event's level (or its absence)
+ * must change exactly at the configured ratio. Moving bgp.critical from 0.5 to 0.8 made no
+ * test fail before. */
+static int level_at_ratio(kp_ioda_params_t p, double r) {
+  p.history = (kp_span_t){48, true};
+  p.warmup = (kp_span_t){12, true};
+  p.maxduration = (kp_span_t){200, true};
+  p.minduration = (kp_span_t){1, true};
+  double *v = flat(150, 1000);
+  for (size_t i = 80; i < 90; i++) v[i] = r * 1001.0;
+  kp_event_list_t ev = {0};
+  KP_ASSERT_OK(kp_ioda_run(&p, v, 150, 0, 300, &ev));
+  int lvl = ev.n ? (int)ev.v[0].level : -1;
+  if (ev.n) KP_ASSERT_EQ(ev.v[0].start, 80 * 300);
+  kp_events_free(&ev);
+  free(v);
+  return lvl;
+}
+
+KP_TEST(ioda_default_thresholds_pinned_both_sides) {
+  kp_detect_cfg_t c;
+  kp_detect_cfg_default(&c);
+  /* BGP: critical below 0.5, warning below 0.99 */
+  KP_ASSERT_EQ(level_at_ratio(c.bgp, 0.49), KP_LVL_CRITICAL);
+  KP_ASSERT_EQ(level_at_ratio(c.bgp, 0.51), KP_LVL_WARNING);
+  KP_ASSERT_EQ(level_at_ratio(c.bgp, 0.985), KP_LVL_WARNING);
+  KP_ASSERT_EQ(level_at_ratio(c.bgp, 0.995), -1);
+  /* active probing (and "other"): critical below 0.5, warning below 0.8 */
+  KP_ASSERT_EQ(level_at_ratio(c.active, 0.49), KP_LVL_CRITICAL);
+  KP_ASSERT_EQ(level_at_ratio(c.active, 0.51), KP_LVL_WARNING);
+  KP_ASSERT_EQ(level_at_ratio(c.active, 0.79), KP_LVL_WARNING);
+  KP_ASSERT_EQ(level_at_ratio(c.active, 0.81), -1);
+  KP_ASSERT_EQ(level_at_ratio(c.other, 0.49), KP_LVL_CRITICAL);
+  KP_ASSERT_EQ(level_at_ratio(c.other, 0.81), -1);
+}

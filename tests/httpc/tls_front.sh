@@ -43,6 +43,9 @@ http {
     ssl_certificate $d/front.crt; ssl_certificate_key $d/front.key; ssl_protocols TLSv1.3;
     server_tokens off;
     proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off;
+    # the collector behind the front listens on loopback and accepts loopback Host names only
+    # (guard.c); the front is what faces the network, so it names the collector "localhost"
+    proxy_set_header Host localhost;
     proxy_read_timeout 60s;
     location $prefix/ { proxy_pass http://collector/api/v1/keepon/; }
     location / { proxy_pass http://collector; }

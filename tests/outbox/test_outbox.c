@@ -407,3 +407,49 @@ KP_TEST(upload_retries_with_backoff_then_keeps_everything) {
   kp_httpc_free(http);
   kp_outbox_close(ob);
 }
+
+/* issue 13.7: a record whose prev does not name the record before it (same key, seq in order,
+ * valid hash and signature: re-signed with the probe's own key) is named by the prev check
+ * alone. Turning that check off (record.c) made no other test fail. */
+#include <sodium.h>
+KP_TEST(resigned_record_with_wrong_prev_is_named) {
+  kp_outbox_t *ob = fresh("prev", 3);
+  kp_buf_t b, key, line, out;
+  read_all(kp_outbox_chain_path(ob), &b);
+  char kpath[4096];
+  snprintf(kpath, sizeof kpath, "%s/prev/key", kp_test_tmpdir());
+  read_all(kpath, &key);
+  KP_ASSERT_EQ(key.len, crypto_sign_SECRETKEYBYTES);
+  size_t s2 = line_start(&b, 2), s3 = line_start(&b, 3);
+  kp_json_doc_t *doc = NULL;
+  kp_outbox_rec_t r;
+  const char *why = NULL;
+  KP_ASSERT_OK(kp_outbox_rec_parse(b.data + s2, s3 - s2 - 1, &doc, &r, &why));
+  KP_ASSERT_EQ(r.seq, 2);
+  memset(r.prev, 0xAB, 32); /* not record 1's hash */
+  uint8_t signed_part[8 + 64];
+  for (int i = 0; i < 8; i++) signed_part[i] = (uint8_t)(r.seq >> (56 - 8 * i));
+  memcpy(signed_part + 8, r.prev, 32);
+  memcpy(signed_part + 40, r.hash, 32);
+  crypto_sign_detached(r.sig, NULL, signed_part, sizeof signed_part, key.data);
+  KP_ASSERT_OK(kp_outbox_rec_check(&r, &why)); /* a valid record on its own */
+  kp_buf_init(&line, 1 << 20);
+  KP_ASSERT_OK(kp_outbox_rec_write(&r, &line));
+  kp_json_doc_free(doc);
+  kp_buf_init(&out, b.len + line.len);
+  kp_buf_append(&out, b.data, s2);
+  kp_buf_append(&out, line.data, line.len);
+  kp_buf_append(&out, b.data + s3, b.len - s3);
+  probs_t ps;
+  KP_ASSERT_EQ(verify(&out, &ps), KP_ERR_PERM);
+  bool named = false;
+  for (int i = 0; i < ps.n; i++)
+    if (ps.line[i] == 2 && ps.seq[i] == 2 && strstr(ps.text[i], "prev hash does not match record seq 1")) named = true;
+  KP_ASSERT_MSG(named, "%d problems, first: %s", ps.n, ps.n ? ps.text[0] : "-");
+  /* and record 3's prev still names the (original) record 2's hash, which is unchanged */
+  kp_buf_free(&out);
+  kp_buf_free(&line);
+  kp_buf_free(&key);
+  kp_buf_free(&b);
+  kp_outbox_close(ob);
+}

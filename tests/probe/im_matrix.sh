@@ -6,6 +6,9 @@
 #   2. for each technique x app: only that app is BLOCKED, with exactly that technique
 #      (terminal line and the keepon_technique key of its measurement);
 #   3. network_down: every app BLOCKED (network_down) within the --timeout budget;
+#   3b. with tcp_reset: one WhatsApp endpoint reset (--target whatsapp:e3.whatsapp.net) is
+#      DEGRADED, never BLOCKED (OONI: endpoints ok, e3 in whatsapp_endpoints_blocked); every
+#      endpoint reset one by one (registration and web untouched) is BLOCKED (tcp_reset);
 #   4. tls_mitm (not a lab technique): the probe run without the lab CA sees certificates it
 #      cannot verify on every TLS flow, so every app is BLOCKED (tls_mitm).
 # Each measurement must parse back through the reader (tests/probe: the JSONL is
@@ -90,6 +93,31 @@ for tech in $TECHS; do
   done
 done
 
+if [[ " $TECHS " == *" tcp_reset "* ]]; then
+  # the agreement rule (src/analysis/classify.c): scattered failures name no technique
+  lab censor tcp_reset on --target whatsapp:e3.whatsapp.net >/dev/null 2>&1 || bad "tcp_reset on whatsapp:e3: censor failed"
+  w=$(probe one-endpoint)
+  lab censor tcp_reset off --target whatsapp:e3.whatsapp.net >/dev/null 2>&1 || bad "tcp_reset off whatsapp:e3: censor failed"
+  l=$(line one-endpoint whatsapp)
+  if echo "$l" | grep -qE " DEGRADED \(3[0-9]/3[0-9] reachable\).*e3\.whatsapp\.net.*tcp_reset"; then ok; else bad "one endpoint reset: $l"; fi
+  wa=$(grep '"test_name":"whatsapp"' "$out/one-endpoint.jsonl")
+  echo "$wa" | grep -q '"keepon_verdict":"degraded"' && echo "$wa" | grep -q '"keepon_technique":null' && ok ||
+    bad "one endpoint reset: keepon_verdict/technique"
+  echo "$wa" | grep -q '"whatsapp_endpoints_blocked":\["e3.whatsapp.net"\]' && echo "$wa" | grep -q '"whatsapp_endpoints_status":"ok"' &&
+    ok || bad "one endpoint reset: OONI's keys"
+  for other in telegram signal facebook_messenger; do
+    line one-endpoint "$other" | grep -q " OK " && ok || bad "one endpoint reset (bystander $other): $(line one-endpoint "$other")"
+  done
+  echo "one-endpoint (whatsapp:e3 tcp_reset): ${w}s"
+  for i in $(seq 1 16); do lab censor tcp_reset on --target "whatsapp:e$i.whatsapp.net" >/dev/null 2>&1 || bad "tcp_reset on e$i"; done
+  w=$(probe all-endpoints)
+  for i in $(seq 1 16); do lab censor tcp_reset off --target "whatsapp:e$i.whatsapp.net" >/dev/null 2>&1 || bad "tcp_reset off e$i"; done
+  l=$(line all-endpoints whatsapp)
+  if echo "$l" | grep -qE " BLOCKED \(tcp_reset, 32/3[0-9] endpoints\)"; then ok; else bad "all endpoints reset: $l"; fi
+  grep '"test_name":"whatsapp"' "$out/all-endpoints.jsonl" | grep -q '"whatsapp_endpoints_status":"blocked"' && ok ||
+    bad "all endpoints reset: whatsapp_endpoints_status"
+  echo "all-endpoints (16 x whatsapp:eN tcp_reset): ${w}s"
+fi
 if [[ " $TECHS " == *" network_down "* ]]; then
   lab censor network_down on >/dev/null 2>&1
   w=$(probe network_down)

@@ -190,3 +190,109 @@ KP_TEST(entities_listed_with_range) {
   KP_ASSERT(x.asn);
   kp_store_close(s);
 }
+
+/* keepon chains: dedup per (key_id, hash), heads only over complete prefixes */
+static kp_store_msm_t mkrec(const char *uid, const char *hash, const char *key, int64_t seq) {
+  kp_store_msm_t m = mk(uid, hash, "KZ", 0, 0, 0, 1000 + seq);
+  m.key_id = key, m.seq = seq, m.pubkey = "pk", m.sig = "sg", m.prev_hash = "p";
+  return m;
+}
+
+typedef struct chain_seen {
+  int n;
+  int64_t seq[8];
+  char uid[8][96];
+} chain_seen_t;
+static int chain_cb(void *ctx, const kp_store_msm_t *m) {
+  chain_seen_t *x = ctx;
+  if (x->n < 8) {
+    x->seq[x->n] = m->seq;
+    snprintf(x->uid[x->n], 96, "%s", m->uid);
+  }
+  x->n++;
+  return 0;
+}
+
+KP_TEST(chain_dedup_per_key) {
+  kp_store_t *s = open_tmp();
+  kp_store_msm_t a = mkrec("uA1", "h1", "keyA", 1), b = mkrec("uB1", "h1", "keyB", 1);
+  kp_store_put_result_t r;
+  KP_ASSERT_OK(kp_store_put_batch(s, &a, 1, &r));
+  KP_ASSERT(r.inserted);
+  /* the same bytes signed by another key: a new chain position for that key, shared bytes */
+  KP_ASSERT_OK(kp_store_put_batch(s, &b, 1, &r));
+  KP_ASSERT_EQ(r.status, KP_OK);
+  KP_ASSERT(r.inserted);
+  KP_ASSERT_STREQ(r.uid, "uA1");
+  /* a retry of B's record is the duplicate */
+  KP_ASSERT_OK(kp_store_put_batch(s, &b, 1, &r));
+  KP_ASSERT(!r.inserted);
+  kp_store_filter_t f;
+  kp_store_filter_init(&f);
+  f.order_seq = true;
+  f.key_id = "keyB";
+  chain_seen_t x = {0};
+  KP_ASSERT_OK(kp_store_query(s, &f, chain_cb, &x));
+  KP_ASSERT_EQ(x.n, 1);
+  KP_ASSERT_EQ(x.seq[0], 1);
+  int64_t n = 0;
+  kp_store_filter_init(&f);
+  KP_ASSERT_OK(kp_store_count(s, &f, &n));
+  KP_ASSERT_EQ(n, 1); /* the measurement itself is stored once */
+  kp_store_close(s);
+}
+
+static int head_cb(void *ctx, const kp_store_head_t *h) {
+  *(int64_t *)ctx = h->seq;
+  return 0;
+}
+
+KP_TEST(chain_heads_need_every_record) {
+  kp_store_t *s = open_tmp();
+  kp_store_msm_t m[3] = {mkrec("u1", "h1", "k", 1), mkrec("u2", "h2", "k", 2), mkrec("u4", "h4", "k", 4)};
+  kp_store_put_result_t r[3];
+  KP_ASSERT_OK(kp_store_put_batch(s, m, 3, r));
+  kp_store_head_t h = {.key_id = "k", .head_hash = "h2", .pubkey = "pk", .sig = "sg", .seq = 2, .recv_time = 5};
+  KP_ASSERT_OK(kp_store_put_head(s, &h));
+  h.seq = 4, h.head_hash = "h4";
+  KP_ASSERT_EQ(kp_store_put_head(s, &h), KP_ERR_NOTFOUND); /* seq 3 is not here */
+  h.seq = 2, h.head_hash = "hX";
+  KP_ASSERT_EQ(kp_store_put_head(s, &h), KP_ERR_EXISTS); /* record 2 is another one */
+  h.seq = 1, h.head_hash = "h1";
+  KP_ASSERT_OK(kp_store_put_head(s, &h)); /* lower: accepted, the kept head stays at 2 */
+  int64_t kept = -1;
+  KP_ASSERT_OK(kp_store_query_heads(s, "k", head_cb, &kept));
+  KP_ASSERT_EQ(kept, 2);
+  kp_store_close(s);
+}
+
+/* migration 3 on a v2 database: the chain rows come from the measurements' chain columns */
+#include <sqlite3.h>
+KP_TEST(chain_migration_copies_v2_rows) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/v2.db", kp_test_tmpdir());
+  kp_store_t *s = NULL;
+  KP_ASSERT_OK(kp_store_open(p, &s));
+  kp_store_msm_t a = mkrec("u1", "h1", "k", 1), b = mkrec("u2", "h2", "k", 2);
+  kp_store_put_result_t r;
+  KP_ASSERT_OK(kp_store_put_batch(s, &a, 1, &r));
+  KP_ASSERT_OK(kp_store_put_batch(s, &b, 1, &r));
+  kp_store_close(s);
+  sqlite3 *db = NULL; /* back to schema 2: no chain tables, chain data only in measurements */
+  KP_ASSERT_EQ(sqlite3_open(p, &db), SQLITE_OK);
+  KP_ASSERT_EQ(sqlite3_exec(db, "DROP TABLE chain; DROP TABLE chain_heads; DELETE FROM schema_migrations WHERE version=3;",
+                            NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  KP_ASSERT_OK(kp_store_open(p, &s));
+  KP_ASSERT_EQ(kp_store_schema_version(s), 3);
+  kp_store_filter_t f;
+  kp_store_filter_init(&f);
+  f.order_seq = true;
+  f.key_id = "k";
+  chain_seen_t x = {0};
+  KP_ASSERT_OK(kp_store_query(s, &f, chain_cb, &x));
+  KP_ASSERT_EQ(x.n, 2);
+  KP_ASSERT_EQ(x.seq[1], 2);
+  KP_ASSERT_STREQ(x.uid[1], "u2");
+  kp_store_close(s);
+}

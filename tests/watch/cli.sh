@@ -61,12 +61,19 @@ if command -v sqlite3 >/dev/null; then
   got=$(sqlite3 "$tmp/store.db" "select count(*) from signals where entity_code='ZZ' and datasource='ping-slash24'")
   [ "$got" = 3 ] || fail "store holds $got signal points, want 3"
 fi
-# dry run: one line per block, none inside the blocklist, nothing else written
+# reserved ranges (RFC 6890: the lab's 198.18.0.0/15 is one) are never listed without the opt-in
+"$bin" watch --sim "$tmp/model.json" --dry-run --no-geo-default > "$tmp/out" 2>&1
+grep -q 'would send icmp echo to 198\.18\.' "$tmp/out" && fail "dry run lists reserved space without --allow-reserved"
+"$bin" census --sim "$tmp/model.json" --dry-run > "$tmp/out" 2>&1
+grep -q 'would send.* 198\.18\.' "$tmp/out" && fail "census dry run lists reserved space without --allow-reserved"
+expect_rc 2 "$bin" watch --sim "$tmp/model.json" --dry-run --allow-reserved 198.18.0.0/33 --no-geo-default
+# dry run: one line per block, none inside the blocklist, nothing else written; the opt-in
+# opens reserved space but never what the user's blocklist holds
 printf '# keep out\n198.18.1.0/24\n' > "$tmp/bl.conf"
-expect_rc 0 "$bin" watch --sim "$tmp/model.json" --dry-run --blocklist "$tmp/bl.conf" --no-geo-default
+expect_rc 0 "$bin" watch --sim "$tmp/model.json" --dry-run --blocklist "$tmp/bl.conf" --no-geo-default --allow-reserved 198.18.0.0/15
 [ "$(grep -c '^would send icmp echo to 198.18.0.' "$tmp/out")" = 1 ] || fail "dry run: block 0"
 grep -q '198.18.1\.' "$tmp/out" && fail "dry run probes a blocklisted block"
-expect_rc 0 "$bin" census --sim "$tmp/model.json" --dry-run --blocklist "$tmp/bl.conf"
+expect_rc 0 "$bin" census --sim "$tmp/model.json" --dry-run --blocklist "$tmp/bl.conf" --allow-reserved 198.18.0.0/15
 [ "$(wc -l < "$tmp/out")" = $((3 * 256)) ] || fail "census dry run: $(wc -l < "$tmp/out") lines"
 grep -q '198.18.1\.' "$tmp/out" && fail "census dry run probes a blocklisted block"
 # history import

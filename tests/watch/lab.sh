@@ -33,7 +33,7 @@ prefix,cc,region,asn,as_name
 198.18.16.0/21,LB,Lab-East,64501,Lab East Net
 CSV
 # census: 6 passes so that A of sparse blocks is not inflated by the "ever answered" filter
-$lab exec "$bin" census --cidr "$tmp/lab.cidr" --passes 6 --rate 30000 --timeout 0.3 \
+$lab exec "$bin" census --allow-reserved 198.18.0.0/15 --cidr "$tmp/lab.cidr" --passes 6 --rate 30000 --timeout 0.3 \
   --out "$tmp/census.jsonl"
 kept=$(wc -l < "$tmp/census.jsonl")
 echo "census: $kept blocks kept"
@@ -42,7 +42,7 @@ grep -q '"block":"198.18.40.0/24"' "$tmp/census.jsonl" && { echo "a silent block
 
 sched=$tmp/schedule.txt
 now() { date +%s.%N; }
-$lab exec "$bin" watch --census "$tmp/census.jsonl" --cidr "$tmp/lab.cidr" --round 3 --timeout 0.2 \
+$lab exec "$bin" -v watch --allow-reserved 198.18.0.0/15 --census "$tmp/census.jsonl" --cidr "$tmp/lab.cidr" --round 3 --timeout 0.2 \
   --recovery-miss 0.01 --spread 0.2 --rate 20000 --rounds 13 --geo-table "$tmp/geo.csv" --no-geo-default \
   --out "$tmp/blocks.jsonl" --signals "$tmp/signals.jsonl" -v 2> "$tmp/watch.err" &
 wpid=$!
@@ -60,4 +60,9 @@ rc=0; wait "$wpid" || rc=$?
 wpid=
 tail -3 "$tmp/watch.err"
 [ "$rc" = 0 ] || { echo "watch exited $rc"; cat "$tmp/watch.err"; exit 1; }
+# after opening the socket: uid nobody, CAP_NET_RAW gone, no-new-privs (issue 13; the driver
+# logs what the kernel reports after the drop)
+nobody=$(id -u nobody)
+grep -q "privileges: uid $nobody euid $nobody, CAP_NET_RAW gone, no-new-privs 1" "$tmp/watch.err" \
+  || { echo "watch did not drop its privileges"; grep privileges "$tmp/watch.err"; exit 1; }
 python3 "$src/tests/watch/lab_check.py" "$tmp/census.jsonl" "$tmp/blocks.jsonl" "$tmp/signals.jsonl" "$sched" 3

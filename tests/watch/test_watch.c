@@ -300,3 +300,51 @@ KP_TEST(icmp_reply_parse) {
   p[35] ^= 1;
   KP_ASSERT(!kp_wicmp_parse_reply(p, sizeof p, 0x1234, &r)); /* bad checksum/magic */
 }
+
+/* issue 13: the built-in reserved-range blocklist, the explicit opt-in, and the user's list winning */
+static uint32_t v4(int a, int b, int c, int d) { return (uint32_t)a << 24 | (uint32_t)b << 16 | (uint32_t)c << 8 | (uint32_t)d; }
+
+KP_TEST(reserved_ranges_blocked_by_default_opt_in_never_beats_user_list) {
+  kp_wblock_t *bl = NULL;
+  KP_ASSERT_OK(kp_wblock_with_reserved(&bl, NULL));
+  static const int blocked[][4] = {{0, 1, 2, 3},     {10, 0, 0, 1},     {100, 64, 0, 1},  {100, 127, 255, 255},
+                                   {127, 0, 0, 1},   {169, 254, 169, 254}, {172, 16, 0, 1}, {172, 31, 255, 255},
+                                   {192, 0, 0, 9},   {192, 0, 2, 1},    {192, 88, 99, 1}, {192, 168, 1, 1},
+                                   {198, 18, 0, 1},  {198, 19, 255, 255}, {198, 51, 100, 7}, {203, 0, 113, 9},
+                                   {224, 0, 0, 1},   {239, 255, 255, 250}, {240, 0, 0, 1}, {255, 255, 255, 255}};
+  for (size_t i = 0; i < sizeof blocked / sizeof *blocked; i++)
+    KP_ASSERT_MSG(kp_wblock_contains(bl, v4(blocked[i][0], blocked[i][1], blocked[i][2], blocked[i][3])),
+                  "%d.%d.%d.%d not blocked", blocked[i][0], blocked[i][1], blocked[i][2], blocked[i][3]);
+  /* the neighbours of each range stay probeable */
+  static const int open_[][4] = {{1, 0, 0, 1},     {9, 255, 255, 255}, {11, 0, 0, 0},   {100, 63, 255, 255},
+                                 {100, 128, 0, 0}, {172, 15, 255, 255}, {172, 32, 0, 0}, {192, 0, 1, 1},
+                                 {198, 17, 255, 255}, {198, 20, 0, 0}, {223, 255, 255, 255}, {8, 8, 8, 8}};
+  for (size_t i = 0; i < sizeof open_ / sizeof *open_; i++)
+    KP_ASSERT_MSG(!kp_wblock_contains(bl, v4(open_[i][0], open_[i][1], open_[i][2], open_[i][3])),
+                  "%d.%d.%d.%d blocked", open_[i][0], open_[i][1], open_[i][2], open_[i][3]);
+  kp_wblock_free(bl);
+  /* the lab's opt-in opens exactly 198.18.0.0/15; the user's list still wins inside it */
+  const char user[] = "198.18.1.0/24\n";
+  KP_ASSERT_OK(kp_wblock_parse(user, sizeof user - 1, &bl, NULL));
+  KP_ASSERT_OK(kp_wblock_with_reserved(&bl, "198.18.0.0/15"));
+  KP_ASSERT(!kp_wblock_contains(bl, v4(198, 18, 0, 1)));
+  KP_ASSERT(!kp_wblock_contains(bl, v4(198, 19, 255, 255)));
+  KP_ASSERT(kp_wblock_contains(bl, v4(198, 18, 1, 7)));
+  KP_ASSERT(kp_wblock_contains(bl, v4(10, 0, 0, 1)));
+  KP_ASSERT(kp_wblock_contains(bl, v4(192, 168, 0, 1)));
+  kp_wblock_free(bl);
+  /* opening part of a range splits it; several prefixes; malformed lists refused */
+  bl = NULL;
+  KP_ASSERT_OK(kp_wblock_with_reserved(&bl, "10.1.0.0/16,192.168.7.0/24"));
+  KP_ASSERT(kp_wblock_contains(bl, v4(10, 0, 255, 255)));
+  KP_ASSERT(!kp_wblock_contains(bl, v4(10, 1, 2, 3)));
+  KP_ASSERT(kp_wblock_contains(bl, v4(10, 2, 0, 0)));
+  KP_ASSERT(!kp_wblock_contains(bl, v4(192, 168, 7, 9)));
+  KP_ASSERT(kp_wblock_contains(bl, v4(192, 168, 8, 0)));
+  kp_wblock_free(bl);
+  bl = NULL;
+  KP_ASSERT_EQ(kp_wblock_with_reserved(&bl, "198.18.0.0/33"), KP_ERR_INVAL);
+  KP_ASSERT_EQ(kp_wblock_with_reserved(&bl, "198.18.0.0/15,,"), KP_ERR_INVAL);
+  KP_ASSERT_EQ(kp_wblock_with_reserved(&bl, "2001:db8::/32"), KP_ERR_INVAL);
+  KP_ASSERT(bl == NULL);
+}

@@ -3,6 +3,7 @@
  * sample measurements, plus the pure helpers (title, URL, bogon, TH protocol).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,9 +206,16 @@ KP_TEST(th_plan_ports_and_bogons) {
   KP_ASSERT_EQ(n, 2); /* only the public address, on 80 and 443 */
   KP_ASSERT_STREQ(eps[0], "93.184.216.34:80");
   KP_ASSERT_STREQ(eps[1], "93.184.216.34:443");
-  kp_wc_opts_t lab = {.lab = true};
+  kp_wc_dest_t lab = {0};
+  KP_ASSERT_EQ(kp_wc_dest_allow_parse("198.18.0.0/15", &lab), KP_OK);
   KP_ASSERT_EQ(kp_wc_th_plan(&r, th, 2, &lab, a, eps, 16, &n), KP_OK);
-  KP_ASSERT_EQ(n, 4); /* the lab address counts with --lab */
+  KP_ASSERT_EQ(n, 4); /* the lab address counts with --allow-net; 10/8 and 127/8 still do not */
+  kp_addr_t self;
+  KP_ASSERT_EQ(kp_addr_parse("93.184.216.34", &self), KP_OK);
+  kp_wc_dest_add_own(&lab, &self);
+  KP_ASSERT_EQ(kp_wc_th_plan(&r, th, 2, &lab, a, eps, 16, &n), KP_OK);
+  KP_ASSERT_EQ(n, 2); /* the helper's own address is never planned */
+  KP_ASSERT_STREQ(eps[0], "198.19.11.13:80");
   const char *b2 = "{\"http_request\":\"https://x.example:8443/\",\"tcp_connect\":[\"93.184.216.34:443\"]}";
   KP_ASSERT_EQ(kp_wc_threq_parse(b2, strlen(b2), a, &r), KP_OK);
   KP_ASSERT_EQ(kp_wc_th_plan(&r, NULL, 0, NULL, a, eps, 16, &n), KP_OK);
@@ -241,7 +249,7 @@ KP_TEST(th_response_roundtrip) {
   kp_jw_t w;
   kp_jw_init(&w, &b);
   const char *probe[] = {"93.184.216.34", "10.10.34.35"};
-  kp_wc_thresp_write(&w, c, probe, 2, NULL);
+  kp_wc_thresp_write(&w, c, probe, 2, NULL, NULL, NULL);
   KP_ASSERT_EQ(w.st, KP_OK);
   kp_json_doc_t *doc = NULL;
   kp_json_limits_t lim = {0};
@@ -290,26 +298,158 @@ KP_TEST(url_join_and_path) {
   KP_ASSERT_STREQ(out, "/p");
 }
 
-KP_TEST(helper_head_parse) {
-  kp_wc_http_head_t h;
-  const char *ok = "POST / HTTP/1.1\r\nHost: x\r\nUser-Agent: ooniprobe-cli/3\r\nContent-Length: 12\r\n\r\nbody";
-  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)ok, strlen(ok), 16384, &h), KP_OK);
-  KP_ASSERT_STREQ(h.method, "POST");
-  KP_ASSERT_EQ(h.content_length, 12);
-  KP_ASSERT(h.ooniprobe_ua);
-  KP_ASSERT_EQ(h.head_len, strlen(ok) - 4);
-  const char *part = "POST / HTTP/1.1\r\nHost: x\r\n";
-  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)part, strlen(part), 16384, &h), KP_ERR_TRUNC);
-  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)part, strlen(part), 10, &h), KP_ERR_RANGE);
-  const char *dup = "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
-  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)dup, strlen(dup), 16384, &h), KP_ERR_INVAL);
-  const char *neg = "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n";
-  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)neg, strlen(neg), 16384, &h), KP_ERR_INVAL);
-  const char *bad = "post / HTTP/1.1\r\n\r\n";
-  KP_ASSERT_EQ(kp_wc_http_head_parse((const uint8_t *)bad, strlen(bad), 16384, &h), KP_ERR_INVAL);
+KP_TEST(head_value_scan) {
   char hv[64];
   const char *head = "HTTP/1.1 308 X\r\nlocation: https://ya.ru/\r\nA: b\r\n\r\n";
   KP_ASSERT(kp_wc_head_value((const uint8_t *)head, strlen(head), "Location", hv, sizeof hv));
   KP_ASSERT_STREQ(hv, "https://ya.ru/");
   KP_ASSERT(!kp_wc_head_value((const uint8_t *)head, strlen(head), "Server", hv, sizeof hv));
+}
+
+/* The helper's destination rule: every non-public form is refused, public and
+ * explicitly allowed test ranges pass, own addresses never do. */
+KP_TEST(dest_rule_refuses_every_nonpublic_form) {
+  static const char *const refused[] = {
+      "127.0.0.1", "127.1.2.3", "0.0.0.0", "0.1.2.3", "10.0.0.1", "172.16.5.4", "172.31.255.255",
+      "192.168.1.1", "100.64.0.1", "100.127.255.254", "169.254.169.254", "169.254.0.1", "224.0.0.1",
+      "239.255.255.250", "255.255.255.255", "240.0.0.1", "192.0.0.8", "198.18.0.1", "198.19.11.13",
+      "::", "::1", "fe80::1", "febf::1", "fc00::1", "fd12:3456::1", "ff02::1", "ff0e::1",
+      "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:8.8.8.8", "::127.0.0.1", "::7f00:1",
+      "2002:7f00:1::1", "2002:a00:1::", "2002:c0a8:101::1", "2002:a9fe:a9fe::1",
+      "2001:0:7f00:1::1", "2001:0:4136:e378:8000:63bf:80ff:fffe" /* Teredo client ~ = 127.0.0.1 */,
+      "64:ff9b::7f00:1", "64:ff9b::a00:1", "64:ff9b:1::1", "fec0::1", "2001:db8::1", "100::1"};
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    kp_addr_t a;
+    KP_ASSERT_EQ(kp_addr_parse(refused[i], &a), KP_OK);
+    if (kp_wc_dest_refuse(NULL, &a) == NULL) {
+      fprintf(stderr, "not refused: %s\n", refused[i]);
+      KP_ASSERT(false);
+    }
+    KP_ASSERT(!kp_addr_is_public(&a));
+  }
+  static const char *const allowed[] = {"93.184.216.34", "8.8.8.8", "1.1.1.1", "2606:4700::1111",
+                                        "2a00:1450:4001::200e", "2002:808:808::1" /* 6to4 of 8.8.8.8 */};
+  for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++) {
+    kp_addr_t a;
+    KP_ASSERT_EQ(kp_addr_parse(allowed[i], &a), KP_OK);
+    if (kp_wc_dest_refuse(NULL, &a) != NULL) {
+      fprintf(stderr, "refused: %s\n", allowed[i]);
+      KP_ASSERT(false);
+    }
+  }
+  kp_addr_t a;
+  KP_ASSERT_EQ(kp_addr_parse("93.184.216.34", &a), KP_OK);
+  KP_ASSERT_STREQ(kp_wc_dest_refuse(NULL, &a) ? "refused" : "ok", "ok");
+  kp_addr_t v4[2];
+  KP_ASSERT_EQ(kp_addr_parse("2001:0:4136:e378:8000:63bf:80ff:fffe", &a), KP_OK);
+  KP_ASSERT_EQ(kp_addr_embedded_v4(&a, v4), 2);
+  char f[KP_ADDR_STRLEN];
+  KP_ASSERT_STREQ(kp_addr_fmt(&v4[0], f), "65.54.227.120");
+  KP_ASSERT_STREQ(kp_addr_fmt(&v4[1], f), "127.0.0.1");
+}
+
+KP_TEST(dest_allow_net_is_narrow) {
+  kp_wc_dest_t d = {0};
+  KP_ASSERT_EQ(kp_wc_dest_allow_parse("198.18.0.0/15,2001:db8::/32", &d), KP_OK);
+  KP_ASSERT_EQ(d.nallow, 2);
+  kp_addr_t a;
+  KP_ASSERT_EQ(kp_addr_parse("198.19.11.13", &a), KP_OK);
+  KP_ASSERT(kp_wc_dest_refuse(&d, &a) == NULL);
+  KP_ASSERT_EQ(kp_addr_parse("2001:db8:12::1", &a), KP_OK);
+  KP_ASSERT(kp_wc_dest_refuse(&d, &a) == NULL);
+  KP_ASSERT_EQ(kp_addr_parse("198.20.0.1", &a), KP_OK); /* outside 198.18.0.0/15: public */
+  KP_ASSERT(kp_wc_dest_refuse(&d, &a) == NULL);
+  KP_ASSERT_EQ(kp_addr_parse("10.0.0.1", &a), KP_OK);
+  KP_ASSERT(kp_wc_dest_refuse(&d, &a) != NULL);
+  KP_ASSERT_EQ(kp_addr_parse("::ffff:198.19.11.13", &a), KP_OK); /* the mapped form is not the allowed one */
+  KP_ASSERT(kp_wc_dest_refuse(&d, &a) != NULL);
+  /* own addresses win over the allow list, also in their mapped form */
+  KP_ASSERT_EQ(kp_addr_parse("198.19.11.14", &a), KP_OK);
+  kp_wc_dest_add_own(&d, &a);
+  KP_ASSERT(kp_wc_dest_refuse(&d, &a) != NULL);
+  KP_ASSERT_EQ(kp_addr_parse("::ffff:198.19.11.14", &a), KP_OK);
+  KP_ASSERT(kp_wc_dest_refuse(&d, &a) != NULL);
+  /* an allow list can never reopen local scope */
+  kp_wc_dest_t e = {0};
+  KP_ASSERT_NE(kp_wc_dest_allow_parse("127.0.0.0/8", &e), KP_OK);
+  KP_ASSERT_NE(kp_wc_dest_allow_parse("0.0.0.0/0", &e), KP_OK);
+  KP_ASSERT_NE(kp_wc_dest_allow_parse("169.254.0.0/16", &e), KP_OK);
+  KP_ASSERT_NE(kp_wc_dest_allow_parse("::/0", &e), KP_OK);
+  KP_ASSERT_NE(kp_wc_dest_allow_parse("fe80::/10", &e), KP_OK);
+  KP_ASSERT_NE(kp_wc_dest_allow_parse("198.18.0.0/15,", &e), KP_OK);
+  KP_ASSERT_NE(kp_wc_dest_allow_parse("junk", &e), KP_OK);
+  KP_ASSERT_EQ(kp_wc_dest_allow_parse("10.0.0.0/8", &e), KP_OK);
+  KP_ASSERT_EQ(kp_addr_parse("10.1.1.1", &a), KP_OK);
+  KP_ASSERT(kp_wc_dest_refuse(&e, &a) == NULL);
+  KP_ASSERT_EQ(kp_addr_parse("127.0.0.1", &a), KP_OK);
+  KP_ASSERT(kp_wc_dest_refuse(&e, &a) != NULL);
+  /* more own addresses than fit: fail closed */
+  kp_wc_dest_t *big = calloc(1, sizeof *big);
+  KP_ASSERT(big);
+  for (uint32_t i = 0; i <= KP_WC_DEST_MAX_OWN; i++) {
+    kp_addr_t o = kp_addr_v4(0x5db8d800u + i);
+    kp_wc_dest_add_own(big, &o);
+  }
+  KP_ASSERT(big->own_full);
+  KP_ASSERT_EQ(kp_addr_parse("8.8.8.8", &a), KP_OK);
+  KP_ASSERT(kp_wc_dest_refuse(big, &a) != NULL);
+  free(big);
+}
+
+static int64_t fake_asn(void *ctx, const char *ip) {
+  (void)ctx;
+  return !strcmp(ip, "93.184.216.34") ? 15133 : !strcmp(ip, "10.10.34.35") ? 0 : 64500;
+}
+
+/* ip_info.asn comes from the lookup for the probe's addresses too (as oohelperd) */
+KP_TEST(th_response_ipinfo_asn) {
+  kp_wc_ctl_t *c = calloc(1, sizeof *c);
+  KP_ASSERT(c);
+  c->dns_failure = "";
+  c->dns_addrs[0] = "93.184.216.34";
+  c->ndns = 1;
+  c->http_failure = "";
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 20);
+  kp_jw_t w;
+  kp_jw_init(&w, &b);
+  const char *probe[] = {"2.72.0.1"};
+  kp_wc_thresp_write(&w, c, probe, 1, NULL, fake_asn, NULL);
+  KP_ASSERT_EQ(w.st, KP_OK);
+  kp_json_doc_t *doc = NULL;
+  kp_json_limits_t lim = {0};
+  KP_ASSERT_EQ(kp_json_parse(b.data, b.len, &lim, &doc, NULL), KP_OK);
+  const kp_json_t *ipi = kp_json_get(kp_json_root(doc), "ip_info");
+  int64_t asn = -1, fl = -1;
+  KP_ASSERT(kp_json_get_int(kp_json_get(ipi, "93.184.216.34"), "asn", &asn));
+  KP_ASSERT_EQ(asn, 15133);
+  KP_ASSERT(kp_json_get_int(kp_json_get(ipi, "2.72.0.1"), "asn", &asn));
+  KP_ASSERT_EQ(asn, 64500);
+  KP_ASSERT(kp_json_get_int(kp_json_get(ipi, "2.72.0.1"), "flags", &fl));
+  KP_ASSERT_EQ(fl, KP_WC_IPINFO_PROBE);
+  kp_json_doc_free(doc);
+  kp_buf_free(&b);
+  free(c);
+}
+
+/* the per-client cap counts a subscriber, not one of its addresses */
+KP_TEST(th_client_key) {
+  kp_addr_t a, b, k1, k2;
+  char f[KP_ADDR_STRLEN];
+  KP_ASSERT_EQ(kp_addr_parse("2001:db8:1:2:aaaa::1", &a), KP_OK);
+  KP_ASSERT_EQ(kp_addr_parse("2001:db8:1:2:bbbb::7", &b), KP_OK);
+  k1 = kp_wc_th_client_key(&a);
+  k2 = kp_wc_th_client_key(&b);
+  KP_ASSERT(kp_addr_eq(&k1, &k2));
+  KP_ASSERT_STREQ(kp_addr_fmt(&k1, f), "2001:db8:1:2::");
+  KP_ASSERT_EQ(kp_addr_parse("2001:db8:1:3::1", &b), KP_OK); /* another /64 */
+  k2 = kp_wc_th_client_key(&b);
+  KP_ASSERT(!kp_addr_eq(&k1, &k2));
+  KP_ASSERT_EQ(kp_addr_parse("::ffff:198.19.11.21", &a), KP_OK);
+  KP_ASSERT_EQ(kp_addr_parse("198.19.11.21", &b), KP_OK);
+  k1 = kp_wc_th_client_key(&a);
+  KP_ASSERT(kp_addr_eq(&k1, &b));
+  KP_ASSERT_EQ(kp_addr_parse("198.19.11.22", &a), KP_OK);
+  k1 = kp_wc_th_client_key(&a);
+  KP_ASSERT(!kp_addr_eq(&k1, &b));
 }

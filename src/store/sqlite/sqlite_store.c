@@ -13,6 +13,13 @@
  * its own transaction together with the row recording it, so a crash during
  * an upgrade leaves the previous version intact. Dedup is a UNIQUE index on
  * content_hash; a keepon chain position (key_id, seq) is unique too.
+ *
+ * keepon chains (migration 3): `chain` holds one row per (key_id, seq), each
+ * pointing at its measurement by content_hash. The measurement bytes are stored
+ * once, but every key that signed them keeps its own chain position: a record
+ * key B uploads whose bytes key A stored first is a new row for B (dedup is per
+ * (key_id, hash)), so B's chain has no holes. `chain_heads` keeps per key the
+ * highest signed head checkpoint whose records 1..seq are all in `chain`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +34,7 @@
 typedef struct sq_store {
   kp_store_t base; /* first */
   sqlite3 *db;
-  sqlite3_stmt *ins, *find, *ins_sig;
+  sqlite3_stmt *ins, *find, *ins_sig, *chain_get, *chain_ins;
 } sq_store_t;
 
 static const char *const migrations[] = {
@@ -50,6 +57,15 @@ static const char *const migrations[] = {
   "CREATE TABLE signals(entity_type TEXT NOT NULL, entity_code TEXT NOT NULL,"
   " datasource TEXT NOT NULL, t INTEGER NOT NULL, step INTEGER NOT NULL, value REAL,"
   " PRIMARY KEY(entity_type, entity_code, datasource, t)) WITHOUT ROWID;",
+  /* 3: keepon chains apart from the measurement bytes (dedup per (key_id, hash)), signed heads */
+  "CREATE TABLE chain(key_id TEXT NOT NULL, seq INTEGER NOT NULL, content_hash TEXT NOT NULL,"
+  " prev_hash TEXT, pubkey TEXT, sig TEXT, uid TEXT NOT NULL,"
+  " recv_time INTEGER NOT NULL, PRIMARY KEY(key_id, seq)) WITHOUT ROWID;"
+  "CREATE INDEX chain_hash ON chain(content_hash);"
+  "INSERT INTO chain SELECT key_id, seq, content_hash, prev_hash, pubkey, sig, uid, recv_time"
+  " FROM measurements WHERE key_id IS NOT NULL AND seq IS NOT NULL;"
+  "CREATE TABLE chain_heads(key_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, head_hash TEXT NOT NULL,"
+  " pubkey TEXT NOT NULL, sig TEXT NOT NULL, recv_time INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 
@@ -99,6 +115,8 @@ static void sq_close(kp_store_t *b) {
   sqlite3_finalize(s->ins);
   sqlite3_finalize(s->find);
   sqlite3_finalize(s->ins_sig);
+  sqlite3_finalize(s->chain_get);
+  sqlite3_finalize(s->chain_ins);
   sqlite3_close(s->db);
   free(s);
 }
@@ -128,7 +146,10 @@ static kp_status_t sq_open(const char *path, kp_store_t **out) {
       sqlite3_prepare_v2(s->db, "SELECT uid FROM measurements WHERE content_hash=?", -1, &s->find, NULL) !=
           SQLITE_OK ||
       sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO signals VALUES(?,?,?,?,?,?)", -1, &s->ins_sig, NULL) !=
-          SQLITE_OK) {
+          SQLITE_OK ||
+      sqlite3_prepare_v2(s->db, "SELECT content_hash, uid FROM chain WHERE key_id=? AND seq=?", -1, &s->chain_get,
+                         NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(s->db, "INSERT INTO chain VALUES(?,?,?,?,?,?,?,?)", -1, &s->chain_ins, NULL) != SQLITE_OK) {
     st = sqerr(s, "prepare");
     goto fail;
   }
@@ -160,6 +181,81 @@ static kp_status_t sq_find_hash(kp_store_t *b, const char *hash, char uid[96]) {
   return st;
 }
 
+/* chain position (key_id, seq): 1 = holds this hash (uid set), 0 = free, -1 = holds another */
+static int chain_slot(sq_store_t *s, const kp_store_msm_t *r, char uid[96], kp_status_t *st) {
+  sqlite3_stmt *q = s->chain_get;
+  sqlite3_reset(q);
+  bind_text(q, 1, r->key_id);
+  sqlite3_bind_int64(q, 2, r->seq);
+  int rc = sqlite3_step(q), ret = 0;
+  *st = KP_OK;
+  if (rc == SQLITE_ROW) {
+    ret = strcmp((const char *)sqlite3_column_text(q, 0), r->content_hash) == 0 ? 1 : -1;
+    if (ret == 1) snprintf(uid, 96, "%s", (const char *)sqlite3_column_text(q, 1));
+  } else if (rc != SQLITE_DONE) {
+    *st = sqerr(s, "chain lookup");
+  }
+  sqlite3_reset(q);
+  return ret;
+}
+
+/* one keepon record: the measurement row once per content hash (the first signer's chain
+ * columns kept there for compatibility), the chain row once per (key_id, seq) */
+static kp_status_t put_chain(sq_store_t *s, const kp_store_msm_t *r, kp_store_put_result_t *o) {
+  kp_status_t st;
+  int slot = chain_slot(s, r, o->uid, &st);
+  if (st != KP_OK) return st;
+  if (slot == 1) return KP_OK; /* this key's record is already here: a retry */
+  if (slot == -1) {
+    o->status = KP_ERR_EXISTS;
+    return KP_OK;
+  }
+  sqlite3_stmt *q = s->ins;
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  bind_text(q, 1, r->uid);
+  bind_text(q, 2, r->content_hash);
+  bind_text(q, 3, r->report_id);
+  bind_text(q, 4, r->probe_cc);
+  bind_text(q, 5, r->probe_asn);
+  bind_text(q, 6, r->test_name);
+  bind_text(q, 7, r->input);
+  bind_text(q, 8, r->domain);
+  sqlite3_bind_int64(q, 9, r->start_time);
+  sqlite3_bind_int64(q, 10, r->recv_time);
+  sqlite3_bind_int(q, 11, r->anomaly);
+  sqlite3_bind_int(q, 12, r->confirmed);
+  sqlite3_bind_int(q, 13, r->failure);
+  bind_text(q, 14, r->blocking_type ? r->blocking_type : "");
+  bind_text(q, 15, r->key_id);
+  bind_text(q, 16, r->pubkey);
+  bind_text(q, 17, r->sig);
+  bind_text(q, 18, r->prev_hash);
+  sqlite3_bind_int64(q, 19, r->seq);
+  sqlite3_bind_blob(q, 20, r->body, (int)r->body_len, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (rc == SQLITE_DONE) snprintf(o->uid, sizeof o->uid, "%s", r->uid);
+  else if ((rc & 0xff) != SQLITE_CONSTRAINT) return sqerr(s, "insert");
+  else if (sq_find_hash(&s->base, r->content_hash, o->uid) != KP_OK) /* bytes stored before, any path */
+    return sqerr(s, "chain: measurement row");
+  q = s->chain_ins;
+  sqlite3_reset(q);
+  bind_text(q, 1, r->key_id);
+  sqlite3_bind_int64(q, 2, r->seq);
+  bind_text(q, 3, r->content_hash);
+  bind_text(q, 4, r->prev_hash);
+  bind_text(q, 5, r->pubkey);
+  bind_text(q, 6, r->sig);
+  bind_text(q, 7, o->uid);
+  sqlite3_bind_int64(q, 8, r->recv_time);
+  rc = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (rc != SQLITE_DONE) return sqerr(s, "chain insert");
+  o->inserted = true;
+  return KP_OK;
+}
+
 static kp_status_t sq_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n, kp_store_put_result_t *res) {
   sq_store_t *s = (sq_store_t *)b;
   if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return sqerr(s, "begin");
@@ -167,6 +263,14 @@ static kp_status_t sq_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
     const kp_store_msm_t *r = &m[i];
     kp_store_put_result_t *o = &res[i];
     memset(o, 0, sizeof *o);
+    if (r->key_id) {
+      kp_status_t st = put_chain(s, r, o);
+      if (st != KP_OK) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return st;
+      }
+      continue;
+    }
     sqlite3_stmt *q = s->ins;
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
@@ -237,12 +341,16 @@ static void w_num(where_t *w, const char *clause, int64_t v) {
   w->num[w->nnum++] = v;
   w->order[w->nord++] = 1;
 }
+static void build_where_q(where_t *w, const kp_store_filter_t *f, bool chain);
 static void w_flag(where_t *w, const char *col, int v) {
   if (v < 0) return;
   kp_buf_printf(&w->sql, "%s%s=%d", w->nord || w->sql.len ? " AND " : " WHERE ", col, v ? 1 : 0);
 }
 
 static void build_where(where_t *w, const kp_store_filter_t *f) {
+  build_where_q(w, f, false);
+}
+static void build_where_q(where_t *w, const kp_store_filter_t *f, bool chain) {
   kp_buf_init(&w->sql, 4096);
   w->ntxt = w->nnum = w->nord = 0;
   w_text(w, "probe_cc=?", f->probe_cc);
@@ -250,12 +358,14 @@ static void build_where(where_t *w, const kp_store_filter_t *f) {
   w_text(w, "test_name=?", f->test_name);
   w_text(w, "input=?", f->input);
   w_text(w, "domain=?", f->domain);
-  w_text(w, "key_id=?", f->key_id);
+  w_text(w, chain ? "c.key_id=?" : "key_id=?", f->key_id);
   if (f->since) w_num(w, "start_time>=?", f->since);
   if (f->until) w_num(w, "start_time<?", f->until);
   w_flag(w, "anomaly", f->anomaly);
   w_flag(w, "confirmed", f->confirmed);
   w_flag(w, "failure", f->failure);
+  if (f->keyed_only || f->order_seq) /* chain order: keepon records only (the chain table's rows) */
+    kp_buf_printf(&w->sql, "%s%s IS NOT NULL", w->nord || w->sql.len ? " AND " : " WHERE ", chain ? "c.key_id" : "key_id");
 }
 
 static void bind_where(sqlite3_stmt *st, const where_t *w) {
@@ -271,15 +381,24 @@ static const char *col_text(sqlite3_stmt *st, int i) { return (const char *)sqli
 static kp_status_t sq_query(kp_store_t *b, const kp_store_filter_t *f, kp_store_msm_cb cb, void *ctx) {
   sq_store_t *s = (sq_store_t *)b;
   where_t w;
-  build_where(&w, f);
+  build_where_q(&w, f, f->order_seq);
   kp_buf_t q;
   kp_buf_init(&q, 8192);
+  if (f->order_seq) /* keepon chains: one row per (key_id, seq), bytes from the measurement */
+    kp_buf_printf(&q,
+                  "SELECT c.uid,c.content_hash,report_id,probe_cc,probe_asn,test_name,input,domain,start_time,"
+                  "c.recv_time,anomaly,confirmed,failure,blocking_type,c.key_id,c.pubkey,c.sig,c.prev_hash,c.seq,%s "
+                  "FROM chain c JOIN measurements m ON m.content_hash=c.content_hash%s ORDER BY c.key_id, c.seq "
+                  "LIMIT %lld OFFSET %lld",
+                  f->with_body ? "body" : "NULL", kp_buf_str(&w.sql), (long long)(f->limit > 0 ? f->limit : -1),
+                  (long long)(f->offset > 0 ? f->offset : 0));
+  else
   kp_buf_printf(&q,
                 "SELECT uid,content_hash,report_id,probe_cc,probe_asn,test_name,input,domain,start_time,"
                 "recv_time,anomaly,confirmed,failure,blocking_type,key_id,pubkey,sig,prev_hash,seq,%s "
                 "FROM measurements%s ORDER BY %s LIMIT %lld OFFSET %lld",
                 f->with_body ? "body" : "NULL", kp_buf_str(&w.sql),
-                f->order_seq ? "key_id, seq" : "start_time DESC, id DESC",
+                "start_time DESC, id DESC",
                 (long long)(f->limit > 0 ? f->limit : -1), (long long)(f->offset > 0 ? f->offset : 0));
   sqlite3_stmt *st = NULL;
   kp_status_t ret = KP_OK;
@@ -480,6 +599,62 @@ static kp_status_t sq_list_entities(kp_store_t *b, kp_store_entity_cb cb, void *
 
 static int sq_schema_version(kp_store_t *b) { return user_version((sq_store_t *)b); }
 
+/* a head is kept only when the chain holds records 1..seq and record seq has its hash; a
+ * lower head than the one kept is accepted and changes nothing (heads only move forward) */
+static kp_status_t sq_put_head(kp_store_t *b, const kp_store_head_t *h) {
+  sq_store_t *s = (sq_store_t *)b;
+  sqlite3_stmt *q = NULL;
+  kp_status_t ret = KP_OK;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT COUNT(*), SUM(seq=?2 AND content_hash=?3) FROM chain WHERE key_id=?1 AND seq<=?2",
+                         -1, &q, NULL) != SQLITE_OK)
+    return sqerr(s, "head check");
+  bind_text(q, 1, h->key_id);
+  sqlite3_bind_int64(q, 2, h->seq);
+  bind_text(q, 3, h->head_hash);
+  if (sqlite3_step(q) != SQLITE_ROW) ret = sqerr(s, "head check step");
+  else if (sqlite3_column_int64(q, 0) != h->seq) ret = KP_ERR_NOTFOUND;
+  else if (sqlite3_column_int64(q, 1) != 1) ret = KP_ERR_EXISTS;
+  sqlite3_finalize(q);
+  if (ret != KP_OK) return ret;
+  if (sqlite3_prepare_v2(s->db,
+                         "INSERT INTO chain_heads VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(key_id) DO UPDATE SET"
+                         " seq=excluded.seq, head_hash=excluded.head_hash, pubkey=excluded.pubkey,"
+                         " sig=excluded.sig, recv_time=excluded.recv_time WHERE excluded.seq > chain_heads.seq",
+                         -1, &q, NULL) != SQLITE_OK)
+    return sqerr(s, "head put");
+  bind_text(q, 1, h->key_id);
+  sqlite3_bind_int64(q, 2, h->seq);
+  bind_text(q, 3, h->head_hash);
+  bind_text(q, 4, h->pubkey);
+  bind_text(q, 5, h->sig);
+  sqlite3_bind_int64(q, 6, h->recv_time);
+  if (sqlite3_step(q) != SQLITE_DONE) ret = sqerr(s, "head put step");
+  sqlite3_finalize(q);
+  return ret;
+}
+
+static kp_status_t sq_query_heads(kp_store_t *b, const char *key_id, kp_store_head_cb cb, void *ctx) {
+  sq_store_t *s = (sq_store_t *)b;
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT key_id, seq, head_hash, pubkey, sig, recv_time FROM chain_heads"
+                         " WHERE ?1 IS NULL OR key_id=?1 ORDER BY key_id",
+                         -1, &q, NULL) != SQLITE_OK)
+    return sqerr(s, "heads");
+  bind_text(q, 1, key_id);
+  int rc;
+  kp_status_t ret = KP_OK;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    kp_store_head_t h = {.key_id = col_text(q, 0), .seq = sqlite3_column_int64(q, 1), .head_hash = col_text(q, 2),
+                         .pubkey = col_text(q, 3), .sig = col_text(q, 4), .recv_time = sqlite3_column_int64(q, 5)};
+    if (cb(ctx, &h) != 0) break;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = sqerr(s, "heads step");
+  sqlite3_finalize(q);
+  return ret;
+}
+
 const kp_store_ops_t kp_store_sqlite_ops = {
   .name = "sqlite",
   .open = sq_open,
@@ -493,4 +668,6 @@ const kp_store_ops_t kp_store_sqlite_ops = {
   .query_signals = sq_query_signals,
   .schema_version = sq_schema_version,
   .list_entities = sq_list_entities,
+  .put_head = sq_put_head,
+  .query_heads = sq_query_heads,
 };

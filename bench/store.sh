@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# bench/store.sh: SQLite vs ClickHouse (1 shard, 2 shards), side by side in one run.
+#
+#   bench/store.sh [BUILD_DIR] [ROWS] [ENTITIES]   (defaults: build, 10000000, 100000)
+#
+# Needs clickhouse-server (tests/store/ch_lab.sh starts throw-away servers in a temp folder),
+# sqlite3, and keepon, kp_serve_load, kp_store_bench built.
+# 1. ingest through `keepon serve` (the OONI collector path, group commit, 2xx after the
+#    store acknowledged): kp_serve_load at 8/32/128 clients, fresh store per run.
+# 2. ingest through the store API with big batches (4 writer processes x batch 5000): what
+#    the backend takes when batches are large.
+# 3. queries over ROWS stored measurements (the same rows in every store, generated inside the
+#    store: numbers() in ClickHouse, a recursive CTE in sqlite3): OONI's aggregation
+#    (axis_x=measurement_start_day, axis_y=probe_cc, test_name=web_connectivity) and a
+#    filtered listing (probe_cc, test_name, anomaly, one month, 50 rows); p50/p99 of the store
+#    call kp_store_aggregate / kp_store_query.
+# SECTIONS="1 2 3 4" (default all) picks sections.
+# 4. signals: ENTITIES entities x 30 days of 5-minute points generated in ClickHouse (1 shard);
+#    one random entity's month read through kp_store_query_signals, p50/p99.
+set -euo pipefail
+B=${1:-build}
+ROWS=${2:-10000000}
+ENTS=${3:-100000}
+K=$B/src/cli/keepon L=$B/tests/server/kp_serve_load SB=$B/tests/store/kp_store_bench
+[ -x "$K" ] && [ -x "$L" ] && [ -x "$SB" ] || { echo "build first: ninja -C $B keepon kp_serve_load kp_store_bench" >&2; exit 2; }
+. "$(dirname "$0")/../tests/store/ch_lab.sh"
+ch_need
+T=$(mktemp -d /tmp/kp-bench-store.XXXXXX)
+SRV= PIDS=()
+cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null; for p in "${PIDS[@]}"; do ch_stop "$p"; done; rm -rf "$T"; }
+trap cleanup EXIT
+trap "exit 1" INT TERM
+export KEEPON_DATA=$(cd "$(dirname "$0")/.." && pwd)/data KEEPON_HOME=$T/home
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GB, $(uname -r); clickhouse $(dpkg-query -W -f='${Version}' clickhouse-server 2>/dev/null)"
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share these cores)"
+ch_start "$T/one" && PIDS+=("$CH_PID") && ONE=$CH_HTTP
+P1=($(ch_free_ports 3)) P2=($(ch_free_ports 3))
+SPEC=$(ch_cluster "127.0.0.1:${P1[1]} 127.0.0.1:${P2[1]}")
+CH_PORTS="${P1[*]}" ch_start "$T/s1" "$SPEC" && PIDS+=("$CH_PID")
+CH_PORTS="${P2[*]}" ch_start "$T/s2" "$SPEC" && PIDS+=("$CH_PID")
+want() { [[ " ${SECTIONS:-1 2 3 4} " == *" $1 "* ]]; }
+url() { # KIND DBNAME
+  case $1 in
+    sqlite) echo "sqlite:$T/$2.db" ;;
+    ch1) echo "clickhouse://127.0.0.1:$ONE/$2" ;;
+    ch2) echo "clickhouse://127.0.0.1:${P1[0]},127.0.0.1:${P2[0]}/$2?cluster=kp" ;;
+  esac
+}
+
+if want 1; then
+echo "== 1. ingest through keepon serve (OONI collector protocol, loopback; msm/s, latency of one submission)"
+for kind in sqlite ch1 ch2; do
+  for c in 8 32 128; do
+    per=$((2000 / c))
+    "$K" serve --store "$(url $kind ing$c)" --listen 127.0.0.1:0 --max-conns 1024 2>"$T/serve.log" &
+    SRV=$!
+    for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
+    PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
+    printf '%-6s %4d clients x %4d: ' "$kind" "$c" "$per"
+    "$L" 127.0.0.1:$PORT "$c" "$per" b$c
+    kill "$SRV"; wait "$SRV" 2>/dev/null || true; SRV=
+  done
+done
+
+fi
+if want 2; then
+echo "== 2. ingest through the store API (batch 5000, 200000 measurements; SQLite has one writer, so 1 process; ClickHouse 4)"
+printf '%-6s ' sqlite; "$SB" ingest "$(url sqlite api)" 1 200000 5000 || true
+for kind in ch1 ch2; do printf '%-6s ' "$kind"; "$SB" ingest "$(url $kind api)" 4 200000 5000 || true; done
+
+fi
+if want 3; then
+echo "== 3. queries over $ROWS measurements (load: $(cut -d' ' -f1 /proc/loadavg))"
+SEL_CH="concat('b', toString(number)), hex(number), concat('r', toString(intDiv(number, 100))),
+ substring('ITKZIRRUMMCNINUSBRTR', 1 + 2 * (intDiv(number, 3) % 10), 2), 1000 + number % 50,
+ arrayElement(['web_connectivity','web_connectivity','web_connectivity','signal','telegram','whatsapp'], number % 6 + 1),
+ concat('https://d', toString(number % 5000), '.example/'), concat('d', toString(number % 5000), '.example'),
+ toDateTime(1640995200 + (number * 2654435761) % 31536000), toDateTime(1640995200 + (number * 2654435761) % 31536000),
+ (number * 40503) % 100 < 15, (number * 40503) % 100 < 3, (number * 9973) % 100 < 4, '', '{}', number, -1
+ FROM numbers($ROWS)"
+COLS_CH="measurement_uid, content_hash, report_id, probe_cc, probe_asn, test_name, input, domain, measurement_start_time, recv_time, anomaly, confirmed, msm_failure, blocking_type, raw, ingest_seq, seq"
+for kind in ch1 ch2; do
+  "$SB" agg "$(url $kind q)" 1 >/dev/null # schema
+  port=$ONE; [ $kind = ch2 ] && port=${P1[0]}
+  t0=$(date +%s.%N)
+  curl -fsS --data-binary "INSERT INTO q.measurements ($COLS_CH) SELECT $SEL_CH" "http://127.0.0.1:$port/?insert_distributed_sync=1"
+  echo "$kind: generated $ROWS rows in $(echo "$t0 $(date +%s.%N)" | awk '{printf "%.0f", $2-$1}') s"
+done
+"$SB" agg "$(url sqlite q)" 1 >/dev/null
+DB=$T/q.db
+sqlite3 "$DB" "SELECT sql || ';' FROM sqlite_master WHERE type='index' AND tbl_name='measurements' AND sql IS NOT NULL" > "$T/idx.sql"
+t0=$(date +%s.%N)
+sqlite3 "$DB" "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000;
+ $(sed -n 's/^CREATE \(UNIQUE \)\?INDEX \([a-z_]*\) .*/DROP INDEX \2;/p' "$T/idx.sql")
+ INSERT INTO measurements(uid,content_hash,report_id,probe_cc,probe_asn,test_name,input,domain,start_time,recv_time,anomaly,confirmed,failure,blocking_type,body)
+ WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n+1 FROM c WHERE n < $ROWS - 1)
+ SELECT printf('b%010d', n), printf('%016x', n), 'r' || (n / 100), substr('ITKZIRRUMMCNINUSBRTR', 1 + 2 * ((n / 3) % 10), 2),
+  'AS' || (1000 + n % 50), CASE n % 6 WHEN 3 THEN 'signal' WHEN 4 THEN 'telegram' WHEN 5 THEN 'whatsapp' ELSE 'web_connectivity' END,
+  'https://d' || (n % 5000) || '.example/', 'd' || (n % 5000) || '.example',
+  1640995200 + (n * 2654435761) % 31536000, 1640995200 + (n * 2654435761) % 31536000,
+  (n * 40503) % 100 < 15, (n * 40503) % 100 < 3, (n * 9973) % 100 < 4, '', '{}' FROM c;
+ PRAGMA cache_size=-1000000; $(cat "$T/idx.sql") ANALYZE;" >/dev/null
+echo "sqlite: generated $ROWS rows (indexes rebuilt) in $(echo "$t0 $(date +%s.%N)" | awk '{printf "%.0f", $2-$1}') s"
+for kind in sqlite ch1 ch2; do
+  runs=20; [ $kind = sqlite ] && runs=5
+  printf '%-6s ' "$kind"; "$SB" agg "$(url $kind q)" $runs
+  printf '%-6s ' "$kind"; "$SB" list "$(url $kind q)" 20
+done
+
+fi
+if want 4; then
+echo "== 4. signals: $ENTS entities x 30 days of 5-minute points, ClickHouse 1 shard (load: $(cut -d' ' -f1 /proc/loadavg))"
+"$SB" agg "$(url ch1 sig)" 1 >/dev/null
+t0=$(date +%s.%N)
+curl -fsS --data-binary "INSERT INTO sig.signals (entity_type, entity_code, datasource, t, step, value_bits, has_value, ver)
+ SELECT 'asn', concat('E', toString(1000000 + intDiv(number, 8640))), 'ping', toDateTime(1640995200 + (number % 8640) * 300), 300,
+ reinterpretAsUInt64(reinterpretAsString(toFloat64(number % 1000))), 1, 1 FROM numbers($((ENTS * 8640)))" "http://127.0.0.1:$ONE/"
+echo "ch1: generated $((ENTS * 8640)) points in $(echo "$t0 $(date +%s.%N)" | awk '{printf "%.0f", $2-$1}') s; on disk $(ch_q $ONE "SELECT formatReadableSize(sum(bytes_on_disk)) FROM system.parts WHERE database = 'sig' AND active")"
+printf 'ch1    '; "$SB" signals "$(url ch1 sig)" 50 "$ENTS" 30
+fi
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,90 @@
+/*
+ * ch_internal.h: the pieces of the ClickHouse backend (one module, four files):
+ *   ch_http.c    the ONE function that talks HTTP to ClickHouse, through the project's
+ *                control-plane client (src/httpc, keep-alive): nothing else here knows HTTP.
+ *   ch_tsv.c     the TabSeparated answer reader (bounded cursor, pure, fuzzed)
+ *   ch_schema.c  versioned migrations, single node or a Distributed cluster
+ *   ch_store.c   the kp_store_ops_t table
+ */
+#ifndef KP_STORE_CH_INTERNAL_H
+#define KP_STORE_CH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/status.h"
+
+/* ---- HTTP (ch_http.c) ---- */
+typedef struct kp_ch_http kp_ch_http_t;
+kp_status_t kp_ch_http_open(const char *host, uint16_t port, kp_ch_http_t **out);
+void kp_ch_http_close(kp_ch_http_t *h);
+/**
+ * POST @p body to http://host:port/?@p params. KP_OK only for a 2xx (the answer in @p out);
+ * KP_ERR_IO for a transport failure or a non-2xx (ClickHouse's error text in @p out when it
+ * sent one). @p out is reset first.
+ */
+kp_status_t kp_ch_http_post(kp_ch_http_t *h, const char *params, const void *body, size_t n, kp_buf_t *out);
+
+/* ---- TabSeparated answers (ch_tsv.c) ---- */
+#define KP_CH_MAX_COLS 24
+typedef struct kp_ch_row {
+  size_t ncol;
+  char *col[KP_CH_MAX_COLS]; /* NUL-terminated, unescaped in place inside the answer */
+  size_t len[KP_CH_MAX_COLS];
+} kp_ch_row_t;
+/**
+ * Read the next row of a TabSeparated answer at *@p off in p[0..n), unescaping it in place
+ * (\t \n \\ \' \0 \b \f \r; an unescaped field is never longer than its text). Returns
+ * KP_OK with a row, KP_ERR_NOTFOUND at the end, KP_ERR_INVAL for a row with more than
+ * KP_CH_MAX_COLS fields or a line that does not end in '\n'.
+ */
+kp_status_t kp_ch_tsv_next(uint8_t *p, size_t n, size_t *off, kp_ch_row_t *row);
+
+/* ---- store URL (ch_store.c) ---- */
+#define KP_CH_MAX_NODES 8
+typedef struct kp_ch_url {
+  char db[64];
+  char cluster[64];          /* "" = one node */
+  size_t nnodes;
+  char host[KP_CH_MAX_NODES][64];
+  uint16_t port[KP_CH_MAX_NODES]; /* HTTP ports */
+} kp_ch_url_t;
+/** clickhouse://HOST:PORT[,HOST:PORT...]/DB[?cluster=NAME]; names [A-Za-z0-9_]. */
+kp_status_t kp_ch_url_parse(const char *url, kp_ch_url_t *u);
+
+/* ---- the store (ch_store.c: open, put, signals; ch_query.c: reads) ---- */
+#include "store/store.h"
+typedef struct kp_ch_store {
+  kp_store_t base; /* first */
+  kp_ch_url_t u;
+  kp_ch_http_t *node[KP_CH_MAX_NODES]; /* node[0]: the entry node */
+  int version;
+  uint64_t last_seq;  /* ingest_seq / signal ver: monotonic microseconds */
+  kp_buf_t sql, ans;  /* the request being built, the last answer */
+} kp_ch_store_t;
+/** Run s->sql on the entry node; the answer in s->ans. */
+kp_status_t kp_ch_sql(kp_ch_store_t *s);
+/** Append a ClickHouse string literal '...' (\ and ' escaped; NULL -> ''). */
+kp_status_t kp_ch_q_str(kp_buf_t *b, const char *v);
+/** Unix seconds into DateTime's range [0, 2^32). */
+int64_t kp_ch_clamp_time(int64_t t);
+/** "AS123" -> 123; false for anything else. */
+bool kp_ch_asn_num(const char *a, uint32_t *out);
+
+kp_status_t kp_ch_query_rows(kp_store_t *b, const kp_store_filter_t *f, kp_store_msm_cb cb, void *ctx);
+kp_status_t kp_ch_count_rows(kp_store_t *b, const kp_store_filter_t *f, int64_t *out);
+kp_status_t kp_ch_aggregate_rows(kp_store_t *b, const kp_store_filter_t *f, const kp_store_agg_t *a,
+                                 kp_store_agg_cb cb, void *ctx);
+kp_status_t kp_ch_query_signal_rows(kp_store_t *b, const char *et, const char *ec, const char *ds, int64_t from,
+                                    int64_t until, kp_store_signal_cb cb, void *ctx);
+kp_status_t kp_ch_list_entity_rows(kp_store_t *b, kp_store_entity_cb cb, void *ctx);
+
+/* ---- migrations (ch_schema.c) ---- */
+/** Bring every node of @p u to the newest schema; @p version gets the entry node's. */
+kp_status_t kp_ch_migrate(kp_ch_http_t **nodes, const kp_ch_url_t *u, int *version);
+/** Number of migrations this build knows. */
+int kp_ch_schema_newest(void);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * ch_schema.c: the ClickHouse schema and its versioned migrations.
+ *
+ * Tables (docs/store.md has the full description):
+ *   measurements  shaped like OONI's fastpath table (same column names, ORDER BY OONI's
+ *                 (measurement_start_time, report_id, input) + measurement_uid), keepon's
+ *                 verdict/technique (DEFAULT from the raw JSON), the signed-path
+ *                 columns, and `raw`, the measurement itself (compressed by the table, LZ4
+ *                 in 18.16, which has no per-column codecs).
+ *   msm_hash      content_hash -> measurement_uid, ordered by content_hash: the dedup lookup.
+ *   msm_chain     (key_id, seq) -> content_hash for keepon's signed path: the slot check.
+ *                 Both are filled by materialized views from measurements, i.e. inside the
+ *                 same INSERT, so a row never exists without its index entries unless that
+ *                 INSERT itself failed (then the collector did not acknowledge it).
+ *   signals       signal points, ReplacingMergeTree(ver): a re-posted point replaces the old
+ *                 one (reads take argMax by ver, so answers are right before a merge too).
+ *                 value is DEFAULT from value_bits, the IEEE-754 bits keepon sends:
+ *                 18.16's JSONEachRow float reader is not correctly rounded (20/7 came back
+ *                 one ulp off), and the store promises the value it was given.
+ *   incidents     detect's incidents, ReplacingMergeTree(ver) by incident_id.
+ *   schema_version  one row per applied migration, on every node.
+ *
+ * One node: the tables carry these names. A cluster (URL ?cluster=NAME): every node gets
+ * NAME_local MergeTree tables plus a Distributed table under the plain name, sharded by
+ * cityHash64(measurement_uid) for measurements and its indexes (a row and its index
+ * entries live on one shard) and by cityHash64(entity_type, entity_code) for signals (all
+ * versions of a point meet on one shard, where ReplacingMergeTree can collapse them).
+ * 18.16 has no ON CLUSTER without ZooKeeper, so the store runs the DDL on each node itself.
+ *
+ * Derived columns (test_start_time, verdict, technique, signals.value) are DEFAULT
+ * expressions, not MATERIALIZED: an INSERT names its columns, ClickHouse computes the rest
+ * (on the Distributed table too, which then forwards whole rows; 18.16 forwards a
+ * MATERIALIZED column and the shard refuses it).
+ *
+ * Migrations: ClickHouse DDL is not transactional, so every statement is idempotent
+ * (IF NOT EXISTS) and the version row is written after all of a migration's statements
+ * succeeded: a crash mid-migration re-runs that migration whole on the next open.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "store/clickhouse/ch_internal.h"
+
+/* %D database, %L "_local" on a cluster ("" on one node), %C cluster name */
+typedef struct mig {
+  const char *local[5]; /* on every node */
+  const char *dist[5];  /* on every node of a cluster only */
+} mig_t;
+
+static const mig_t migs[] = {
+  {{"CREATE TABLE IF NOT EXISTS %D.measurements%L ("
+    " measurement_uid String, report_id String, input String, probe_cc String, probe_asn UInt32,"
+    " test_name String,"
+    " test_start_time DateTime DEFAULT"
+    "  parseDateTimeBestEffortOrZero(visitParamExtractString(raw, 'test_start_time')),"
+    " measurement_start_time DateTime,"
+    " anomaly UInt8, confirmed UInt8, msm_failure UInt8, domain String, blocking_type String,"
+    " verdict String DEFAULT visitParamExtractString(raw, 'keepon_verdict'),"
+    " technique String DEFAULT visitParamExtractString(raw, 'keepon_technique'),"
+    " content_hash String, recv_time DateTime, ingest_seq UInt64,"
+    " key_id String, pubkey String, sig String, prev_hash String, seq Int64, raw String)"
+    " ENGINE = ReplacingMergeTree(ingest_seq)"
+    " ORDER BY (measurement_start_time, report_id, input, measurement_uid)",
+    "CREATE TABLE IF NOT EXISTS %D.msm_hash%L (content_hash String, measurement_uid String)"
+    " ENGINE = ReplacingMergeTree ORDER BY (content_hash, measurement_uid)",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS %D.msm_hash_mv%L TO %D.msm_hash%L AS"
+    " SELECT content_hash, measurement_uid FROM %D.measurements%L",
+    "CREATE TABLE IF NOT EXISTS %D.msm_chain%L (key_id String, seq Int64, content_hash String,"
+    " measurement_uid String) ENGINE = ReplacingMergeTree ORDER BY (key_id, seq, content_hash)",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS %D.msm_chain_mv%L TO %D.msm_chain%L AS"
+    " SELECT key_id, seq, content_hash, measurement_uid FROM %D.measurements%L WHERE key_id != ''"},
+   {"CREATE TABLE IF NOT EXISTS %D.measurements AS %D.measurements_local"
+    " ENGINE = Distributed(%C, %D, measurements_local, cityHash64(measurement_uid))",
+    "CREATE TABLE IF NOT EXISTS %D.msm_hash AS %D.msm_hash_local"
+    " ENGINE = Distributed(%C, %D, msm_hash_local, cityHash64(measurement_uid))",
+    "CREATE TABLE IF NOT EXISTS %D.msm_chain AS %D.msm_chain_local"
+    " ENGINE = Distributed(%C, %D, msm_chain_local, cityHash64(measurement_uid))"}},
+  {{"CREATE TABLE IF NOT EXISTS %D.signals%L (entity_type String, entity_code String,"
+    " datasource String, t DateTime, step UInt32, value_bits UInt64,"
+    " value Float64 DEFAULT reinterpretAsFloat64(reinterpretAsString(value_bits)),"
+    " has_value UInt8, ver UInt64)"
+    " ENGINE = ReplacingMergeTree(ver) ORDER BY (entity_type, entity_code, datasource, t)"},
+   {"CREATE TABLE IF NOT EXISTS %D.signals AS %D.signals_local"
+    " ENGINE = Distributed(%C, %D, signals_local, cityHash64(entity_type, entity_code))"}},
+  {{"CREATE TABLE IF NOT EXISTS %D.incidents%L (incident_id String, probe_cc String,"
+    " start_time DateTime, end_time DateTime, technique String, raw String, posted_at DateTime,"
+    " ver UInt64) ENGINE = ReplacingMergeTree(ver) ORDER BY (probe_cc, start_time, incident_id)"},
+   {"CREATE TABLE IF NOT EXISTS %D.incidents AS %D.incidents_local"
+    " ENGINE = Distributed(%C, %D, incidents_local, cityHash64(incident_id))"}},
+};
+#define N_MIGS ((int)(sizeof migs / sizeof *migs))
+
+int kp_ch_schema_newest(void) { return N_MIGS; }
+
+static kp_status_t expand(kp_buf_t *out, const char *t, const kp_ch_url_t *u) {
+  kp_buf_reset(out);
+  kp_status_t st = KP_OK;
+  for (const char *p = t; *p && st == KP_OK; p++) {
+    if (p[0] == '%' && p[1] == 'D') st = kp_buf_puts(out, u->db), p++;
+    else if (p[0] == '%' && p[1] == 'L') st = kp_buf_puts(out, u->cluster[0] ? "_local" : ""), p++;
+    else if (p[0] == '%' && p[1] == 'C') st = kp_buf_puts(out, u->cluster), p++;
+    else st = kp_buf_putc(out, *p);
+  }
+  return st;
+}
+
+static kp_status_t run(kp_ch_http_t *h, kp_buf_t *sql, kp_buf_t *ans) {
+  return kp_ch_http_post(h, "", sql->data, sql->len, ans);
+}
+
+static kp_status_t node_version(kp_ch_http_t *h, const kp_ch_url_t *u, kp_buf_t *sql, kp_buf_t *ans, int *v) {
+  kp_status_t st = expand(sql, "SELECT max(version) FROM %D.schema_version", u);
+  if (st == KP_OK) st = run(h, sql, ans);
+  if (st != KP_OK) return st;
+  char *end = NULL;
+  long x = strtol(kp_buf_str(ans), &end, 10);
+  if (end == kp_buf_str(ans) || x < 0 || x > 100000) return KP_ERR_INVAL;
+  *v = (int)x;
+  return KP_OK;
+}
+
+static kp_status_t migrate_node(kp_ch_http_t *h, const kp_ch_url_t *u, kp_buf_t *sql, kp_buf_t *ans, int *ver) {
+  kp_status_t st = expand(sql, "CREATE DATABASE IF NOT EXISTS %D", u);
+  if (st == KP_OK) st = run(h, sql, ans);
+  if (st == KP_OK)
+    st = expand(sql, "CREATE TABLE IF NOT EXISTS %D.schema_version (version UInt32, applied_at DateTime)"
+                     " ENGINE = ReplacingMergeTree ORDER BY version", u);
+  if (st == KP_OK) st = run(h, sql, ans);
+  int v = 0;
+  if (st == KP_OK) st = node_version(h, u, sql, ans, &v);
+  if (st != KP_OK) return st;
+  if (v > N_MIGS) {
+    kp_log_warnx("store", "clickhouse schema %d is newer than this keepon (%d)", v, N_MIGS);
+    return KP_ERR_UNSUPPORTED;
+  }
+  for (int i = v; i < N_MIGS && st == KP_OK; i++) {
+    for (size_t k = 0; k < 5 && migs[i].local[k] && st == KP_OK; k++)
+      if ((st = expand(sql, migs[i].local[k], u)) == KP_OK) st = run(h, sql, ans);
+    for (size_t k = 0; u->cluster[0] && k < 5 && migs[i].dist[k] && st == KP_OK; k++)
+      if ((st = expand(sql, migs[i].dist[k], u)) == KP_OK) st = run(h, sql, ans);
+    if (st == KP_OK && (st = expand(sql, "INSERT INTO %D.schema_version VALUES (", u)) == KP_OK &&
+        (st = kp_buf_printf(sql, "%d, now())", i + 1)) == KP_OK)
+      st = run(h, sql, ans);
+  }
+  if (st == KP_OK) st = node_version(h, u, sql, ans, ver);
+  return st;
+}
+
+kp_status_t kp_ch_migrate(kp_ch_http_t **nodes, const kp_ch_url_t *u, int *version) {
+  kp_buf_t sql, ans;
+  kp_buf_init(&sql, 1 << 20);
+  kp_buf_init(&ans, 1 << 20);
+  kp_status_t st = KP_OK;
+  if (u->cluster[0]) { /* the cluster must be configured on the entry node with one shard per node */
+    if ((st = kp_buf_printf(&sql, "SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = '%s'",
+                            u->cluster)) == KP_OK &&
+        (st = run(nodes[0], &sql, &ans)) == KP_OK && strtol(kp_buf_str(&ans), NULL, 10) != (long)u->nnodes) {
+      kp_log_warnx("store", "cluster '%s' has %ld shards in remote_servers, the store URL names %zu nodes",
+                   u->cluster, strtol(kp_buf_str(&ans), NULL, 10), u->nnodes);
+      st = KP_ERR_INVAL;
+    }
+  }
+  int v0 = 0;
+  for (size_t i = 0; i < u->nnodes && st == KP_OK; i++) {
+    int v = 0;
+    st = migrate_node(nodes[i], u, &sql, &ans, &v);
+    if (i == 0) v0 = v;
+  }
+  if (st == KP_OK) *version = v0;
+  kp_buf_free(&sql);
+  kp_buf_free(&ans);
+  return st;
+}

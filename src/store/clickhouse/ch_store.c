@@ -1,0 +1,437 @@
+/*
+ * ch_store.c: the ClickHouse backend of store.h (kp_store_clickhouse_ops).
+ *
+ * URL: clickhouse://HOST:PORT/DB (one node) or
+ *      clickhouse://HOST:PORT,HOST:PORT.../DB?cluster=NAME (a Distributed cluster; the first
+ *      node is the entry node all reads and writes go through, every node gets the schema).
+ *
+ * put_batch, the collector's group commit (a batch is one INSERT):
+ *   1. look the batch's content hashes up in msm_hash (primary-key lookups) -> duplicates
+ *      report the stored uid, as SQLite's UNIQUE index does; within the batch the first
+ *      row of a hash wins;
+ *   2. signed rows: look (key_id, seq) up in msm_chain -> a slot holding other content is
+ *      KP_ERR_EXISTS (409 at the collector);
+ *   3. one INSERT ... FORMAT JSONEachRow of the new rows with insert_distributed_sync=1, so
+ *      the 2xx comes only after every shard wrote its part: then put_batch returns KP_OK and
+ *      the collector acknowledges. Otherwise it retries twice (100 ms, 400 ms); before each
+ *      retry it repeats step 1 for the rows it is about to send, so rows that did land (one
+ *      shard took its part, another did not) are not written twice. If it still fails,
+ *      put_batch fails and the collector answers 503 (it refuses; the probe's outbox
+ *      retries later and the retry dedups by content hash).
+ *   Dedup is exact for one collector process (its batches are serial). Two collectors
+ *   writing the same measurement at the same instant can both miss step 1; the rows then
+ *   differ in measurement_uid and both are kept (ReplacingMergeTree only folds rows with the
+ *   same ORDER BY key, which includes measurement_uid: that catches a re-sent identical row).
+ *
+ * Reads: plain SELECTs in ClickHouse SQL over the (Distributed) tables, answers in
+ * TabSeparated (ch_tsv.c). Listing order is measurement_start_time DESC then ingest order
+ * (ingest_seq, a per-store monotonic microsecond counter), which is SQLite's
+ * (start_time DESC, rowid DESC). NULL strings of the store API are stored as '' (OONI's
+ * convention) and read back as NULL; probe_asn is OONI's UInt32 ("AS" is added back).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/addr.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "store/clickhouse/ch_internal.h"
+#include "store/store.h"
+
+typedef kp_ch_store_t ch_store_t;
+
+#define CH_ANS_CAP ((size_t)1 << 30)
+
+/* ---------- URL ---------- */
+
+static bool plain_name(const char *s, size_t n) {
+  if (n == 0 || n >= 64) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+kp_status_t kp_ch_url_parse(const char *url, kp_ch_url_t *u) {
+  memset(u, 0, sizeof *u);
+  static const char pre[] = "clickhouse://";
+  if (!url || strncmp(url, pre, sizeof pre - 1) != 0) return KP_ERR_INVAL;
+  const char *p = url + sizeof pre - 1, *slash = strchr(p, '/');
+  if (!slash) return KP_ERR_INVAL;
+  while (p < slash) { /* HOST:PORT[,HOST:PORT...] */
+    const char *comma = memchr(p, ',', (size_t)(slash - p));
+    const char *e = comma ? comma : slash;
+    char hp[96];
+    if (u->nnodes == KP_CH_MAX_NODES || (size_t)(e - p) >= sizeof hp) return KP_ERR_INVAL;
+    memcpy(hp, p, (size_t)(e - p));
+    hp[e - p] = 0;
+    if (kp_hostport_parse(hp, u->host[u->nnodes], sizeof u->host[0], &u->port[u->nnodes]) != KP_OK ||
+        u->port[u->nnodes] == 0)
+      return KP_ERR_INVAL;
+    u->nnodes++;
+    p = comma ? comma + 1 : slash;
+    if (comma && p == slash) return KP_ERR_INVAL;
+  }
+  const char *db = slash + 1, *qm = strchr(db, '?');
+  size_t dbn = qm ? (size_t)(qm - db) : strlen(db);
+  if (!u->nnodes || !plain_name(db, dbn)) return KP_ERR_INVAL;
+  memcpy(u->db, db, dbn);
+  if (qm) {
+    static const char cl[] = "cluster=";
+    const char *c = qm + 1;
+    if (strncmp(c, cl, sizeof cl - 1) != 0 || !plain_name(c + sizeof cl - 1, strlen(c + sizeof cl - 1)))
+      return KP_ERR_INVAL;
+    snprintf(u->cluster, sizeof u->cluster, "%s", c + sizeof cl - 1);
+  }
+  if (u->nnodes > 1 && !u->cluster[0]) return KP_ERR_INVAL; /* several nodes are a cluster */
+  return KP_OK;
+}
+
+/* ---------- helpers ---------- */
+
+static uint64_t next_seq(ch_store_t *s) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+  s->last_seq = now > s->last_seq ? now : s->last_seq + 1;
+  return s->last_seq;
+}
+
+kp_status_t kp_ch_q_str(kp_buf_t *b, const char *v) {
+  kp_status_t st = kp_buf_putc(b, '\'');
+  for (const char *p = v ? v : ""; *p && st == KP_OK; p++) {
+    if (*p == '\\' || *p == '\'') st = kp_buf_putc(b, '\\');
+    if (st == KP_OK) st = kp_buf_putc(b, *p);
+  }
+  if (st == KP_OK) st = kp_buf_putc(b, '\'');
+  return st;
+}
+
+int64_t kp_ch_clamp_time(int64_t t) { return t < 0 ? 0 : t > 4294967295LL ? 4294967295LL : t; }
+
+bool kp_ch_asn_num(const char *a, uint32_t *out) {
+  if (!a || (a[0] != 'A' && a[0] != 'a') || (a[1] != 'S' && a[1] != 's') || !a[2]) return false;
+  char *end;
+  unsigned long long v = strtoull(a + 2, &end, 10);
+  if (*end || v > 4294967295ULL || a[2] == '-' || a[2] == '+' || a[2] == ' ') return false;
+  *out = (uint32_t)v;
+  return true;
+}
+
+kp_status_t kp_ch_sql(kp_ch_store_t *s) {
+  return kp_ch_http_post(s->node[0], "", s->sql.data, s->sql.len, &s->ans);
+}
+
+/* INSERT INTO db.table (cols) FORMAT JSONEachRow; the columns not named get their DEFAULT */
+static kp_status_t ch_insert(ch_store_t *s, const char *table, const char *cols, const kp_buf_t *rows) {
+  char params[1024];
+  snprintf(params, sizeof params,
+           "insert_distributed_sync=1&query=INSERT%%20INTO%%20%s.%s%%20(%s)%%20FORMAT%%20JSONEachRow", s->u.db, table,
+           cols);
+  return kp_ch_http_post(s->node[0], params, rows->data, rows->len, &s->ans);
+}
+
+/* ---------- open / close ---------- */
+
+static void ch_close(kp_store_t *b) {
+  ch_store_t *s = (ch_store_t *)b;
+  if (!s) return;
+  for (size_t i = 0; i < KP_CH_MAX_NODES; i++) kp_ch_http_close(s->node[i]);
+  kp_buf_free(&s->sql);
+  kp_buf_free(&s->ans);
+  free(s);
+}
+
+static kp_status_t ch_open(const char *url, kp_store_t **out) {
+  ch_store_t *s = calloc(1, sizeof *s);
+  if (!s) return KP_ERR_NOMEM;
+  s->base.ops = &kp_store_clickhouse_ops;
+  kp_buf_init(&s->sql, (size_t)256 << 20);
+  kp_buf_init(&s->ans, CH_ANS_CAP);
+  kp_status_t st = kp_ch_url_parse(url, &s->u);
+  if (st != KP_OK) kp_log_warnx("store", "bad ClickHouse URL (clickhouse://HOST:PORT[,HOST:PORT]/DB[?cluster=NAME])");
+  for (size_t i = 0; st == KP_OK && i < s->u.nnodes; i++) st = kp_ch_http_open(s->u.host[i], s->u.port[i], &s->node[i]);
+  if (st == KP_OK) st = kp_ch_migrate(s->node, &s->u, &s->version);
+  if (st != KP_OK) {
+    ch_close(&s->base);
+    return st;
+  }
+  *out = &s->base;
+  return KP_OK;
+}
+
+static int ch_schema_version(kp_store_t *b) { return ((ch_store_t *)b)->version; }
+
+/* ---------- put ---------- */
+
+typedef struct slot {
+  const kp_store_msm_t *m;
+  kp_store_put_result_t *r;
+  size_t idx;    /* position in the batch */
+  bool in_db;    /* its content hash is stored (r->uid holds the stored uid) */
+  bool slot_db;  /* its (key_id, seq) is stored with other content */
+  bool send;     /* to be inserted */
+} slot_t;
+
+static int by_hash(const void *a, const void *b) {
+  const slot_t *x = a, *y = b;
+  int c = strcmp(x->m->content_hash, y->m->content_hash);
+  return c ? c : (x->idx > y->idx) - (x->idx < y->idx); /* batch order within a hash */
+}
+static int hash_key(const void *key, const void *elem) {
+  return strcmp(key, ((const slot_t *)elem)->m->content_hash);
+}
+/* the group of slots with content hash @p h in the sorted array: [*lo, *hi) */
+static void group(slot_t *sl, size_t n, const char *h, slot_t **lo, slot_t **hi) {
+  slot_t *hit = bsearch(h, sl, n, sizeof *sl, hash_key);
+  *lo = *hi = hit;
+  if (!hit) return;
+  while (*lo > sl && strcmp((*lo)[-1].m->content_hash, h) == 0) (*lo)--;
+  while (*hi < sl + n && strcmp((*hi)->m->content_hash, h) == 0) (*hi)++;
+}
+
+/* Look up the content hashes of the slots selected by @p only_send (all slots at first; on a
+ * retry only the ones still to send) in msm_hash. First pass: a hit marks in_db with the
+ * stored uid. Retry: a hit with the row's own uid is our own insert that landed. */
+static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry) {
+  kp_buf_reset(&s->sql);
+  kp_status_t st = kp_buf_printf(&s->sql, "SELECT content_hash, measurement_uid FROM %s.msm_hash WHERE content_hash IN (",
+                                 s->u.db);
+  size_t k = 0;
+  for (size_t i = 0; i < n && st == KP_OK; i++) {
+    if (retry && !sl[i].send) continue;
+    if (i && strcmp(sl[i].m->content_hash, sl[i - 1].m->content_hash) == 0 && !retry) continue;
+    if (k++) st = kp_buf_putc(&s->sql, ',');
+    if (st == KP_OK) st = kp_ch_q_str(&s->sql, sl[i].m->content_hash);
+  }
+  if (!k) return st;
+  if (st == KP_OK) st = kp_buf_puts(&s->sql, ") ORDER BY content_hash, measurement_uid FORMAT TabSeparated");
+  if (st == KP_OK) st = kp_ch_sql(s);
+  size_t off = 0;
+  kp_ch_row_t row;
+  while (st == KP_OK && (st = kp_ch_tsv_next(s->ans.data, s->ans.len, &off, &row)) == KP_OK) {
+    if (row.ncol != 2) return KP_ERR_INVAL;
+    slot_t *lo, *hi;
+    group(sl, n, row.col[0], &lo, &hi);
+    for (slot_t *x = lo; x && x < hi; x++) {
+      if (retry) {
+        if (!x->send) continue;
+        x->send = false; /* landed: ours (same uid) or a concurrent writer's */
+        x->r->inserted = strcmp(x->m->uid, row.col[1]) == 0;
+        if (!x->r->inserted) snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
+      } else if (!x->in_db) {
+        x->in_db = true;
+        snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
+      }
+    }
+  }
+  return st == KP_ERR_NOTFOUND ? KP_OK : st;
+}
+
+/* signed rows whose (key_id, seq) is stored with other content -> slot_db */
+static kp_status_t check_chain(ch_store_t *s, slot_t *sl, size_t n) {
+  kp_buf_reset(&s->sql);
+  kp_status_t st = kp_buf_printf(&s->sql, "SELECT key_id, seq, content_hash FROM %s.msm_chain WHERE (key_id, seq) IN (",
+                                 s->u.db);
+  size_t k = 0;
+  for (size_t i = 0; i < n && st == KP_OK; i++) {
+    if (!sl[i].m->key_id) continue;
+    if (k++) st = kp_buf_putc(&s->sql, ',');
+    if (st == KP_OK) st = kp_buf_putc(&s->sql, '(');
+    if (st == KP_OK) st = kp_ch_q_str(&s->sql, sl[i].m->key_id);
+    if (st == KP_OK) st = kp_buf_printf(&s->sql, ",%lld)", (long long)sl[i].m->seq);
+  }
+  if (!k) return st;
+  if (st == KP_OK) st = kp_buf_puts(&s->sql, ") FORMAT TabSeparated");
+  if (st == KP_OK) st = kp_ch_sql(s);
+  size_t off = 0;
+  kp_ch_row_t row;
+  while (st == KP_OK && (st = kp_ch_tsv_next(s->ans.data, s->ans.len, &off, &row)) == KP_OK) {
+    if (row.ncol != 3) return KP_ERR_INVAL;
+    long long seq = strtoll(row.col[1], NULL, 10);
+    for (size_t i = 0; i < n; i++) /* signed uploads come one per request: few rows */
+      if (sl[i].m->key_id && sl[i].m->seq == seq && strcmp(sl[i].m->key_id, row.col[0]) == 0 &&
+          strcmp(sl[i].m->content_hash, row.col[2]) != 0)
+        sl[i].slot_db = true;
+  }
+  return st == KP_ERR_NOTFOUND ? KP_OK : st;
+}
+
+/* SQLite's row-by-row outcome, in batch order: a known hash (stored, or inserted earlier in
+ * the batch) is a duplicate; else a taken chain slot (stored, or taken earlier in the
+ * batch) is KP_ERR_EXISTS; else the row is inserted. by_idx[i] is the slot of batch row i. */
+static void decide(slot_t *sl, size_t n, slot_t **by_idx) {
+  for (size_t i = 0; i < n; i++) {
+    slot_t *x = by_idx[i];
+    x->send = false;
+    x->r->inserted = false;
+    if (x->in_db) continue; /* duplicate, r->uid set */
+    slot_t *lo, *hi, *first = NULL;
+    group(sl, n, x->m->content_hash, &lo, &hi);
+    for (slot_t *y = lo; y < hi && !first; y++)
+      if (y->idx < x->idx && y->send) first = y;
+    if (first) {
+      snprintf(x->r->uid, sizeof x->r->uid, "%s", first->m->uid);
+      continue;
+    }
+    bool taken = x->slot_db;
+    for (size_t j = 0; x->m->key_id && !taken && j < i; j++)
+      taken = by_idx[j]->send && by_idx[j]->m->key_id && by_idx[j]->m->seq == x->m->seq &&
+              strcmp(by_idx[j]->m->key_id, x->m->key_id) == 0;
+    if (taken) {
+      x->r->status = KP_ERR_EXISTS;
+      continue;
+    }
+    x->send = true;
+    x->r->inserted = true;
+  }
+}
+
+#define MSM_COLS                                                                                     \
+  "measurement_uid,report_id,input,probe_cc,probe_asn,test_name,measurement_start_time,anomaly,"     \
+  "confirmed,msm_failure,domain,blocking_type,content_hash,recv_time,ingest_seq,key_id,pubkey,sig,"  \
+  "prev_hash,seq,raw"
+static void row_json(kp_jw_t *w, const kp_store_msm_t *m, uint64_t seq) {
+  uint32_t asn = 0;
+  (void)kp_ch_asn_num(m->probe_asn, &asn); /* the collector admits only AS<digits> */
+  kp_jw_obj_begin(w);
+  kp_jw_kstr(w, "measurement_uid", m->uid);
+  kp_jw_kstr(w, "report_id", m->report_id ? m->report_id : "");
+  kp_jw_kstr(w, "input", m->input ? m->input : "");
+  kp_jw_kstr(w, "probe_cc", m->probe_cc ? m->probe_cc : "");
+  kp_jw_kint(w, "probe_asn", asn);
+  kp_jw_kstr(w, "test_name", m->test_name ? m->test_name : "");
+  kp_jw_kint(w, "measurement_start_time", kp_ch_clamp_time(m->start_time));
+  kp_jw_kint(w, "anomaly", m->anomaly);
+  kp_jw_kint(w, "confirmed", m->confirmed);
+  kp_jw_kint(w, "msm_failure", m->failure);
+  kp_jw_kstr(w, "domain", m->domain ? m->domain : "");
+  kp_jw_kstr(w, "blocking_type", m->blocking_type ? m->blocking_type : "");
+  kp_jw_kstr(w, "content_hash", m->content_hash);
+  kp_jw_kint(w, "recv_time", kp_ch_clamp_time(m->recv_time));
+  kp_jw_key(w, "ingest_seq");
+  kp_jw_uint(w, seq);
+  kp_jw_kstr(w, "key_id", m->key_id ? m->key_id : "");
+  kp_jw_kstr(w, "pubkey", m->pubkey ? m->pubkey : "");
+  kp_jw_kstr(w, "sig", m->sig ? m->sig : "");
+  kp_jw_kstr(w, "prev_hash", m->prev_hash ? m->prev_hash : "");
+  kp_jw_kint(w, "seq", m->key_id ? m->seq : -1);
+  kp_jw_key(w, "raw");
+  kp_jw_strn(w, m->body ? m->body : "", m->body ? m->body_len : 0);
+  kp_jw_obj_end(w);
+}
+
+static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n, kp_store_put_result_t *res) {
+  ch_store_t *s = (ch_store_t *)b;
+  if (!n) return KP_OK;
+  slot_t *sl = calloc(n, sizeof *sl), **by_idx = calloc(n, sizeof *by_idx);
+  if (!sl || !by_idx) {
+    free(sl);
+    free(by_idx);
+    return KP_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    memset(&res[i], 0, sizeof res[i]);
+    snprintf(res[i].uid, sizeof res[i].uid, "%s", m[i].uid);
+    sl[i] = (slot_t){.m = &m[i], .r = &res[i], .idx = i};
+  }
+  qsort(sl, n, sizeof *sl, by_hash);
+  for (size_t i = 0; i < n; i++) by_idx[sl[i].idx] = &sl[i];
+  kp_status_t st = check_hashes(s, sl, n, false);
+  if (st == KP_OK) st = check_chain(s, sl, n);
+  if (st == KP_OK) decide(sl, n, by_idx);
+  kp_buf_t rows;
+  kp_buf_init(&rows, (size_t)1 << 30);
+  for (int attempt = 0; st == KP_OK; attempt++) {
+    kp_buf_reset(&rows);
+    kp_jw_t w;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) { /* batch order: ingest_seq is the insertion order */
+      if (!by_idx[i]->send) continue;
+      kp_jw_init(&w, &rows);
+      row_json(&w, by_idx[i]->m, next_seq(s));
+      if (kp_buf_putc(&rows, '\n') != KP_OK) st = KP_ERR_NOMEM;
+      k++;
+    }
+    if (st != KP_OK || !k) break;
+    if ((st = ch_insert(s, "measurements", MSM_COLS, &rows)) == KP_OK) break;
+    if (attempt == 2) break;
+    struct timespec d = {0, attempt ? 400000000L : 100000000L};
+    nanosleep(&d, NULL);
+    st = check_hashes(s, sl, n, true); /* what did land stays landed */
+  }
+  kp_buf_free(&rows);
+  free(sl);
+  free(by_idx);
+  return st;
+}
+
+static kp_status_t ch_find_hash(kp_store_t *b, const char *hash, char uid[96]) {
+  ch_store_t *s = (ch_store_t *)b;
+  kp_buf_reset(&s->sql);
+  kp_status_t st = kp_buf_printf(&s->sql, "SELECT measurement_uid FROM %s.msm_hash WHERE content_hash = ", s->u.db);
+  if (st == KP_OK) st = kp_ch_q_str(&s->sql, hash);
+  if (st == KP_OK) st = kp_buf_puts(&s->sql, " ORDER BY measurement_uid LIMIT 1 FORMAT TabSeparated");
+  if (st == KP_OK) st = kp_ch_sql(s);
+  size_t off = 0;
+  kp_ch_row_t row;
+  if (st == KP_OK && (st = kp_ch_tsv_next(s->ans.data, s->ans.len, &off, &row)) == KP_OK)
+    snprintf(uid, 96, "%s", row.col[0]);
+  return st;
+}
+
+/* ---------- signals ---------- */
+
+static kp_status_t ch_put_signals(kp_store_t *b, const kp_store_signal_t *sig, size_t n) {
+  ch_store_t *s = (ch_store_t *)b;
+  kp_buf_t rows;
+  kp_buf_init(&rows, (size_t)1 << 30);
+  kp_status_t st = KP_OK;
+  for (size_t i = 0; i < n && st == KP_OK; i++) {
+    const kp_store_signal_t *g = &sig[i];
+    kp_jw_t w;
+    kp_jw_init(&w, &rows);
+    kp_jw_obj_begin(&w);
+    kp_jw_kstr(&w, "entity_type", g->entity_type);
+    kp_jw_kstr(&w, "entity_code", g->entity_code);
+    kp_jw_kstr(&w, "datasource", g->datasource);
+    kp_jw_kint(&w, "t", kp_ch_clamp_time(g->t));
+    kp_jw_kint(&w, "step", g->step < 0 ? 0 : g->step > 4294967295LL ? 4294967295LL : g->step);
+    double v = g->has_value ? g->value : 0;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits); /* exact: see ch_schema.c on value_bits */
+    kp_jw_key(&w, "value_bits");
+    kp_jw_uint(&w, bits);
+    kp_jw_kint(&w, "has_value", g->has_value);
+    kp_jw_key(&w, "ver");
+    kp_jw_uint(&w, next_seq(s)); /* later in the batch wins, as INSERT OR REPLACE does */
+    kp_jw_obj_end(&w);
+    st = kp_buf_putc(&rows, '\n');
+  }
+  for (int attempt = 0; st == KP_OK && n; attempt++) { /* re-sending a point is harmless */
+    if ((st = ch_insert(s, "signals", "entity_type,entity_code,datasource,t,step,value_bits,has_value,ver", &rows)) == KP_OK || attempt == 2) break;
+    struct timespec d = {0, attempt ? 400000000L : 100000000L};
+    nanosleep(&d, NULL);
+    st = KP_OK;
+  }
+  kp_buf_free(&rows);
+  return st;
+}
+
+const kp_store_ops_t kp_store_clickhouse_ops = {
+  .name = "clickhouse",
+  .open = ch_open,
+  .close = ch_close,
+  .put_batch = ch_put_batch,
+  .find_hash = ch_find_hash,
+  .query = kp_ch_query_rows,
+  .count = kp_ch_count_rows,
+  .aggregate = kp_ch_aggregate_rows,
+  .put_signals = ch_put_signals,
+  .query_signals = kp_ch_query_signal_rows,
+  .schema_version = ch_schema_version,
+  .list_entities = kp_ch_list_entity_rows,
+};

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# ch_cluster.sh: `keepon serve --store clickhouse://A,B/DB?cluster=kp` over two ClickHouse
+# shards (two clickhouse-server processes this script starts from temp folders, free ports,
+# a remote_servers cluster it writes). 32 clients upload; shard 2 is killed (-9) mid-burst
+# and restarted after the burst. Checks:
+#   - while a shard is down the collector refuses (503), it does not acknowledge;
+#   - every measurement that got a 200 is stored once (through the Distributed table);
+#   - both shards hold data;
+#   - clients retrying the whole burst complete, and the retries are deduplicated: every
+#     measurement exactly once, across both shards;
+#   - fastpath-shaped columns: test_start_time, verdict derived from the raw measurement.
+set -u
+. "$(dirname "$0")/ch_lab.sh"
+ch_need
+BIN=${KP_BIN:?KP_BIN not set}
+LOAD=${KP_BUILD:?KP_BUILD not set}/tests/server/kp_serve_load
+[ -x "$LOAD" ] || { echo "skip: $LOAD not built"; exit 77; }
+T=$(mktemp -d /tmp/kpt-ch-cluster-XXXXXX)
+S1= S2= SRV=
+cleanup() {
+  [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
+  ch_stop "$S1"; ch_stop "$S2"
+  rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; tail -3 "$T/serve.log" >&2 2>/dev/null; exit 1; }
+export KEEPON_DATA=${KP_SRC:-.}/data KEEPON_HOME=$T/home
+
+P1=($(ch_free_ports 3)) P2=($(ch_free_ports 3))
+SPEC=$(ch_cluster "127.0.0.1:${P1[1]} 127.0.0.1:${P2[1]}")
+CH_PORTS="${P1[*]}" ch_start "$T/s1" "$SPEC" || fail "shard 1 did not start"
+S1=$CH_PID
+CH_PORTS="${P2[*]}" ch_start "$T/s2" "$SPEC" || fail "shard 2 did not start"
+S2=$CH_PID
+H1=${P1[0]} H2=${P2[0]}
+URL="clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp"
+
+"$BIN" serve --store "$URL" --listen 127.0.0.1:0 2> "$T/serve.log" &
+SRV=$!
+for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
+PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
+[ -n "$PORT" ] || fail "serve did not start"
+grep -q 'schema v3' "$T/serve.log" || fail "schema version not reported: $(cat "$T/serve.log")"
+
+CLIENTS=32 PER=150 TOTAL=$((32 * 150))
+"$LOAD" 127.0.0.1:$PORT $CLIENTS $PER cl "$T/run1.log" > "$T/run1.out" &
+LG=$!
+for _ in $(seq 500); do [ "$(grep -c ' 200$' "$T/run1.log" 2>/dev/null)" -ge 1000 ] && break; sleep 0.02; done
+kill -9 "$S2"; wait "$S2" 2>/dev/null; S2=
+wait $LG
+acked=$(grep -c ' 200$' "$T/run1.log")
+refused=$(grep -c ' 503$' "$T/run1.log")
+echo "run 1: $(cat "$T/run1.out") acked=$acked refused(503)=$refused of $TOTAL"
+[ "$acked" -gt 0 ] && [ "$acked" -lt "$TOTAL" ] || fail "the kill did not land mid-burst (acked $acked)"
+[ "$refused" -gt 0 ] || fail "no 503 while a shard was down"
+others=$(grep -vc ' \(200\|503\|0\)$' "$T/run1.log")
+[ "$others" = 0 ] || fail "$others answers other than 200/503/transport error"
+
+ch_restart "$T/s2" || fail "shard 2 did not restart"
+S2=$CH_PID
+grep ' 200$' "$T/run1.log" | cut -d' ' -f1 | sort > "$T/acked"
+ch_q "$H1" "SELECT input FROM kp.measurements" | sort > "$T/stored"
+missing=$(comm -23 "$T/acked" "$T/stored" | wc -l)
+[ "$missing" = 0 ] || fail "$missing acknowledged measurements lost"
+dups=$(uniq -d "$T/stored" | wc -l)
+[ "$dups" = 0 ] || fail "$dups measurements stored twice"
+echo "ok   all $acked acknowledged measurements are stored once ($(wc -l < "$T/stored") rows)"
+
+"$LOAD" 127.0.0.1:$PORT $CLIENTS $PER cl "$T/run2.log" > "$T/run2.out"
+echo "run 2 (retry all): $(cat "$T/run2.out")"
+grep -q "ok=$TOTAL err=0" "$T/run2.out" || fail "retries did not all complete"
+rows=$(ch_q "$H1" "SELECT count() FROM kp.measurements")
+distinct=$(ch_q "$H1" "SELECT uniqExact(input) FROM kp.measurements")
+[ "$rows" = "$TOTAL" ] && [ "$distinct" = "$TOTAL" ] || fail "expected $TOTAL rows once each, got $rows rows / $distinct distinct"
+n1=$(ch_q "$H1" "SELECT count() FROM kp.measurements_local")
+n2=$(ch_q "$H2" "SELECT count() FROM kp.measurements_local")
+[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] && [ $((n1 + n2)) = "$TOTAL" ] || fail "shards hold $n1 + $n2"
+echo "ok   $TOTAL measurements exactly once: shard 1 holds $n1, shard 2 holds $n2"
+bad=$(ch_q "$H1" "SELECT count() FROM kp.measurements WHERE test_start_time = toDateTime(0) OR probe_asn = 0")
+[ "$bad" = 0 ] || fail "$bad rows without test_start_time/probe_asn"
+echo "ok   fastpath columns derived (test_start_time, probe_asn as UInt32)"
+kill -TERM "$SRV"; wait "$SRV"; SRV=

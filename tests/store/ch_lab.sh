@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# tests/store/ch_lab.sh: start and stop throw-away clickhouse-server processes (sourced by tests
+# and bench/store.sh).
+#
+#   . tests/store/ch_lab.sh
+#   ch_need                      # exit 77 with a message when the package is missing
+#   ch_start DIR [CLUSTER_SPEC]  # sets CH_PID CH_HTTP CH_TCP; DIR is created and owned by the caller
+#                                # ports: CH_PORTS="HTTP TCP INTERSERVER" if set, else free ones
+#   ch_cluster "127.0.0.1:TCP1 127.0.0.1:TCP2"  # -> CLUSTER_SPEC (one shard per host:port)
+#   ch_stop PID                  # SIGTERM, wait, then SIGKILL; by PID only
+#
+# Each server runs as a plain process from DIR: config.xml and users.xml copied from
+# /etc/clickhouse-server, every path rewritten into DIR, free loopback ports, listening on
+# 127.0.0.1 only, and (with CLUSTER_SPEC) a remote_servers cluster "kp" written into the config.
+# Nothing is left outside DIR; the caller removes DIR.
+CH_ETC=${CH_ETC:-/etc/clickhouse-server}
+ch_need() {
+  if ! command -v clickhouse-server >/dev/null 2>&1 || [ ! -r "$CH_ETC/config.xml" ]; then
+    echo "skip: clickhouse-server is not installed (scripts/deps.sh installs it)"
+    exit 77
+  fi
+}
+
+ch_free_ports() { # N -> N free loopback TCP ports, one per line
+  python3 - "$1" <<'PY'
+import socket, sys
+ss = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); ss.append(s)
+for s in ss: print(s.getsockname()[1])
+PY
+}
+
+ch_cluster() { # "host:port host:port ..." -> remote_servers XML for cluster kp, one shard each
+  local spec="<kp>" hp
+  for hp in $1; do
+    spec+="<shard><internal_replication>false</internal_replication><replica><host>${hp%:*}</host><port>${hp##*:}</port></replica></shard>"
+  done
+  echo "$spec</kp>"
+}
+
+# ch_write_config DIR HTTP TCP INTERSERVER [CLUSTER_SPEC]
+ch_write_config() {
+  python3 - "$CH_ETC" "$@" <<'PY'
+import sys, shutil, xml.etree.ElementTree as ET
+etc, d, http, tcp, inter = sys.argv[1:6]
+cluster = sys.argv[6] if len(sys.argv) > 6 else ""
+t = ET.parse(etc + "/config.xml"); r = t.getroot()
+def setv(tag, v):
+    e = r.find(tag)
+    if e is None: e = ET.SubElement(r, tag)
+    e.text = v
+for tag in ("https_port", "tcp_port_secure", "interserver_http_host", "mysql_port"):
+    for e in r.findall(tag): r.remove(e)
+for e in r.findall("listen_host"): r.remove(e)
+setv("listen_host", "127.0.0.1")
+setv("http_port", http); setv("tcp_port", tcp); setv("interserver_http_port", inter)
+setv("path", d + "/data/"); setv("tmp_path", d + "/tmp/")
+setv("user_files_path", d + "/user_files/"); setv("format_schema_path", d + "/format_schemas/")
+setv("users_config", d + "/users.xml")
+setv("include_from", d + "/metrika.xml")
+lg = r.find("logger")
+lg.find("log").text = d + "/log/server.log"; lg.find("errorlog").text = d + "/log/err.log"
+lg.find("level").text = "warning"
+rs = r.find("remote_servers")
+for c in list(rs): rs.remove(c)
+if cluster: rs.append(ET.fromstring(cluster))
+dd = r.find("distributed_ddl")
+if dd is not None: r.remove(dd)
+t.write(d + "/config.xml")
+shutil.copy(etc + "/users.xml", d + "/users.xml")
+open(d + "/metrika.xml", "w").write("<yandex></yandex>\n")
+PY
+}
+
+ch_start() { # DIR [CLUSTER_SPEC]
+  local d=$1 ports
+  mkdir -p "$d/log" "$d/data" "$d/tmp"
+  ports=(${CH_PORTS:-$(ch_free_ports 3)})
+  CH_HTTP=${ports[0]} CH_TCP=${ports[1]}
+  ch_write_config "$d" "${ports[0]}" "${ports[1]}" "${ports[2]}" "${2:-}"
+  (cd "$d" && exec clickhouse-server --config-file="$d/config.xml" >"$d/log/stdout" 2>&1) &
+  CH_PID=$!
+  local i
+  for i in $(seq 300); do
+    if curl -fsS "http://127.0.0.1:$CH_HTTP/?query=SELECT%201" >/dev/null 2>&1; then return 0; fi
+    kill -0 "$CH_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "clickhouse-server in $d did not start:" >&2
+  tail -5 "$d/log/err.log" "$d/log/stdout" >&2 2>/dev/null
+  ch_stop "$CH_PID"
+  return 1
+}
+
+# ch_restart DIR: start the server of DIR again on the ports in its config.xml
+ch_restart() {
+  local d=$1
+  CH_HTTP=$(sed -n 's:.*<http_port>\([0-9]*\)</http_port>.*:\1:p' "$d/config.xml")
+  (cd "$d" && exec clickhouse-server --config-file="$d/config.xml" >>"$d/log/stdout" 2>&1) &
+  CH_PID=$!
+  local i
+  for i in $(seq 300); do
+    curl -fsS "http://127.0.0.1:$CH_HTTP/?query=SELECT%201" >/dev/null 2>&1 && return 0
+    kill -0 "$CH_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  return 1
+}
+
+ch_stop() { # PID
+  local p=$1 i
+  [ -n "$p" ] || return 0
+  kill -TERM "$p" 2>/dev/null || return 0
+  for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+
+ch_q() { # PORT SQL -> answer
+  curl -fsS --data-binary "$2" "http://127.0.0.1:$1/"
+}
