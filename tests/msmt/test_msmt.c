@@ -63,6 +63,29 @@ KP_TEST(writer_privacy_defaults) {
   KP_ASSERT_STREQ(kp_msmt_probe_ip(""), "127.0.0.1");
 }
 
+/* resolver_ip/resolver_asn come from the caller (src/locate's whoami answer), AS0 by default;
+ * extensions.tunnel only for the tests that declare it (urlgetter-based IM tests) */
+KP_TEST(writer_resolver_and_tunnel) {
+  kp_msmt_env_t e = {.test_name = "signal", .test_version = "0.2.5", .start_wall_ns = 1};
+  kp_buf_t b;
+  kp_msmt_t *m = roundtrip(&e, &b);
+  KP_ASSERT(m != NULL);
+  KP_ASSERT(strstr((const char *)b.data, "\"resolver_asn\":\"AS0\"") != NULL);
+  KP_ASSERT(strstr((const char *)b.data, "\"tunnel\"") == NULL);
+  kp_msmt_free(m);
+  kp_buf_free(&b);
+  e.resolver_ip = "198.18.0.53";
+  e.resolver_asn = "AS64500";
+  e.ext_tunnel = true;
+  m = roundtrip(&e, &b);
+  KP_ASSERT(m != NULL);
+  KP_ASSERT(strstr((const char *)b.data, "\"resolver_asn\":\"AS64500\"") != NULL);
+  KP_ASSERT(strstr((const char *)b.data, "\"resolver_ip\":\"198.18.0.53\"") != NULL);
+  KP_ASSERT(strstr((const char *)b.data, "\"tunnel\":0") != NULL);
+  kp_msmt_free(m);
+  kp_buf_free(&b);
+}
+
 KP_TEST(writer_unknown_network_is_unattributed) {
   kp_msmt_env_t e = {.test_name = "web_connectivity", .test_version = "0.5.28", .start_wall_ns = 1};
   kp_buf_t b;
