@@ -58,6 +58,7 @@ static int read_token(const char *path, kp_buf_t *tok) {
 int kp_cmd_serve(int argc, char **argv) {
   const char *db = NULL, *listen_at = "127.0.0.1:8080", *fpdir = NULL, *token_file = NULL, *hosts = NULL;
   const char *tls_cert = NULL, *tls_key = NULL, *trusted_keys = NULL;
+  const char *ps_th = NULL, *ps_list = NULL, *ps_public = NULL; /* OONI probe services */
   long max_conns = 512, max_body_kib = 8192, batch = 512, head_to = 10, body_to = 30, per_addr = 32;
   const kp_opt_t opts[] = {
     {"db", 0, KP_OPT_STR, "PATH", "SQLite database (created if missing); --db or --store is required", &db, 0, 0},
@@ -68,6 +69,9 @@ int kp_cmd_serve(int argc, char **argv) {
     {"batch", 0, KP_OPT_INT, "N", "most measurements per group commit (default 512)", &batch, 1, 100000},
     {"head-timeout", 0, KP_OPT_INT, "S", "seconds to receive a request head (default 10)", &head_to, 1, 3600},
     {"body-timeout", 0, KP_OPT_INT, "S", "seconds to receive a request body (default 30)", &body_to, 1, 3600},
+    {"test-helpers", 0, KP_OPT_STR, "URLS", "comma-separated web_connectivity helper URLs handed to OONI Probes (check-in)", &ps_th, 0, 0},
+    {"test-list", 0, KP_OPT_STR, "FILE", "\"url[,category]\" lines handed to OONI Probes (check-in, test-list/urls)", &ps_list, 0, 0},
+    {"public-url", 0, KP_OPT_STR, "URL", "this collector as probes reach it (GET /api/v1/collectors)", &ps_public, 0, 0},
     {"fingerprints", 0, KP_OPT_STR, "DIR", "OONI fingerprint tables (default <data>/fingerprints)", &fpdir, 0, 0},
     {"max-conns-per-addr", 0, KP_OPT_INT, "N", "connections from one address (IPv6: one /64; default 32)", &per_addr, 1, 100000},
     {"admin-token-file", 0, KP_OPT_STR, "PATH", "token for writes other than uploads (Authorization: Bearer);\n"
@@ -138,6 +142,7 @@ int kp_cmd_serve(int argc, char **argv) {
   kp_store_t *store = NULL;
   kp_srv_t *srv = NULL;
   kp_collector_t *col = NULL;
+  kp_ps_t *ps = NULL;
   kp_dashboard_t *dash = NULL;
   int ret = KP_EXIT_FAIL;
   kp_status_t st = kp_store_open(db, &store);
@@ -152,6 +157,15 @@ int kp_cmd_serve(int argc, char **argv) {
   }
   kp_collector_config_t cc = {.max_batch = (size_t)batch, .trusted_keys = trusted_keys};
   if ((st = kp_collector_mount(srv, store, fp, &cc, &col)) != KP_OK) goto out;
+  char thbuf[4096], *th[16];
+  size_t nth = 0;
+  snprintf(thbuf, sizeof thbuf, "%s", ps_th ? ps_th : "");
+  for (char *sv = NULL, *t = strtok_r(thbuf, ",", &sv); t && nth < 16; t = strtok_r(NULL, ",", &sv)) th[nth++] = t;
+  kp_ps_config_t psc = {.th = (const char *const *)th, .nth = nth, .public_url = ps_public, .test_list = ps_list};
+  if ((st = kp_ps_mount(srv, &psc, &ps)) != KP_OK) {
+    fprintf(stderr, "keepon serve: probe services: %s%s\n", kp_strstatus(st), ps_list ? " (--test-list readable?)" : "");
+    goto out;
+  }
   /* the dashboard keeps posted incidents next to the database (a ClickHouse store: in
    * keepon's state folder) */
   char dbdir[4096];
@@ -182,6 +196,7 @@ int kp_cmd_serve(int argc, char **argv) {
   ret = st == KP_OK ? KP_EXIT_OK : KP_EXIT_FAIL;
 out:
   kp_collector_free(col);
+  kp_ps_free(ps);
   kp_srv_destroy(srv);
   kp_dashboard_free(dash);
   kp_store_close(store);

@@ -17,10 +17,12 @@
 
 int kp_cmd_upload(int argc, char **argv) {
   const char *dir = NULL, *url = getenv("KEEPON_COLLECTOR"), *prefix = getenv("KEEPON_COLLECTOR_PREFIX");
+  const char *proto = "keepon";
   long attempts = 8, base = 500, cap = 60000, timeout = 10000, deadline = 0, batch = 256;
   kp_cli_httpc_t hv = {0};
   const kp_opt_t opts[] = {
     {"collector", 'c', KP_OPT_STR, "URL", "collector base URL, https://NAME[:PORT] (default $KEEPON_COLLECTOR)", &url, 0, 0},
+    {"protocol", 0, KP_OPT_STR, "P", "keepon (signed records, default) or ooni (OONI's collector protocol; also ooni+https:// URLs)", &proto, 0, 0},
     {"path-prefix", 0, KP_OPT_STR, "PATH", "collector route prefix (default /api/v1/keepon; a front may map any path)", &prefix, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "outbox folder (default <state>/outbox)", &dir, 0, 0},
     {"batch", 0, KP_OPT_INT, "N", "records per request (default 256; 1 = one request per record)", &batch, 1, 1024},
@@ -42,6 +44,12 @@ int kp_cmd_upload(int argc, char **argv) {
   int npos = 0, rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
   free(pos);
   if (rc) return kp_opts_exit(rc);
+  bool ooni = strcmp(proto, "ooni") == 0;
+  if (url && strncmp(url, "ooni+", 5) == 0) ooni = true, url += 5;
+  if (!ooni && strcmp(proto, "keepon") != 0) {
+    fprintf(stderr, "keepon upload: --protocol is keepon or ooni\n");
+    return KP_EXIT_USAGE;
+  }
   if (!url || !*url || npos || (strncmp(url, "http://", 7) != 0 && !kp_httpc_is_https(url))) {
     fprintf(stderr, "usage: %s\nneeds --collector https://NAME[:PORT] (or http://)\n", help.usage);
     return KP_EXIT_USAGE;
@@ -69,7 +77,7 @@ int kp_cmd_upload(int argc, char **argv) {
                          .max_attempts = (int)attempts, .base_delay_ms = (int)base, .max_delay_ms = (int)cap,
                          .timeout_ms = (int)timeout, .deadline_ms = deadline * 1000};
   kp_upload_stats_t s;
-  st = kp_outbox_upload(ob, &cfg, &s);
+  st = ooni ? kp_outbox_upload_ooni(ob, &cfg, &s) : kp_outbox_upload(ob, &cfg, &s);
   fprintf(stderr, "keepon upload: %zu delivered (%zu already there), %zu refused, %zu pending, %zu attempts\n",
           s.delivered, s.duplicates, s.rejected, s.remaining, s.attempts);
   kp_outbox_close(ob);

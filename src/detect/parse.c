@@ -29,6 +29,7 @@
 #include "base/codec.h"
 #include "base/json.h"
 #include "detect/detect.h"
+#include "msmt/msmt.h"
 
 static bool copy_str(char *dst, size_t cap, const kp_json_t *v) {
   const char *s = kp_json_str(v);
@@ -37,6 +38,13 @@ static bool copy_str(char *dst, size_t cap, const kp_json_t *v) {
   if (n >= cap || memchr(s, 0, n)) return false;
   memcpy(dst, s, n);
   dst[n] = 0;
+  return true;
+}
+
+static bool copy_cstr(char *dst, size_t cap, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (!s || n >= cap) return false;
+  memcpy(dst, s, n + 1);
   return true;
 }
 
@@ -141,27 +149,18 @@ kp_status_t kp_msm_parse(const void *p, size_t n, kp_msm_t *out) {
   kp_json_doc_t *doc = NULL;
   kp_status_t st = parse_doc(p, n, &doc);
   if (st != KP_OK) return st;
-  const kp_json_t *r = kp_json_root(doc);
-  if (!kp_json_get(r, "test_name") && kp_json_is(kp_json_get(r, "content"), KP_JSON_OBJECT))
-    r = kp_json_get(r, "content"); /* a collector upload body {"format":"json","content":{...}} */
-  const kp_json_t *tk = kp_json_get(r, "test_keys");
+  kp_msmt_meta_t mm; /* the envelope, read by src/msmt; a collector body is unwrapped there */
+  kp_msmt_meta(kp_msmt_unwrap(kp_json_root(doc)), &mm);
+  const kp_json_t *tk = mm.test_keys;
   st = KP_ERR_INVAL;
-  if (!copy_str(out->test_name, sizeof out->test_name, kp_json_get(r, "test_name")) ||
-      !plain_name(out->test_name) || !kp_json_is(tk, KP_JSON_OBJECT))
-    goto out;
-  if (!copy_str(out->cc, sizeof out->cc, kp_json_get(r, "probe_cc")) || strlen(out->cc) != 2 ||
-      !plain_name(out->cc))
-    goto out;
-  if (!copy_str(out->asn, sizeof out->asn, kp_json_get(r, "probe_asn")) || strncmp(out->asn, "AS", 2) != 0 ||
-      !plain_name(out->asn))
+  if (!copy_cstr(out->test_name, sizeof out->test_name, mm.test_name) || !plain_name(out->test_name) || !tk) goto out;
+  if (!copy_cstr(out->cc, sizeof out->cc, mm.probe_cc) || strlen(out->cc) != 2 || !plain_name(out->cc)) goto out;
+  if (!copy_cstr(out->asn, sizeof out->asn, mm.probe_asn) || strncmp(out->asn, "AS", 2) != 0 || !plain_name(out->asn))
     out->asn[0] = 0;
-  const char *ts = kp_json_get_str(r, "measurement_start_time");
-  time_t t;
-  if (!ts || kp_time_parse(ts, &t) != 0 || t < 0) goto out;
-  out->t = (int64_t)t;
-  if (!copy_str(out->uid, sizeof out->uid, kp_json_get(r, "measurement_uid")) || !plain_name(out->uid))
-    if (!copy_str(out->uid, sizeof out->uid, kp_json_get(r, "report_id")) || !plain_name(out->uid))
-      out->uid[0] = 0;
+  if (mm.start < 0) goto out;
+  out->t = (int64_t)mm.start;
+  if (!copy_cstr(out->uid, sizeof out->uid, mm.measurement_uid) || !plain_name(out->uid))
+    if (!copy_cstr(out->uid, sizeof out->uid, mm.report_id) || !plain_name(out->uid)) out->uid[0] = 0;
   kp_sha256_hex(p, n, out->sha256);
 
   const char *tn = out->test_name;
@@ -179,7 +178,7 @@ kp_status_t kp_msm_parse(const void *p, size_t n, kp_msm_t *out) {
                   kp_json_truthy(kp_json_get(tk, "facebook_dns_blocking"));
   } else if (strcmp(tn, "web_connectivity") == 0) {
     const kp_json_t *b = kp_json_get(tk, "blocking");
-    const char *input = kp_json_get_str(r, "input");
+    const char *input = mm.input;
     if (!input || !url_host(input, out->domain, sizeof out->domain)) goto out;
     if (kp_json_is(b, KP_JSON_STRING)) {
       out->failed = true;

@@ -20,6 +20,7 @@
 
 #include "base/clock.h"
 #include "fastpath/fp_internal.h"
+#include "msmt/msmt.h"
 
 typedef struct scores {
   double general, global, country, isp, local;
@@ -80,7 +81,9 @@ static void score_web_connectivity(const kp_json_t *msm, const kp_fp_db_t *db, s
   kp_fp_match_t m;
   bool b64ok = kp_fp_match(db, tk, &m);
   char cc[8] = "ZZ";
-  const char *pcc = kp_json_str(gor(msm, "probe_cc"));
+  kp_msmt_meta_t mm;
+  kp_msmt_meta(msm, &mm);
+  const char *pcc = mm.probe_cc;
   if (pcc) {
     snprintf(cc, sizeof cc, "%s", pcc);
     for (char *p = cc; *p; p++)
@@ -390,12 +393,13 @@ void kp_fastpath_score(const kp_json_t *msm, const kp_fp_db_t *db, time_t recv_t
                        kp_fastpath_flags_t *out) {
   memset(out, 0, sizeof *out);
   scores_t s = {.accuracy = 1.0};
-  const char *cc = kp_json_str(kp_json_get(msm, "probe_cc"));
-  const char *asn = kp_json_str(kp_json_get(msm, "probe_asn"));
+  kp_msmt_meta_t mm;
+  kp_msmt_meta(msm, &mm);
+  const char *cc = mm.probe_cc, *asn = mm.probe_asn;
   if (is_null_or_missing(msm, "report_id") || (cc && strcasecmp(cc, "ZZ") == 0) ||
       (asn && strcasecmp(asn, "AS0") == 0))
     out->discard = true;
-  const char *tn = kp_json_str(kp_json_get(msm, "test_name"));
+  const char *tn = mm.test_name;
   if (!tn) s.accuracy = 0;
   else if (strcmp(tn, "web_connectivity") == 0) score_web_connectivity(msm, db, &s);
   else if (strcmp(tn, "telegram") == 0) score_telegram(msm, &s);

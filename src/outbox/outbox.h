@@ -188,6 +188,20 @@ kp_status_t kp_outbox_upload(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upl
 /** The backoff before attempt @p k (0-based) with full jitter: uniform in [0, min(cap, base*2^k)]. */
 int kp_outbox_backoff_ms(const kp_upload_cfg_t *cfg, int k, uint32_t *rng);
 
+/**
+ * Deliver pending records to an OONI collector with OONI's protocol (ooni_upload.c: open a
+ * report per template, submit {format:"json",content}, close). cfg->url is the collector base
+ * ("https://name", or "ooni+https://name"); path_prefix and batch are not used. Records with
+ * probe_cc ZZ / probe_asn AS0 are not sent (OONI drops them): counted refused, stay pending.
+ * Report ids are kept in <outbox>/ooni-reports so a re-sent record is byte-identical.
+ * @return as kp_outbox_upload.
+ */
+kp_status_t kp_outbox_upload_ooni(kp_outbox_t *ob, const kp_upload_cfg_t *cfg, kp_upload_stats_t *st);
+/** Pure: the POST /report body for measurement @p m and its sha256 hex key (65 bytes). */
+kp_status_t kp_ooni_report_template(const kp_json_t *m, kp_buf_t *out, char key[65]);
+/** Pure: the POST /report/{id} body: {"format":"json","content": m with report_id := @p report_id}. */
+kp_status_t kp_ooni_submit_body(const kp_json_t *m, const char *report_id, kp_buf_t *out);
+
 /** Pure: parse a batch answer into per-record results (exactly @p n expected).
  *  status[i] = HTTP status of record i, uid[i] = its measurement_uid (<128 chars) or "",
  *  dup[i] = already stored. KP_ERR_INVAL when the answer is not n well-formed results. */

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probe/measurement.h"
+#include "msmt/msmt.h"
 #include "probe/probe.h"
 
 #define AN_MAX_FLOWS 128

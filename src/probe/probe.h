@@ -1,7 +1,7 @@
 /*
  * probe.h: the IM probe (`keepon probe im`): target files, the four OONI IM
  * tests as one const table, the suite runner and the df-000 measurement
- * writer. The measurement READER is in probe/measurement.h.
+ * writer. The envelope (writer, reader, report id) is src/msmt.
  *
  * Flow of a run: kp_targets_parse (file or the compiled-in defaults) ->
  * kp_probe_im_run (every flow of every selected app, plus the control, on a
@@ -154,9 +154,6 @@ void kp_probe_im_run_free(kp_im_run_t *r);
 /** Append one measurement (compact JSON, no newline) for @p r to @p out. */
 kp_status_t kp_probe_write_measurement(const kp_probe_cfg_t *cfg, const kp_im_run_t *run, const kp_im_app_result_t *r,
                                        kp_buf_t *out);
-/** OONI report id: YYYYMMDDThhmmssZ_<test>_<CC>_<ASN digits>_n1_<16 random letters> into out[cap]. */
-kp_status_t kp_probe_report_id(int64_t wall_ns, const char *test, const char *cc, const char *asn, char *out,
-                               size_t cap);
 
 /* ----------------------------------------------------------------- analyze */
 /*

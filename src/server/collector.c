@@ -28,11 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "base/codec.h"
 #include "base/log.h"
+#include "msmt/msmt.h"
 #include "outbox/outbox.h"
 #include "server/collector_internal.h"
 
@@ -46,34 +46,6 @@ bool kp_api_is_json_ctype(const kp_srv_req_t *req, const char *want) {
   size_t wl = strlen(want);
   if (ct.n < wl || strncasecmp(ct.p, want, wl) != 0) return false;
   return ct.n == wl || ct.p[wl] == ';' || ct.p[wl] == ' ';
-}
-
-static bool valid_cc(const char *s) {
-  if (!s || strlen(s) != 2) return false;
-  for (int i = 0; i < 2; i++)
-    if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) return false;
-  return true;
-}
-static bool valid_asn(const char *s) {
-  size_t n = s ? strlen(s) : 0;
-  if (n < 3 || n > 12 || strncmp(s, "AS", 2) != 0) return false;
-  if (s[2] == '0' && n > 3) return false;
-  for (size_t i = 2; i < n; i++)
-    if (s[i] < '0' || s[i] > '9') return false;
-  return true;
-}
-static bool valid_test_name(const char *s) {
-  size_t n = s ? strlen(s) : 0;
-  if (n < 2 || n > 30) return false;
-  for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' || (s[i] >= '0' && s[i] <= '9'))) return false;
-  return true;
-}
-static void squash(const char *tn, char *out, size_t cap) { /* test name without '_' */
-  size_t o = 0;
-  for (; *tn && o + 1 < cap; tn++)
-    if (*tn != '_') out[o++] = *tn;
-  out[o] = 0;
 }
 
 static void ok_json(kp_srv_resp_t *resp, const char *k, const char *v) {
@@ -91,13 +63,17 @@ static kp_status_t parse_body(const kp_srv_req_t *req, kp_srv_resp_t *resp, kp_j
     kp_srv_error(resp, 415, "Content-Type must be application/json");
     return KP_ERR_INVAL;
   }
-  kp_srv_slice_t ce = kp_srv_header(req, "content-encoding");
-  if (ce.p && !kp_srv_slice_ieq(ce, "identity")) { /* OONI allows zstd; keepon does not yet */
-    kp_srv_error(resp, 415, "Content-Encoding is not supported; send plain JSON");
+  kp_buf_t raw; /* identity or zstd (as OONI's backend), inflation bounded */
+  kp_buf_init(&raw, KP_PS_MAX_INFLATE);
+  int hs = 0;
+  if (kp_ps_inflate(req, &raw, &hs) != KP_OK) {
+    kp_buf_free(&raw);
+    kp_srv_error(resp, hs ? hs : 500, hs == 415 ? "Content-Encoding must be zstd or identity" : "cannot inflate the body");
     return KP_ERR_INVAL;
   }
   size_t off = 0;
-  kp_status_t st = kp_json_parse(req->body, req->body_len, NULL, doc, &off);
+  kp_status_t st = kp_json_parse(raw.data, raw.len, NULL, doc, &off);
+  kp_buf_free(&raw);
   if (st != KP_OK) {
     char msg[96];
     snprintf(msg, sizeof msg, "malformed JSON at byte %zu", off);
@@ -121,27 +97,19 @@ static kp_status_t open_report(kp_collector_t *c, const kp_srv_req_t *req, kp_sr
   const char *cc = kp_json_get_str(o, "probe_cc"), *asn = kp_json_get_str(o, "probe_asn");
   const char *tn = kp_json_get_str(o, "test_name"), *fmt = kp_json_get_str(o, "format");
   if (fmt && strcmp(fmt, "json") != 0) kp_srv_error(resp, 400, "only format \"json\" is supported");
-  else if (!valid_cc(cc)) kp_srv_error(resp, 400, "invalid probe_cc");
-  else if (!valid_asn(asn)) kp_srv_error(resp, 400, "invalid probe_asn");
-  else if (!valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
+  else if (!kp_msmt_valid_cc(cc)) kp_srv_error(resp, 400, "invalid probe_cc");
+  else if (!kp_msmt_valid_asn(asn)) kp_srv_error(resp, 400, "invalid probe_asn");
+  else if (!kp_msmt_valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
   else if (!kp_json_get_str(o, "software_name") || !kp_json_get_str(o, "software_version"))
     kp_srv_error(resp, 400, "missing software_name or software_version");
   else {
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    uint8_t rnd[16];
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+    char rid[160];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (kp_msmt_report_id((int64_t)now.tv_sec * 1000000000, tn, cc, asn, rid, sizeof rid) != KP_OK) {
       kp_json_doc_free(doc);
       return KP_ERR_IO;
     }
-    char r[17], tsq[32], ts[20], rid[160];
-    for (int i = 0; i < 16; i++) r[i] = al[rnd[i] % 62];
-    r[16] = 0;
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-    squash(tn, tsq, sizeof tsq);
-    snprintf(rid, sizeof rid, "%s_%s_%s_%s_n1_%s", ts, tsq, cc, asn + 2, r);
     resp->status = 200;
     kp_jw_t w;
     kp_jw_init(&w, &resp->body);
@@ -157,52 +125,6 @@ static kp_status_t open_report(kp_collector_t *c, const kp_srv_req_t *req, kp_sr
   }
   kp_json_doc_free(doc);
   return KP_OK;
-}
-
-typedef struct rid {
-  char tn[32], cc[3], asn[16];
-} rid_t;
-
-/* YYYYMMDDThhmmssZ_<tn>_<CC>_<asn>_n<digits>_<rand>: exactly six '_'-separated parts */
-static bool parse_report_id(const char *s, size_t n, rid_t *out) {
-  const char *part[6];
-  size_t len[6], k = 0;
-  const char *p = s, *end = s + n;
-  while (k < 6) {
-    const char *u = memchr(p, '_', (size_t)(end - p));
-    part[k] = p;
-    len[k] = (size_t)((u ? u : end) - p);
-    k++;
-    if (!u) break;
-    p = u + 1;
-  }
-  if (k != 6 || memchr(p, '_', (size_t)(end - p))) return false;
-  char ts[17];
-  if (len[0] != 16) return false;
-  memcpy(ts, part[0], 16);
-  ts[16] = 0;
-  struct tm tm = {0};
-  char *e = strptime(ts, "%Y%m%dT%H%M%SZ", &tm);
-  if (!e || *e) return false;
-  if (len[1] < 2 || len[1] >= sizeof out->tn || len[2] != 2 || len[3] < 1 || len[3] > 10 || len[4] < 2 ||
-      part[4][0] != 'n' || len[5] < 1 || len[5] > 64)
-    return false;
-  memcpy(out->tn, part[1], len[1]);
-  out->tn[len[1]] = 0;
-  memcpy(out->cc, part[2], 2);
-  out->cc[2] = 0;
-  out->asn[0] = 'A', out->asn[1] = 'S';
-  memcpy(out->asn + 2, part[3], len[3]);
-  out->asn[2 + len[3]] = 0;
-  for (size_t i = 1; i < len[4]; i++)
-    if (part[4][i] < '0' || part[4][i] > '9') return false;
-  for (size_t i = 0; i < len[5]; i++) {
-    char ch = part[5][i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-          ch == '+' || ch == '/' || ch == '='))
-      return false;
-  }
-  return valid_cc(out->cc) && valid_asn(out->asn);
 }
 
 /* host of "scheme://host[:port]/..." lower-cased, or NULL */
@@ -221,11 +143,11 @@ static void input_domain(const char *in, char *out, size_t cap) {
 /* queue a measurement (content = the measurement bytes as stored) */
 static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *content, size_t clen,
                            const uint8_t hash[32], const kp_outbox_rec_t *rec, kp_srv_resp_t *resp) {
-  const char *cc = kp_json_get_str(msm, "probe_cc"), *asn = kp_json_get_str(msm, "probe_asn");
-  const char *tn = kp_json_get_str(msm, "test_name"), *mst = kp_json_get_str(msm, "measurement_start_time");
-  const char *rid = kp_json_get_str(msm, "report_id"), *input = kp_json_get_str(msm, "input");
-  time_t start;
-  if (!mst || kp_time_parse(mst, &start) != 0) {
+  kp_msmt_meta_t mm;
+  kp_msmt_meta(msm, &mm);
+  const char *cc = mm.probe_cc, *asn = mm.probe_asn, *tn = mm.test_name, *rid = mm.report_id, *input = mm.input;
+  time_t start = mm.start;
+  if (start < 0) {
     kp_srv_error(resp, 400, "missing or invalid measurement_start_time");
     return KP_OK;
   }
@@ -244,7 +166,7 @@ static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *
   unsigned int hl = 0;
   EVP_Digest(content, clen, h512, &hl, EVP_sha512(), NULL);
   char tsq[32], uid[96], hex[65], dom[256];
-  squash(tn, tsq, sizeof tsq);
+  kp_msmt_squash(tn, tsq, sizeof tsq);
   struct tm tm;
   gmtime_r(&now.tv_sec, &tm);
   char ts[20];
@@ -374,8 +296,8 @@ static kp_status_t submit_report(kp_collector_t *c, const kp_srv_req_t *req, kp_
   size_t idn = req->path.n - 8;
   bool close_rq = idn > 6 && memcmp(id + idn - 6, "/close", 6) == 0;
   if (close_rq) idn -= 6;
-  rid_t rid;
-  if (idn == 0 || memchr(id, '/', idn) || !parse_report_id(id, idn, &rid)) {
+  kp_msmt_rid_t rid;
+  if (idn == 0 || memchr(id, '/', idn) || !kp_msmt_report_id_parse(id, idn, &rid)) {
     kp_srv_error(resp, 400, "invalid report id");
     return KP_OK;
   }
@@ -388,21 +310,23 @@ static kp_status_t submit_report(kp_collector_t *c, const kp_srv_req_t *req, kp_
   const kp_json_t *o = kp_json_root(doc);
   const char *fmt = kp_json_get_str(o, "format");
   const kp_json_t *content = kp_json_get(o, "content");
-  const char *cc = kp_json_get_str(content, "probe_cc"), *asn = kp_json_get_str(content, "probe_asn");
-  const char *tn = kp_json_get_str(content, "test_name");
+  kp_msmt_meta_t mm;
+  kp_msmt_meta(content, &mm);
+  const char *cc = mm.probe_cc, *asn = mm.probe_asn, *tn = mm.test_name;
   char tsq[32] = "";
-  if (tn) squash(tn, tsq, sizeof tsq);
+  if (tn) kp_msmt_squash(tn, tsq, sizeof tsq);
   if (!fmt || strcmp(fmt, "json") != 0) kp_srv_error(resp, 400, "format must be \"json\"");
   else if (!kp_json_is(content, KP_JSON_OBJECT)) kp_srv_error(resp, 400, "content must be a JSON object");
   else if (!cc || !asn || !tn) kp_srv_error(resp, 400, "content lacks probe_cc, probe_asn or test_name");
   else if (strcmp(cc, rid.cc) != 0 || strcmp(asn, rid.asn) != 0 || strcmp(tsq, rid.tn) != 0)
     kp_srv_error(resp, 400, "Inconsistent measurement: probe_cc, probe_asn or test_name differ from the report id");
-  else if (strcmp(cc, "ZZ") == 0 || strcmp(asn, "AS0") == 0)
+  else if (kp_msmt_unattributed(cc, asn))
     ok_json(resp, NULL, NULL); /* OONI: accepted and discarded */
-  else if (!valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
+  else if (!kp_msmt_valid_test_name(tn)) kp_srv_error(resp, 400, "invalid test_name");
   else {
     kp_buf_t cb;
-    kp_buf_init(&cb, req->body_len * 6 + 64); /* worst case: every byte re-escaped */
+    /* a limit, not an allocation: the (maybe zstd-inflated) body, every byte re-escaped at worst */
+    kp_buf_init(&cb, KP_PS_MAX_INFLATE * 6 + 64);
     kp_jw_t w;
     kp_jw_init(&w, &cb);
     kp_jw_node(&w, content);
@@ -449,10 +373,11 @@ static kp_status_t keepon_one(kp_collector_t *c, const uint8_t *body, size_t n, 
     kp_srv_error(resp, 400, "the signed measurement is not a JSON object");
   } else {
     const kp_json_t *m = kp_json_root(mdoc);
-    const char *cc = kp_json_get_str(m, "probe_cc"), *asn = kp_json_get_str(m, "probe_asn");
-    if (!valid_cc(cc)) kp_srv_error(resp, 400, "invalid probe_cc");
-    else if (!valid_asn(asn)) kp_srv_error(resp, 400, "invalid probe_asn");
-    else if (!valid_test_name(kp_json_get_str(m, "test_name"))) kp_srv_error(resp, 400, "invalid test_name");
+    kp_msmt_meta_t mm;
+    kp_msmt_meta(m, &mm);
+    if (!kp_msmt_valid_cc(mm.probe_cc)) kp_srv_error(resp, 400, "invalid probe_cc");
+    else if (!kp_msmt_valid_asn(mm.probe_asn)) kp_srv_error(resp, 400, "invalid probe_asn");
+    else if (!kp_msmt_valid_test_name(mm.test_name)) kp_srv_error(resp, 400, "invalid test_name");
     else st = enqueue(c, m, rec.msm, rec.msm_len, rec.hash, &rec, resp);
   }
   kp_json_doc_free(mdoc);

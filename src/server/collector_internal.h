@@ -39,4 +39,9 @@ kp_status_t kp_collector_load_trusted(kp_collector_t *c, const char *path);
 /** true when the request's Content-Type is application/json (parameters allowed) or absent-tolerant=false */
 bool kp_api_is_json_ctype(const kp_srv_req_t *req, const char *want);
 
+/* a request body as sent (identity) or inflated (Content-Encoding: zstd, at most KP_PS_MAX_INFLATE
+ * bytes) into out; on failure *http_status is the answer (400 corrupt, 413 too large, 415 other) */
+#define KP_PS_MAX_INFLATE ((size_t)16 << 20)
+kp_status_t kp_ps_inflate(const kp_srv_req_t *req, kp_buf_t *out, int *http_status);
+
 #endif

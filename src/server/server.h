@@ -173,6 +173,19 @@ typedef struct kp_collector_config {
 kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const struct kp_fp_db *fp,
                                const kp_collector_config_t *cfg, kp_collector_t **out);
 void kp_collector_free(kp_collector_t *c);
+
+/* ---- OONI probe services (probe_services.c): what a stock OONI Probe calls first ---- */
+typedef struct kp_ps kp_ps_t;
+typedef struct kp_ps_config {
+  const char *const *th;  /* web_connectivity test helper URLs to hand out */
+  size_t nth;
+  const char *public_url; /* this collector as probes reach it (GET /api/v1/collectors); NULL = none */
+  const char *test_list;  /* file of "url[,category_code]" lines for check-in and test-list/urls */
+} kp_ps_config_t;
+/** Mount check-in, test-helpers, collectors, test-list/urls, register, login on @p srv. */
+kp_status_t kp_ps_mount(kp_srv_t *srv, const kp_ps_config_t *cfg, kp_ps_t **out);
+void kp_ps_free(kp_ps_t *ps);
+
 /** Store and answer everything queued now (the server calls it; also call it before exit). */
 void kp_collector_flush(void *collector);
 

@@ -30,6 +30,7 @@
 #include "fastpath/fastpath.h"
 #include "probe/probe.h"
 #include "httpc/httpc.h"
+#include "msmt/msmt.h"
 #include "webconn/wc_net.h"
 
 #define MAX_TAGGED 512
@@ -373,36 +374,16 @@ static const char *technique(const kp_wc_keys_t *k, const kp_json_t *tk) {
   }
 }
 
-static void write_envelope_head(const kp_wc_probe_cfg_t *cfg, kp_jw_t *w, const char *url, int64_t wall_ns,
-                                const char *resolver_ip) {
-  char rid[128], start[20];
-  const char *cc = cfg->probe_cc ? cfg->probe_cc : "ZZ", *asn = cfg->probe_asn ? cfg->probe_asn : "AS0";
-  if (kp_probe_report_id(wall_ns, "web_connectivity", cc, asn, rid, sizeof rid) != KP_OK) rid[0] = 0;
-  kp_time_ooni((time_t)(wall_ns / 1000000000), start);
-  kp_jw_key(w, "annotations");
-  kp_jw_obj_begin(w);
-  kp_jw_kstr(w, "engine_name", "keepon");
-  kp_jw_kstr(w, "engine_version", cfg->software_version ? cfg->software_version : "0");
-  kp_jw_kstr(w, "platform", "linux");
-  kp_jw_obj_end(w);
-  kp_jw_kstr(w, "data_format_version", "0.2.0");
-  kp_jw_key(w, "extensions");
-  kp_jw_obj_begin(w);
-  static const char *const ext[] = {"dnst", "httpt", "netevents", "tcpconnect", "tlshandshake"};
-  for (size_t i = 0; i < 5; i++) kp_jw_kint(w, ext[i], 0);
-  kp_jw_obj_end(w);
-  kp_jw_kstr(w, "input", url);
-  kp_jw_kstr(w, "measurement_start_time", start);
-  kp_jw_kstr(w, "probe_asn", asn);
-  kp_jw_kstr(w, "probe_cc", cc);
-  kp_jw_kstr(w, "probe_ip", cfg->probe_ip ? cfg->probe_ip : "127.0.0.1");
-  kp_jw_kstr(w, "probe_network_name", cfg->probe_network_name ? cfg->probe_network_name : "");
-  kp_jw_kstr(w, "report_id", rid);
-  kp_jw_kstr(w, "resolver_asn", cfg->resolver_asn ? cfg->resolver_asn : "AS0");
-  kp_jw_kstr(w, "resolver_ip", cfg->resolver_seen && *cfg->resolver_seen ? cfg->resolver_seen : resolver_ip);
-  kp_jw_kstr(w, "resolver_network_name", "");
-  kp_jw_kstr(w, "software_name", "keepon");
-  kp_jw_kstr(w, "software_version", cfg->software_version ? cfg->software_version : "0");
+/* the envelope (src/msmt) of one web_connectivity measurement; test_helpers is this test's extra key */
+static kp_msmt_env_t wc_env(const kp_wc_probe_cfg_t *cfg, const char *url, int64_t wall_ns, const char *resolver_ip) {
+  return (kp_msmt_env_t){.test_name = "web_connectivity", .test_version = "0.5.28", .input = url,
+                         .probe_cc = cfg->probe_cc, .probe_asn = cfg->probe_asn,
+                         .probe_network_name = cfg->probe_network_name, .probe_ip = cfg->probe_ip,
+                         .resolver_ip = cfg->resolver_seen && *cfg->resolver_seen ? cfg->resolver_seen : resolver_ip,
+                         .resolver_asn = cfg->resolver_asn, .software_version = cfg->software_version, .start_wall_ns = wall_ns};
+}
+
+static void write_test_helpers(const kp_wc_probe_cfg_t *cfg, kp_jw_t *w) {
   kp_jw_key(w, "test_helpers");
   kp_jw_obj_begin(w);
   kp_jw_key(w, "backend");
@@ -411,9 +392,6 @@ static void write_envelope_head(const kp_wc_probe_cfg_t *cfg, kp_jw_t *w, const 
   kp_jw_kstr(w, "type", "http");
   kp_jw_obj_end(w);
   kp_jw_obj_end(w);
-  kp_jw_kstr(w, "test_name", "web_connectivity");
-  kp_jw_kstr(w, "test_start_time", start);
-  kp_jw_kstr(w, "test_version", "0.5.28");
 }
 
 kp_status_t kp_wc_probe_url(const kp_wc_probe_cfg_t *cfg, const char *url, kp_buf_t *line, kp_wc_summary_t *sum) {
@@ -491,14 +469,16 @@ kp_status_t kp_wc_probe_url(const kp_wc_probe_cfg_t *cfg, const char *url, kp_bu
   if ((st = kp_wc_analyze(o, &cfg->opts, &k)) != KP_OK) goto out;
   const char *tech = technique(&k, tk);
 
-  /* the measurement, written twice: the fingerprint check reads the first copy */
+  /* the measurement, written twice: the fingerprint check reads the first copy (same report id) */
+  kp_msmt_env_t env = wc_env(cfg, url, wall, r->resolver_ip);
+  char rid[128];
+  if ((st = kp_msmt_report_id(wall, env.test_name, env.probe_cc, env.probe_asn, rid, sizeof rid)) != KP_OK) goto out;
+  env.report_id = rid;
   for (int pass = 0; pass < 2; pass++) {
     kp_buf_t *dst = pass == 0 ? &ev : line;
     kp_buf_reset(dst);
     kp_jw_init(&w, dst);
-    kp_jw_obj_begin(&w);
-    write_envelope_head(cfg, &w, url, wall, r->resolver_ip);
-    kp_jw_kdouble(&w, "test_runtime", runtime);
+    if ((st = kp_msmt_write_head(&w, &env)) != KP_OK) goto out;
     kp_jw_key(&w, "test_keys");
     kp_jw_obj_begin(&w);
     for (size_t i = 0; i < kp_json_len(tk); i++) {
@@ -517,7 +497,8 @@ kp_status_t kp_wc_probe_url(const kp_wc_probe_cfg_t *cfg, const char *url, kp_bu
       kp_jw_kstr(&w, "keepon_fingerprint", sum->fingerprint[0] ? sum->fingerprint : NULL);
     }
     kp_jw_obj_end(&w);
-    kp_jw_obj_end(&w);
+    write_test_helpers(cfg, &w);
+    kp_msmt_write_tail(&w, &env, runtime);
     if ((st = w.st) != KP_OK) goto out;
     if (pass == 0) {
       kp_json_doc_t *m = NULL;

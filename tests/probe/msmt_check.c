@@ -1,6 +1,6 @@
 /*
  * msmt_check.c: reads a JSONL file of measurements through the project's reader
- * (probe/measurement.h) and fails on the first one it rejects. Used by the lab
+ * (msmt/msmt.h) and fails on the first one it rejects. Used by the lab
  * matrix on every file the probe wrote. Usage: msmt_check FILE [EXPECTED_COUNT]
  */
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/file.h"
-#include "probe/measurement.h"
+#include "msmt/msmt.h"
 
 int main(int argc, char **argv) {
   if (argc < 2) {

@@ -16,7 +16,7 @@
 
 #include "base/file.h"
 #include "kp_test.h"
-#include "probe/measurement.h"
+#include "msmt/msmt.h"
 #include "probe/probe.h"
 
 static kp_targets_t *defaults(void) {

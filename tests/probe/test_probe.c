@@ -17,7 +17,7 @@
 
 #include "base/file.h"
 #include "kp_test.h"
-#include "probe/measurement.h"
+#include "msmt/msmt.h"
 #include "probe/probe.h"
 
 static kp_targets_t *load(const char *path, char *err) {
@@ -87,11 +87,11 @@ KP_TEST(targets_errors_are_named) {
 
 KP_TEST(report_id_shape) {
   char id[128];
-  KP_ASSERT_OK(kp_probe_report_id(1700000000LL * 1000000000LL, "facebook_messenger", "KZ", "AS9198", id, sizeof id));
+  KP_ASSERT_OK(kp_msmt_report_id(1700000000LL * 1000000000LL, "facebook_messenger", "KZ", "AS9198", id, sizeof id));
   KP_ASSERT(strncmp(id, "20231114T221320Z_facebookmessenger_KZ_9198_n1_", 46) == 0);
   KP_ASSERT(kp_msmt_report_id_valid(id));
   char id2[128];
-  KP_ASSERT_OK(kp_probe_report_id(1700000000LL * 1000000000LL, "signal", "KZ", "AS9198", id2, sizeof id2));
+  KP_ASSERT_OK(kp_msmt_report_id(1700000000LL * 1000000000LL, "signal", "KZ", "AS9198", id2, sizeof id2));
   KP_ASSERT(strcmp(id + 46, id2 + 34) != 0); /* random tails differ */
   KP_ASSERT(kp_msmt_report_id_valid("20190720T201820Z_AS20115_4wkxlgdcVOMs3bn3dJ3tzfFz6axh48W2FgAbyN6YwDBBGDvUor"));
   KP_ASSERT(!kp_msmt_report_id_valid("20190720T201820Z_whatsapp_ie_6830_n1_qXiNfqqAGfleHPLR"));

@@ -16,7 +16,7 @@
 #include "base/json.h"
 #include "kp_test.h"
 #include "net/net.h"
-#include "probe/measurement.h"
+#include "msmt/msmt.h"
 #include "probe/probe.h"
 
 typedef struct chains {

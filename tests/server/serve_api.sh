@@ -52,7 +52,11 @@ for bad in '"probe_cc":"kz"' '"probe_cc":"KZZ"' '"probe_asn":"AS012"' '"probe_as
   [ "$(post /report application/json "$T/bad.json")" = 400 ] || fail "open with $bad accepted"
 done
 [ "$(post /report text/plain "$T/open.json")" = 415 ] || fail "wrong content type not 415"
-[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H 'Content-Encoding: zstd' --data-binary @"$T/open.json" "$U/report")" = 415 ] || fail "zstd body not 415"
+ce() { curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H "Content-Encoding: $1" --data-binary @"$2" "$U/report"; }
+[ "$(ce gzip "$T/open.json")" = 415 ] || fail "gzip body not 415"
+[ "$(ce zstd "$T/open.json")" = 400 ] || fail "plain JSON labelled zstd not 400"
+zstd -q -c "$T/open.json" > "$T/open.zst"
+[ "$(ce zstd "$T/open.zst")" = 200 ] || fail "zstd body (as OONI's backend accepts) not 200"
 printf '{"probe_cc":' > "$T/trunc.json"
 [ "$(post /report application/json "$T/trunc.json")" = 400 ] || fail "malformed JSON not 400"
 printf '[1,2]' > "$T/arr.json"

@@ -11,7 +11,7 @@
 
 #include "base/file.h"
 #include "fastpath/fastpath.h"
-#include "probe/measurement.h"
+#include "msmt/msmt.h"
 
 
 static int check(const char *path) {

@@ -1,5 +1,5 @@
 /*
- * measurement.c: the OONI measurement reader (see measurement.h).
+ * reader.c: the OONI measurement readers (see msmt.h): strict view and lenient meta.
  * Pure: bytes in, DOM + typed view out. Every field is type-checked before
  * it is exposed; the view's strings point into the document.
  */
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "probe/measurement.h"
+#include "msmt/msmt.h"
 
 struct kp_msmt {
   kp_json_doc_t *doc;
@@ -69,8 +69,7 @@ kp_status_t kp_msmt_parse(const void *p, size_t n, kp_msmt_t **out, char *err, s
     return st == KP_ERR_NOMEM ? st : KP_ERR_INVAL;
   }
   const kp_json_t *root = kp_json_root(m->doc);
-  const kp_json_t *content = kp_json_get(root, "content");
-  if (kp_json_is(content, KP_JSON_OBJECT) && kp_json_get_str(root, "format")) root = content;
+  root = kp_msmt_unwrap(root);
   m->root = root;
   kp_msmt_view_t *v = &m->v;
   st = KP_OK;
@@ -208,4 +207,36 @@ kp_status_t kp_msmt_tls(const kp_msmt_t *m, size_t i, kp_msmt_tls_t *o) {
   o->failure = kp_json_get_str(e, "failure");
   o->ncerts = kp_json_len(kp_json_get(e, "peer_certificates"));
   return KP_OK;
+}
+
+const kp_json_t *kp_msmt_unwrap(const kp_json_t *root) {
+  const kp_json_t *content = kp_json_get(root, "content");
+  if (kp_json_is(content, KP_JSON_OBJECT) && (kp_json_get_str(root, "format") || !kp_json_get(root, "test_name")))
+    return content;
+  return root;
+}
+
+/* a string member without an embedded NUL (which would make it read as a shorter string), else NULL */
+static const char *clean_str(const kp_json_t *m, const char *key) {
+  const kp_json_t *v = kp_json_get(m, key);
+  const char *s = kp_json_str(v);
+  return s && strlen(s) == kp_json_strlen(v) ? s : NULL;
+}
+
+bool kp_msmt_meta(const kp_json_t *m, kp_msmt_meta_t *o) {
+  memset(o, 0, sizeof *o);
+  o->start = -1;
+  if (!kp_json_is(m, KP_JSON_OBJECT)) return false;
+  o->report_id = clean_str(m, "report_id");
+  o->probe_cc = clean_str(m, "probe_cc");
+  o->probe_asn = clean_str(m, "probe_asn");
+  o->test_name = clean_str(m, "test_name");
+  o->input = clean_str(m, "input");
+  o->measurement_uid = clean_str(m, "measurement_uid");
+  o->measurement_start_time = clean_str(m, "measurement_start_time");
+  time_t t;
+  if (o->measurement_start_time && kp_time_parse(o->measurement_start_time, &t) == 0) o->start = t;
+  const kp_json_t *tk = kp_json_get(m, "test_keys");
+  o->test_keys = kp_json_is(tk, KP_JSON_OBJECT) ? tk : NULL;
+  return true;
 }
