@@ -39,7 +39,7 @@ static bool real_sleep(void *arg, int64_t ns) {
 typedef struct opts {
   const char *every, *jitter, *apps, *targets, *resolver, *ca_file, *list, *helper, *outbox, *collector, *cc, *asn;
   double timeout;
-  bool no_outbox, lab, no_im;
+  bool no_outbox, lab, no_im, no_locate;
 } opts_t;
 
 enum { ARGV_CAP = 40 };
@@ -75,6 +75,7 @@ static int job(void *arg, uint64_t run, int64_t wall_ns) {
     ADD("--probe-cc", o->cc);
     ADD("--probe-asn", o->asn);
     if (o->no_outbox) argv[n++] = "--no-outbox";
+    if (o->no_locate) argv[n++] = "--no-locate";
     argv[n] = NULL;
     rc |= kp_cmd_probe(n, argv);
   }
@@ -92,6 +93,7 @@ static int job(void *arg, uint64_t run, int64_t wall_ns) {
     ADD("--probe-asn", o->asn);
     if (o->no_outbox) argv[n++] = "--no-outbox";
     if (o->lab) argv[n++] = "--lab";
+    if (o->no_locate) argv[n++] = "--no-locate";
     argv[n] = NULL;
     rc |= kp_cmd_probe(n, argv);
   }
@@ -118,6 +120,7 @@ int kp_cmd_probe_run(int argc, char **argv) {
     {"ca-file", 0, KP_OPT_STR, "FILE", "trust these CAs instead of the system store", &o.ca_file, 0, 0},
     {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record", &o.cc, 0, 0},
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record", &o.asn, 0, 0},
+    {"no-locate", 0, KP_OPT_FLAG, NULL, "do not look up where the probe is (as probe im/web)", &o.no_locate, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &o.outbox, 0, 0},
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep measurements in the outbox", &o.no_outbox, 0, 0},
     {"collector", 'c', KP_OPT_STR, "URL", "upload after each run (default $KEEPON_COLLECTOR)", &o.collector, 0, 0},

@@ -19,7 +19,7 @@ export KEEPON_HOME=$T/home
 t0=$(date +%s.%N)
 rc=0
 "$K" probe run --every 2s --jitter 0.4s --runs 2 --apps signal --targets "$T/t.json" --resolver 127.0.0.1:9 \
-  --timeout 2 --outbox "$T/ob" >"$T/run.out" 2>"$T/run.err" || rc=$?
+  --timeout 2 --outbox "$T/ob" --no-locate >"$T/run.out" 2>"$T/run.err" || rc=$?  # times the schedule, not the lookup
 t1=$(date +%s.%N)
 [ "$rc" = 0 ] && ok || { bad "probe run rc=$rc"; cat "$T/run.err"; }
 grep -q "2 run(s), 0 with errors" "$T/run.err" && ok || { bad "probe run summary"; cat "$T/run.err"; }
