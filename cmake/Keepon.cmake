@@ -42,7 +42,7 @@ function(kp_add_script_test name script)
   cmake_parse_arguments(A "" "TIMEOUT" "LABELS;ARGS;LOCK" ${ARGN})
   add_test(NAME ${name} COMMAND bash ${CMAKE_SOURCE_DIR}/${script} ${A_ARGS})
   set_tests_properties(${name} PROPERTIES ENVIRONMENT
-    "KP_SRC=${CMAKE_SOURCE_DIR};KP_BIN=$<TARGET_FILE:keepon>;KP_SHARED_DATA=${KP_SHARED_DATA};KP_BUILD=${CMAKE_BINARY_DIR}")
+    "KP_SRC=${CMAKE_SOURCE_DIR};KP_BIN=$<TARGET_FILE:keepon>;KP_SHARED_DATA=${KP_SHARED_DATA};KP_BUILD=${CMAKE_BINARY_DIR};KP_SANITIZE=$<BOOL:${KP_SANITIZE}>")
   set(props SKIP_RETURN_CODE 77 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   if(A_TIMEOUT)
     list(APPEND props TIMEOUT ${A_TIMEOUT})

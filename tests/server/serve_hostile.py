@@ -16,7 +16,9 @@ Exit 0 when every victim request in every phase finished within 1 s; prints the 
 import json, os, socket, sys, threading, time
 
 PORT = int(sys.argv[1]); PID = int(sys.argv[2]); TOKEN = open(sys.argv[3]).read().strip()
-LIMIT_S = 1.0
+# the promise is 1 s (checked in the release suite); an ASan+UBSan Debug build runs the same
+# loop 3-5x slower, so there the bound is 4 s: the mechanism is tested, not the figure
+LIMIT_S = 4.0 if os.environ.get("KP_SANITIZE") == "1" else 1.0
 worst = {}
 
 def rss_mib():
