@@ -31,7 +31,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-speed=${KP_DEMO_SPEED:-1}
+# the ASan+UBSan Debug build runs every action several times slower: give its replay twice the
+# real time per simulated hour so actions land inside one watch round (the check is the same)
+default_speed=1
+[ "${KP_SANITIZE:-0}" = 1 ] && default_speed=2
+speed=${KP_DEMO_SPEED:-$default_speed}
 t0=$(date +%s)
 rc=0
 KEEPON_LAB_DIR=$src/lab "$bin" demo kz2022 --days 4-6 --speed "$speed" --out "$tmp/out" --prefix "$P" &
