@@ -11,6 +11,18 @@ const { chromium } = require('playwright-core');
 const [base, shot, exe = '/usr/bin/chromium', udd] = process.argv.slice(2);
 function fail(msg) { console.log('FAIL: ' + msg); process.exitCode = 1; throw new Error(msg); }
 function ok(msg) { console.log('ok: ' + msg); }
+/* waits until pred(arg) holds in the page. Polled from here with page.evaluate (a DevTools call the
+ * page's CSP does not govern) rather than page.waitForFunction, whose in-page poller evaluates a
+ * string and so is refused by the dashboard's own script-src 'self' whenever the first check fails
+ * (seen in the slower sanitizer build). The dashboard keeps its strict CSP under test. */
+async function waitFor(page, pred, arg, timeout = 15000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await page.evaluate(pred, arg)) return;
+    if (Date.now() > end) fail('timed out after ' + timeout + ' ms waiting for ' + String(pred).slice(0, 120));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 (async () => {
   const ctxDir = udd || path.join(path.dirname(shot), 'chromium-profile');
@@ -40,8 +52,8 @@ function ok(msg) { console.log('ok: ' + msg); }
     if (await country.count() === 0) fail('no country in the entity list');
     const cc = await country.getAttribute('data-code');
     await country.click();
-    await page.waitForFunction((c) => document.querySelector('#entity-title').textContent.startsWith(c) &&
-      document.querySelectorAll('#plots svg').length > 0, cc, { timeout: 15000 });
+    await waitFor(page, (c) => document.querySelector('#entity-title').textContent.startsWith(c) &&
+      document.querySelectorAll('#plots svg').length > 0, cc);
     const plots = await page.$$eval('#plots svg', (l) => l.map((s) => ({
       ds: s.getAttribute('aria-label'), n: Number(s.getAttribute('data-points')),
       path: (s.querySelector('path.series') || { getAttribute: () => '' }).getAttribute('d') || '',
@@ -75,8 +87,8 @@ function ok(msg) { console.log('ok: ' + msg); }
     if (await child.count() === 0) fail('no region/ASN below ' + cc);
     const code = await child.getAttribute('data-code');
     await child.click();
-    await page.waitForFunction((c) => document.querySelector('#entity-title').textContent.startsWith(c), code, { timeout: 15000 });
-    await page.waitForFunction(() => !/loading/.test(document.querySelector('#status').textContent), null, { timeout: 15000 });
+    await waitFor(page, (c) => document.querySelector('#entity-title').textContent.startsWith(c), code);
+    await waitFor(page, () => !/loading/.test(document.querySelector('#status').textContent), null);
     const crumbs = await page.$$eval('#crumbs a', (l) => l.map((a) => a.textContent));
     if (crumbs.length !== 3 || crumbs[1] !== cc || crumbs[2] !== code) fail('breadcrumb after drill-down: ' + crumbs.join(' › '));
     ok('drill-down: ' + crumbs.join(' › ') + ', ' + await page.$$eval('#plots svg', (l) => l.length) + ' plots');
@@ -85,8 +97,8 @@ function ok(msg) { console.log('ok: ' + msg); }
     if (await asn.count() > 0) {
       const as = await asn.getAttribute('data-code');
       await asn.click();
-      await page.waitForFunction((c) => document.querySelector('#entity-title').textContent.startsWith(c), as, { timeout: 15000 });
-      await page.waitForFunction(() => !/loading/.test(document.querySelector('#status').textContent), null, { timeout: 15000 });
+      await waitFor(page, (c) => document.querySelector('#entity-title').textContent.startsWith(c), as);
+      await waitFor(page, () => !/loading/.test(document.querySelector('#status').textContent), null);
       const c3 = await page.$$eval('#crumbs a', (l) => l.map((a) => a.textContent));
       if (c3.length !== 4 || c3[3] !== as) fail('breadcrumb after the ASN drill-down: ' + c3.join(' › '));
       const n3 = await page.$$eval('#plots svg', (l) => l.filter((s) => Number(s.getAttribute('data-points')) > 0).length);
@@ -97,8 +109,8 @@ function ok(msg) { console.log('ok: ' + msg); }
     }
     /* back to the country through the breadcrumb, then the screenshot of the country view */
     await page.locator('#crumbs a[data-level="1"]').click();
-    await page.waitForFunction((c) => document.querySelector('#entity-title').textContent.startsWith(c) &&
-      document.querySelectorAll('#plots svg').length > 0, cc, { timeout: 15000 });
+    await waitFor(page, (c) => document.querySelector('#entity-title').textContent.startsWith(c) &&
+      document.querySelectorAll('#plots svg').length > 0, cc);
     await page.screenshot({ path: shot, fullPage: true });
     ok('screenshot ' + shot);
     if (errors.length) fail('browser errors: ' + errors.join(' | '));
