@@ -198,9 +198,10 @@ static int cmd_schedule(int argc, char **argv) {
 
 static int cmd_warp(int argc, char **argv) {
   double real0 = 0, sim0 = 0, speed = 0;
-  const char *out = NULL;
+  const char *out = NULL, *anchors = NULL;
   const kp_opt_t opts[] = {
     {"real0", 0, KP_OPT_DOUBLE, "T", "real Unix time of the replay's start", &real0, 0, 0},
+    {"anchors", 0, KP_OPT_STR, "FILE", "\"REAL SIM\" lines: where late actions pinned the clock", &anchors, 0, 0},
     {"sim0", 0, KP_OPT_DOUBLE, "T", "simulated Unix time of the replay's start", &sim0, 0, 0},
     {"speed", 's', KP_OPT_DOUBLE, "SEC", "real seconds per simulated hour", &speed, 0.2, 3600},
     {"out", 'o', KP_OPT_STR, "FILE", "output (default stdout)", &out, 0, 0},
@@ -217,7 +218,22 @@ static int cmd_warp(int argc, char **argv) {
     free(pos);
     return KP_EXIT_USAGE;
   }
-  kp_demo_warp_t w = {real0, sim0, speed};
+  kp_demo_warp_t w = {real0, sim0, speed, NULL, 0};
+  kp_demo_anchor_t *an = NULL;
+  if (anchors) {
+    kp_buf_t ab;
+    kp_buf_init(&ab, 1 << 20);
+    kp_status_t ast = kp_file_read(anchors, &ab);
+    if (ast == KP_OK) ast = kp_demo_anchors_parse(ab.data, ab.len, &an, &w.nanchors);
+    kp_buf_free(&ab);
+    if (ast != KP_OK) {
+      fprintf(stderr, "keepon demo warp: %s: %s\n", anchors,
+              ast == KP_ERR_INVAL ? "not \"REAL SIM\" lines in time order" : "cannot read");
+      free(pos);
+      return KP_EXIT_USAGE;
+    }
+    w.anchors = an;
+  }
   kp_buf_t res;
   kp_buf_init(&res, KP_BUF_DEFAULT_CAP * 8);
   size_t bad = 0;
@@ -249,6 +265,7 @@ static int cmd_warp(int argc, char **argv) {
     rc = KP_EXIT_FAIL;
   }
   kp_buf_free(&res);
+  free(an);
   free(pos);
   return rc;
 }

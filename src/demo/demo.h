@@ -49,11 +49,33 @@ kp_status_t kp_demo_actions(const kp_demo_span_t *span, double speed, kp_buf_t *
  *  "outages":[{start,end,clipped_start,clipped_end}],"bgp":"unchanged"} (clipped to the span). */
 kp_status_t kp_demo_truth(const kp_demo_span_t *span, double speed, kp_buf_t *out);
 
-/** Time warp parameters. */
+/** One point where the replay's clock is pinned: the lab action of simulated time @c sim took
+ *  effect at real time @c real (the replay slid its schedule to @c real because the action ran
+ *  late). */
+typedef struct kp_demo_anchor {
+  double real, sim; /* Unix seconds */
+} kp_demo_anchor_t;
+
+/** Time warp parameters.
+ *
+ * Without anchors: sim(t) = sim0 + (t - real0) x 3600 / speed.
+ * With anchors (sorted, real and sim both non-decreasing) the clock pauses while a late action
+ * runs: from the last anchor a at or before t, sim(t) = a.sim + (t - a.real) x 3600 / speed, but
+ * never at or past the next anchor's sim (records taken while that action was still running, or
+ * while the schedule waited to realign on a round, land one second before it: they saw the state
+ * before the action). Each boundary the truth injects then lands on its own simulated time
+ * however long the machine took to apply it.
+ */
 typedef struct kp_demo_warp {
   double real0, sim0; /* Unix seconds */
   double speed;       /* real seconds per simulated hour */
+  const kp_demo_anchor_t *anchors; /* optional, may be NULL */
+  size_t nanchors;
 } kp_demo_warp_t;
+
+/** Parse anchors, one "REAL SIM" pair per line (blank lines ignored), into @p out (malloc'd).
+ *  @return KP_OK, KP_ERR_INVAL (bad line, or real/sim decreasing), KP_ERR_NOMEM */
+kp_status_t kp_demo_anchors_parse(const void *p, size_t n, kp_demo_anchor_t **out, size_t *nout);
 
 /**
  * Relabel one JSONL record (a signal point: "t","step"; a measurement:

@@ -2,12 +2,14 @@
  * warp.c: relabel records from real to simulated time (pure).
  *
  * sim(t) = sim0 + (t - real0) × k with k = 3600 / speed; durations (a signal's step) scale by k.
+ * With anchors, piecewise from the last anchor and paused before the next one (demo.h).
  * A signal's t is then snapped down to sim0 + n × step (its series' grid).
  * Only the time fields keepon's records carry are touched: a signal point's "t" and "step"
  * (docs/formats.md); an OONI measurement's "measurement_start_time" and "test_start_time"
  * ("YYYY-MM-DD hh:mm:ss" UTC). Every other key and value is re-serialised unchanged, in order.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
@@ -15,7 +17,19 @@
 #include "demo/demo.h"
 
 static int64_t warp_t(const kp_demo_warp_t *w, double t) {
-  double x = w->sim0 + (t - w->real0) * 3600.0 / w->speed;
+  double r = w->real0, s0 = w->sim0, cap = INFINITY;
+  if (w->anchors && w->nanchors) {
+    size_t lo = 0, hi = w->nanchors; /* first anchor with real > t */
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (w->anchors[mid].real <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) r = w->anchors[lo - 1].real, s0 = w->anchors[lo - 1].sim;
+    if (lo < w->nanchors) cap = w->anchors[lo].sim - 1;
+  }
+  double x = s0 + (t - r) * 3600.0 / w->speed;
+  if (x > cap) x = cap > s0 ? cap : s0; /* paused before the next (late) action */
   if (!(x > -9e15 && x < 9e15)) return -1; /* out of any sane range (and of int64_t) */
   return (int64_t)llround(x);
 }
@@ -82,4 +96,45 @@ kp_status_t kp_demo_warp_line(const kp_demo_warp_t *w, const void *p, size_t n, 
   if (st == KP_OK) st = kp_buf_putc(out, '\n');
   kp_json_doc_free(doc);
   return st;
+}
+
+/* "REAL SIM\n" lines through a bounded scan: strtod on a NUL-terminated copy of each line */
+kp_status_t kp_demo_anchors_parse(const void *p, size_t n, kp_demo_anchor_t **out, size_t *nout) {
+  *out = NULL, *nout = 0;
+  const char *s = p, *end = s + n;
+  size_t cap = 0, k = 0;
+  kp_demo_anchor_t *a = NULL;
+  while (s && s < end) {
+    const char *nl = memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end;
+    size_t len = (size_t)(le - s);
+    char line[128];
+    if (len >= sizeof line) goto bad;
+    memcpy(line, s, len);
+    line[len] = 0;
+    s = nl ? nl + 1 : end;
+    char *q = line, *e1, *e2;
+    while (*q == ' ' || *q == '\t' || *q == '\r') q++;
+    if (!*q) continue;
+    double re = strtod(q, &e1), si = e1 != q ? strtod(e1, &e2) : 0;
+    if (e1 == q || e2 == e1 || !(re > 0 && re < 9e15 && si > 0 && si < 9e15)) goto bad;
+    while (*e2 == ' ' || *e2 == '\t' || *e2 == '\r') e2++;
+    if (*e2) goto bad;
+    if (k && (re < a[k - 1].real || si < a[k - 1].sim)) goto bad;
+    if (k == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      kp_demo_anchor_t *na = realloc(a, nc * sizeof *na);
+      if (!na) {
+        free(a);
+        return KP_ERR_NOMEM;
+      }
+      a = na, cap = nc;
+    }
+    a[k].real = re, a[k].sim = si;
+    k++;
+  }
+  *out = a, *nout = k;
+  return KP_OK;
+bad:
+  free(a);
+  return KP_ERR_INVAL;
 }

@@ -366,7 +366,18 @@ kp_status_t kp_sigset_finalize(kp_sigset_t *s) {
     if (!e->pub.cc[0] && s->default_cc[0]) memcpy(e->pub.cc, s->default_cc, 3);
     total += e->pub.n;
     if (total > KP_SIGSET_MAX_TOTAL_BINS) return KP_ERR_RANGE; /* sparse hostile spans: refuse, don't swap */
-    if (e->pub.ntech) qsort(e->pub.tech, e->pub.ntech, sizeof *e->pub.tech, cmp_tech);
+    if (e->pub.ntech) {
+      /* finalize_one merges a (bin, name) only with the run of its own bin at the end; records in
+         no time order (probe runs appended out of order) leave repeats: one entry per (bin, name),
+         or the points written from it carry a duplicate key (which serve rightly refuses) */
+      qsort(e->pub.tech, e->pub.ntech, sizeof *e->pub.tech, cmp_tech);
+      size_t k = 0;
+      for (size_t q = 0; q < e->pub.ntech; q++) {
+        if (k && !cmp_tech(&e->pub.tech[k - 1], &e->pub.tech[q])) e->pub.tech[k - 1].count += e->pub.tech[q].count;
+        else e->pub.tech[k++] = e->pub.tech[q];
+      }
+      e->pub.ntech = k;
+    }
     if (e->pub.nev) qsort(e->pub.ev, e->pub.nev, sizeof *e->pub.ev, cmp_ev);
   }
   /* deterministic order for every consumer (report, JSON): by key */

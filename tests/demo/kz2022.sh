@@ -38,10 +38,11 @@ default_speed=1
 speed=${KP_DEMO_SPEED:-$default_speed}
 t0=$(date +%s)
 rc=0
-KEEPON_LAB_DIR=$src/lab "$bin" demo kz2022 --days 4-6 --speed "$speed" --out "$tmp/out" --prefix "$P" &
+KEEPON_LAB_DIR=$src/lab "$bin" demo kz2022 --days 4-6 --speed "$speed" --out "$tmp/out" --prefix "$P" >"$tmp/demo.log" 2>&1 &
 dpid=$!
 wait "$dpid" || rc=$?
 dpid=
+cat "$tmp/demo.log"
 echo "demo exited $rc after $(($(date +%s) - t0)) s"
 out=$tmp/out
 fail() { echo "FAIL: $*"; [ -e "$out/check.txt" ] && cat "$out/check.txt"; exit 1; }
@@ -62,6 +63,9 @@ grep -q '^ok   bgp update spike seen' "$out/check.txt" || fail "the BGP update b
 grep -q '^ok   active probing dropped' "$out/check.txt" || fail "active probing did not drop"
 grep -q '^MATCH' "$out/check.txt" || fail "check reports a mismatch"
 [ "$rc" = 0 ] || fail "keepon demo exited $rc"
+# nothing went wrong on the way (a refused signal batch, a failed lab action, a failed upload)
+! grep -q ' WARN ' "$tmp/demo.log" || fail "the demo warned: $(grep ' WARN ' "$tmp/demo.log" | head -3)"
+grep -q 'signal batches (0 failed)' "$tmp/demo.log" || fail "not every signal batch reached serve"
 [ -s "$out/report.html" ] && grep -q KZ "$out/report.html" || fail "no report naming KZ"
 left=$(ip netns list | grep -c "^$P" || true)
 [ "$left" = 0 ] || fail "$left namespaces of $P left behind"

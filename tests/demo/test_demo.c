@@ -1,4 +1,5 @@
 /* test_demo.c: the kz2022 schedule, the time warp and the truth check. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
@@ -83,6 +84,52 @@ KP_TEST(actions_timed_and_clipped) {
   KP_ASSERT_EQ(at0, 5);
   KP_ASSERT_EQ(lines, 9);
   kp_buf_free(&b);
+}
+
+static const char *warp_msm_at(const kp_demo_warp_t *w, const char *when, kp_buf_t *b, char out[32]) {
+  char line[160];
+  snprintf(line, sizeof line, "{\"test_name\":\"whatsapp\",\"measurement_start_time\":\"%s\"}", when);
+  kp_buf_reset(b);
+  if (kp_demo_warp_line(w, line, strlen(line), b) != KP_OK) return "";
+  kp_json_doc_t *d = parse(b->data, b->len);
+  snprintf(out, 32, "%s", kp_json_get_str(kp_json_root(d), "measurement_start_time"));
+  kp_json_doc_free(d);
+  return out;
+}
+
+/* a late action pins the clock: the 03:00 action was due 3 s after real0 but took effect at 5 s;
+ * the clock runs nominally up to it, pauses one second before 03:00 while it is late, and runs on
+ * from 03:00 at the moment it took effect */
+KP_TEST(warp_anchors_pause_for_late_actions) {
+  const char *txt = "\n1795829515 1641351600\n\n1795829520.5 1641351600\n";
+  kp_demo_anchor_t *an = NULL;
+  size_t n = 0;
+  KP_ASSERT_OK(kp_demo_anchors_parse(txt, strlen(txt), &an, &n));
+  KP_ASSERT_EQ(n, 2);
+  KP_ASSERT(an[1].real == 1795829520.5 && an[1].sim == (double)JAN(5, 3, 0));
+  free(an);
+  /* real 1795829510 = 2026-11-28 01:31:50 */
+  kp_demo_anchor_t a[] = {{1795829515, (double)JAN(5, 3, 0)}, {1795829520, (double)JAN(5, 6, 0)}};
+  kp_demo_warp_t w = {.real0 = 1795829510, .sim0 = JAN(5, 0, 0), .speed = 1, .anchors = a, .nanchors = 2};
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 16);
+  char s[32];
+  KP_ASSERT_STREQ(warp_msm_at(&w, "2026-11-28 01:31:52", &b, s), "2022-01-05 02:00:00"); /* nominal */
+  KP_ASSERT_STREQ(warp_msm_at(&w, "2026-11-28 01:31:54", &b, s), "2022-01-05 02:59:59"); /* paused */
+  KP_ASSERT_STREQ(warp_msm_at(&w, "2026-11-28 01:31:55", &b, s), "2022-01-05 03:00:00"); /* took effect */
+  KP_ASSERT_STREQ(warp_msm_at(&w, "2026-11-28 01:31:57", &b, s), "2022-01-05 05:00:00");
+  KP_ASSERT_STREQ(warp_msm_at(&w, "2026-11-28 01:32:00", &b, s), "2022-01-05 06:00:00"); /* second anchor */
+  KP_ASSERT_STREQ(warp_msm_at(&w, "2026-11-28 01:32:02", &b, s), "2022-01-05 08:00:00"); /* after the last */
+  w.nanchors = 0; /* the same record without anchors: nominal */
+  KP_ASSERT_STREQ(warp_msm_at(&w, "2026-11-28 01:31:54", &b, s), "2022-01-05 04:00:00");
+  kp_buf_free(&b);
+  const char *bad[] = {"1795829515 1641351600\n1795829514 1641351700\n", "1795829515 1641351600\n1795829516 1641351500\n",
+                       "1795829515\n", "x y\n", "1795829515 1641351600 junk\n", "-1 5\n"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    an = NULL;
+    KP_ASSERT_EQ(kp_demo_anchors_parse(bad[i], strlen(bad[i]), &an, &n), KP_ERR_INVAL);
+    KP_ASSERT(an == NULL);
+  }
 }
 
 KP_TEST(warp_signal_and_measurement) {

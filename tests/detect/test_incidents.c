@@ -347,6 +347,38 @@ KP_TEST(merge_regional_and_per_network) {
   kp_sigset_free(s);
 }
 
+/* measurements in no time order (the demo appends probe runs as files, not by time): the same
+ * technique in one bin twice, with another bin's measurement between them, is one key once in the
+ * points written (a duplicate key made serve refuse the whole batch) */
+KP_TEST(probe_points_one_key_per_technique_out_of_order) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  const int64_t at[] = {T0 + 60, T0 + 3600 + 60, T0 + 120, T0 + 180};
+  const char *tech[] = {"ip_blackhole", "throttled", "ip_blackhole", "throttled"};
+  for (int i = 0; i < 4; i++) {
+    kp_msm_t m = {0};
+    snprintf(m.test_name, sizeof m.test_name, "facebook_messenger");
+    memcpy(m.cc, "KZ", 3);
+    snprintf(m.asn, sizeof m.asn, "AS9198");
+    m.t = at[i];
+    snprintf(m.uid, sizeof m.uid, "uid-ooo-%d", i);
+    memset(m.sha256, 'a', 64);
+    m.failed = true;
+    snprintf(m.technique, sizeof m.technique, "%s", tech[i]);
+    KP_ASSERT_OK(kp_sigset_add_msm(s, &m));
+  }
+  KP_ASSERT_OK(kp_sigset_finalize(s));
+  const kp_series_t *c = kp_sigset_find(s, "country", "KZ", "probe-facebook_messenger");
+  KP_ASSERT(c);
+  KP_ASSERT_EQ(c->ntech, 3); /* bin 0: ip_blackhole 2, throttled 1; bin 1: throttled 1 */
+  kp_buf_t pts;
+  kp_buf_init(&pts, 1 << 20);
+  KP_ASSERT_OK(kp_sigset_write_probe_points(s, &pts));
+  KP_ASSERT(strstr(kp_buf_str(&pts), "\"techniques\":{\"ip_blackhole\":2,\"throttled\":1}"));
+  kp_buf_free(&pts);
+  kp_sigset_free(s);
+}
+
 static void add_msms(kp_sigset_t *s, const char *test, int64_t from, int hours, double fail_from, int64_t f0,
                      int64_t f1, const char *tech) {
   for (int h = 0; h < hours; h++)
