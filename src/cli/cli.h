@@ -93,13 +93,15 @@ const char *kp_cli_data_dir(void);
  * --with-probe-ip only. Returns KP_EXIT_OK or KP_EXIT_USAGE (bad flags / databases).
  */
 typedef struct kp_cli_locate {
-  const char *stun, *urls, *whoami, *geo_table, *city, *asn;
+  const char *stun, *urls, *whoami, *geo_table, *city, *asn, *lookup_ca;
   bool no_locate;
 } kp_cli_locate_t;
 #define KP_CLI_LOCATE_OPTS(v)                                                                                    \
   {"stun", 0, KP_OPT_STR, "LIST", "STUN servers host:port,... (default OONI's; 'none' = skip)", &(v)->stun, 0, 0}, \
   {"ip-lookup", 0, KP_OPT_STR, "URLS", "HTTPS IP-lookup URLs tried after STUN (default cloudflare trace, ubuntu geoip)", \
    &(v)->urls, 0, 0},                                                                                           \
+  {"ip-lookup-ca", 0, KP_OPT_STR, "FILE", "CA bundle for the IP lookup instead of the system store (never proxied)", \
+   &(v)->lookup_ca, 0, 0},                                                                                      \
   {"whoami", 0, KP_OPT_STR, "NAME", "name whose A answer is the resolver's address (default whoami.v4.powerdns.org)", \
    &(v)->whoami, 0, 0},                                                                                         \
   {"geo", 0, KP_OPT_STR, "FILE", "geo table (prefix,cc,region,asn,as_name) instead of the mmdb databases",    \

@@ -91,8 +91,17 @@ int kp_cli_locate(const kp_cli_locate_t *v, const char *resolver, const char *cc
   }
   cfg.geo = geo;
   kp_httpc_t *http = NULL;
-  kp_httpc_opts_t ho = {.connect_timeout_ms = 3000, .timeout_ms = 5000, .max_body = 64 << 10};
-  if (need_probe && kp_httpc_new(&ho, &http) != KP_OK) http = NULL;
+  /* never through --proxy: through a proxy (Tor) the lookup would find the proxy's exit, and
+     the measurement would be filed under the wrong country */
+  kp_httpc_opts_t ho = {.connect_timeout_ms = 3000, .timeout_ms = 5000, .max_body = 64 << 10, .ca_file = v->lookup_ca};
+  if (need_probe && kp_httpc_new(&ho, &http) != KP_OK) {
+    if (v->lookup_ca) {
+      fprintf(stderr, "keepon: --ip-lookup-ca %s: not a readable CA bundle\n", v->lookup_ca);
+      kp_geo_close(geo);
+      return KP_EXIT_USAGE;
+    }
+    http = NULL;
+  }
   cfg.http = http;
   kp_locate(&cfg, raw);
   kp_httpc_free(http);

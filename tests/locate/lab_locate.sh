@@ -99,4 +99,42 @@ sv ss -lunp | grep -q ":3478 " && bad "coturn still listening after kill"
 grep -q '"probe_cc":"ZZ"' "$S/im3.jsonl" || { grep -o '"probe_cc":"[A-Z]*"' "$S/im3.jsonl"; cat "$S/im3.err" 2>/dev/null | tail -5; }
 expect "no STUN: probe_cc ZZ" 1 "$(grep -c '"probe_cc":"ZZ"' "$S/im3.jsonl" || true)"
 expect "no STUN: probe_asn AS0" 1 "$(grep -c '"probe_asn":"AS0"' "$S/im3.jsonl" || true)"
+
+# 5. STUN gone, the HTTPS IP-lookup fallback: an nginx in the servers namespace answers a
+# Cloudflare-style trace (ip=ADDR) for collector.example.net (lab DNS, lab CA), by name over TLS
+LOOKUP=https://collector.example.net/cdn-cgi/trace
+mkdir -p "$S/look/tmp"
+cat >"$S/look/nginx.conf" <<CONF
+daemon off; master_process off; pid $S/look/nginx.pid; error_log $S/look/error.log;
+events { worker_connections 64; }
+http {
+  access_log $S/look/access.log; client_body_temp_path $S/look/tmp; proxy_temp_path $S/look/tmp;
+  fastcgi_temp_path $S/look/tmp; uwsgi_temp_path $S/look/tmp; scgi_temp_path $S/look/tmp;
+  server {
+    listen 198.19.11.80:443 ssl; server_name _; server_tokens off;
+    ssl_certificate $S/state/pki/collector.example.net.crt; ssl_certificate_key $S/state/pki/leaf.key;
+    location = /cdn-cgi/trace { default_type text/plain; return 200 "fl=1\\nh=collector.example.net\\nip=\$remote_addr\\nts=1\\n"; }
+  }
+}
+CONF
+ip netns exec "$P-servers" nginx -e "$S/look/error.log" -p "$S/look" -c "$S/look/nginx.conf" </dev/null >"$S/look/out.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do cl bash -c "exec 3<>/dev/tcp/198.19.11.80/443" 2>/dev/null && break; sleep 0.1; done
+HL=(--stun "$STUN_IP:3478" --ip-lookup "$LOOKUP" --ip-lookup-ca "$CA" --whoami "$WHO" --geo "$S/geo.csv")
+cl "$KP_BIN" locate "${HL[@]}" --resolver "$WHO_IP" >"$S/locate-https.txt" 2>&1 || bad "locate (https) exited $?"
+expect "https lookup: found by the fallback" "https $LOOKUP" "$(sed -n 's/^found_by: //p' "$S/locate-https.txt")"
+expect "https lookup: cc" KZ "$(sed -n 's/^probe_cc: //p' "$S/locate-https.txt")"
+expect "https lookup: asn" AS9198 "$(sed -n 's/^probe_asn: //p' "$S/locate-https.txt")"
+cl "$KP_BIN" probe im --targets "$KP_SRC/data/targets/lab-im.json" --resolver "$WHO_IP" --ca-file "$CA" \
+  --apps signal --timeout 8 --output "$S/im4.jsonl" --no-outbox "${HL[@]}" >"$S/im4.txt" 2>&1 || bad "probe im (https lookup) exited $?"
+expect "https lookup: probe_cc in the measurement" 1 "$(grep -c '"probe_cc":"KZ"' "$S/im4.jsonl" || true)"
+expect "https lookup: probe_asn in the measurement" 1 "$(grep -c '"probe_asn":"AS9198"' "$S/im4.jsonl" || true)"
+grep -q ' "GET /cdn-cgi/trace HTTP/1.1" 200 ' "$S/look/access.log" && ok "the lookup server answered over HTTPS" ||
+  bad "lookup server log: $(tail -2 "$S/look/access.log" 2>/dev/null)"
+expect "https lookup: no keepon in the User-Agent" 0 "$(grep -ci keepon "$S/look/access.log" || true)"
+leaks=$( (grep -rlaF "$CLIENT" "$S/im4.jsonl" "$S/im4.txt" "$S/locate-https.txt" 2>/dev/null || true) | tr "\n" " ")
+expect "https lookup: the client's address appears nowhere" "" "$leaks"
+cl "$KP_BIN" locate --stun none --ip-lookup "$LOOKUP" --whoami "" --geo "$S/geo.csv" >"$S/locate-noca.txt" 2>&1 || true
+expect "https lookup: the lab CA is not trusted without --ip-lookup-ca" "(nothing answered)" \
+  "$(sed -n 's/^found_by: //p' "$S/locate-noca.txt")"
 finish
