@@ -136,7 +136,6 @@ static int probe_im(int argc, char **argv) {
   const char *cc = NULL, *asn = NULL, *netname = NULL, *probe_ip = NULL; /* NULL: looked up (src/locate) */
   kp_cli_locate_t lv = {0};
   const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
-  const char *asn_db = NULL, *geo_table = NULL;
   bool no_outbox = false;
   double timeout = 60;
   long parallel = 32;
@@ -154,9 +153,6 @@ static int probe_im(int argc, char **argv) {
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default: looked up, else AS0)", &asn, 0, 0},
     {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},
     {"with-probe-ip", 0, KP_OPT_STR, "IP", "record this probe IP (default: 127.0.0.1, i.e. none)", &probe_ip, 0, 0},
-    {"asn-db", 0, KP_OPT_STR, "FILE", "ASN database (mmdb or ASN range CSV) for OONI's DNS consistency by ASN "
-     "(default var/geo/asn.csv or $KEEPON_HOME/geo/asn.csv when present)", &asn_db, 0, 0},
-    {"geo-table", 0, KP_OPT_STR, "FILE", "keepon geo table (prefix,cc,region,asn,as_name) for the same", &geo_table, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
     {"collector", 'c', KP_OPT_STR, "URL", "upload to this collector after the run (default $KEEPON_COLLECTOR)",
@@ -245,7 +241,10 @@ static int probe_im(int argc, char **argv) {
                         .probe_cc = where.cc, .probe_asn = where.asn, .probe_network_name = where.network_name,
                         .probe_ip = probe_ip, .software_version = KP_VERSION,
                         .resolver_seen = where.resolver_ip, .resolver_asn = where.resolver_asn};
+  /* one set of databases for where the probe is and for OONI's DNS consistency by ASN (Facebook's
+     AS32934): --asn-mmdb / --geo, the flags `keepon locate` takes */
   char asn_buf[4096];
+  const char *asn_db = lv.asn, *geo_table = lv.geo_table;
   if (!asn_db && !geo_table) asn_db = default_asn_db(asn_buf, sizeof asn_buf);
   if (asn_db || geo_table) {
     kp_geo_config_t gc = {.asn_mmdb = asn_db, .table = geo_table};

@@ -117,7 +117,7 @@ static void fbmessenger_keys(const kp_im_app_result_t *r, kp_jw_t *w) {
   kp_jw_kbool(w, "facebook_dns_blocking", dns_blocking);
   kp_jw_kbool(w, "facebook_tcp_blocking", tcp_blocking);
   kp_jw_kstr(w, "x_dns_consistency",
-             skipped ? "skipped: no ASN database (pass --asn-db; keepon_technique judges DNS by the target networks)"
+             skipped ? "skipped: no ASN database (pass --asn-mmdb or --geo; keepon_technique judges DNS by the target networks)"
                      : "asn");
 }
 
