@@ -486,7 +486,8 @@ kp_status_t kp_wc_probe_url(const kp_wc_probe_cfg_t *cfg, const char *url, kp_bu
       kp_jw_node(&w, kp_json_at(tk, i));
     }
     kp_jw_kstr(&w, "agent", "redirect");
-    kp_jw_kstr(&w, "client_resolver", r->resolver_ip);
+    /* OONI: the resolver as the whoami lookup saw it (sess.ResolverIP()), as resolver_ip */
+    kp_jw_kstr(&w, "client_resolver", env.resolver_ip);
     kp_jw_knull(&w, "retries");
     kp_jw_knull(&w, "socksproxy");
     kp_jw_kstr(&w, "control_failure", r->control_failure);

@@ -170,6 +170,7 @@ for m in ms.values():
               "x_blocking_flags", "x_dns_flags", "x_null_null_flags", "keepon_technique"):
         assert k in tk, k
     assert m["test_name"] == "web_connectivity" and m["probe_ip"] == "127.0.0.1"
+    assert tk["client_resolver"] == m["resolver_ip"], (tk["client_resolver"], m["resolver_ip"])  # OONI: sess.ResolverIP()
 PY
 grep -q "false (accessible)" "$D/probe.txt" || fail "no summary table"
 # OONI's formats: the backend's required fields (report id, cc, asn, ...) and fastpath scoring
