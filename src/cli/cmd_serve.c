@@ -57,7 +57,7 @@ static int read_token(const char *path, kp_buf_t *tok) {
 
 int kp_cmd_serve(int argc, char **argv) {
   const char *db = NULL, *listen_at = "127.0.0.1:8080", *fpdir = NULL, *token_file = NULL, *hosts = NULL;
-  const char *tls_cert = NULL, *tls_key = NULL, *trusted_keys = NULL;
+  const char *tls_cert = NULL, *tls_key = NULL, *trusted_keys = NULL, *kprefix = NULL;
   const char *ps_th = NULL, *ps_list = NULL, *ps_public = NULL; /* OONI probe services */
   long max_conns = 512, max_body_kib = 8192, batch = 512, head_to = 10, body_to = 30, per_addr = 32;
   const kp_opt_t opts[] = {
@@ -81,6 +81,8 @@ int kp_cmd_serve(int argc, char **argv) {
     {"tls-cert", 0, KP_OPT_STR, "PEM", "serve HTTPS with this certificate chain (with --tls-key; SIGHUP reloads)", &tls_cert, 0, 0},
     {"tls-key", 0, KP_OPT_STR, "PEM", "private key of --tls-cert", &tls_key, 0, 0},
     {"trusted-keys", 0, KP_OPT_STR, "FILE", "accept keepon records only from these key ids (one a line)", &trusted_keys, 0, 0},
+    {"path-prefix", 0, KP_OPT_STR, "PATH", "serve keepon's upload routes under PATH (e.g. /v1) instead of\n"
+     "/api/v1/keepon, which then answers 404 (upload/verify --path-prefix PATH)", &kprefix, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {
@@ -155,8 +157,13 @@ int kp_cmd_serve(int argc, char **argv) {
     ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
     goto out;
   }
-  kp_collector_config_t cc = {.max_batch = (size_t)batch, .trusted_keys = trusted_keys};
-  if ((st = kp_collector_mount(srv, store, fp, &cc, &col)) != KP_OK) goto out;
+  kp_collector_config_t cc = {.max_batch = (size_t)batch, .trusted_keys = trusted_keys, .keepon_prefix = kprefix};
+  if ((st = kp_collector_mount(srv, store, fp, &cc, &col)) != KP_OK) {
+    if (st == KP_ERR_INVAL)
+      fprintf(stderr, "keepon serve: bad --path-prefix '%s' or --trusted-keys file\n", kprefix ? kprefix : "");
+    ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+    goto out;
+  }
   char thbuf[4096], *th[16];
   size_t nth = 0;
   snprintf(thbuf, sizeof thbuf, "%s", ps_th ? ps_th : "");

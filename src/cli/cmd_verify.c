@@ -68,9 +68,45 @@ static int verify_bundle(int argc, char **argv) {
   return ret;
 }
 
+/* GET SERVER PREFIX/WHAT?limit=10000&offset=K[&key_id=] page after page, appending every line
+ * to @p b until a page comes back empty; with @p absent_ok a 404 is an empty listing */
+static int fetch_paged(kp_httpc_t *http, const char *server, const char *prefix, const char *what, const char *key_id,
+                       bool absent_ok, kp_buf_t *b) {
+  size_t sl = strlen(server);
+  while (sl && server[sl - 1] == '/') sl--;
+  kp_buf_t url;
+  kp_buf_init(&url, 8192);
+  int ret = KP_EXIT_OK;
+  for (long long off = 0;;) {
+    kp_buf_reset(&url);
+    kp_buf_printf(&url, "%.*s%s/%s?limit=10000&offset=%lld%s%s", (int)sl, server, prefix, what, off,
+                  key_id ? "&key_id=" : "", key_id ? key_id : "");
+    kp_httpc_resp_t r;
+    kp_httpc_resp_init(&r);
+    kp_status_t st = kp_httpc_get(http, kp_buf_str(&url), &r);
+    size_t lines = 0;
+    if (st != KP_OK || (r.status != 200 && !(absent_ok && r.status == 404))) {
+      fprintf(stderr, "keepon verify: cannot fetch %s from %s: %s (HTTP %d)\n", what, server,
+              st != KP_OK ? r.error : "unexpected status", r.status);
+      ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+    } else if (r.status == 200 && kp_buf_append(b, r.body.data, r.body.len) != KP_OK) {
+      fprintf(stderr, "keepon verify: the %s from %s do not fit in memory\n", what, server);
+      ret = KP_EXIT_FAIL;
+    } else if (r.status == 200) {
+      for (size_t i = 0; i < r.body.len; i++) lines += r.body.data[i] == '\n';
+    }
+    kp_httpc_resp_free(&r);
+    if (ret != KP_EXIT_OK || lines == 0) break;
+    off += (long long)lines;
+  }
+  kp_buf_free(&url);
+  return ret;
+}
+
 int kp_cmd_verify(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "bundle") == 0) return verify_bundle(argc - 1, argv + 1);
   const char *server = NULL, *key_id = NULL, *outbox = NULL, *trusted = NULL;
+  const char *prefix = getenv("KEEPON_COLLECTOR_PREFIX");
   bool gaps = false;
   kp_cli_httpc_t hv = {0};
   const kp_opt_t opts[] = {
@@ -79,6 +115,7 @@ int kp_cmd_verify(int argc, char **argv) {
     {"allow-gaps", 0, KP_OPT_FLAG, NULL, "with --server: records not uploaded yet are not a problem (below a signed head they still are)", &gaps, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "with --server: every record DIR's acked.log lists must be on the server", &outbox, 0, 0},
     {"trusted-keys", 0, KP_OPT_STR, "FILE", "only these key ids (one a line) are trusted", &trusted, 0, 0},
+    {"path-prefix", 0, KP_OPT_STR, "PATH", "with --server: the collector's route prefix (default /api/v1/keepon, as upload)", &prefix, 0, 0},
     KP_CLI_HTTPC_OPTS(&hv),
     {0},
   };
@@ -93,6 +130,12 @@ int kp_cmd_verify(int argc, char **argv) {
   if (rc) return kp_opts_exit(rc);
   if ((server && npos) || (!server && npos != 1) || (outbox && !server)) {
     fprintf(stderr, "usage: %s\n", help.usage);
+    free(pos);
+    return KP_EXIT_USAGE;
+  }
+  if (!prefix || !*prefix) prefix = KP_UPLOAD_DEFAULT_PREFIX;
+  if (prefix[0] != '/' || strlen(prefix) > 200 || strpbrk(prefix, "?#% ")) {
+    fprintf(stderr, "keepon verify: --path-prefix wants a path like /v1, got '%s'\n", prefix);
     free(pos);
     return KP_EXIT_USAGE;
   }
@@ -114,59 +157,11 @@ int kp_cmd_verify(int argc, char **argv) {
       ret = KP_EXIT_USAGE;
       goto out;
     }
-    /* the listing is paged (limit + offset): fetch pages until one is empty */
-    size_t sl = strlen(server);
-    while (sl && server[sl - 1] == '/') sl--;
-    kp_buf_t url;
-    kp_buf_init(&url, 8192);
-    for (long long off = 0;;) {
-      kp_buf_reset(&url);
-      kp_buf_printf(&url, "%.*s/api/v1/keepon/records?limit=10000&offset=%lld%s%s", (int)sl, server, off,
-                    key_id ? "&key_id=" : "", key_id ? key_id : "");
-      kp_httpc_resp_t r;
-      kp_httpc_resp_init(&r);
-      kp_status_t st = kp_httpc_get(http, kp_buf_str(&url), &r);
-      size_t lines = 0;
-      if (st != KP_OK || r.status != 200) {
-        fprintf(stderr, "keepon verify: cannot fetch records from %s: %s (HTTP %d)\n", server,
-                st != KP_OK ? r.error : kp_strstatus(st), r.status);
-        ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
-      } else if (kp_buf_append(&b, r.body.data, r.body.len) != KP_OK) {
-        fprintf(stderr, "keepon verify: the records from %s do not fit in memory\n", server);
-        ret = KP_EXIT_FAIL;
-      } else {
-        for (size_t i = 0; i < r.body.len; i++) lines += r.body.data[i] == '\n';
-      }
-      kp_httpc_resp_free(&r);
-      if (ret != KP_EXIT_OK || lines == 0) break;
-      off += (long long)lines;
-    }
-    /* the collector's kept checkpoints join the records, paged the same way (an older
-     * collector has no heads route: 404, nothing to add) */
-    for (long long off = 0; ret == KP_EXIT_OK;) {
-      kp_buf_reset(&url);
-      kp_buf_printf(&url, "%.*s/api/v1/keepon/heads?limit=10000&offset=%lld%s%s", (int)sl, server, off,
-                    key_id ? "&key_id=" : "", key_id ? key_id : "");
-      kp_httpc_resp_t r;
-      kp_httpc_resp_init(&r);
-      kp_status_t st = kp_httpc_get(http, kp_buf_str(&url), &r);
-      size_t lines = 0;
-      if (st != KP_OK || (r.status != 200 && r.status != 404)) {
-        fprintf(stderr, "keepon verify: cannot fetch head checkpoints from %s: %s (HTTP %d)\n", server,
-                st != KP_OK ? r.error : "unexpected status", r.status);
-        ret = KP_EXIT_FAIL;
-      } else if (r.status == 200 && kp_buf_append(&b, r.body.data, r.body.len) != KP_OK) {
-        fprintf(stderr, "keepon verify: the head checkpoints from %s do not fit in memory\n", server);
-        ret = KP_EXIT_FAIL;
-      } else if (r.status == 200) {
-        for (size_t i = 0; i < r.body.len; i++) lines += r.body.data[i] == '\n';
-      }
-      kp_httpc_resp_free(&r);
-      if (lines == 0) break;
-      off += (long long)lines;
-    }
+    /* the records, then the collector's kept checkpoints (an older collector has no heads
+     * route: 404, nothing to add), both paged the same way */
+    ret = fetch_paged(http, server, prefix, "records", key_id, false, &b);
+    if (ret == KP_EXIT_OK) ret = fetch_paged(http, server, prefix, "heads", key_id, true, &b);
     kp_httpc_free(http);
-    kp_buf_free(&url);
     if (ret != KP_EXIT_OK) goto out;
     snprintf(what, sizeof what, "%s", server);
   } else {

@@ -23,6 +23,7 @@
  * The content hash (SHA-256 of the measurement bytes) is the dedup key, so a retry answers the
  * uid stored the first time.
  */
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -483,16 +484,27 @@ kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const stru
     kp_collector_free(c);
     return KP_ERR_INVAL;
   }
+  const char *kp = cfg && cfg->keepon_prefix && *cfg->keepon_prefix ? cfg->keepon_prefix : "/api/v1/keepon";
+  size_t kl = strlen(kp);
+  bool kp_ok = kp[0] == '/' && kl <= 100 && kp[kl - 1] != '/';
+  for (size_t i = 0; kp_ok && i < kl; i++)
+    kp_ok = isalnum((unsigned char)kp[i]) || strchr("._~/-", kp[i]);
+  if (!kp_ok) {
+    kp_collector_free(c);
+    return KP_ERR_INVAL;
+  }
+  static const char *const kname[5] = {"submit", "batch", "records", "head", "heads"};
+  for (size_t i = 0; i < 5; i++) snprintf(c->kroute[i], sizeof c->kroute[i], "%s/%s", kp, kname[i]);
   const kp_srv_route_t routes[] = {
     /* uploads stay open, as OONI's collector is; every other write needs the admin token */
     {.method = "POST", .prefix = "/report", .fn = report_route, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
-    {.method = "POST", .prefix = "/api/v1/keepon/submit", .fn = keepon_submit, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
-    {.method = "POST", .prefix = "/api/v1/keepon/batch", .fn = keepon_batch, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
-    {.method = "GET", .prefix = "/api/v1/keepon/records", .fn = kp_api_keepon_records, .ctx = c},
+    {.method = "POST", .prefix = c->kroute[0], .fn = keepon_submit, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
+    {.method = "POST", .prefix = c->kroute[1], .fn = keepon_batch, .ctx = c, .flags = KP_SRV_OPEN_WRITE},
+    {.method = "GET", .prefix = c->kroute[2], .fn = kp_api_keepon_records, .ctx = c},
     /* signed by the probe key (verified, pinned with --trusted-keys): an open write like submit */
-    {.method = "POST", .prefix = "/api/v1/keepon/head", .fn = kp_api_keepon_head_post, .ctx = c,
+    {.method = "POST", .prefix = c->kroute[3], .fn = kp_api_keepon_head_post, .ctx = c,
      .flags = KP_SRV_OPEN_WRITE},
-    {.method = "GET", .prefix = "/api/v1/keepon/heads", .fn = kp_api_keepon_heads, .ctx = c},
+    {.method = "GET", .prefix = c->kroute[4], .fn = kp_api_keepon_heads, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/measurements", .fn = kp_api_measurements, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/aggregation", .fn = kp_api_aggregation, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/signals/raw/", .fn = kp_api_signals_raw, .ctx = c},

@@ -23,6 +23,7 @@ struct kp_collector {
   uint64_t stored, duplicates; /* counters for logs */
   char (*trusted)[33];         /* pinned keepon key ids (keepon.c); none = any key */
   size_t ntrusted;
+  char kroute[5][128];         /* keepon's routes under kp_collector_config_t.keepon_prefix */
 };
 
 

@@ -168,6 +168,11 @@ typedef struct kp_collector kp_collector_t;
 typedef struct kp_collector_config {
   size_t max_batch;          /* records per group commit (default 512) */
   const char *trusted_keys;  /* file of pinned keepon key ids, one a line (NULL: any key) */
+  /* where keepon's own routes (submit, batch, records, head, heads) live: NULL or "" =
+   * "/api/v1/keepon"; e.g. "/v1" moves them there, and /api/v1/keepon/... then answers 404, so
+   * neither the path on the wire nor an active probe of the server names keepon. "/" + at most
+   * 100 of [A-Za-z0-9._~/-], no trailing '/' (KP_ERR_INVAL otherwise). */
+  const char *keepon_prefix;
 } kp_collector_config_t;
 /** Mount the routes on @p srv; the collector borrows store and fingerprints. */
 kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const struct kp_fp_db *fp,
