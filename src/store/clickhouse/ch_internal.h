@@ -1,5 +1,5 @@
 /*
- * ch_internal.h: the pieces of the ClickHouse backend (one module, four files):
+ * ch_internal.h: the pieces of the ClickHouse backend (one module, six files):
  *   ch_http.c    the ONE function that talks HTTP to ClickHouse, through the project's
  *                control-plane client (src/httpc, keep-alive): nothing else here knows HTTP.
  *   ch_tsv.c     the TabSeparated answer reader (bounded cursor, pure, fuzzed)
