@@ -2,7 +2,8 @@
  * keepon dashboard (vanilla JS, no dependencies; plots are hand-drawn SVG).
  *
  * Data flow: GET /api/v1/entities (tree country -> region -> ASN, plus the time range),
- * GET /api/v1/incidents (detect's incidents, every entity), and per selected entity
+ * GET /api/v1/incidents (detect's incidents, every entity) -- both paged, every page
+ * followed (getPages; entity pages merged by mergeTree) -- and per selected entity
  * GET /api/v1/signals/raw/TYPE/CODE?from=&until= (IODA-shaped series). Everything else is
  * computed here: the plots with incidents/events shaded, the incident table, and the blocking
  * matrix (rows: probe-<app> signals; columns: time bins; colour: failure rate; label: the
@@ -48,6 +49,23 @@
     return r.json();
   }
   function status(msg) { $('status').textContent = msg || ''; }
+  /* a paged listing (metadata.next_offset): every page, each handed to add(page) */
+  async function getPages(url, add) {
+    let doc = await getJSON(url);
+    add(doc);
+    for (let n = 0; doc.metadata && doc.metadata.next_offset !== undefined && n < 10000; n++) {
+      doc = await getJSON(url + '?offset=' + doc.metadata.next_offset);
+      add(doc);
+    }
+  }
+  /* an entities page repeats its first node's ancestors: merge by (type, code) at each level */
+  function mergeTree(into, nodes) {
+    for (const n of nodes || []) {
+      const last = into[into.length - 1];
+      if (last && last.type === n.type && last.code === n.code) mergeTree((last.children = last.children || []), n.children);
+      else into.push(n);
+    }
+  }
 
   /* ---- incidents: accept detect's record with a few spellings of each field ---- */
   function list(v) {
@@ -366,8 +384,10 @@
 
   async function init() {
     try {
-      const ent = await getJSON('/api/v1/entities');
-      state.tree = ent.entities || [];
+      const tree = [];
+      let ent = null;
+      await getPages('/api/v1/entities', (d) => { ent = ent || d; mergeTree(tree, d.entities); });
+      state.tree = tree;
       const now = Math.floor(Date.now() / 1000);
       state.until = toTime(ent.until) || now;
       state.from = toTime(ent.from) || state.until - 7 * 86400;
@@ -376,8 +396,9 @@
       status('entities unavailable: ' + e.message);
     }
     try {
-      const inc = await getJSON('/api/v1/incidents');
-      state.incidents = list(inc.incidents ?? inc).map(normIncident);
+      const all = [];
+      await getPages('/api/v1/incidents', (d) => all.push(...list(d.incidents ?? d)));
+      state.incidents = all.map(normIncident);
     } catch (e) {
       status('incidents unavailable: ' + e.message);
     }

@@ -22,6 +22,9 @@
 #define DASH_MAX_ENTITIES 200000
 #define DASH_MAX_INCIDENTS 100000
 #define DASH_MAX_UPLOAD ((size_t)32 << 20)
+#define DASH_PAGE_DEFAULT 1000
+#define DASH_PAGE_MAX 10000
+#define DASH_PAGE_BYTES ((size_t)1 << 20) /* an incidents page also ends past this */
 
 typedef struct ent {
   char *type, *code, *cc, *region;
@@ -73,6 +76,8 @@ struct kp_dashboard {
   char *state_path; /* NULL = memory only */
   reg_t reg;
   kp_buf_t incidents; /* a JSON array */
+  size_t *inc_at;     /* element i of the array is incidents.data[inc_at[2i] .. + inc_at[2i+1]) */
+  size_t ninc;
 };
 
 const char *const kp_dashboard_routes[] = {"/", "/index.html", "/assets/", "/api/v1/entities",
@@ -207,16 +212,39 @@ kp_status_t kp_dashboard_incidents_parse(const void *p, size_t n, kp_buf_t *out,
   return st;
 }
 
-/* replace the incidents with a parsed, normalised array and learn their entities */
+/* replace the incidents with a parsed, normalised array and learn their entities; each
+ * element is re-serialised on its own so a page is a range of them (inc_at) */
 static kp_status_t set_incidents(kp_dashboard_t *d, const kp_buf_t *arr) {
   kp_json_doc_t *doc = NULL;
   kp_status_t st = kp_json_parse(arr->data, arr->len, NULL, &doc, NULL);
   if (st != KP_OK) return st;
   const kp_json_t *root = kp_json_root(doc);
-  for (size_t i = 0; i < kp_json_len(root); i++) note_incident_entities(&d->reg, kp_json_at(root, i));
-  kp_json_doc_free(doc);
+  size_t n = kp_json_len(root);
+  size_t *at = calloc(2 * n + 1, sizeof *at);
+  if (!at) st = KP_ERR_NOMEM;
   kp_buf_reset(&d->incidents);
-  return kp_buf_append(&d->incidents, arr->data, arr->len);
+  kp_jw_t w;
+  kp_jw_init(&w, &d->incidents);
+  kp_jw_arr_begin(&w);
+  for (size_t i = 0; i < n && st == KP_OK; i++) {
+    note_incident_entities(&d->reg, kp_json_at(root, i));
+    size_t before = d->incidents.len + (i ? 1 : 0); /* after the ',' the writer puts first */
+    kp_jw_node(&w, kp_json_at(root, i));
+    at[2 * i] = before, at[2 * i + 1] = d->incidents.len - before;
+    st = w.st;
+  }
+  kp_jw_arr_end(&w);
+  if (st == KP_OK) st = w.st;
+  kp_json_doc_free(doc);
+  free(d->inc_at);
+  d->inc_at = st == KP_OK ? at : NULL;
+  d->ninc = st == KP_OK ? n : 0;
+  if (st != KP_OK) {
+    free(at);
+    kp_buf_reset(&d->incidents);
+    (void)kp_buf_puts(&d->incidents, "[]");
+  }
+  return st;
 }
 
 kp_status_t kp_dashboard_new(const kp_dashboard_config_t *cfg, kp_dashboard_t **out) {
@@ -254,6 +282,7 @@ void kp_dashboard_free(kp_dashboard_t *d) {
   if (!d) return;
   reg_free(&d->reg);
   kp_buf_free(&d->incidents);
+  free(d->inc_at);
   free(d->state_path);
   free(d);
 }
@@ -272,7 +301,7 @@ kp_status_t kp_dashboard_asset(const char *path, const void **data, size_t *len,
 
 static void on_listed(void *ctx, const kp_dash_entity_t *e) { (void)reg_note(ctx, e); }
 
-static kp_status_t entities_json(kp_dashboard_t *d, kp_buf_t *out) {
+static kp_status_t entities_json(kp_dashboard_t *d, kp_dash_page_t *pg, kp_buf_t *out) {
   kp_status_t st = KP_OK;
   if (d->cfg.list_entities) {
     st = d->cfg.list_entities(d->cfg.list_ctx, on_listed, &d->reg);
@@ -284,8 +313,57 @@ static kp_status_t entities_json(kp_dashboard_t *d, kp_buf_t *out) {
     const ent_t *x = &d->reg.v[i];
     v[i] = (kp_dash_entity_t){x->type, x->code, x->cc, x->region, x->t_min, x->t_max};
   }
-  st = kp_dashboard_tree_json(v, d->reg.n, out);
+  st = kp_dashboard_tree_json_page(v, d->reg.n, pg, out);
   free(v);
+  return st;
+}
+
+/* limit/offset from a query string (no '?'); digits only. false: a bad value */
+static bool page_params(const char *q, kp_dash_page_t *pg) {
+  *pg = (kp_dash_page_t){.limit = DASH_PAGE_DEFAULT, .next_offset = -1};
+  for (const char *p = q ? q : ""; *p;) {
+    const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+    int64_t *dst = strncmp(p, "limit=", 6) == 0 ? &pg->limit : strncmp(p, "offset=", 7) == 0 ? &pg->offset : NULL;
+    if (dst) {
+      const char *v = strchr(p, '=') + 1;
+      int64_t x = 0;
+      if (v == end || end - v > 12) return false;
+      for (const char *c = v; c < end; c++) {
+        if (*c < '0' || *c > '9') return false;
+        x = x * 10 + (*c - '0');
+      }
+      *dst = x;
+    }
+    p = amp ? amp + 1 : end;
+  }
+  return pg->limit >= 1 && pg->limit <= DASH_PAGE_MAX;
+}
+
+/* {"incidents":[page],"metadata":{...}}: [offset, offset + limit), also ending after the
+ * element that passes DASH_PAGE_BYTES (at least one element per page) */
+static kp_status_t incidents_json(kp_dashboard_t *d, kp_dash_page_t *pg, kp_buf_t *out) {
+  size_t lo = pg->offset < (int64_t)d->ninc ? (size_t)pg->offset : d->ninc, hi = lo, bytes = 0;
+  while (hi < d->ninc && hi - lo < (size_t)pg->limit && (hi == lo || bytes < DASH_PAGE_BYTES))
+    bytes += d->inc_at[2 * hi + 1], hi++;
+  pg->count = (int64_t)d->ninc;
+  pg->next_offset = hi < d->ninc ? (int64_t)hi : -1;
+  kp_status_t st = kp_buf_puts(out, "{\"incidents\":[");
+  for (size_t i = lo; i < hi && st == KP_OK; i++) {
+    if (i > lo) st = kp_buf_putc(out, ',');
+    if (st == KP_OK) st = kp_buf_append(out, d->incidents.data + d->inc_at[2 * i], d->inc_at[2 * i + 1]);
+  }
+  if (st == KP_OK) st = kp_buf_puts(out, "],");
+  kp_jw_t w;
+  kp_jw_init(&w, out);
+  kp_jw_key(&w, "metadata");
+  kp_jw_obj_begin(&w);
+  kp_jw_kint(&w, "count", pg->count);
+  kp_jw_kint(&w, "limit", pg->limit);
+  kp_jw_kint(&w, "offset", pg->offset);
+  if (pg->next_offset >= 0) kp_jw_kint(&w, "next_offset", pg->next_offset);
+  kp_jw_obj_end(&w);
+  if (st == KP_OK) st = w.st;
+  if (st == KP_OK) st = kp_buf_putc(out, '}');
   return st;
 }
 
@@ -334,7 +412,7 @@ kp_status_t kp_dashboard_handle(kp_dashboard_t *d, const kp_dash_req_t *req, kp_
   bool asset = strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0 || strncmp(path, "/assets/", 8) == 0;
   bool ents = strcmp(path, "/api/v1/entities") == 0, incs = strcmp(path, "/api/v1/incidents") == 0;
   if (!asset && !ents && !incs) return KP_ERR_NOTFOUND;
-  *r = (kp_dash_resp_t){.status = 200, .content_type = "application/json"};
+  *r = (kp_dash_resp_t){.status = 200, .content_type = "application/json", .next_offset = -1};
   kp_buf_init(&r->body, DASH_MAX_UPLOAD * 4);
   if (asset) {
     if (!get) return json_error(r, 405, "method not allowed");
@@ -344,8 +422,15 @@ kp_status_t kp_dashboard_handle(kp_dashboard_t *d, const kp_dash_req_t *req, kp_
     }
     return KP_OK;
   }
+  kp_dash_page_t pg;
+  if (get && !page_params(req->query, &pg))
+    return json_error(r, 400, "invalid paging: limit is 1..10000, offset a number");
   if (ents) {
-    if (get) return entities_json(d, &r->body);
+    if (get) {
+      kp_status_t st = entities_json(d, &pg, &r->body);
+      r->next_offset = pg.next_offset;
+      return st;
+    }
     if (strcmp(method, "POST") != 0) return json_error(r, 405, "method not allowed");
     size_t cnt = 0;
     kp_status_t st = entities_post(d, req->body, req->body_len, &cnt);
@@ -359,9 +444,8 @@ kp_status_t kp_dashboard_handle(kp_dashboard_t *d, const kp_dash_req_t *req, kp_
     return w.st;
   }
   if (get) {
-    kp_status_t st = kp_buf_puts(&r->body, "{\"incidents\":");
-    if (st == KP_OK) st = kp_buf_append(&r->body, d->incidents.data, d->incidents.len);
-    if (st == KP_OK) st = kp_buf_puts(&r->body, "}");
+    kp_status_t st = incidents_json(d, &pg, &r->body);
+    r->next_offset = pg.next_offset;
     return st;
   }
   if (strcmp(method, "POST") != 0) return json_error(r, 405, "method not allowed");

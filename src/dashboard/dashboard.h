@@ -6,8 +6,13 @@
  * map-free drill-down country → region → ASN. It reads three JSON APIs:
  *   GET  /api/v1/signals/raw/TYPE/CODE   IODA-shaped series (served by the server module)
  *   GET  /api/v1/entities                the entity tree + data time range     (this module)
+ *                                        paged: ?limit=N (1..10000, default 1000 nodes)&offset=K
  *   POST /api/v1/entities                add entity metadata: [{type, code, cc, region, from, until}]
  *   GET  /api/v1/incidents               detect's incidents                     (this module)
+ *                                        paged: ?limit=N (1..10000, default 1000)&offset=K; a page
+ *                                        also ends past 1 MiB. Every paged answer carries
+ *                                        "metadata": {count, limit, offset, next_offset} and the
+ *                                        server adds X-Next-Offset when more follow.
  *   POST /api/v1/incidents               replace the incidents (body: detect's JSON array,
  *                                        {"incidents":[...]} or JSONL)          (this module)
  * plus "/" (the page) and "/assets/<file>".
@@ -73,6 +78,7 @@ typedef struct kp_dash_resp {
   kp_buf_t body;            /* initialised by kp_dashboard_handle; caller frees */
   const void *static_body;
   size_t static_len;
+  int64_t next_offset;      /* a paged listing with more to follow: the next page's offset, else -1 */
 } kp_dash_resp_t;
 
 /**
@@ -101,8 +107,17 @@ kp_status_t kp_dashboard_mount(struct kp_srv *srv, struct kp_store *store, const
                                kp_dashboard_t **out);
 
 /* Pure helpers (unit tests). */
-/** The tree JSON of GET /api/v1/entities over @p n entities. */
+/** The tree JSON of GET /api/v1/entities over @p n entities (every node, no metadata). */
 kp_status_t kp_dashboard_tree_json(const kp_dash_entity_t *v, size_t n, kp_buf_t *out);
+/** A page of a listing: in limit (> 0) and offset; out count (all nodes / items) and
+ *  next_offset (-1: this is the last page). */
+typedef struct kp_dash_page {
+  int64_t limit, offset;
+  int64_t count, next_offset;
+} kp_dash_page_t;
+/** One page of the tree (entities.c: nodes in pre-order, the page's first node inside its
+ *  ancestors), with "metadata": {count, limit, offset[, next_offset]}. */
+kp_status_t kp_dashboard_tree_json_page(const kp_dash_entity_t *v, size_t n, kp_dash_page_t *pg, kp_buf_t *out);
 /** Normalise an incidents upload (array, {"incidents":[...]} or JSONL) into a JSON array. */
 kp_status_t kp_dashboard_incidents_parse(const void *p, size_t n, kp_buf_t *out, size_t *count);
 

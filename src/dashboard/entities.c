@@ -11,6 +11,11 @@
  * level is sorted by code; from/until span every known t_min/t_max (omitted when unknown).
  * O(n log n): one sort per level key and binary searches (the tree used to be O(n²): 30,000
  * posted entities blocked the server's loop for 7 s per GET).
+ * Paging: the tree's nodes in pre-order (country, its regions each followed by their ASNs,
+ * its other ASNs; then the orphans) are numbered 0..count-1; a page is the range
+ * [offset, offset + limit) written as a tree, its first node inside its ancestors (repeated
+ * from the page before, at most two). Merging the pages by (type, code) at each level gives
+ * the whole tree: kept pages never split a node, only a node's children list.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -96,8 +101,18 @@ static bool region_exists(const item_t *regs, size_t nr, const char *cc, const c
 
 static int cmp_cc(const void *a, const void *b) { return strcmp(a, b); }
 
+typedef struct node {
+  const kp_dash_entity_t *e;
+  int depth; /* 0 country (or a top-level orphan), 1 region or an ASN under its country, 2 ASN in a region */
+} node_t;
+
 kp_status_t kp_dashboard_tree_json(const kp_dash_entity_t *v, size_t n, kp_buf_t *out) {
+  return kp_dashboard_tree_json_page(v, n, NULL, out);
+}
+
+kp_status_t kp_dashboard_tree_json_page(const kp_dash_entity_t *v, size_t n, kp_dash_page_t *pg, kp_buf_t *out) {
   kp_status_t st = KP_OK;
+  node_t *nodes = NULL;
   const kp_dash_entity_t **u = NULL; /* unique entities, sorted by (type, code) */
   kp_dash_entity_t *synth = NULL;    /* countries only known through their children */
   char (*ccs)[3] = NULL;             /* storage for the synthetic countries' codes */
@@ -110,7 +125,8 @@ kp_status_t kp_dashboard_tree_json(const kp_dash_entity_t *v, size_t n, kp_buf_t
   regs = calloc(n + 1, sizeof *regs);
   asn_r = calloc(n + 1, sizeof *asn_r);
   asn_c = calloc(n + 1, sizeof *asn_c);
-  if (!u || !synth || !ccs || !regs || !asn_r || !asn_c) {
+  nodes = calloc(2 * n + 1, sizeof *nodes);
+  if (!u || !synth || !ccs || !regs || !asn_r || !asn_c || !nodes) {
     st = KP_ERR_NOMEM;
     goto done;
   }
@@ -161,6 +177,40 @@ kp_status_t kp_dashboard_tree_json(const kp_dash_entity_t *v, size_t n, kp_buf_t
   if (nr) qsort(regs, nr, sizeof *regs, cmp_item_code);
   if (na) qsort(asn_r, na, sizeof *asn_r, cmp_item_region), qsort(asn_c, na, sizeof *asn_c, cmp_item_code);
 
+  /* the tree in pre-order, each node with its depth: the page is a range of it */
+  size_t nn = 0;
+  for (size_t c = 0; c < nu; c++) {
+    if (!is(u[c], "country")) continue;
+    char cc[3] = "";
+    if (strlen(u[c]->code) == 2) memcpy(cc, u[c]->code, 3); /* a malformed country code owns no children */
+    nodes[nn++] = (node_t){u[c], 0};
+    for (size_t r = cc[0] ? lower(regs, nr, cc, NULL, false) : nr; r < nr && strcmp(regs[r].cc, cc) == 0; r++) {
+      nodes[nn++] = (node_t){regs[r].e, 1};
+      const char *rcode = regs[r].e->code;
+      for (size_t a = lower(asn_r, na, cc, rcode, true);
+           a < na && strcmp(asn_r[a].cc, cc) == 0 && strcmp(s_or(asn_r[a].e->region), rcode) == 0; a++)
+        nodes[nn++] = (node_t){asn_r[a].e, 2};
+    }
+    for (size_t a = cc[0] ? lower(asn_c, na, cc, NULL, false) : na; a < na && strcmp(asn_c[a].cc, cc) == 0; a++) {
+      const char *reg = s_or(asn_c[a].e->region);
+      if (*reg && region_exists(regs, nr, cc, reg)) continue;
+      nodes[nn++] = (node_t){asn_c[a].e, 1};
+    }
+  }
+  /* entities with no known country (and types without a place in the tree, e.g. domain) */
+  for (size_t i = 0; i < nu; i++) {
+    char cc[3];
+    country_of(u[i], cc);
+    if (cc[0] || (!is(u[i], "asn") && !is(u[i], "region"))) continue;
+    nodes[nn++] = (node_t){u[i], 0};
+  }
+  size_t lo = pg ? (size_t)(pg->offset < (int64_t)nn ? pg->offset : (int64_t)nn) : 0;
+  size_t hi = pg && pg->limit > 0 && (size_t)pg->limit < nn - lo ? lo + (size_t)pg->limit : nn;
+  if (pg) {
+    pg->count = (int64_t)nn;
+    pg->next_offset = hi < nn ? (int64_t)hi : -1;
+  }
+
   kp_jw_t w;
   kp_jw_init(&w, out);
   kp_jw_obj_begin(&w);
@@ -168,41 +218,34 @@ kp_status_t kp_dashboard_tree_json(const kp_dash_entity_t *v, size_t n, kp_buf_t
   if (until) kp_jw_kint(&w, "until", until);
   kp_jw_key(&w, "entities");
   kp_jw_arr_begin(&w);
-  for (size_t c = 0; c < nu; c++) {
-    if (!is(u[c], "country")) continue;
-    char cc[3] = "";
-    if (strlen(u[c]->code) == 2) memcpy(cc, u[c]->code, 3); /* a malformed country code owns no children */
-    leaf_begin(&w, u[c]);
-    for (size_t r = cc[0] ? lower(regs, nr, cc, NULL, false) : nr; r < nr && strcmp(regs[r].cc, cc) == 0; r++) {
-      leaf_begin(&w, regs[r].e);
-      const char *rcode = regs[r].e->code;
-      for (size_t a = lower(asn_r, na, cc, rcode, true);
-           a < na && strcmp(asn_r[a].cc, cc) == 0 && strcmp(s_or(asn_r[a].e->region), rcode) == 0; a++) {
-        leaf_begin(&w, asn_r[a].e);
-        leaf_end(&w);
-      }
-      leaf_end(&w);
-    }
-    for (size_t a = cc[0] ? lower(asn_c, na, cc, NULL, false) : na; a < na && strcmp(asn_c[a].cc, cc) == 0; a++) {
-      const char *reg = s_or(asn_c[a].e->region);
-      if (*reg && region_exists(regs, nr, cc, reg)) continue;
-      leaf_begin(&w, asn_c[a].e);
-      leaf_end(&w);
-    }
-    leaf_end(&w);
+  int open = 0;
+  if (lo < hi && nodes[lo].depth > 0) { /* the page's first node inside its ancestors */
+    size_t anc[2];
+    int na2 = 0, d = nodes[lo].depth;
+    for (size_t i = lo; i-- > 0 && d > 0;)
+      if (nodes[i].depth < d) anc[na2++] = i, d = nodes[i].depth;
+    while (na2 > 0) leaf_begin(&w, nodes[anc[--na2]].e), open++;
   }
-  /* entities with no known country (and types without a place in the tree, e.g. domain) */
-  for (size_t i = 0; i < nu; i++) {
-    char cc[3];
-    country_of(u[i], cc);
-    if (cc[0] || (!is(u[i], "asn") && !is(u[i], "region"))) continue;
-    leaf_begin(&w, u[i]);
-    leaf_end(&w);
+  for (size_t i = lo; i < hi; i++) {
+    while (open > nodes[i].depth) leaf_end(&w), open--;
+    leaf_begin(&w, nodes[i].e);
+    open++;
   }
+  while (open > 0) leaf_end(&w), open--;
   kp_jw_arr_end(&w);
+  if (pg) {
+    kp_jw_key(&w, "metadata");
+    kp_jw_obj_begin(&w);
+    kp_jw_kint(&w, "count", pg->count);
+    kp_jw_kint(&w, "limit", pg->limit);
+    kp_jw_kint(&w, "offset", pg->offset);
+    if (pg->next_offset >= 0) kp_jw_kint(&w, "next_offset", pg->next_offset);
+    kp_jw_obj_end(&w);
+  }
   kp_jw_obj_end(&w);
   st = w.st;
 done:
+  free(nodes);
   free(asn_c);
   free(asn_r);
   free(regs);

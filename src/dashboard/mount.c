@@ -17,8 +17,8 @@
 
 static kp_status_t on_request(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
   kp_dashboard_t *d = ctx;
-  char method[16], path[1024];
-  if (req->method.n >= sizeof method || req->path.n >= sizeof path) {
+  char method[16], path[1024], query[1024];
+  if (req->method.n >= sizeof method || req->path.n >= sizeof path || req->query.n >= sizeof query) {
     kp_srv_error(resp, 414, "path too long");
     return KP_OK;
   }
@@ -26,7 +26,10 @@ static kp_status_t on_request(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t 
   method[req->method.n] = 0;
   memcpy(path, req->path.p, req->path.n);
   path[req->path.n] = 0;
-  kp_dash_req_t rq = {.method = method, .path = path, .body = req->body, .body_len = req->body ? req->body_len : 0};
+  if (req->query.n) memcpy(query, req->query.p, req->query.n);
+  query[req->query.n] = 0;
+  kp_dash_req_t rq = {.method = method, .path = path, .query = query, .body = req->body,
+                      .body_len = req->body ? req->body_len : 0};
   kp_dash_resp_t rs;
   kp_status_t st = kp_dashboard_handle(d, &rq, &rs);
   if (st == KP_ERR_NOTFOUND) {
@@ -40,6 +43,8 @@ static kp_status_t on_request(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t 
   if (rs.static_body) st = kp_buf_append(&resp->body, rs.static_body, rs.static_len);
   else st = kp_buf_append(&resp->body, rs.body.data ? (const void *)rs.body.data : "", rs.body.len);
   if (st == KP_OK && rs.static_body) st = kp_buf_puts(&resp->headers, "Cache-Control: no-cache\r\n");
+  if (st == KP_OK && rs.next_offset >= 0)
+    st = kp_buf_printf(&resp->headers, "X-Next-Offset: %lld\r\n", (long long)rs.next_offset);
   kp_buf_free(&rs.body);
   return st;
 }

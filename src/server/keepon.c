@@ -78,7 +78,7 @@ kp_status_t kp_api_keepon_head_post(void *ctx, const kp_srv_req_t *req, kp_srv_r
     kp_srv_error(resp, 409, "this collector does not hold every record up to the checkpoint; resend them");
   else if (st == KP_ERR_EXISTS)
     kp_srv_error(resp, 409, "the record stored at the checkpoint's seq is not the one it names");
-  else if (st == KP_ERR_UNSUPPORTED) { /* the ClickHouse backend has no chain_heads (docs/store.md) */
+  else if (st == KP_ERR_UNSUPPORTED) { /* a backend without put_head (SQLite and ClickHouse both keep heads) */
     snprintf(msg, sizeof msg, "this collector's %s store keeps no head checkpoints (a SQLite store does)",
              c->store->ops->name);
     kp_srv_error(resp, 501, msg);
@@ -157,7 +157,7 @@ kp_status_t kp_api_keepon_heads(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
   resp->status = 200;
   resp->content_type = "application/x-ndjson";
   kp_status_t st = kp_store_query_heads(c->store, key, head_row, &pg);
-  if (st == KP_ERR_UNSUPPORTED) st = KP_OK; /* no heads kept: an empty list */
+  if (st == KP_ERR_UNSUPPORTED) st = KP_OK; /* a backend without heads: an empty list */
   if (st == KP_OK && pg.more) kp_buf_printf(&resp->headers, "X-Next-Offset: %lld\r\n", (long long)(offset + pg.rows));
   return st;
 }

@@ -51,6 +51,10 @@ post() { curl -fsS -X POST -H 'Expect:' -H "Authorization: Bearer $(cat "$tmp/to
 post /api/v1/signals "$tmp/data/signals.jsonl" application/x-ndjson
 post /api/v1/incidents "$tmp/data/incidents.json"
 post /api/v1/entities "$tmp/data/entities.json"
+# 2,500 more networks in KZ: the entity listing is paged (1000 nodes a page), so KZ's subtree
+# spans three pages the page must fetch and merge (browser.js counts them under one KZ)
+node -e 'console.log(JSON.stringify(Array.from({length: 2500}, (_, k) => ({type: "asn", code: "AS" + (70000 + k), cc: "KZ"}))))' > "$tmp/more.json"
+post /api/v1/entities "$tmp/more.json"
 
 mkdir -p "$build/test-artifacts"
 NODE_PATH=$npmdir/node_modules node "$here/browser.js" "$base" "$build/test-artifacts/dashboard.png" "$chrome" "$tmp/chromium"

@@ -1,5 +1,6 @@
 /* harness.c: runner for kp_test.h (fork per test, timeout, summary line). */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,15 @@ static void rm_rf(const char *p) {
   if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", p);
 }
 
+static int find_test(const char *name) {
+  for (int i = 0; i < g_ntests; i++)
+    if (strcmp(g_tests[i].name, name) == 0) return i;
+  return -1;
+}
+
+/* Arguments: NAME... runs only those; --exclude NAME (repeatable) runs all others, for a
+ * case another runner covers (it is then neither run nor reported as a skip). A name that
+ * is no test is an error (exit 2), so a renamed test cannot turn a selection into a no-op. */
 int main(int argc, char **argv) {
   int passed = 0, failed = 0, skipped = 0;
   unsigned timeout = getenv("KP_TEST_TIMEOUT") ? (unsigned)atoi(getenv("KP_TEST_TIMEOUT")) : 60;
@@ -60,12 +70,24 @@ int main(int argc, char **argv) {
     for (int i = 0; i < g_ntests; i++) printf("%s\n", g_tests[i].name);
     return 0;
   }
-  for (int i = 0; i < g_ntests; i++) {
-    if (argc > 1) {
-      int want = 0;
-      for (int a = 1; a < argc; a++) want |= strcmp(argv[a], g_tests[i].name) == 0;
-      if (!want) continue;
+  static char want[MAX_TESTS], excluded[MAX_TESTS];
+  int nwant = 0, nexcluded = 0;
+  for (int a = 1; a < argc; a++) {
+    bool ex = strcmp(argv[a], "--exclude") == 0;
+    if (ex && ++a >= argc) {
+      fprintf(stderr, "--exclude needs a test name\n");
+      return 2;
     }
+    int i = find_test(argv[a]);
+    if (i < 0) {
+      fprintf(stderr, "no test named %s (--list lists them)\n", argv[a]);
+      return 2;
+    }
+    if (ex) excluded[i] = 1, nexcluded++;
+    else want[i] = 1, nwant++;
+  }
+  for (int i = 0; i < g_ntests; i++) {
+    if ((nwant && !want[i]) || excluded[i]) continue;
     snprintf(g_tmp, sizeof g_tmp, "/tmp/kp-test-XXXXXX");
     if (!mkdtemp(g_tmp)) {
       perror("mkdtemp");
@@ -97,7 +119,8 @@ int main(int argc, char **argv) {
       failed++;
     }
   }
-  printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  if (nexcluded) printf("%d passed, %d failed, %d skipped (%d excluded)\n", passed, failed, skipped, nexcluded);
+  else printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
   if (failed) return 1;
   if (passed == 0 && skipped > 0) return 77;
   return 0;

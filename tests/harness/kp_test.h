@@ -7,7 +7,8 @@
  * child with a timeout, so a crash fails only that test. The runner prints
  * "ok/FAIL name" and a closing line "N passed, N failed". Exit 77 from a test
  * (KP_SKIP) marks it skipped; a file whose tests all skip exits 77 (CTest skip).
- * Arguments: test names to run (default all), --list.
+ * Arguments: test names to run (default all), --exclude NAME (repeatable: all but those),
+ * --list. An unknown name is an error (exit 2).
  */
 #ifndef KP_TEST_H
 #define KP_TEST_H

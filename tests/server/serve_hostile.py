@@ -10,7 +10,8 @@ phase a few seconds. Phases:
   oversize      bodies declared at 1 GiB, 64 KiB heads, 100 at once from 127.0.0.4
   large+unread  40 measurements with 1 MiB inputs, then 10 clients (127.0.0.10-19) each ask
                 for /api/v1/measurements?limit=40 and never read; server RSS stays bounded
-  entities      30,000 entities posted (with the token), then GET /api/v1/entities: < 1 s
+  entities      30,000 entities posted (with the token), then GET /api/v1/entities: < 1 s; the
+                default page is bounded with a next marker, and the pages reach all 30,000
 Exit 0 when every victim request in every phase finished within 1 s; prints the figures.
 """
 import json, os, socket, sys, threading, time
@@ -35,7 +36,7 @@ def conn(src="127.0.0.1", timeout=5):
     s.connect(("127.0.0.1", PORT))
     return s
 
-def request(method, path, body=b"", headers=None, src="127.0.0.1", timeout=5):
+def request(method, path, body=b"", headers=None, src="127.0.0.1", timeout=5, full=False):
     h = {"Host": "localhost", "Connection": "close"}
     if body or method == "POST":
         h["Content-Length"] = str(len(body))
@@ -50,6 +51,9 @@ def request(method, path, body=b"", headers=None, src="127.0.0.1", timeout=5):
         data += d
     s.close()
     status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.") else 0
+    if full:  # (status, head, body)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        return status, head + b"\r\n", rest
     return status, data.split(b"\r\n\r\n", 1)[-1]
 
 def victim(phase, n=5):
@@ -202,6 +206,32 @@ def phase_entities():
     if get_s > LIMIT_S or post_s > 5:
         print("FAIL entities: registry not indexed")
         sys.exit(1)
+    # paged (issue 13 item 4): the default page is bounded and names the next one (metadata and
+    # X-Next-Offset); following the pages reaches every posted entity exactly once
+    raw = request("GET", "/api/v1/entities", timeout=60, full=True)
+    first = json.loads(raw[2])
+    nxt = first.get("metadata", {}).get("next_offset")
+    if raw[0] != 200 or len(raw[2]) > 200_000 or nxt is None or f"X-Next-Offset: {nxt}\r\n".encode() not in raw[1]:
+        print(f"FAIL entities: GET not paged ({len(raw[2])} bytes, next_offset {nxt})")
+        sys.exit(1)
+    asns, off, pages = [], 0, 0
+    def walk(nodes):
+        for n in nodes:
+            if n["type"] == "asn" and int(n["code"][2:]) >= 64512:
+                asns.append(n["code"])
+            walk(n.get("children", []))
+    while True:
+        st, b = request("GET", f"/api/v1/entities?offset={off}", timeout=60)
+        doc = json.loads(b)
+        pages += 1
+        walk(doc["entities"])
+        off = doc["metadata"].get("next_offset")
+        if st != 200 or off is None or pages > 1000:
+            break
+    if len(asns) != 30000 or len(set(asns)) != 30000:
+        print(f"FAIL entities: {pages} pages reach {len(set(asns))} of 30,000 entities ({len(asns)} listed)")
+        sys.exit(1)
+    print(f"entities: default page {len(raw[2]) / 1024:.0f} KiB, {pages} pages reach all 30,000 once")
 
 for name, fn in [("many-sockets", phase_many_sockets), ("slowloris", phase_slowloris), ("oversize", phase_oversize),
                  ("large+unread", phase_large_unread), ("entities", phase_entities)]:

@@ -21,6 +21,10 @@ KP_TEST(host_allow_list) {
   KP_ASSERT(!kp_srv_host_allowed(l, (kp_srv_slice_t){NULL, 0}));
   KP_ASSERT(kp_srv_host_allowed("a.example, b.example", sl("b.example:443")));
   KP_ASSERT(kp_srv_host_allowed("*", sl("anything")));
+  KP_ASSERT(kp_srv_host_allowed("*", sl(":80")));          /* any means any, with or without a name */
+  KP_ASSERT(kp_srv_host_allowed("a.example, *", sl(":80"))); /* the same with "*" in a list */
+  KP_ASSERT(!kp_srv_host_allowed("a.example", sl(":80")));
+  KP_ASSERT(!kp_srv_host_allowed("", sl("a.example")));
   KP_ASSERT(kp_srv_host_allowed(NULL, sl("anything")));
 }
 

@@ -8,7 +8,9 @@
 #   - both shards hold data;
 #   - clients retrying the whole burst complete, and the retries are deduplicated: every
 #     measurement exactly once, across both shards;
-#   - fastpath-shaped columns: test_start_time, verdict derived from the raw measurement.
+#   - fastpath-shaped columns: test_start_time, verdict derived from the raw measurement;
+#   - the evidence chain (issue 13 item 5) through serve on the cluster: dedup per (key id,
+#     hash), head checkpoints kept and listed, a tail dropped on a shard found by verify.
 set -u
 . "$(dirname "$0")/ch_lab.sh"
 ch_need
@@ -40,7 +42,7 @@ SRV=$!
 for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
 [ -n "$PORT" ] || fail "serve did not start"
-grep -q 'schema v3' "$T/serve.log" || fail "schema version not reported: $(cat "$T/serve.log")"
+grep -q 'schema v4' "$T/serve.log" || fail "schema version not reported: $(cat "$T/serve.log")"
 
 CLIENTS=32 PER=150 TOTAL=$((32 * 150))
 "$LOAD" 127.0.0.1:$PORT $CLIENTS $PER cl "$T/run1.log" > "$T/run1.out" &
@@ -79,4 +81,38 @@ echo "ok   $TOTAL measurements exactly once: shard 1 holds $n1, shard 2 holds $n
 bad=$(ch_q "$H1" "SELECT count() FROM kp.measurements WHERE test_start_time = toDateTime(0) OR probe_asn = 0")
 [ "$bad" = 0 ] || fail "$bad rows without test_start_time/probe_asn"
 echo "ok   fastpath columns derived (test_start_time, probe_asn as UInt32)"
+
+# ---- the evidence chain through the cluster: dedup per (key id, hash) and head checkpoints ----
+U=http://127.0.0.1:$PORT
+m() { printf '{"probe_cc":"KZ","probe_asn":"AS9198","test_name":"signal","measurement_start_time":"2022-01-05 10:%02d:00","test_keys":{"i":%d}}\n' "$1" "$1"; }
+ob() { KEEPON_HOME=$T/$1 "$BIN" "${@:2}"; }
+keyid() { ob "$1" outbox list | sed -n 's/.* key \([0-9a-f]*\)$/\1/p'; }
+{ m 1; m 2; } > "$T/a.jsonl"
+{ m 1; m 3; } > "$T/b.jsonl"
+ob A outbox add "$T/a.jsonl" 2>/dev/null && ob B outbox add "$T/b.jsonl" 2>/dev/null || fail "outbox add"
+ob A upload --collector "$U" 2> "$T/upA" || fail "upload A: $(cat "$T/upA")"
+ob B upload --collector "$U" 2> "$T/upB" || fail "upload B: $(cat "$T/upB")"
+! grep -q 'refused the head' "$T/upA" "$T/upB" || fail "head checkpoint refused: $(cat "$T/upA" "$T/upB")"
+KA=$(keyid A) KB=$(keyid B)
+"$BIN" verify --server "$U" --key-id "$KB" > "$T/v" || fail "verify B's chain: $(cat "$T/v")"
+grep -q 'ok: 2 records' "$T/v" || fail "B's chain on the cluster: $(cat "$T/v")"
+shared=$(ch_q "$H1" "SELECT count() FROM kp.measurements WHERE probe_cc = 'KZ' AND test_name = 'signal'")
+[ "$shared" = 3 ] || fail "A's and B's 4 records should be 3 stored measurements, got $shared"
+curl -fsS "$U/api/v1/keepon/heads" > "$T/heads" || fail "GET heads"
+[ "$(wc -l < "$T/heads")" = 2 ] && grep -q "\"$KA\"" "$T/heads" && grep -q "\"$KB\"" "$T/heads" ||
+  fail "heads listing: $(cat "$T/heads")"
+echo "ok   evidence: B's record over A's bytes is in B's chain (3 measurements for 4 records), 2 heads kept"
+# drop A's tail on its shard: the kept head names it, so verify finds it
+for port in "$H1" "$H2"; do ch_q "$port" "ALTER TABLE kp.chain_local DELETE WHERE key_id = '$KA' AND seq = 2" || fail "delete"; done
+for _ in $(seq 100); do
+  [ "$(ch_q "$H1" "SELECT count() FROM kp.chain WHERE key_id = '$KA' AND seq = 2")" = 0 ] && break; sleep 0.1
+done
+if "$BIN" verify --server "$U" --allow-gaps --key-id "$KA" > "$T/v"; then fail "dropped tail not detected: $(cat "$T/v")"; fi
+grep -q 'tail was dropped' "$T/v" || fail "tail drop reason: $(cat "$T/v")"
+sed 's/"seq":2/"seq":3/' "$T/B/outbox/head" > "$T/forged"
+code=$(curl -s -o "$T/out" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/forged" "$U/api/v1/keepon/head")
+[ "$code" = 403 ] || fail "forged head got $code: $(cat "$T/out")"
+code=$(curl -s -o "$T/out" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/A/outbox/head" "$U/api/v1/keepon/head")
+[ "$code" = 409 ] || fail "a head over a dropped record got $code: $(cat "$T/out")"
+echo "ok   tail dropped on a shard: found from the kept head; a forged head 403, a head over a missing record 409"
 kill -TERM "$SRV"; wait "$SRV"; SRV=

@@ -1,10 +1,12 @@
 /*
- * ch_internal.h: the pieces of the ClickHouse backend (one module, four files):
+ * ch_internal.h: the pieces of the ClickHouse backend (one module, six files):
  *   ch_http.c    the ONE function that talks HTTP to ClickHouse, through the project's
  *                control-plane client (src/httpc, keep-alive): nothing else here knows HTTP.
  *   ch_tsv.c     the TabSeparated answer reader (bounded cursor, pure, fuzzed)
  *   ch_schema.c  versioned migrations, single node or a Distributed cluster
- *   ch_store.c   the kp_store_ops_t table
+ *   ch_store.c   the kp_store_ops_t table, URL, open, put_batch, signals
+ *   ch_query.c   reads (listing, counts, aggregation, signals, entities)
+ *   ch_chain.c   keepon chains: chain rows per (key_id, seq), chain-order listing, heads
  */
 #ifndef KP_STORE_CH_INTERNAL_H
 #define KP_STORE_CH_INTERNAL_H
@@ -72,6 +74,27 @@ kp_status_t kp_ch_q_str(kp_buf_t *b, const char *v);
 int64_t kp_ch_clamp_time(int64_t t);
 /** "AS123" -> 123; false for anything else. */
 bool kp_ch_asn_num(const char *a, uint32_t *out);
+
+/** Next ingest_seq / version: monotonic microseconds, per store. */
+uint64_t kp_ch_next_seq(kp_ch_store_t *s);
+/** INSERT INTO db.@p table (@p cols) FORMAT JSONEachRow @p rows, insert_distributed_sync=1. */
+kp_status_t kp_ch_insert(kp_ch_store_t *s, const char *table, const char *cols, const kp_buf_t *rows);
+/** Append " WHERE ..." for @p f (columns present in measurements and in chain). */
+kp_status_t kp_ch_build_where(kp_buf_t *b, const kp_store_filter_t *f);
+
+/** A chain row to write for a signed record whose bytes are stored already (ch_chain.c). */
+typedef struct kp_ch_chain_new {
+  const kp_store_msm_t *rec;   /* the record: key_id, seq, content_hash, prev_hash, pubkey, sig, recv_time */
+  const kp_store_msm_t *bytes; /* the batch row that sends those bytes, or NULL: stored before */
+  const char *uid;             /* the stored measurement's uid */
+} kp_ch_chain_new_t;
+/** Write chain rows; the stored measurement's index columns are fetched by uid (or taken from
+ *  ->bytes). KP_ERR_IO also when a uid is not stored. */
+kp_status_t kp_ch_chain_write(kp_ch_store_t *s, const kp_ch_chain_new_t *c, size_t n);
+/** The order_seq listing: one row per (key_id, seq) from chain, bodies by uid. */
+kp_status_t kp_ch_query_chain_rows(kp_store_t *b, const kp_store_filter_t *f, kp_store_msm_cb cb, void *ctx);
+kp_status_t kp_ch_put_head(kp_store_t *b, const kp_store_head_t *h);
+kp_status_t kp_ch_query_heads(kp_store_t *b, const char *key_id, kp_store_head_cb cb, void *ctx);
 
 kp_status_t kp_ch_query_rows(kp_store_t *b, const kp_store_filter_t *f, kp_store_msm_cb cb, void *ctx);
 kp_status_t kp_ch_count_rows(kp_store_t *b, const kp_store_filter_t *f, int64_t *out);

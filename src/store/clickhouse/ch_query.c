@@ -2,7 +2,7 @@
  * ch_query.c: the ClickHouse backend's reads, answering exactly what sqlite_store.c answers
  * (tests/store/test_store_both.c runs one suite over both and compares the answers):
  *   listing  ORDER BY measurement_start_time DESC, ingest_seq DESC (SQLite: start_time DESC,
- *            rowid DESC) or, for keepon's chain order, key_id, seq, ingest_seq;
+ *            rowid DESC); keepon's chain order reads the chain table (ch_chain.c);
  *   counts   OONI's: anomaly excludes confirmed and failed, confirmed excludes failed;
  *   axes     the same text as SQLite's strftime/date forms (day YYYY-MM-DD, hour
  *            YYYY-MM-DDTHH:00:00Z, week = its Monday, month/year = their first day), UTC;
@@ -25,7 +25,7 @@ static kp_status_t w_text(kp_buf_t *b, int *n, const char *col, const char *v) {
   return st == KP_OK ? kp_ch_q_str(b, v) : st;
 }
 
-static kp_status_t build_where(kp_buf_t *b, const kp_store_filter_t *f) {
+kp_status_t kp_ch_build_where(kp_buf_t *b, const kp_store_filter_t *f) {
   int n = 0;
   kp_status_t st = w_text(b, &n, "probe_cc", f->probe_cc);
   if (st == KP_OK && f->probe_asn) {
@@ -58,6 +58,7 @@ static const char *nul_if_empty(const char *v) { return v && *v ? v : NULL; }
 
 kp_status_t kp_ch_query_rows(kp_store_t *b, const kp_store_filter_t *f, kp_store_msm_cb cb, void *ctx) {
   kp_ch_store_t *s = (kp_ch_store_t *)b;
+  if (f->order_seq) return kp_ch_query_chain_rows(b, f, cb, ctx); /* keepon chains: ch_chain.c */
   kp_buf_reset(&s->sql);
   kp_status_t st = kp_buf_printf(&s->sql,
                                  "SELECT measurement_uid, content_hash, report_id, probe_cc, probe_asn, test_name,"
@@ -65,10 +66,10 @@ kp_status_t kp_ch_query_rows(kp_store_t *b, const kp_store_filter_t *f, kp_store
                                  " confirmed, msm_failure, blocking_type, key_id, pubkey, sig, prev_hash, seq, %s"
                                  " FROM %s.measurements",
                                  f->with_body ? "raw" : "''", s->u.db);
-  if (st == KP_OK) st = build_where(&s->sql, f);
+  if (st == KP_OK) st = kp_ch_build_where(&s->sql, f);
   if (st == KP_OK)
-    st = kp_buf_printf(&s->sql, " ORDER BY %s LIMIT %lld, %lld FORMAT TabSeparated",
-                       f->order_seq ? "key_id, seq, ingest_seq" : "measurement_start_time DESC, ingest_seq DESC",
+    st = kp_buf_printf(&s->sql, " ORDER BY measurement_start_time DESC, ingest_seq DESC LIMIT %lld, %lld"
+                                " FORMAT TabSeparated",
                        (long long)(f->offset > 0 ? f->offset : 0),
                        (long long)(f->limit > 0 ? f->limit : 1000000000000000000LL));
   if (st == KP_OK) st = kp_ch_sql(s);
@@ -97,7 +98,7 @@ kp_status_t kp_ch_count_rows(kp_store_t *b, const kp_store_filter_t *f, int64_t 
   kp_ch_store_t *s = (kp_ch_store_t *)b;
   kp_buf_reset(&s->sql);
   kp_status_t st = kp_buf_printf(&s->sql, "SELECT count() FROM %s.measurements", s->u.db);
-  if (st == KP_OK) st = build_where(&s->sql, f);
+  if (st == KP_OK) st = kp_ch_build_where(&s->sql, f);
   if (st == KP_OK) st = kp_buf_puts(&s->sql, " FORMAT TabSeparated");
   if (st == KP_OK) st = kp_ch_sql(s);
   if (st == KP_OK) *out = strtoll(kp_buf_str(&s->ans), NULL, 10);
@@ -134,7 +135,7 @@ kp_status_t kp_ch_aggregate_rows(kp_store_t *b, const kp_store_filter_t *f, cons
                                  " countIf(anomaly = 0 AND confirmed = 0 AND msm_failure = 0), count()"
                                  " FROM %s.measurements",
                                  axis_expr(a->axis_x, a->time_grain), axis_expr(a->axis_y, a->time_grain), s->u.db);
-  if (st == KP_OK) st = build_where(&s->sql, f);
+  if (st == KP_OK) st = kp_ch_build_where(&s->sql, f);
   if (st == KP_OK) st = kp_buf_puts(&s->sql, " GROUP BY ax, ay ORDER BY ax, ay FORMAT TabSeparated");
   if (st == KP_OK) st = kp_ch_sql(s);
   size_t off = 0;

@@ -8,10 +8,18 @@
  *                 columns, and `raw`, the measurement itself (compressed by the table, LZ4
  *                 in 18.16, which has no per-column codecs).
  *   msm_hash      content_hash -> measurement_uid, ordered by content_hash: the dedup lookup.
- *   msm_chain     (key_id, seq) -> content_hash for keepon's signed path: the slot check.
- *                 Both are filled by materialized views from measurements, i.e. inside the
- *                 same INSERT, so a row never exists without its index entries unless that
- *                 INSERT itself failed (then the collector did not acknowledge it).
+ *   chain         keepon's chains (migration 4, replacing msm_chain): one row per
+ *                 (key_id, seq) -> content_hash, the stored uid, the signature and the stored
+ *                 measurement's index columns. Dedup is per (key_id, hash): a record whose
+ *                 bytes another key (or an unsigned upload) stored first is a new chain row
+ *                 sharing those bytes, as in SQLite.
+ *                 msm_hash and a new signed measurement's chain row are filled by
+ *                 materialized views from measurements, i.e. inside the same INSERT, so a
+ *                 row never exists without its index entries unless that INSERT itself
+ *                 failed (then the collector did not acknowledge it). A chain row for bytes
+ *                 already stored is a second INSERT (ch_store.c); when it fails the batch is
+ *                 not acknowledged and the retry writes it (its slot is still free).
+ *   chain_heads   the highest signed head checkpoint per key, ReplacingMergeTree(seq).
  *   signals       signal points, ReplacingMergeTree(ver): a re-posted point replaces the old
  *                 one (reads take argMax by ver, so answers are right before a merge too).
  *                 value is DEFAULT from value_bits, the IEEE-754 bits keepon sends:
@@ -23,8 +31,10 @@
  * One node: the tables carry these names. A cluster (URL ?cluster=NAME): every node gets
  * NAME_local MergeTree tables plus a Distributed table under the plain name, sharded by
  * cityHash64(measurement_uid) for measurements and its indexes (a row and its index
- * entries live on one shard) and by cityHash64(entity_type, entity_code) for signals (all
- * versions of a point meet on one shard, where ReplacingMergeTree can collapse them).
+ * entries live on one shard; a chain row carries the stored uid, so it lives with its
+ * bytes, and a re-written chain row meets its twin), by cityHash64(entity_type,
+ * entity_code) for signals (all versions of a point meet on one shard, where
+ * ReplacingMergeTree can collapse them) and by cityHash64(key_id) for chain_heads.
  * 18.16 has no ON CLUSTER without ZooKeeper, so the store runs the DDL on each node itself.
  *
  * Derived columns (test_start_time, verdict, technique, signals.value) are DEFAULT
@@ -43,10 +53,16 @@
 #include "base/log.h"
 #include "store/clickhouse/ch_internal.h"
 
+/* chain's columns from a measurements row (migration 4: chain_mv and its backfill) */
+#define CHAIN_SEL                                                                                      \
+  "key_id, seq, content_hash, measurement_uid, prev_hash, pubkey, sig, recv_time, ingest_seq,"         \
+  " report_id, input, probe_cc, probe_asn, test_name, measurement_start_time, anomaly, confirmed,"      \
+  " msm_failure, domain, blocking_type"
+
 /* %D database, %L "_local" on a cluster ("" on one node), %C cluster name */
 typedef struct mig {
-  const char *local[5]; /* on every node */
-  const char *dist[5];  /* on every node of a cluster only */
+  const char *local[8]; /* on every node */
+  const char *dist[8];  /* on every node of a cluster only */
 } mig_t;
 
 static const mig_t migs[] = {
@@ -89,6 +105,31 @@ static const mig_t migs[] = {
     " ver UInt64) ENGINE = ReplacingMergeTree(ver) ORDER BY (probe_cc, start_time, incident_id)"},
    {"CREATE TABLE IF NOT EXISTS %D.incidents AS %D.incidents_local"
     " ENGINE = Distributed(%C, %D, incidents_local, cityHash64(incident_id))"}},
+  /* 4: keepon chains apart from the measurement bytes (dedup per (key_id, hash), as SQLite's
+   * migration 3) and signed head checkpoints. `chain` replaces msm_chain: one row per
+   * (key_id, seq) carrying the stored measurement's index columns, so chain-order listings
+   * filter and page on chain alone. A new signed measurement gets its row from chain_mv inside
+   * the measurements INSERT; a signed record whose bytes are already stored gets one written
+   * directly (ch_store.c). The backfill may run twice after a crash: identical rows, folded
+   * by the engine and by LIMIT 1 BY (key_id, seq) on reads. */
+  {{"CREATE TABLE IF NOT EXISTS %D.chain%L (key_id String, seq Int64, content_hash String,"
+    " measurement_uid String, prev_hash String, pubkey String, sig String, recv_time DateTime,"
+    " ingest_seq UInt64, report_id String, input String, probe_cc String, probe_asn UInt32,"
+    " test_name String, measurement_start_time DateTime, anomaly UInt8, confirmed UInt8,"
+    " msm_failure UInt8, domain String, blocking_type String)"
+    " ENGINE = ReplacingMergeTree ORDER BY (key_id, seq, content_hash)",
+    "DROP TABLE IF EXISTS %D.msm_chain_mv%L",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS %D.chain_mv%L TO %D.chain%L AS SELECT " CHAIN_SEL
+    " FROM %D.measurements%L WHERE key_id != ''",
+    "INSERT INTO %D.chain%L SELECT " CHAIN_SEL " FROM %D.measurements%L WHERE key_id != ''",
+    "DROP TABLE IF EXISTS %D.msm_chain%L",
+    "CREATE TABLE IF NOT EXISTS %D.chain_heads%L (key_id String, seq Int64, head_hash String,"
+    " pubkey String, sig String, recv_time DateTime) ENGINE = ReplacingMergeTree(seq) ORDER BY key_id"},
+   {"DROP TABLE IF EXISTS %D.msm_chain",
+    "CREATE TABLE IF NOT EXISTS %D.chain AS %D.chain_local"
+    " ENGINE = Distributed(%C, %D, chain_local, cityHash64(measurement_uid))",
+    "CREATE TABLE IF NOT EXISTS %D.chain_heads AS %D.chain_heads_local"
+    " ENGINE = Distributed(%C, %D, chain_heads_local, cityHash64(key_id))"}},
 };
 #define N_MIGS ((int)(sizeof migs / sizeof *migs))
 
@@ -136,9 +177,9 @@ static kp_status_t migrate_node(kp_ch_http_t *h, const kp_ch_url_t *u, kp_buf_t 
     return KP_ERR_UNSUPPORTED;
   }
   for (int i = v; i < N_MIGS && st == KP_OK; i++) {
-    for (size_t k = 0; k < 5 && migs[i].local[k] && st == KP_OK; k++)
+    for (size_t k = 0; k < 8 && migs[i].local[k] && st == KP_OK; k++)
       if ((st = expand(sql, migs[i].local[k], u)) == KP_OK) st = run(h, sql, ans);
-    for (size_t k = 0; u->cluster[0] && k < 5 && migs[i].dist[k] && st == KP_OK; k++)
+    for (size_t k = 0; u->cluster[0] && k < 8 && migs[i].dist[k] && st == KP_OK; k++)
       if ((st = expand(sql, migs[i].dist[k], u)) == KP_OK) st = run(h, sql, ans);
     if (st == KP_OK && (st = expand(sql, "INSERT INTO %D.schema_version VALUES (", u)) == KP_OK &&
         (st = kp_buf_printf(sql, "%d, now())", i + 1)) == KP_OK)

@@ -5,12 +5,14 @@
  *      clickhouse://HOST:PORT,HOST:PORT.../DB?cluster=NAME (a Distributed cluster; the first
  *      node is the entry node all reads and writes go through, every node gets the schema).
  *
- * put_batch, the collector's group commit (a batch is one INSERT):
+ * put_batch, the collector's group commit (a batch is one INSERT of measurements):
  *   1. look the batch's content hashes up in msm_hash (primary-key lookups) -> duplicates
  *      report the stored uid, as SQLite's UNIQUE index does; within the batch the first
  *      row of a hash wins;
- *   2. signed rows: look (key_id, seq) up in msm_chain -> a slot holding other content is
- *      KP_ERR_EXISTS (409 at the collector);
+ *   2. signed rows: look (key_id, seq) up in chain (ch_chain.c) -> a slot holding this
+ *      content is a duplicate (a retry), other content is KP_ERR_EXISTS (409 at the
+ *      collector); dedup is per (key_id, hash), so a free slot is taken even when the bytes
+ *      are stored already (by another key or an unsigned upload);
  *   3. one INSERT ... FORMAT JSONEachRow of the new rows with insert_distributed_sync=1, so
  *      the 2xx comes only after every shard wrote its part: then put_batch returns KP_OK and
  *      the collector acknowledges. Otherwise it retries twice (100 ms, 400 ms); before each
@@ -18,6 +20,10 @@
  *      shard took its part, another did not) are not written twice. If it still fails,
  *      put_batch fails and the collector answers 503 (it refuses; the probe's outbox
  *      retries later and the retry dedups by content hash).
+ *   4. signed records whose bytes were known: their chain rows, one more INSERT into chain
+ *      (kp_ch_chain_write), after step 3 so a chain row never points at bytes that did not
+ *      land. If it fails, put_batch fails (503); the retry finds the slot still free and
+ *      writes it then.
  *   Dedup is exact for one collector process (its batches are serial). Two collectors
  *   writing the same measurement at the same instant can both miss step 1; the rows then
  *   differ in measurement_uid and both are kept (ReplacingMergeTree only folds rows with the
@@ -92,7 +98,7 @@ kp_status_t kp_ch_url_parse(const char *url, kp_ch_url_t *u) {
 
 /* ---------- helpers ---------- */
 
-static uint64_t next_seq(ch_store_t *s) {
+uint64_t kp_ch_next_seq(ch_store_t *s) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
@@ -126,7 +132,7 @@ kp_status_t kp_ch_sql(kp_ch_store_t *s) {
 }
 
 /* INSERT INTO db.table (cols) FORMAT JSONEachRow; the columns not named get their DEFAULT */
-static kp_status_t ch_insert(ch_store_t *s, const char *table, const char *cols, const kp_buf_t *rows) {
+kp_status_t kp_ch_insert(ch_store_t *s, const char *table, const char *cols, const kp_buf_t *rows) {
   char params[1024];
   snprintf(params, sizeof params,
            "insert_distributed_sync=1&query=INSERT%%20INTO%%20%s.%s%%20(%s)%%20FORMAT%%20JSONEachRow", s->u.db, table,
@@ -170,10 +176,14 @@ static int ch_schema_version(kp_store_t *b) { return ((ch_store_t *)b)->version;
 typedef struct slot {
   const kp_store_msm_t *m;
   kp_store_put_result_t *r;
-  size_t idx;    /* position in the batch */
-  bool in_db;    /* its content hash is stored (r->uid holds the stored uid) */
-  bool slot_db;  /* its (key_id, seq) is stored with other content */
-  bool send;     /* to be inserted */
+  size_t idx;      /* position in the batch */
+  bool in_db;      /* its content hash is stored (r->uid holds the stored uid) */
+  int slot_db;     /* signed: its (key_id, seq) is stored with 1 this content, -1 other content, 0 free */
+  char slot_uid[96]; /* slot_db == 1: the uid the chain row points at */
+  bool send;       /* its measurement row is to be inserted (a signed one brings its chain row) */
+  bool took_slot;  /* signed: this row takes its (key_id, seq) in this batch */
+  struct slot *src; /* signed, bytes known: the batch row sending them (NULL: stored before) */
+  bool chain_row;  /* signed, bytes known: a chain row is written for it (kp_ch_chain_write) */
 } slot_t;
 
 static int by_hash(const void *a, const void *b) {
@@ -222,6 +232,8 @@ static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry)
         x->send = false; /* landed: ours (same uid) or a concurrent writer's */
         x->r->inserted = strcmp(x->m->uid, row.col[1]) == 0;
         if (!x->r->inserted) snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
+        if (!x->r->inserted && x->took_slot) /* a signed record still takes its slot, over those bytes */
+          x->chain_row = x->r->inserted = true;
       } else if (!x->in_db) {
         x->in_db = true;
         snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
@@ -231,10 +243,12 @@ static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry)
   return st == KP_ERR_NOTFOUND ? KP_OK : st;
 }
 
-/* signed rows whose (key_id, seq) is stored with other content -> slot_db */
+/* signed rows: is their (key_id, seq) stored, with this content (the stored uid) or other
+ * content? -> slot_db. Twins of one chain row (a re-written row) answer the same. */
 static kp_status_t check_chain(ch_store_t *s, slot_t *sl, size_t n) {
   kp_buf_reset(&s->sql);
-  kp_status_t st = kp_buf_printf(&s->sql, "SELECT key_id, seq, content_hash FROM %s.msm_chain WHERE (key_id, seq) IN (",
+  kp_status_t st = kp_buf_printf(&s->sql,
+                                 "SELECT key_id, seq, content_hash, measurement_uid FROM %s.chain WHERE (key_id, seq) IN (",
                                  s->u.db);
   size_t k = 0;
   for (size_t i = 0; i < n && st == KP_OK; i++) {
@@ -245,44 +259,77 @@ static kp_status_t check_chain(ch_store_t *s, slot_t *sl, size_t n) {
     if (st == KP_OK) st = kp_buf_printf(&s->sql, ",%lld)", (long long)sl[i].m->seq);
   }
   if (!k) return st;
-  if (st == KP_OK) st = kp_buf_puts(&s->sql, ") FORMAT TabSeparated");
+  if (st == KP_OK) st = kp_buf_puts(&s->sql, ") ORDER BY ingest_seq FORMAT TabSeparated");
   if (st == KP_OK) st = kp_ch_sql(s);
   size_t off = 0;
   kp_ch_row_t row;
   while (st == KP_OK && (st = kp_ch_tsv_next(s->ans.data, s->ans.len, &off, &row)) == KP_OK) {
-    if (row.ncol != 3) return KP_ERR_INVAL;
+    if (row.ncol != 4) return KP_ERR_INVAL;
     long long seq = strtoll(row.col[1], NULL, 10);
-    for (size_t i = 0; i < n; i++) /* signed uploads come one per request: few rows */
-      if (sl[i].m->key_id && sl[i].m->seq == seq && strcmp(sl[i].m->key_id, row.col[0]) == 0 &&
-          strcmp(sl[i].m->content_hash, row.col[2]) != 0)
-        sl[i].slot_db = true;
+    for (size_t i = 0; i < n; i++) { /* signed uploads come one per request: few rows */
+      slot_t *x = &sl[i];
+      if (!x->m->key_id || x->m->seq != seq || strcmp(x->m->key_id, row.col[0]) != 0 || x->slot_db == 1) continue;
+      if (strcmp(x->m->content_hash, row.col[2]) == 0) {
+        x->slot_db = 1;
+        snprintf(x->slot_uid, sizeof x->slot_uid, "%s", row.col[3]);
+      } else {
+        x->slot_db = -1;
+      }
+    }
   }
   return st == KP_ERR_NOTFOUND ? KP_OK : st;
 }
 
-/* SQLite's row-by-row outcome, in batch order: a known hash (stored, or inserted earlier in
- * the batch) is a duplicate; else a taken chain slot (stored, or taken earlier in the
- * batch) is KP_ERR_EXISTS; else the row is inserted. by_idx[i] is the slot of batch row i. */
+/* SQLite's row-by-row outcome, in batch order (by_idx[i] is the slot of batch row i).
+ * Unsigned row: a known hash (stored, or sent earlier in the batch) is a duplicate; else
+ * its measurement row is sent.
+ * Signed row, dedup per (key_id, hash): its (key_id, seq) holding this content (stored, or
+ * taken earlier in the batch) is a duplicate; holding other content is KP_ERR_EXISTS; else
+ * the row takes the slot (inserted): with new bytes its measurement row is sent (chain_mv
+ * adds the chain row), with known bytes only a chain row to those bytes is written. */
 static void decide(slot_t *sl, size_t n, slot_t **by_idx) {
   for (size_t i = 0; i < n; i++) {
     slot_t *x = by_idx[i];
-    x->send = false;
+    x->send = x->took_slot = x->chain_row = false;
+    x->src = NULL;
     x->r->inserted = false;
-    if (x->in_db) continue; /* duplicate, r->uid set */
-    slot_t *lo, *hi, *first = NULL;
+    slot_t *lo, *hi, *first = NULL; /* the batch row sending these bytes before this one */
     group(sl, n, x->m->content_hash, &lo, &hi);
     for (slot_t *y = lo; y < hi && !first; y++)
       if (y->idx < x->idx && y->send) first = y;
-    if (first) {
-      snprintf(x->r->uid, sizeof x->r->uid, "%s", first->m->uid);
+    if (x->m->key_id) {
+      int slot = x->slot_db;
+      const char *slot_uid = x->slot_uid;
+      for (size_t j = 0; !slot && j < i; j++) {
+        slot_t *y = by_idx[j];
+        if (y->took_slot && y->m->seq == x->m->seq && strcmp(y->m->key_id, x->m->key_id) == 0) {
+          slot = strcmp(y->m->content_hash, x->m->content_hash) == 0 ? 1 : -1;
+          slot_uid = y->r->uid;
+        }
+      }
+      if (slot == 1) { /* this key's record is here already: a retry */
+        snprintf(x->r->uid, sizeof x->r->uid, "%s", slot_uid);
+        continue;
+      }
+      if (slot == -1) {
+        x->r->status = KP_ERR_EXISTS;
+        continue;
+      }
+      x->took_slot = x->r->inserted = true;
+      if (x->in_db) { /* r->uid holds the stored uid */
+        x->chain_row = true;
+      } else if (first) {
+        x->chain_row = true;
+        x->src = first;
+        snprintf(x->r->uid, sizeof x->r->uid, "%s", first->m->uid);
+      } else {
+        x->send = true;
+      }
       continue;
     }
-    bool taken = x->slot_db;
-    for (size_t j = 0; x->m->key_id && !taken && j < i; j++)
-      taken = by_idx[j]->send && by_idx[j]->m->key_id && by_idx[j]->m->seq == x->m->seq &&
-              strcmp(by_idx[j]->m->key_id, x->m->key_id) == 0;
-    if (taken) {
-      x->r->status = KP_ERR_EXISTS;
+    if (x->in_db) continue; /* duplicate, r->uid set */
+    if (first) {
+      snprintf(x->r->uid, sizeof x->r->uid, "%s", first->m->uid);
       continue;
     }
     x->send = true;
@@ -352,18 +399,34 @@ static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
     for (size_t i = 0; i < n; i++) { /* batch order: ingest_seq is the insertion order */
       if (!by_idx[i]->send) continue;
       kp_jw_init(&w, &rows);
-      row_json(&w, by_idx[i]->m, next_seq(s));
+      row_json(&w, by_idx[i]->m, kp_ch_next_seq(s));
       if (kp_buf_putc(&rows, '\n') != KP_OK) st = KP_ERR_NOMEM;
       k++;
     }
     if (st != KP_OK || !k) break;
-    if ((st = ch_insert(s, "measurements", MSM_COLS, &rows)) == KP_OK) break;
+    if ((st = kp_ch_insert(s, "measurements", MSM_COLS, &rows)) == KP_OK) break;
     if (attempt == 2) break;
     struct timespec d = {0, attempt ? 400000000L : 100000000L};
     nanosleep(&d, NULL);
     st = check_hashes(s, sl, n, true); /* what did land stays landed */
   }
   kp_buf_free(&rows);
+  /* then the chain rows of signed records whose bytes are stored (or were just sent): after
+   * the measurements, so a chain row never points at bytes that did not land */
+  size_t nc = 0;
+  for (size_t i = 0; i < n; i++) nc += by_idx[i]->chain_row;
+  kp_ch_chain_new_t *cn = st == KP_OK && nc ? calloc(nc, sizeof *cn) : NULL;
+  if (st == KP_OK && nc && !cn) st = KP_ERR_NOMEM;
+  nc = 0;
+  for (size_t i = 0; cn && i < n; i++) {
+    slot_t *x = by_idx[i];
+    if (!x->chain_row) continue;
+    bool own = x->src && strcmp(x->src->r->uid, x->src->m->uid) == 0; /* the source landed as ours */
+    if (x->src) snprintf(x->r->uid, sizeof x->r->uid, "%s", x->src->r->uid);
+    cn[nc++] = (kp_ch_chain_new_t){.rec = x->m, .bytes = own ? x->src->m : NULL, .uid = x->r->uid};
+  }
+  if (cn) st = kp_ch_chain_write(s, cn, nc);
+  free(cn);
   free(sl);
   free(by_idx);
   return st;
@@ -407,12 +470,12 @@ static kp_status_t ch_put_signals(kp_store_t *b, const kp_store_signal_t *sig, s
     kp_jw_uint(&w, bits);
     kp_jw_kint(&w, "has_value", g->has_value);
     kp_jw_key(&w, "ver");
-    kp_jw_uint(&w, next_seq(s)); /* later in the batch wins, as INSERT OR REPLACE does */
+    kp_jw_uint(&w, kp_ch_next_seq(s)); /* later in the batch wins, as INSERT OR REPLACE does */
     kp_jw_obj_end(&w);
     st = kp_buf_putc(&rows, '\n');
   }
   for (int attempt = 0; st == KP_OK && n; attempt++) { /* re-sending a point is harmless */
-    if ((st = ch_insert(s, "signals", "entity_type,entity_code,datasource,t,step,value_bits,has_value,ver", &rows)) == KP_OK || attempt == 2) break;
+    if ((st = kp_ch_insert(s, "signals", "entity_type,entity_code,datasource,t,step,value_bits,has_value,ver", &rows)) == KP_OK || attempt == 2) break;
     struct timespec d = {0, attempt ? 400000000L : 100000000L};
     nanosleep(&d, NULL);
     st = KP_OK;
@@ -434,4 +497,6 @@ const kp_store_ops_t kp_store_clickhouse_ops = {
   .query_signals = kp_ch_query_signal_rows,
   .schema_version = ch_schema_version,
   .list_entities = kp_ch_list_entity_rows,
+  .put_head = kp_ch_put_head,
+  .query_heads = kp_ch_query_heads,
 };
