@@ -51,6 +51,20 @@ static void add(char **argv, int *n, const char *flag, const char *val) {
 }
 #define ADD(flag, val) add(argv, &n, flag, val)
 
+/* the flags `probe im` and `probe web` both take, appended after argv[0..n); NULL-terminated */
+static int common_args(const opts_t *o, char **argv, int n) {
+  ADD("--resolver", o->resolver);
+  ADD("--ca-file", o->ca_file);
+  ADD("--outbox", o->outbox);
+  ADD("--collector", o->collector);
+  ADD("--probe-cc", o->cc);
+  ADD("--probe-asn", o->asn);
+  if (o->no_outbox && n + 1 < ARGV_CAP) argv[n++] = "--no-outbox";
+  if (o->no_locate && n + 1 < ARGV_CAP) argv[n++] = "--no-locate";
+  argv[n] = NULL;
+  return n;
+}
+
 static int job(void *arg, uint64_t run, int64_t wall_ns) {
   const opts_t *o = arg;
   char when[21], tbuf[32];
@@ -68,15 +82,7 @@ static int job(void *arg, uint64_t run, int64_t wall_ns) {
     ADD("--timeout", tbuf);
     ADD("--apps", o->apps);
     ADD("--targets", o->targets);
-    ADD("--resolver", o->resolver);
-    ADD("--ca-file", o->ca_file);
-    ADD("--outbox", o->outbox);
-    ADD("--collector", o->collector);
-    ADD("--probe-cc", o->cc);
-    ADD("--probe-asn", o->asn);
-    if (o->no_outbox) argv[n++] = "--no-outbox";
-    if (o->no_locate) argv[n++] = "--no-locate";
-    argv[n] = NULL;
+    n = common_args(o, argv, n);
     rc |= kp_cmd_probe(n, argv);
   }
   if (o->list) {
@@ -85,16 +91,8 @@ static int job(void *arg, uint64_t run, int64_t wall_ns) {
     argv[n++] = "web";
     ADD("--list", o->list);
     ADD("--helper", o->helper);
-    ADD("--resolver", o->resolver);
-    ADD("--ca-file", o->ca_file);
-    ADD("--outbox", o->outbox);
-    ADD("--collector", o->collector);
-    ADD("--probe-cc", o->cc);
-    ADD("--probe-asn", o->asn);
-    if (o->no_outbox) argv[n++] = "--no-outbox";
     if (o->lab) argv[n++] = "--lab";
-    if (o->no_locate) argv[n++] = "--no-locate";
-    argv[n] = NULL;
+    n = common_args(o, argv, n);
     rc |= kp_cmd_probe(n, argv);
   }
   fflush(stdout);

@@ -22,6 +22,7 @@
 #include "base/codec.h"
 #include "base/file.h"
 #include "outbox/outbox.h"
+#include "outbox/outbox_internal.h"
 
 static const char head_tag[] = "keepon-head-v1";
 #define HEAD_TAG_LEN (sizeof head_tag - 1)
@@ -45,23 +46,6 @@ void kp_outbox_head_sign(const uint8_t sk[64], const uint8_t pk[32], uint64_t se
   crypto_sign_detached(h->sig, NULL, m, sizeof m, sk);
 }
 
-static bool get_hex32(const kp_json_t *o, const char *k, uint8_t out[32]) {
-  const kp_json_t *v = kp_json_get(o, k);
-  return kp_json_is(v, KP_JSON_STRING) && kp_json_strlen(v) == 64 &&
-         kp_hex_decode(kp_json_str(v), 64, out, 32) == KP_OK;
-}
-
-static bool get_b64(const kp_json_t *o, const char *k, uint8_t *out, size_t want) {
-  const kp_json_t *v = kp_json_get(o, k);
-  if (!kp_json_is(v, KP_JSON_STRING) || kp_json_strlen(v) > 128) return false;
-  kp_buf_t b;
-  kp_buf_init(&b, 256);
-  bool ok = kp_base64_decode(kp_json_str(v), kp_json_strlen(v), &b) == KP_OK && b.len == want;
-  if (ok) memcpy(out, b.data, want);
-  kp_buf_free(&b);
-  return ok;
-}
-
 kp_status_t kp_outbox_head_parse(const void *line, size_t n, kp_outbox_head_t *h, const char **why) {
   memset(h, 0, sizeof *h);
   kp_json_doc_t *doc = NULL;
@@ -75,9 +59,9 @@ kp_status_t kp_outbox_head_parse(const void *line, size_t n, kp_outbox_head_t *h
   *why = NULL;
   if (!kp_json_is(o, KP_JSON_OBJECT) || !type || strcmp(type, "head") != 0) *why = "not a head checkpoint";
   else if (!kp_json_get_int(o, "seq", &seq) || seq < 0) *why = "missing or invalid seq";
-  else if (!get_hex32(o, "hash", h->hash)) *why = "missing or invalid head hash";
-  else if (!get_b64(o, "sig", h->sig, 64)) *why = "missing or invalid signature";
-  else if (!get_b64(o, "pubkey", h->pubkey, 32)) *why = "missing or invalid public key";
+  else if (!kp_outbox_field_hex32(o, "hash", h->hash)) *why = "missing or invalid head hash";
+  else if (!kp_outbox_field_b64(o, "sig", h->sig, 64)) *why = "missing or invalid signature";
+  else if (!kp_outbox_field_b64(o, "pubkey", h->pubkey, 32)) *why = "missing or invalid public key";
   else if (!kid || strlen(kid) != 32 || strspn(kid, "0123456789abcdef") != 32) *why = "missing or invalid key_id";
   if (!*why) {
     h->seq = (uint64_t)seq;

@@ -19,6 +19,7 @@
 
 #include "base/codec.h"
 #include "outbox/outbox.h"
+#include "outbox/outbox_internal.h"
 
 static const char altered_msg[] = "content hash does not match the measurement: the measurement was altered";
 #define KP_OUTBOX_WHY_ALTERED altered_msg
@@ -31,13 +32,13 @@ void kp_outbox_key_id(const uint8_t pk[32], char out[33]) {
   out[32] = 0;
 }
 
-static bool get_hex32(const kp_json_t *o, const char *k, uint8_t out[32]) {
+bool kp_outbox_field_hex32(const kp_json_t *o, const char *k, uint8_t out[32]) {
   const kp_json_t *v = kp_json_get(o, k);
   return kp_json_is(v, KP_JSON_STRING) && kp_json_strlen(v) == 64 &&
          kp_hex_decode(kp_json_str(v), 64, out, 32) == KP_OK;
 }
 
-static bool get_b64(const kp_json_t *o, const char *k, uint8_t *out, size_t want) {
+bool kp_outbox_field_b64(const kp_json_t *o, const char *k, uint8_t *out, size_t want) {
   const kp_json_t *v = kp_json_get(o, k);
   if (!kp_json_is(v, KP_JSON_STRING) || kp_json_strlen(v) > 128) return false;
   kp_buf_t b;
@@ -64,10 +65,10 @@ kp_status_t kp_outbox_rec_parse(const void *line, size_t n, kp_json_doc_t **docp
   *why = NULL;
   if (!kp_json_is(o, KP_JSON_OBJECT)) *why = "not a JSON object";
   else if (!kp_json_get_int(o, "seq", &seq) || seq < 1) *why = "missing or invalid seq";
-  else if (!get_hex32(o, "prev", rec->prev)) *why = "missing or invalid prev hash";
-  else if (!get_hex32(o, "hash", rec->hash)) *why = "missing or invalid content hash";
-  else if (!get_b64(o, "sig", rec->sig, 64)) *why = "missing or invalid signature";
-  else if (!get_b64(o, "pubkey", rec->pubkey, 32)) *why = "missing or invalid public key";
+  else if (!kp_outbox_field_hex32(o, "prev", rec->prev)) *why = "missing or invalid prev hash";
+  else if (!kp_outbox_field_hex32(o, "hash", rec->hash)) *why = "missing or invalid content hash";
+  else if (!kp_outbox_field_b64(o, "sig", rec->sig, 64)) *why = "missing or invalid signature";
+  else if (!kp_outbox_field_b64(o, "pubkey", rec->pubkey, 32)) *why = "missing or invalid public key";
   else if (!kid || strlen(kid) != 32 || strspn(kid, "0123456789abcdef") != 32) *why = "missing or invalid key_id";
   else if (!kp_json_is(msm, KP_JSON_STRING)) *why = "missing measurement";
   else if (!kp_utf8_valid((const uint8_t *)kp_json_str(msm), kp_json_strlen(msm)))

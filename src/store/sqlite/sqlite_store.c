@@ -199,17 +199,9 @@ static int chain_slot(sq_store_t *s, const kp_store_msm_t *r, char uid[96], kp_s
   return ret;
 }
 
-/* one keepon record: the measurement row once per content hash (the first signer's chain
- * columns kept there for compatibility), the chain row once per (key_id, seq) */
-static kp_status_t put_chain(sq_store_t *s, const kp_store_msm_t *r, kp_store_put_result_t *o) {
-  kp_status_t st;
-  int slot = chain_slot(s, r, o->uid, &st);
-  if (st != KP_OK) return st;
-  if (slot == 1) return KP_OK; /* this key's record is already here: a retry */
-  if (slot == -1) {
-    o->status = KP_ERR_EXISTS;
-    return KP_OK;
-  }
+/* one measurement row (INSERT of s->ins); the sqlite3_step result. A record without a key has
+ * no chain columns (seq NULL) */
+static int insert_row(sq_store_t *s, const kp_store_msm_t *r) {
   sqlite3_stmt *q = s->ins;
   sqlite3_reset(q);
   sqlite3_clear_bindings(q);
@@ -231,10 +223,27 @@ static kp_status_t put_chain(sq_store_t *s, const kp_store_msm_t *r, kp_store_pu
   bind_text(q, 16, r->pubkey);
   bind_text(q, 17, r->sig);
   bind_text(q, 18, r->prev_hash);
-  sqlite3_bind_int64(q, 19, r->seq);
+  if (r->key_id) sqlite3_bind_int64(q, 19, r->seq);
+  else sqlite3_bind_null(q, 19);
   sqlite3_bind_blob(q, 20, r->body, (int)r->body_len, SQLITE_STATIC);
   int rc = sqlite3_step(q);
   sqlite3_reset(q);
+  return rc;
+}
+
+/* one keepon record: the measurement row once per content hash (the first signer's chain
+ * columns kept there for compatibility), the chain row once per (key_id, seq) */
+static kp_status_t put_chain(sq_store_t *s, const kp_store_msm_t *r, kp_store_put_result_t *o) {
+  kp_status_t st;
+  int slot = chain_slot(s, r, o->uid, &st);
+  if (st != KP_OK) return st;
+  if (slot == 1) return KP_OK; /* this key's record is already here: a retry */
+  if (slot == -1) {
+    o->status = KP_ERR_EXISTS;
+    return KP_OK;
+  }
+  sqlite3_stmt *q;
+  int rc = insert_row(s, r);
   if (rc == SQLITE_DONE) snprintf(o->uid, sizeof o->uid, "%s", r->uid);
   else if ((rc & 0xff) != SQLITE_CONSTRAINT) return sqerr(s, "insert");
   else if (sq_find_hash(&s->base, r->content_hash, o->uid) != KP_OK) /* bytes stored before, any path */
@@ -271,32 +280,7 @@ static kp_status_t sq_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
       }
       continue;
     }
-    sqlite3_stmt *q = s->ins;
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    bind_text(q, 1, r->uid);
-    bind_text(q, 2, r->content_hash);
-    bind_text(q, 3, r->report_id);
-    bind_text(q, 4, r->probe_cc);
-    bind_text(q, 5, r->probe_asn);
-    bind_text(q, 6, r->test_name);
-    bind_text(q, 7, r->input);
-    bind_text(q, 8, r->domain);
-    sqlite3_bind_int64(q, 9, r->start_time);
-    sqlite3_bind_int64(q, 10, r->recv_time);
-    sqlite3_bind_int(q, 11, r->anomaly);
-    sqlite3_bind_int(q, 12, r->confirmed);
-    sqlite3_bind_int(q, 13, r->failure);
-    bind_text(q, 14, r->blocking_type ? r->blocking_type : "");
-    bind_text(q, 15, r->key_id);
-    bind_text(q, 16, r->pubkey);
-    bind_text(q, 17, r->sig);
-    bind_text(q, 18, r->prev_hash);
-    if (r->key_id) sqlite3_bind_int64(q, 19, r->seq);
-    else sqlite3_bind_null(q, 19);
-    sqlite3_bind_blob(q, 20, r->body, (int)r->body_len, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    sqlite3_reset(q);
+    int rc = insert_row(s, r);
     if (rc == SQLITE_DONE) {
       o->inserted = true;
       snprintf(o->uid, sizeof o->uid, "%s", r->uid);
