@@ -406,6 +406,37 @@ else
   echo "kz2022: no incidents to compare (detect missing or failed)" | tee "$out/check.txt"
 fi
 
+# ---------------------------------------------------------------- 5. evidence
+# The court file of the nationwide cut: `keepon evidence bundle` from the collector's store (the
+# signed, chained measurements the outbox uploaded, the signal points, custody), time-stamped by
+# a local RFC 3161 TSA made here with `openssl ts` (lab/evidence; a real file uses a public TSA),
+# then checked offline with `keepon verify bundle`.
+bundle=
+if [ -n "$serve_pid" ] && [ -s "$out/incidents.json" ] && have evidence && command -v openssl >/dev/null &&
+   command -v python3 >/dev/null; then
+  inc=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d=d if isinstance(d,list) else [d]
+print(next((i["id"] for i in d if "shutdown" in i.get("type","")), ""))' "$out/incidents.json" 2>/dev/null)
+  . "$labdir/evidence/tsa.sh"
+  if [ -n "$inc" ] && tsa_make "$out/tsa" "keepon demo" 2>>"$logs/evidence.log"; then
+    rm -f "$out/tsa.port"
+    python3 "$labdir/evidence/tsa_server.py" "$out/tsa/tsa.cnf" "$out/tsa.port" 2>>"$logs/evidence.log" &
+    tsa_pid=$!
+    pids+=("$tsa_pid")
+    for _ in $(seq 100); do [ -s "$out/tsa.port" ] && break; sleep 0.1; done
+    if [ -s "$out/tsa.port" ] &&
+       "$K" evidence bundle "$inc" --incidents "$out/incidents.json" --db "$out/keepon.db" --collector "demo collector" \
+         --tsa "http://127.0.0.1:$(cat "$out/tsa.port")/tsr" --tsa-ca "$out/tsa/ca.pem" \
+         -o "$out/evidence-$inc.tar" >>"$logs/evidence.log" 2>&1 &&
+       "$K" verify bundle "$out/evidence-$inc.tar" --tsa-ca "$out/tsa/ca.pem" >"$out/evidence-verify.txt" 2>&1; then
+      bundle=$out/evidence-$inc.tar
+      say "evidence: $inc bundled and verified offline ($(tail -1 "$out/evidence-verify.txt"))"
+    else
+      say "WARN evidence bundle of $inc failed (see $logs/evidence.log, $out/evidence-verify.txt)"
+    fi
+    kill "$tsa_pid" 2>/dev/null || true; wait "$tsa_pid" 2>/dev/null || true
+  fi
+fi
+
 echo
 echo "kz2022: done in $(echo "$(date +%s.%N) - $t_begin" | bc | cut -d. -f1) s"
 echo "  truth (what was injected): $out/truth.json"
@@ -413,6 +444,7 @@ echo "  truth (what was injected): $out/truth.json"
 [ -e "$out/report.md" ] && echo "             $out/report.md"
 [ -e "$out/incidents.json" ] && echo "  incidents: $out/incidents.json (STOP CSV: incidents.stop.csv, CODF: incidents.codf.json)"
 [ -e "$out/check.txt" ] && echo "  check:     $out/check.txt  ($(grep -E '^(MATCH|MISMATCH)' "$out/check.txt" | head -1))"
+[ -n "$bundle" ] && echo "  evidence:  $bundle (check it offline: keepon verify bundle $bundle)"
 if [ -n "$serve_pid" ]; then
   if [ "$keep" = 1 ]; then echo "  dashboard: http://127.0.0.1:$port/  (serve pid $serve_pid; stop it with: kill $serve_pid)"
   else

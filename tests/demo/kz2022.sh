@@ -67,6 +67,21 @@ grep -q '^MATCH' "$out/check.txt" || fail "check reports a mismatch"
 ! grep -q ' WARN ' "$tmp/demo.log" || fail "the demo warned: $(grep ' WARN ' "$tmp/demo.log" | head -3)"
 grep -q 'signal batches (0 failed)' "$tmp/demo.log" || fail "not every signal batch reached serve"
 [ -s "$out/report.html" ] && grep -q KZ "$out/report.html" || fail "no report naming KZ"
+# the court file of the cut: bundled, verified offline, and refused once one byte of a record changes
+b=$(ls "$out"/evidence-KZ-net-*.tar 2>/dev/null | head -1)
+[ -n "$b" ] || fail "no evidence bundle of the nationwide cut"
+"$bin" verify bundle "$b" >"$tmp/vb.txt" 2>&1 || fail "the demo's bundle does not verify: $(tail -3 "$tmp/vb.txt")"
+python3 - "$b" "$tmp/altered.tar" <<'PY' || fail "no signed record in the bundle to alter"
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+k = b'probe_cc\\":\\"KZ'  # inside a record line the measurement is an escaped JSON string
+i = d.find(k)
+if i < 0: sys.exit(1)
+d[i + len(k) - 2] = ord("Q")  # KZ -> QZ inside one signed measurement
+open(sys.argv[2], "wb").write(d)
+PY
+if "$bin" verify bundle "$tmp/altered.tar" >"$tmp/vb2.txt" 2>&1; then fail "a bundle with one altered byte verifies"; fi
+echo "ok   evidence bundle $(basename "$b"): verifies offline; one altered byte is refused"
 left=$(ip netns list | grep -c "^$P" || true)
 [ "$left" = 0 ] || fail "$left namespaces of $P left behind"
 cat "$out/check.txt"

@@ -21,11 +21,11 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok   $*"; }
 export KEEPON_DATA=$SRC/data
-. "$SRC/tests/evidence/tsa.sh"
+. "$SRC/lab/evidence/tsa.sh"
 
 tsa_make "$T/tsa" "keepon-test" || fail "making the test TSA"
 tsa_make "$T/other" "other" || fail "making a second TSA"
-python3 "$SRC/tests/evidence/tsa_server.py" "$T/tsa/tsa.cnf" "$T/tsa.port" 2> "$T/tsa.log" &
+python3 "$SRC/lab/evidence/tsa_server.py" "$T/tsa/tsa.cnf" "$T/tsa.port" 2> "$T/tsa.log" &
 TSA=$!
 for _ in $(seq 300); do [ -s "$T/tsa.port" ] && break; sleep 0.1; done # python under load starts slowly
 [ -s "$T/tsa.port" ] || fail "TSA did not start: $(cat "$T/tsa.log")"

@@ -1,5 +1,5 @@
 # tsa.sh: make a test TSA (root CA + time-stamping certificate + `openssl ts` config) in $1.
-# Sourced by the evidence tests. tsa_make DIR NAME -> DIR/ca.pem, DIR/tsa.cnf
+# Sourced by the evidence tests and the demo (lab/demo/kz2022.sh). tsa_make DIR NAME -> DIR/ca.pem, DIR/tsa.cnf
 tsa_make() {
   local d=$1 name=$2
   mkdir -p "$d"
