@@ -174,14 +174,28 @@
     if (ymax >= 20) return String(Math.round(v));
     return String(Math.round(v * 100) / 100);
   }
-  function drawPlot(series, incs, from, until, node) {
+  /* what each plot's y axis counts (docs/formats.md); probe-* values are failures per 1000
+     measurements of the bin, drawn as a percentage */
+  function unitOf(ds) {
+    if (ds === 'ping-slash24') return { label: '/24 address blocks answering ping (count)', scale: 1, ymax: 0 };
+    if (ds === 'bgp') return { label: '/24 address blocks visible in BGP (count)', scale: 1, ymax: 0 };
+    if (ds === 'bgp-updates') return { label: 'BGP updates per bin (announcements + withdrawals)', scale: 1, ymax: 0 };
+    if (ds.startsWith('probe-')) return { label: 'failed measurements (% of the bin\'s measurements)', scale: 0.1, ymax: 100 };
+    return { label: 'value as reported by the source (no unit given)', scale: 1, ymax: 0 };
+  }
+  function drawPlot(series0, incs, from, until, node) {
+    const unit = unitOf(series0.datasource);
+    const series = Object.assign({}, series0, {
+      points: series0.points.map((p) => [p[0], p[1] === null || !isFinite(p[1]) ? p[1] : p[1] * unit.scale]) });
     const box = el('div', { class: 'plot', 'data-datasource': series.datasource });
-    box.appendChild(el('div', { class: 'title' }, series.datasource));
+    const title = el('div', { class: 'title' }, series.datasource);
+    title.appendChild(el('span', { class: 'unit' }, ' \u00b7 ' + unit.label));
+    box.appendChild(title);
     const W = Math.max(600, Math.floor(($('plots').clientWidth || 900) - 10)), H = 150;
     const L = 48, R = 8, T = 8, B = 20;
     const pts = series.points.filter((p) => p[1] !== null && isFinite(p[1]));
-    let ymax = 0;
-    for (const p of pts) ymax = Math.max(ymax, p[1]);
+    let ymax = unit.ymax;
+    if (!ymax) for (const p of pts) ymax = Math.max(ymax, p[1]);
     if (ymax <= 0) ymax = 1;
     const span = Math.max(1, until - from);
     const x = (t) => L + ((t - from) / span) * (W - L - R);
@@ -220,7 +234,7 @@
     const ticks = 6;
     for (let k = 0; k <= ticks; k++) {
       const t = from + (span * k) / ticks;
-      svg.appendChild(el('svg:text', { x: x(t), y: H - 5, 'text-anchor': k === 0 ? 'start' : k === ticks ? 'end' : 'middle' }, fmtTime(t).slice(5)));
+      svg.appendChild(el('svg:text', { x: x(t), y: H - 5, 'text-anchor': k === 0 ? 'start' : k === ticks ? 'end' : 'middle' }, fmtTime(t).slice(5) + (k === ticks ? ' UTC' : '')));
     }
     /* the line breaks at null values (no data is not zero) */
     let d = '', pen = false;

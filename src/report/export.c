@@ -40,6 +40,8 @@ const char *kp_country_name(const char *cc) {
   return cc ? cc : "";
 }
 
+const char *kp_rep_country_at(size_t i) { return i < sizeof countries / sizeof *countries ? countries[i].cc : NULL; }
+
 static const char *const stop_cols[] = {
     "start_date_type", "start_date", "end_date", "duration", "shutdown_status", "country", "geo_scope",
     "area_name", "shutdown_type", "affected_network", "shutdown_extent", "ordered_by", "decision_maker",

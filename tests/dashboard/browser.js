@@ -63,6 +63,16 @@ async function waitFor(page, pred, arg, timeout = 15000) {
     ok(cc + ': ' + plots.length + ' plots (' + plots.map((p) => p.ds + ':' + p.n).join(', ') + ')');
     if (!plots.some((p) => p.shaded > 0)) fail('no incident shaded on any plot');
     ok('incidents shaded: ' + plots.reduce((a, p) => a + p.shaded, 0) + ' rects');
+    /* every plot says what its y axis counts; probe plots are percentages (top tick 100) */
+    const units = await page.$$eval('#plots .plot', (l) => l.map((b) => ({ ds: b.dataset.datasource,
+      unit: (b.querySelector('.title .unit') || { textContent: '' }).textContent,
+      top: Math.max(...[...b.querySelectorAll('svg text')].map((t) => Number(t.textContent)).filter((v) => isFinite(v))) })));
+    for (const u of units) {
+      if (!/\(count\)|%|per bin|no unit/.test(u.unit)) fail('plot ' + u.ds + ' states no unit: ' + JSON.stringify(u));
+      if (u.ds === 'ping-slash24' && !/\/24/.test(u.unit)) fail('ping plot does not say it counts /24 blocks');
+      if (u.ds.startsWith('probe-') && u.top !== 100) fail('probe plot ' + u.ds + ' not on a 0-100 % axis: ' + u.top);
+    }
+    ok('plot units: ' + units.map((u) => u.ds + ' [' + u.unit.replace(/^ \u00b7 /, '') + ']').join(', '));
     const rows = await page.$$eval('#incidents tbody tr', (l) => l.map((r) => r.textContent));
     if (!rows.length || /No incidents/.test(rows[0])) fail('incident list empty');
     ok('incident list: ' + rows.length + ' rows');

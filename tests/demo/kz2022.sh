@@ -63,6 +63,9 @@ grep -q '^ok   active probing dropped' "$out/check.txt" || fail "active probing 
 grep -q '^MATCH' "$out/check.txt" || fail "check reports a mismatch"
 [ "$rc" = 0 ] || fail "keepon demo exited $rc"
 [ -s "$out/report.html" ] && grep -q KZ "$out/report.html" || fail "no report naming KZ"
+for l in en ru kk; do [ -s "$out/report.$l.md" ] && [ -s "$out/report.$l-01.svg" ] || fail "no $l report with its plots"; done
+grep -q '^# Отчёт об отключении интернета: Казахстан' "$out/report.ru.md" && grep -q '^# Интернетті өшіру туралы есеп: Қазақстан' "$out/report.kk.md" \
+  && grep -q 'UTC+6)' "$out/report.kk.md" || fail "the ru/kk reports lack their title or Almaty time"
 left=$(ip netns list | grep -c "^$P" || true)
 [ "$left" = 0 ] || fail "$left namespaces of $P left behind"
 cat "$out/check.txt"
