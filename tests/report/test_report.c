@@ -396,10 +396,39 @@ KP_TEST(stop_codf_json_exports) {
   size_t events = 0;
   for (size_t i = 0; i < kp_incset_count(f.is); i++) events += kp_incset_at(f.is, i)->nevents;
   KP_ASSERT_EQ(kp_json_len(kp_json_root(doc)), events);
-  const kp_json_t *r0 = kp_json_at(kp_json_root(doc), 0);
-  static const char *const keys[] = {"location", "start", "duration", "uncertainty", "status", "fraction",
-                                     "score", "location_name", "overlaps_window"};
-  for (size_t k = 0; k < 9; k++) KP_ASSERT_MSG(kp_json_get(r0, keys[k]), "codf key %s", keys[k]);
+  /* IODA's format=codf, from its definition: ioda-api src/Entity/OutagesEventNormalizer.php
+   * (InetIntel/ioda-api) writes exactly these keys in this order, uncertainty null, status 0 */
+  static const char *const keys[] = {"location", "start", "duration", "uncertainty", "method", "datasource",
+                                     "status", "fraction", "score", "location_name", "overlaps_window"};
+  size_t asn = 0, probe = 0, ping = 0;
+  for (size_t i = 0; i < kp_json_len(kp_json_root(doc)); i++) {
+    const kp_json_t *r = kp_json_at(kp_json_root(doc), i);
+    KP_ASSERT_EQ(kp_json_len(r), 11);
+    for (size_t k = 0; k < 11; k++) KP_ASSERT_MSG(!strcmp(kp_json_key_at(r, k), keys[k]), "codf key %zu is %s, not %s", k, kp_json_key_at(r, k), keys[k]);
+    KP_ASSERT(kp_json_is(kp_json_get(r, "uncertainty"), KP_JSON_NULL));
+    int64_t v;
+    KP_ASSERT(kp_json_get_int(r, "status", &v) && v == 0);
+    const char *loc = kp_json_get_str(r, "location"), *ds = kp_json_get_str(r, "datasource");
+    const char *m = kp_json_get_str(r, "method");
+    KP_ASSERT(loc && strchr(loc, '/') && ds && m);
+    if (!strncmp(loc, "asn/", 4)) { /* IODA's asn codes are bare numbers; its default name is AS<n> */
+      asn++;
+      KP_ASSERT_STREQ(loc, "asn/9198");
+      KP_ASSERT_STREQ(kp_json_get_str(r, "location_name"), "AS9198");
+    }
+    if (!strncmp(ds, "probe-", 6)) { /* a failure rate says nothing of the share of the location out */
+      probe++;
+      KP_ASSERT(kp_json_is(kp_json_get(r, "fraction"), KP_JSON_NULL));
+      KP_ASSERT_STREQ(m, "cusum");
+    }
+    if (!strcmp(ds, "ping-slash24") && !strcmp(m, "median")) { /* IODA's median rule, IODA's name */
+      ping++;
+      double fr = kp_json_num(kp_json_get(r, "fraction"));
+      KP_ASSERT(kp_json_is(kp_json_get(r, "fraction"), KP_JSON_NUMBER) && fr > 0.9 && fr <= 1.0);
+    }
+    KP_ASSERT(strcmp(m, "ioda")); /* keepon's detector name never leaks into IODA's vocabulary */
+  }
+  KP_ASSERT(asn >= 1 && probe >= 3 && ping >= 1);
   kp_json_doc_free(doc);
   golden("kz_codf.json", &b);
   /* a window that excludes everything selects nothing */
