@@ -88,6 +88,15 @@
   X(UNIT_BGP_UPDATES, "unit.bgp-updates")                                                                       \
   X(UNIT_PROBE, "unit.probe")                                                                                   \
   X(UNIT_OTHER, "unit.other")                                                                                   \
+  X(SEC_WARNING, "section.warning")                                                                             \
+  X(RISK_LEVEL, "risk.level")                                                                                   \
+  X(RISK_ITEM, "risk.item")                                                                                     \
+  X(RISK_FOLLOWED, "risk.followed")                                                                             \
+  X(RISK_OPEN, "risk.open")                                                                                     \
+  X(RISK_NONE, "risk.none")                                                                                     \
+  X(PRE_APPS, "precursor.apps")                                                                                 \
+  X(PRE_THROTTLING, "precursor.throttling")                                                                     \
+  X(PRE_DNS, "precursor.dns")                                                                                   \
   X(FOOTER, "footer")
 
 typedef enum kp_msg {

@@ -507,6 +507,51 @@ static void evidence(rep_t *r, const kp_incident_t *const *sel, size_t n) {
   }
 }
 
+/* Early warning (detect/risk.c): "shutdown risk" alerts of the country in the window, each
+ * naming its precursors and the national cut that followed, if one did. Assessed over the
+ * whole incident set, so "no outage yet" and "new DNS tampering" see before the window. */
+static void warnings(rep_t *r, const kp_incset_t *is) {
+  kp_risk_params_t p;
+  kp_risk_params_default(&p);
+  kp_risk_list_t l = {0};
+  size_t shown = 0;
+  if (kp_risk_assess(&p, is, &l) == KP_OK) {
+    if (!r->md) kp_buf_puts(r->out, "<ul>\n");
+    for (size_t i = 0; i < l.n; i++) {
+      const kp_risk_t *k = &l.v[i];
+      if ((r->o->cc && strcmp(r->o->cc, k->cc)) || (r->o->from && k->end <= r->o->from) ||
+          (r->o->until && k->start >= r->o->until))
+        continue;
+      char a[96], b[96], what[512] = "", first[256] = "", one[256], lead[64];
+      tpair(r, k->start, a, sizeof a);
+      tpair(r, k->end, b, sizeof b);
+      for (unsigned bit = KP_PRE_APPS; bit <= KP_PRE_DNS; bit <<= 1) {
+        if (!(k->precursors & bit)) continue;
+        if (bit == KP_PRE_APPS) FMT(r, one, PRE_APPS, k->services);
+        else snprintf(one, sizeof one, "%s", bit == KP_PRE_THROTTLING ? M(r, PRE_THROTTLING) : M(r, PRE_DNS));
+        if (bit == (unsigned)k->first) snprintf(first, sizeof first, "%s", one);
+        size_t n = strlen(what);
+        snprintf(what + n, sizeof what - n, "%s%s", n ? "; " : "", one);
+      }
+      kp_buf_puts(r->out, r->md ? "- **" : "<li><b>");
+      txt(r, M(r, RISK_LEVEL));
+      kp_buf_puts(r->out, r->md ? "** " : "</b> ");
+      MSG(r, RISK_ITEM, a, b, what, first, k->incidents);
+      if (k->outage[0]) {
+        dur(r, k->lead_s, lead, sizeof lead);
+        MSG(r, RISK_FOLLOWED, lead, k->outage);
+      } else {
+        txt(r, M(r, RISK_OPEN));
+      }
+      kp_buf_puts(r->out, r->md ? "\n" : "</li>\n");
+      shown++;
+    }
+    if (!r->md) kp_buf_puts(r->out, "</ul>\n");
+  }
+  if (!shown) para(r, M(r, RISK_NONE));
+  kp_risks_free(&l);
+}
+
 static const char css[] =
     "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
     "h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;margin-top:2em}"
@@ -590,6 +635,8 @@ kp_status_t kp_report_render_files(const kp_report_opts_t *o, const kp_sigset_t 
   if (n && !r.md) kp_buf_puts(out, "<ul>\n");
   for (size_t i = 0; i < n; i++) sentence(&r, sel[i]);
   if (n && !r.md) kp_buf_puts(out, "</ul>\n");
+  h2(&r, "warning", M(&r, SEC_WARNING));
+  warnings(&r, is);
   h2(&r, "timeline", M(&r, SEC_TIMELINE));
   if (n) {
     kp_buf_t svg;

@@ -203,6 +203,12 @@ KP_TEST(markdown_snapshot_and_structure) {
   /* local time beside UTC: Almaty was UTC+6 in 2022 */
   KP_ASSERT(strstr(m, "2022-01-05 11:00 UTC (2022-01-05 17:00 UTC+6)"));
   KP_ASSERT(strstr(m, "Asia/Almaty (UTC+6)"));
+  /* early warning: the apps block of Jan 4 is a shutdown risk, and the cut followed 21 h later */
+  const char *w = strstr(m, "## Early warning\n\n- **Shutdown risk** from 2022-01-04 14:00 UTC (2022-01-04 20:00 UTC+6)");
+  KP_ASSERT(w && w < strstr(m, "## Timeline"));
+  KP_ASSERT(strstr(w, "messaging apps blocked (signal, telegram, whatsapp); new DNS tampering. First precursor: "
+                      "messaging apps blocked (signal, telegram, whatsapp). Incidents: KZ-svc-20220104T1400Z. "
+                      "A national shutdown followed 21h 0m after the first precursor (KZ-net-20220105T1100Z)."));
   golden("kz.md", &b);
   /* kp_report_render (no file list) links nothing rather than a file nobody writes */
   kp_buf_t b2;
@@ -264,6 +270,7 @@ KP_TEST(reports_in_russian_and_kazakh) {
     const char *m = kp_buf_str(&b);
     KP_ASSERT_MSG(strncmp(m, want[k].title, strlen(want[k].title)) == 0, "%s title", kp_lang_code(want[k].l));
     KP_ASSERT(strstr(m, want[k].section));
+    KP_ASSERT(strstr(m, want[k].l == KP_LANG_RU ? "**Риск отключения** с 2022-01-04 14:00 UTC" : "**Өшіру қаупі** 2022-01-04 14:00 UTC"));
     for (size_t i = 0; i < kp_incset_count(f.is); i++) KP_ASSERT(strstr(m, kp_incset_at(f.is, i)->id));
     KP_ASSERT(strstr(m, "2022-01-05 11:00 UTC (2022-01-05 17:00 UTC+6)"));
     KP_ASSERT(strstr(m, "2022-01-09 06:00 UTC (2022-01-09 12:00 UTC+6)")); /* a curfew window */
