@@ -89,6 +89,14 @@
         .filter((w) => w.start !== null),
     };
     inc.blocking = inc.apps.length > 0 || /service|throttl|block/.test(inc.kind);
+    /* an early-warning alert (keepon detect --risk): say which precursors fired, first one first */
+    inc.risk = i.level === 'shutdown risk';
+    if (inc.risk) {
+      const pre = names(i.precursors);
+      inc.kind = 'shutdown risk: ' + pre.join(', ') + (i.first ? ' (first: ' + i.first + ')' : '') +
+        (i.followed_by ? '; followed by ' + i.followed_by : '');
+      inc.blocking = true; /* shaded on the probe plots, where its precursors show */
+    }
     return inc;
   }
 
@@ -322,7 +330,7 @@
       return;
     }
     for (const i of incs.slice().sort((a, b) => (a.start ?? 0) - (b.start ?? 0))) {
-      const tr = el('tr', { class: i.blocking ? 'blocking' : 'outage' });
+      const tr = el('tr', { class: i.risk ? 'risk' : i.blocking ? 'blocking' : 'outage' });
       const cells = [fmtTime(i.start), fmtTime(i.end), i.end !== null && i.start !== null ? fmtDur(i.end - i.start) : '',
         [i.entity_code].concat(i.regions, i.asns).filter(Boolean).join(', '), i.kind + (i.windows.length > 1 ? ' (' + i.windows.length + ' windows)' : ''), i.signals.join(', '), i.apps.join(', '), i.techniques.join(', ')];
       for (const c of cells) tr.appendChild(el('td', {}, c));

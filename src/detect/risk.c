@@ -23,9 +23,11 @@
  *   quiet --precursor, no national outage in lookback--> RISK --national outage starts--> followed
  *                                                         |--precursors end, gap passes--> ended
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/json.h"
 #include "detect/detect.h"
@@ -172,21 +174,48 @@ void kp_risks_free(kp_risk_list_t *l) {
   l->n = 0;
 }
 
+static void utc(int64_t t, bool compact, char *out, size_t cap) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!gmtime_r(&tt, &tm) || !strftime(out, cap, compact ? "%Y%m%dT%H%MZ" : "%Y-%m-%dT%H:%M:%SZ", &tm)) out[0] = 0;
+}
+
 void kp_risk_json(const kp_risk_t *r, void *jwp) {
   kp_jw_t *w = jwp;
+  char stamp[24], id[48], a[32], b[32];
+  utc(r->start, true, stamp, sizeof stamp);
+  utc(r->start, false, a, sizeof a);
+  utc(r->end, false, b, sizeof b);
+  snprintf(id, sizeof id, "%s-risk-%s", r->cc, stamp); /* like incident ids: <CC>-<kind>-<start> */
   kp_jw_obj_begin(w);
+  /* the fields of detect's incident record where they mean the same (id, type, cc, start,
+   * end, services), so incident lists and the dashboard can carry alerts beside incidents */
+  kp_jw_kstr(w, "id", id);
+  kp_jw_kstr(w, "type", "shutdown risk");
   kp_jw_kstr(w, "level", "shutdown risk");
   kp_jw_kstr(w, "cc", r->cc);
+  kp_jw_kstr(w, "start", a);
+  kp_jw_kstr(w, "end", b);
   kp_jw_kint(w, "start_ts", r->start);
   kp_jw_kint(w, "end_ts", r->end);
   kp_jw_key(w, "precursors");
   kp_jw_arr_begin(w);
-  for (unsigned b = 1; b <= KP_PRE_DNS; b <<= 1)
-    if (r->precursors & b) kp_jw_str(w, kp_precursor_name((kp_precursor_t)b));
+  for (unsigned bit = 1; bit <= KP_PRE_DNS; bit <<= 1)
+    if (r->precursors & bit) kp_jw_str(w, kp_precursor_name((kp_precursor_t)bit));
   kp_jw_arr_end(w);
   kp_jw_kstr(w, "first", kp_precursor_name(r->first));
-  kp_jw_kstr(w, "services", r->services);
-  kp_jw_kstr(w, "incidents", r->incidents);
+  static const struct { const char *key; size_t off; } lists[] = {{"services", offsetof(kp_risk_t, services)},
+                                                                  {"incidents", offsetof(kp_risk_t, incidents)}};
+  for (size_t l = 0; l < 2; l++) { /* ", "-separated -> array */
+    kp_jw_key(w, lists[l].key);
+    kp_jw_arr_begin(w);
+    for (const char *p = (const char *)r + lists[l].off, *q; *p; p = *q ? q + 2 : q) {
+      q = strstr(p, ", ");
+      if (!q) q = p + strlen(p);
+      kp_jw_strn(w, p, (size_t)(q - p));
+    }
+    kp_jw_arr_end(w);
+  }
   kp_jw_key(w, "followed_by");
   if (r->outage[0]) kp_jw_str(w, r->outage);
   else kp_jw_null(w);

@@ -8,6 +8,7 @@
  *   kp_export_stop     the incident list as Access Now STOP columns (CSV)
  *   kp_export_codf     Common Outage Data Format records (JSON array, one per event)
  *   kp_export_json     detect's incident JSON, filtered like the others
+ *   kp_export_risk     early-warning ("shutdown risk") alerts as JSON
  *
  * Languages: every user-visible message comes from data/i18n/<lang>.tsv
  * (compiled in; i18n.c); dates are printed in UTC and, where the country's zone
@@ -73,6 +74,8 @@ kp_status_t kp_report_render(const kp_report_opts_t *o, const kp_sigset_t *s, co
 kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out);
 kp_status_t kp_export_codf(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out);
 kp_status_t kp_export_json(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out);
+/** The "shutdown risk" alerts (detect/risk.c) of the selection, a JSON array. */
+kp_status_t kp_export_risk(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out);
 
 /** One series as an SVG line plot over [from, until) with @p shade windows filled. */
 kp_status_t kp_report_svg(const kp_series_t *se, int64_t from, int64_t until, const kp_window_t *shade,

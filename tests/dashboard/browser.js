@@ -76,6 +76,12 @@ async function waitFor(page, pred, arg, timeout = 15000) {
     const rows = await page.$$eval('#incidents tbody tr', (l) => l.map((r) => r.textContent));
     if (!rows.length || /No incidents/.test(rows[0])) fail('incident list empty');
     ok('incident list: ' + rows.length + ' rows');
+    /* the early warning is listed as such and names its precursors and the first one */
+    const risk = await page.$$eval('#incidents tbody tr.risk', (l) => l.map((r) => r.textContent));
+    if (risk.length !== 1 || !/shutdown risk/.test(risk[0]) || !/messaging apps blocked/.test(risk[0]) ||
+        !/new DNS tampering/.test(risk[0]) || !/first: messaging apps blocked/.test(risk[0]))
+      fail('shutdown risk row: ' + JSON.stringify(risk));
+    ok('early warning row: ' + risk[0]);
     const cells = await page.$$eval('#matrix td.cell', (l) => l.map((c) => ({ rate: c.dataset.rate, t: c.dataset.tech || '' })));
     if (!cells.some((c) => c.rate !== undefined)) fail('blocking matrix has no data cell');
     if (!cells.some((c) => c.t.length > 0)) fail('blocking matrix names no technique');

@@ -119,6 +119,8 @@ KP_TEST(kazakhstan_apps_blocked_a_day_before_the_cut) {
   KP_ASSERT(strstr(j, "\"precursors\":[\"messaging apps blocked\",\"new DNS tampering\"]"));
   KP_ASSERT(strstr(j, "\"first\":\"messaging apps blocked\""));
   KP_ASSERT(strstr(j, "\"followed_by\":\"KZ-net-"));
+  KP_ASSERT(strstr(j, "\"services\":[\"signal\",\"telegram\",\"whatsapp\"]"));
+  KP_ASSERT(!strncmp(j, "{\"id\":\"KZ-risk-20220104T1400Z\",\"type\":\"shutdown risk\",", 52));
   kp_buf_free(&b);
   end(&w);
 }
