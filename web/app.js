@@ -107,6 +107,14 @@
         .filter((w) => w.start !== null),
     };
     inc.blocking = inc.apps.length > 0 || /service|throttl|block/.test(inc.kind);
+    /* an early-warning alert (keepon detect --risk): say which precursors fired, first one first */
+    inc.risk = i.level === 'shutdown risk';
+    if (inc.risk) {
+      const pre = names(i.precursors);
+      inc.kind = 'shutdown risk: ' + pre.join(', ') + (i.first ? ' (first: ' + i.first + ')' : '') +
+        (i.followed_by ? '; followed by ' + i.followed_by : '');
+      inc.blocking = true; /* shaded on the probe plots, where its precursors show */
+    }
     return inc;
   }
 
@@ -192,14 +200,28 @@
     if (ymax >= 20) return String(Math.round(v));
     return String(Math.round(v * 100) / 100);
   }
-  function drawPlot(series, incs, from, until, node) {
+  /* what each plot's y axis counts (docs/formats.md); probe-* values are failures per 1000
+     measurements of the bin, drawn as a percentage */
+  function unitOf(ds) {
+    if (ds === 'ping-slash24') return { label: '/24 address blocks answering ping (count)', scale: 1, ymax: 0 };
+    if (ds === 'bgp') return { label: '/24 address blocks visible in BGP (count)', scale: 1, ymax: 0 };
+    if (ds === 'bgp-updates') return { label: 'BGP updates per bin (announcements + withdrawals)', scale: 1, ymax: 0 };
+    if (ds.startsWith('probe-')) return { label: 'failed measurements (% of the bin\'s measurements)', scale: 0.1, ymax: 100 };
+    return { label: 'value as reported by the source (no unit given)', scale: 1, ymax: 0 };
+  }
+  function drawPlot(series0, incs, from, until, node) {
+    const unit = unitOf(series0.datasource);
+    const series = Object.assign({}, series0, {
+      points: series0.points.map((p) => [p[0], p[1] === null || !isFinite(p[1]) ? p[1] : p[1] * unit.scale]) });
     const box = el('div', { class: 'plot', 'data-datasource': series.datasource });
-    box.appendChild(el('div', { class: 'title' }, series.datasource));
+    const title = el('div', { class: 'title' }, series.datasource);
+    title.appendChild(el('span', { class: 'unit' }, ' \u00b7 ' + unit.label));
+    box.appendChild(title);
     const W = Math.max(600, Math.floor(($('plots').clientWidth || 900) - 10)), H = 150;
     const L = 48, R = 8, T = 8, B = 20;
     const pts = series.points.filter((p) => p[1] !== null && isFinite(p[1]));
-    let ymax = 0;
-    for (const p of pts) ymax = Math.max(ymax, p[1]);
+    let ymax = unit.ymax;
+    if (!ymax) for (const p of pts) ymax = Math.max(ymax, p[1]);
     if (ymax <= 0) ymax = 1;
     const span = Math.max(1, until - from);
     const x = (t) => L + ((t - from) / span) * (W - L - R);
@@ -238,7 +260,7 @@
     const ticks = 6;
     for (let k = 0; k <= ticks; k++) {
       const t = from + (span * k) / ticks;
-      svg.appendChild(el('svg:text', { x: x(t), y: H - 5, 'text-anchor': k === 0 ? 'start' : k === ticks ? 'end' : 'middle' }, fmtTime(t).slice(5)));
+      svg.appendChild(el('svg:text', { x: x(t), y: H - 5, 'text-anchor': k === 0 ? 'start' : k === ticks ? 'end' : 'middle' }, fmtTime(t).slice(5) + (k === ticks ? ' UTC' : '')));
     }
     /* the line breaks at null values (no data is not zero) */
     let d = '', pen = false;
@@ -326,7 +348,7 @@
       return;
     }
     for (const i of incs.slice().sort((a, b) => (a.start ?? 0) - (b.start ?? 0))) {
-      const tr = el('tr', { class: i.blocking ? 'blocking' : 'outage' });
+      const tr = el('tr', { class: i.risk ? 'risk' : i.blocking ? 'blocking' : 'outage' });
       const cells = [fmtTime(i.start), fmtTime(i.end), i.end !== null && i.start !== null ? fmtDur(i.end - i.start) : '',
         [i.entity_code].concat(i.regions, i.asns).filter(Boolean).join(', '), i.kind + (i.windows.length > 1 ? ' (' + i.windows.length + ' windows)' : ''), i.signals.join(', '), i.apps.join(', '), i.techniques.join(', ')];
       for (const c of cells) tr.appendChild(el('td', {}, c));

@@ -349,6 +349,9 @@ if have detect; then
       -o "$out/report.html" 2>"$logs/report.log" || say "WARN report failed (see $logs/report.log)"
     "$K" report --cc KZ --format md -s "$sim/signals.jsonl" -m "$sim/measurements.jsonl" --probe-step "${probe_step}s" \
       -o "$out/report.md" 2>>"$logs/report.log" || true
+    # the same report in English, Russian and Kazakh: report.{en,ru,kk}.md, their plots beside them
+    "$K" report --cc KZ --format md --lang all -s "$sim/signals.jsonl" -m "$sim/measurements.jsonl" \
+      --probe-step "${probe_step}s" -o "$out/report.md" 2>>"$logs/report.log" || say "WARN report --lang all failed"
   else
     skip report "keepon report is not built yet"
   fi
@@ -442,6 +445,7 @@ echo "kz2022: done in $(echo "$(date +%s.%N) - $t_begin" | bc | cut -d. -f1) s"
 echo "  truth (what was injected): $out/truth.json"
 [ -e "$out/report.html" ] && echo "  report:    $out/report.html"
 [ -e "$out/report.md" ] && echo "             $out/report.md"
+[ -e "$out/report.ru.md" ] && echo "             $out/report.{en,ru,kk}.md"
 [ -e "$out/incidents.json" ] && echo "  incidents: $out/incidents.json (STOP CSV: incidents.stop.csv, CODF: incidents.codf.json)"
 [ -e "$out/check.txt" ] && echo "  check:     $out/check.txt  ($(grep -E '^(MATCH|MISMATCH)' "$out/check.txt" | head -1))"
 [ -n "$bundle" ] && echo "  evidence:  $bundle (check it offline: keepon verify bundle $bundle)"

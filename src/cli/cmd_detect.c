@@ -110,7 +110,7 @@ static void post_alerts(kp_httpc_t *http, const char *url, const kp_buf_t *alert
 }
 
 int kp_cmd_detect(int argc, char **argv) {
-  const char *signals = NULL, *msms = NULL, *out = NULL, *stop = NULL, *codf = NULL, *emit = NULL, *cc = NULL;
+  const char *signals = NULL, *msms = NULL, *out = NULL, *stop = NULL, *codf = NULL, *emit = NULL, *cc = NULL, *risk = NULL;
   const char *webhook = NULL, *alerts_path = NULL, *tune = NULL, *probe_step_s = "1h";
   const char *active_hist = NULL, *bgp_hist = NULL, *warmup = NULL;
   const char *server = NULL, *entities = NULL, *from_s = NULL, *to_s = NULL;
@@ -128,6 +128,7 @@ int kp_cmd_detect(int argc, char **argv) {
       {"out", 'o', KP_OPT_STR, "FILE", "incidents JSON (default: stdout)", &out, 0, 0},
       {"stop", 0, KP_OPT_STR, "FILE", "also write the incidents as Access Now STOP CSV", &stop, 0, 0},
       {"codf", 0, KP_OPT_STR, "FILE", "also write Common Outage Data Format JSON (one record per event)", &codf, 0, 0},
+      {"risk", 0, KP_OPT_STR, "FILE", "also write the early-warning \"shutdown risk\" alerts (JSON array)", &risk, 0, 0},
       {"emit-signals", 0, KP_OPT_STR, "FILE", "write the measurements converted to probe-* signal points", &emit, 0, 0},
       {"cc", 0, KP_OPT_STR, "CC", "only incidents in this country; entities with no known country count as CC", &cc, 0, 0},
       {"probe-step", 0, KP_OPT_STR, "SPAN", "bin length for measurement failure rates (default 1h)", &probe_step_s, 0, 0},
@@ -265,6 +266,7 @@ int kp_cmd_detect(int argc, char **argv) {
       if (r == KP_OK && write_out(out ? out : "-", &b)) r = KP_ERR_IO;
       if (r == KP_OK && stop) { kp_buf_reset(&b); r = kp_export_stop(&ro, is, &b); if (r == KP_OK && write_out(stop, &b)) r = KP_ERR_IO; }
       if (r == KP_OK && codf) { kp_buf_reset(&b); r = kp_export_codf(&ro, is, &b); if (r == KP_OK && write_out(codf, &b)) r = KP_ERR_IO; }
+      if (r == KP_OK && risk) { kp_buf_reset(&b); r = kp_export_risk(&ro, is, &b); if (r == KP_OK && write_out(risk, &b)) r = KP_ERR_IO; }
       if (r == KP_OK && emit) { kp_buf_reset(&b); r = kp_sigset_write_probe_points(set, &b); if (r == KP_OK && write_out(emit, &b)) r = KP_ERR_IO; }
       if (r == KP_OK && (webhook || alerts_path)) r = kp_alerts_diff(ast, is, &al, &nal);
       if (r == KP_OK && nal) {

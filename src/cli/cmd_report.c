@@ -4,6 +4,8 @@
  * Markdown) or one export (STOP CSV, CODF, incidents JSON) for a country and
  * a time window. The output is written atomically and only after everything
  * was read and rendered; it holds no current time unless --generated is given.
+ * --lang all renders every language, FILE.html -> FILE.en.html, FILE.ru.html,
+ * FILE.kk.html; Markdown plots go beside the report as <stem>-NN.svg.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,9 +36,63 @@ static int split(const char **paths, int *n, const char *list, char **dup) {
   return 0;
 }
 
+/* FILE with ".LANG" before its extension (LANG NULL: FILE); *stem = its base name without extension */
+static int lang_path(const char *out, const char *lang, char *path, size_t cap, char *stem, size_t scap) {
+  const char *base = strrchr(out, '/');
+  base = base ? base + 1 : out;
+  const char *dot = strrchr(base, '.');
+  size_t keep = dot && dot != base ? (size_t)(dot - out) : strlen(out);
+  int n = lang ? snprintf(path, cap, "%.*s.%s%s", (int)keep, out, lang, out + keep) : snprintf(path, cap, "%s", out);
+  if (n < 0 || (size_t)n >= cap) return -1;
+  const char *pb = strrchr(path, '/');
+  pb = pb ? pb + 1 : path;
+  const char *pd = strrchr(pb, '.');
+  n = snprintf(stem, scap, "%.*s", (int)(pd && pd != pb ? (size_t)(pd - pb) : strlen(pb)), pb);
+  return n < 0 || (size_t)n >= scap ? -1 : 0;
+}
+
+/* Render one language and write it (stdout or FILE, atomically), plus its plot files beside it. */
+static int kp_cli_report_write(kp_report_opts_t *ro, const kp_sigset_t *set, const kp_incset_t *is, const char *out,
+                               const char *lang, kp_buf_t *b) {
+  char path[4096], stem[512], fp[4608];
+  kp_report_files_t files = {0};
+  int rc = -1;
+  kp_buf_reset(b);
+  if (out && strcmp(out, "-") && lang_path(out, lang, path, sizeof path, stem, sizeof stem) != 0) {
+    fprintf(stderr, "keepon report: output name too long\n");
+    return -1;
+  }
+  ro->plot_stem = out && strcmp(out, "-") ? stem : NULL;
+  kp_status_t r = kp_report_render_files(ro, set, is, b, &files);
+  if (r != KP_OK) {
+    fprintf(stderr, "keepon report: %s\n", kp_strstatus(r));
+    goto out;
+  }
+  if (!out || !strcmp(out, "-")) {
+    rc = fwrite(b->data, 1, b->len, stdout) == b->len ? 0 : -1;
+    goto out;
+  }
+  const char *slash = strrchr(path, '/');
+  for (size_t i = 0; i < files.n; i++) { /* the plots first: a report never links a file not yet there */
+    snprintf(fp, sizeof fp, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path, files.v[i].name);
+    if (kp_file_write_atomic(fp, files.v[i].data.data, files.v[i].data.len, 0644) != KP_OK) {
+      fprintf(stderr, "keepon report: %s: %s\n", fp, strerror(errno));
+      goto out;
+    }
+  }
+  if (kp_file_write_atomic(path, b->data ? b->data : (const uint8_t *)"", b->len, 0644) != KP_OK) {
+    fprintf(stderr, "keepon report: %s: %s\n", path, strerror(errno));
+    goto out;
+  }
+  rc = 0;
+out:
+  kp_report_files_free(&files);
+  return rc;
+}
+
 int kp_cmd_report(int argc, char **argv) {
   const char *signals = NULL, *msms = NULL, *out = NULL, *cc = NULL, *from_s = NULL, *to_s = NULL;
-  const char *format = "html", *generated = NULL, *tune = NULL, *probe_step_s = "1h";
+  const char *format = "html", *generated = NULL, *lang_s = "en", *tune = NULL, *probe_step_s = "1h";
   const char *active_hist = NULL, *bgp_hist = NULL, *warmup = NULL, *server = NULL, *entities = NULL;
   long max_plots = 12;
   kp_cli_httpc_t hv = {0};
@@ -47,6 +103,7 @@ int kp_cmd_report(int argc, char **argv) {
       {"to", 0, KP_OPT_STR, "TIME", "window end, UTC; default: end of the data", &to_s, 0, 0},
       {"format", 0, KP_OPT_STR, "FMT", "html (default), md, stop (CSV), codf (JSON), json (incidents)", &format, 0, 0},
       {"out", 'o', KP_OPT_STR, "FILE", "output file (default: stdout)", &out, 0, 0},
+      {"lang", 0, KP_OPT_STR, "LANG", "report language: en (default), ru, kk, or all (FILE.<lang>.EXT each)", &lang_s, 0, 0},
       {"signals", 's', KP_OPT_STR, "FILE[,FILE]", "signal-point JSONL", &signals, 0, 0},
       {"server", 0, KP_OPT_STR, "URL", "read signals from a keepon server (https://NAME[:PORT]) over --from..--to", &server, 0, 0},
       {"entity", 0, KP_OPT_STR, "T/C[,T/C]", "--server: entities to fetch (default country/<--cc>)", &entities, 0, 0},
@@ -62,7 +119,7 @@ int kp_cmd_report(int argc, char **argv) {
       {0},
   };
   const kp_cmd_help_t help = {
-      "keepon report [--cc CC] [--from T] [--to T] [--format html|md|stop|codf|json] [options] [FILE...]",
+      "keepon report [--cc CC] [--from T] [--to T] [--format html|md|stop|codf|json] [--lang en|ru|kk|all] [options] [FILE...]",
       "Detect incidents in the inputs and write a self-contained report: timeline, SVG plots with the "
       "events shaded, affected regions/networks/services, techniques, findings and an evidence appendix. "
       "Or export the incident list (Access Now STOP CSV, Common Outage Data Format, JSON)."};
@@ -89,7 +146,12 @@ int kp_cmd_report(int argc, char **argv) {
   kp_span_t ps;
   time_t t;
   char err[300] = "";
+  kp_lang_t lang = KP_LANG_EN;
+  bool all_langs = !strcmp(lang_s, "all");
   if (kind < 0) snprintf(err, sizeof err, "bad --format '%s' (html, md, stop, codf, json)", format);
+  else if (!all_langs && kp_lang_parse(lang_s, &lang) != 0) snprintf(err, sizeof err, "bad --lang '%s' (en, ru, kk, all)", lang_s);
+  else if ((all_langs || kind == 1) && (!out || !strcmp(out, "-")))
+    snprintf(err, sizeof err, "%s writes more than one file: give -o FILE", all_langs ? "--lang all" : "--format md");
   else if (cc && strlen(cc) != 2) snprintf(err, sizeof err, "bad --cc '%s'", cc);
   else if (from_s && (kp_time_parse(from_s, &t) != 0 || (ro.from = (int64_t)t, false))) snprintf(err, sizeof err, "bad --from '%s'", from_s);
   else if (to_s && (kp_time_parse(to_s, &t) != 0 || (ro.until = (int64_t)t, false))) snprintf(err, sizeof err, "bad --to '%s'", to_s);
@@ -144,23 +206,28 @@ int kp_cmd_report(int argc, char **argv) {
   }
   if (r == KP_OK) r = kp_detect_run(&cfg, set, &ev);
   if (r == KP_OK) r = kp_incidents_merge(&cfg, set, &ev, &is);
-  if (r == KP_OK) {
-    switch (kind) {
-    case 2: r = kp_export_stop(&ro, is, &b); break;
-    case 3: r = kp_export_codf(&ro, is, &b); break;
-    case 4: r = kp_export_json(&ro, is, &b); break;
-    default: r = kp_report_render(&ro, set, is, &b); break;
-    }
-  }
   if (r != KP_OK) {
     fprintf(stderr, "keepon report: %s\n", kp_strstatus(r));
     goto done;
   }
-  if (!out || !strcmp(out, "-")) {
-    if (fwrite(b.data, 1, b.len, stdout) != b.len) goto done;
-  } else if (kp_file_write_atomic(out, b.data ? b.data : (const uint8_t *)"", b.len, 0644) != KP_OK) {
-    fprintf(stderr, "keepon report: %s: %s\n", out, strerror(errno));
+  if (kind >= 2) { /* exports carry no prose: one file, whatever --lang says */
+    r = kind == 2 ? kp_export_stop(&ro, is, &b) : kind == 3 ? kp_export_codf(&ro, is, &b) : kp_export_json(&ro, is, &b);
+    if (r != KP_OK) {
+      fprintf(stderr, "keepon report: %s\n", kp_strstatus(r));
+      goto done;
+    }
+    if (!out || !strcmp(out, "-")) {
+      if (fwrite(b.data, 1, b.len, stdout) != b.len) goto done;
+    } else if (kp_file_write_atomic(out, b.data ? b.data : (const uint8_t *)"", b.len, 0644) != KP_OK) {
+      fprintf(stderr, "keepon report: %s: %s\n", out, strerror(errno));
+      goto done;
+    }
+    status = KP_EXIT_OK;
     goto done;
+  }
+  for (int l = all_langs ? 0 : (int)lang; l < (all_langs ? KP_LANG__COUNT : (int)lang + 1); l++) {
+    ro.lang = (kp_lang_t)l;
+    if (kp_cli_report_write(&ro, set, is, out, all_langs ? kp_lang_code(ro.lang) : NULL, &b) != 0) goto done;
   }
   status = KP_EXIT_OK;
 done:

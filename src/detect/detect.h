@@ -322,4 +322,36 @@ kp_status_t kp_alerts_diff(kp_alert_state_t *st, const kp_incset_t *now, kp_buf_
 kp_status_t kp_webhook_post(struct kp_httpc *http, const char *url, const void *body, size_t n, int timeout_ms,
                             int *http_code);
 
+/* ---------------------------------------------------------------- early warning (risk.c) */
+
+/** A precursor of a shutdown (bit flags). */
+typedef enum kp_precursor { KP_PRE_APPS = 1u << 0, KP_PRE_THROTTLING = 1u << 1, KP_PRE_DNS = 1u << 2 } kp_precursor_t;
+/** "messaging apps blocked", "throttling", "new DNS tampering". */
+const char *kp_precursor_name(kp_precursor_t p);
+
+typedef struct kp_risk_params {
+  int64_t lookback_s; /* "no outage yet" and "new DNS tampering" look this far back (default 7 d) */
+  int64_t gap_s;      /* precursors this close join one alert (default 24 h) */
+} kp_risk_params_t;
+void kp_risk_params_default(kp_risk_params_t *p);
+
+/** One "shutdown risk" alert: precursors in a country with no national outage yet. */
+typedef struct kp_risk {
+  char cc[3];
+  int64_t start, end;    /* first precursor's start .. last precursor's end, cut at the outage */
+  unsigned precursors;   /* KP_PRE_* that fired */
+  kp_precursor_t first;  /* the one that fired first */
+  char services[192];    /* the messaging apps blocked, ", "-separated */
+  char incidents[256];   /* the precursor incidents' ids */
+  char outage[48];       /* the national outage that followed while the risk stood, "" = none */
+  int64_t lead_s;        /* outage start - risk start (when one followed) */
+} kp_risk_t;
+typedef struct kp_risk_list { kp_risk_t *v; size_t n; } kp_risk_list_t;
+
+/** Risk alerts of @p is (risk.c explains the rule). Pure. */
+kp_status_t kp_risk_assess(const kp_risk_params_t *p, const kp_incset_t *is, kp_risk_list_t *out);
+void kp_risks_free(kp_risk_list_t *l);
+/** One alert as a JSON object: level "shutdown risk", cc, start_ts, end_ts, precursors, first, ... */
+void kp_risk_json(const kp_risk_t *r, void *jw /* kp_jw_t* */);
+
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/ioda.h"
 #include "base/json.h"
 #include "detect/detect.h"
 #include "detect/internal.h"
@@ -56,6 +57,12 @@ kp_status_t kp_signals_raw_parse(const void *p, size_t n, const char *cc, kp_sig
         (*bad)++;
         continue;
       }
+      char code[KP_DET_CODE_MAX]; /* IODA writes asn codes as the bare number: keepon's is "AS9198" */
+      if (kp_ioda_code_in(pt.entity_type, pt.entity_code, code, sizeof code) != 0) {
+        (*bad)++;
+        continue;
+      }
+      memcpy(pt.entity_code, code, sizeof code);
       if (cc && strlen(cc) == 2) memcpy(pt.cc, cc, 3);
       pt.step = step;
       for (size_t k = 0; k < kp_json_len(vals) && k < KP_RAW_MAX_VALUES; k++) {

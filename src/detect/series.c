@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/ioda.h"
 #include "base/json.h"
 #include "detect/detect.h"
 
@@ -440,10 +441,9 @@ kp_status_t kp_sigset_signals_raw(const kp_sigset_t *s, const char *et, const ch
                                   int64_t from, int64_t until, kp_buf_t *out) {
   kp_jw_t w;
   kp_jw_init(&w, out);
-  kp_jw_obj_begin(&w);
-  kp_jw_kstr(&w, "type", "signals");
-  kp_jw_knull(&w, "error");
-  kp_jw_key(&w, "data");
+  /* no request behind it: both times are the window's end, so the output is reproducible */
+  kp_ioda_signals_params_t rp = {.from = from, .until = until, .datasource = ds};
+  kp_ioda_env_begin(&w, "signals", until, until, &rp, NULL);
   kp_jw_arr_begin(&w);
   kp_jw_arr_begin(&w);
   for (size_t i = 0; i < s->n; i++) {
@@ -455,8 +455,10 @@ kp_status_t kp_sigset_signals_raw(const kp_sigset_t *s, const char *et, const ch
     size_t b0 = a > p->t0 ? (size_t)((a - p->t0 + p->step - 1) / p->step) : 0;
     kp_jw_obj_begin(&w);
     kp_jw_kstr(&w, "entityType", et);
-    kp_jw_kstr(&w, "entityCode", code);
+    kp_jw_kstr(&w, "entityCode", kp_ioda_code_out(et, code));
+    kp_jw_kstr(&w, "entityName", code);
     kp_jw_kstr(&w, "datasource", p->datasource);
+    kp_jw_kstr(&w, "subtype", "");
     kp_jw_kint(&w, "from", p->t0 + (int64_t)b0 * p->step);
     kp_jw_kint(&w, "until", z > a ? z : a);
     kp_jw_kint(&w, "step", p->step);
@@ -474,6 +476,6 @@ kp_status_t kp_sigset_signals_raw(const kp_sigset_t *s, const char *et, const ch
   }
   kp_jw_arr_end(&w);
   kp_jw_arr_end(&w);
-  kp_jw_obj_end(&w);
+  kp_ioda_env_end(&w);
   return w.st;
 }

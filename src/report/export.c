@@ -8,11 +8,7 @@
  * days (rounded up) or "Curfew Style". Fields go through kp_csv_cell: RFC 4180
  * quoting and the spreadsheet formula guard (= + - @ TAB CR).
  *
- * CODF (Common Outage Data Format v1.0, ISI-TR-729, IODA's format=codf): one
- * JSON object per event of each selected incident: location "type/code",
- * start, duration (s), uncertainty null, status 0 (down), fraction (deepest
- * drop, 0..1), score, location_name, overlaps_window, plus method/datasource
- * and the incident id.
+ * CODF: export_codf.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -39,6 +35,8 @@ const char *kp_country_name(const char *cc) {
     if (cc && !strcmp(countries[i].cc, cc)) return countries[i].name;
   return cc ? cc : "";
 }
+
+const char *kp_rep_country_at(size_t i) { return i < sizeof countries / sizeof *countries ? countries[i].cc : NULL; }
 
 static const char *const stop_cols[] = {
     "start_date_type", "start_date", "end_date", "duration", "shutdown_status", "country", "geo_scope",
@@ -134,45 +132,6 @@ kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_
     if (st == KP_OK) st = kp_buf_puts(out, "\r\n");
   }
   return st;
-}
-
-kp_status_t kp_export_codf(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out) {
-  kp_jw_t w;
-  kp_jw_init(&w, out);
-  kp_jw_arr_begin(&w);
-  for (size_t k = 0; k < kp_incset_count(is); k++) {
-    const kp_incident_t *c = kp_incset_at(is, k);
-    if (!kp_report_selects(o, c)) continue;
-    for (size_t i = 0; i < c->nevents; i++) {
-      const kp_event_t *e = c->events[i];
-      const kp_series_t *s = e->series;
-      char loc[160], name[160];
-      snprintf(loc, sizeof loc, "%s/%s", s->entity_type, s->entity_code);
-      if (!strcmp(s->entity_type, "country")) snprintf(name, sizeof name, "%s", kp_country_name(s->entity_code));
-      else snprintf(name, sizeof name, "%s (%s)", s->entity_code, kp_country_name(c->cc));
-      int64_t end = s->t0 + (int64_t)s->n * s->step;
-      bool overlaps = e->end >= end || (o->from && e->start < o->from) || (o->until && e->end > o->until);
-      kp_jw_obj_begin(&w);
-      kp_jw_kstr(&w, "location", loc);
-      kp_jw_kint(&w, "start", e->start);
-      kp_jw_kint(&w, "duration", e->end - e->start);
-      kp_jw_knull(&w, "uncertainty");
-      kp_jw_kint(&w, "status", 0);
-      kp_jw_key(&w, "fraction");
-      kp_jw_fixed(&w, fmin(1.0, e->max_drop / 100.0), 3);
-      kp_jw_key(&w, "score");
-      kp_jw_fixed(&w, e->score, 2);
-      kp_jw_kstr(&w, "location_name", name);
-      kp_jw_kbool(&w, "overlaps_window", overlaps);
-      kp_jw_kstr(&w, "method", e->detector);
-      kp_jw_kstr(&w, "datasource", s->datasource);
-      kp_jw_kstr(&w, "incident", c->id);
-      kp_jw_obj_end(&w);
-    }
-  }
-  kp_jw_arr_end(&w);
-  if (w.st != KP_OK) return w.st;
-  return kp_buf_putc(out, '\n');
 }
 
 kp_status_t kp_export_json(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out) {

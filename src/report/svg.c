@@ -64,12 +64,22 @@ static void fmt_num(double v, char *out, size_t cap) {
 
 kp_status_t kp_report_svg(const kp_series_t *se, int64_t from, int64_t until, const kp_window_t *shade,
                           size_t nshade, kp_buf_t *o) {
+  const kp_rep_axis_t ax = {.unit = NULL, .time_axis = "time (UTC)", .scale = 1, .ymax = 0};
+  return kp_rep_svg(se, from, until, shade, nshade, &ax, o);
+}
+
+/* Layout: bold "entity · datasource" top left, the y unit top right (every plot says what
+ * its y axis counts), y range labels at the left, dates below, the time axis' name and
+ * the window's end (UTC) bottom right. */
+kp_status_t kp_rep_svg(const kp_series_t *se, int64_t from, int64_t until, const kp_window_t *shade, size_t nshade,
+                       const kp_rep_axis_t *ax, kp_buf_t *o) {
   if (until <= from) return KP_ERR_INVAL;
   char a[64], b[64];
-  double ymax = 0;
+  double ymax = 0, k = ax->scale > 0 ? ax->scale : 1;
   size_t b0 = from > se->t0 ? (size_t)((from - se->t0) / se->step) : 0;
   for (size_t i = b0; i < se->n && se->t0 + (int64_t)i * se->step < until; i++)
-    if (!isnan(se->v[i]) && se->v[i] > ymax) ymax = se->v[i];
+    if (!isnan(se->v[i]) && se->v[i] * k > ymax) ymax = se->v[i] * k;
+  if (ax->ymax > 0) ymax = ax->ymax;
   if (ymax <= 0) ymax = 1;
   kp_buf_printf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                    "font-family=\"sans-serif\" font-size=\"11\" role=\"img\">",
@@ -112,7 +122,7 @@ kp_status_t kp_report_svg(const kp_series_t *se, int64_t from, int64_t until, co
       if (isnan(mn) || se->v[i] < mn) mn = se->v[i];
     }
     if (isnan(mn)) { pen = false; continue; }
-    double y = MT + PH - mn / ymax * PH;
+    double y = MT + PH - fmin(mn * k, ymax) / ymax * PH;
     kp_buf_printf(o, "%c%d %.1f ", pen ? 'L' : 'M', ML + c, y);
     pen = true;
   }
@@ -123,24 +133,37 @@ kp_status_t kp_report_svg(const kp_series_t *se, int64_t from, int64_t until, co
   kp_rep_time(from, "%Y-%m-%d %H:%M", a, sizeof a);
   kp_rep_time(until, "%Y-%m-%d %H:%M", b, sizeof b);
   kp_buf_printf(o, "<text x=\"%d\" y=\"%d\" fill=\"#555\">%s</text>", ML, H - 2, a);
-  kp_buf_printf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#555\">%s UTC</text>", W - MR, H - 2, b);
+  kp_buf_printf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#555\">", W - MR, H - 2);
+  if (ax->time_axis) {
+    kp_rep_esc(o, ax->time_axis);
+    kp_buf_puts(o, " \xc2\xb7 ");
+  }
+  kp_buf_printf(o, "%s UTC</text>", b);
   kp_buf_printf(o, "<text x=\"%d\" y=\"14\" font-weight=\"bold\">", ML);
   kp_rep_esc(o, se->entity_type);
   kp_buf_putc(o, ' ');
   kp_rep_esc(o, se->entity_code);
   kp_buf_puts(o, " \xc2\xb7 ");
   kp_rep_esc(o, se->datasource);
-  return kp_buf_puts(o, "</text></svg>");
+  kp_buf_puts(o, "</text>");
+  if (ax->unit) {
+    kp_buf_printf(o, "<text class=\"unit\" x=\"%d\" y=\"14\" text-anchor=\"end\" fill=\"#555\">", W - MR);
+    kp_rep_esc(o, ax->unit);
+    kp_buf_puts(o, "</text>");
+  }
+  return kp_buf_puts(o, "</svg>");
 }
 
 kp_status_t kp_rep_timeline_svg(const kp_incident_t *const *inc, size_t n, int64_t from, int64_t until,
-                                kp_buf_t *o) {
+                                const char *title, const char *const *label, kp_buf_t *o) {
   if (until <= from) return KP_ERR_INVAL;
   int lane = 20, h = MT + (int)n * lane + MB;
   static const char *const col[] = {"#b22222", "#d2691e", "#daa520", "#6a5acd", "#2e8b57"};
   kp_buf_printf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                   "font-family=\"sans-serif\" font-size=\"11\" role=\"img\"><title>timeline</title>",
+                   "font-family=\"sans-serif\" font-size=\"11\" role=\"img\"><title>",
                 W, h, W, h);
+  kp_rep_esc(o, title);
+  kp_buf_puts(o, "</title>");
   char a[64];
   if (until - from <= 60 * 86400) {
     for (int64_t d = (from + 86399) / 86400 * 86400; d < until; d += 86400) {
@@ -160,10 +183,10 @@ kp_status_t kp_rep_timeline_svg(const kp_incident_t *const *inc, size_t n, int64
       if (s1 <= s0) continue;
       kp_buf_printf(o, "<rect class=\"win\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>",
                     xof(s0, from, until), y + 3, fmax(1.0, xof(s1, from, until) - xof(s0, from, until)), lane - 6,
-                    col[c->type]);
+                    col[(unsigned)c->type % (sizeof col / sizeof *col)]);
     }
     kp_buf_printf(o, "<text x=\"4\" y=\"%d\" fill=\"#333\">", y + 14);
-    kp_rep_esc(o, kp_inc_type_name(c->type));
+    kp_rep_esc(o, label[i]);
     kp_buf_puts(o, "</text>");
   }
   return kp_buf_puts(o, "</svg>");

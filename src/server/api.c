@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/ioda.h"
 #include "base/codec.h"
 #include "outbox/outbox.h"
 #include "server/collector_internal.h"
@@ -489,7 +490,7 @@ static int sig_row(void *ctx, const kp_store_signal_t *g) {
     kp_jw_t *w = s->w;
     kp_jw_obj_begin(w);
     kp_jw_kstr(w, "entityType", s->et);
-    kp_jw_kstr(w, "entityCode", s->ec);
+    kp_jw_kstr(w, "entityCode", kp_ioda_code_out(s->et, s->ec)); /* asn: IODA's bare number */
     kp_jw_kstr(w, "entityName", s->ec);
     kp_jw_kstr(w, "datasource", g->datasource);
     kp_jw_kstr(w, "subtype", "");
@@ -547,26 +548,25 @@ kp_status_t kp_api_signals_raw(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
       until > SIG_T_MAX)
     return (void)bad_param(resp, "until"), KP_OK;
   bool has_ds = kp_srv_query_get(req->query, "datasource", ds, sizeof ds);
+  char code[160]; /* keepon's code: an asn may come as IODA writes it ("9198") or as "AS9198" */
+  if (kp_ioda_code_in(et, dec, code, sizeof code) != 0) {
+    kp_srv_error(resp, 400, "invalid entity type or code");
+    return KP_OK;
+  }
+  /* IODA's envelope (base/ioda.h), its series inside */
+  int64_t now = kp_clock_system()->wall_ns(kp_clock_system()->ctx) / 1000000000;
+  kp_ioda_signals_params_t rp = {.from = from, .until = until, .datasource = has_ds ? ds : NULL};
   kp_jw_t w;
   kp_jw_init(&w, &resp->body);
-  kp_jw_obj_begin(&w);
-  kp_jw_kstr(&w, "type", "signals");
-  kp_jw_key(&w, "metadata");
-  kp_jw_obj_begin(&w);
-  kp_jw_kstr(&w, "entityType", et);
-  kp_jw_kstr(&w, "entityCode", dec);
-  kp_jw_kint(&w, "from", from);
-  kp_jw_kint(&w, "until", until);
-  kp_jw_obj_end(&w);
-  kp_jw_key(&w, "data");
+  kp_ioda_env_begin(&w, "signals", now, now, &rp, NULL);
   kp_jw_arr_begin(&w);
   kp_jw_arr_begin(&w);
-  series_t s = {.w = &w, .et = et, .ec = dec, .from = from, .until = until};
-  kp_status_t st = kp_store_query_signals(c->store, et, dec, has_ds ? ds : NULL, from, until, sig_row, &s);
+  series_t s = {.w = &w, .et = et, .ec = code, .from = from, .until = until};
+  kp_status_t st = kp_store_query_signals(c->store, et, code, has_ds ? ds : NULL, from, until, sig_row, &s);
   series_close(&s);
   kp_jw_arr_end(&w);
   kp_jw_arr_end(&w);
-  kp_jw_obj_end(&w);
+  kp_ioda_env_end(&w);
   kp_buf_putc(&resp->body, '\n');
   resp->status = 200;
   return st != KP_OK ? st : w.st;

@@ -70,9 +70,25 @@ async function waitFor(page, pred, arg, timeout = 15000) {
     ok(cc + ': ' + plots.length + ' plots (' + plots.map((p) => p.ds + ':' + p.n).join(', ') + ')');
     if (!plots.some((p) => p.shaded > 0)) fail('no incident shaded on any plot');
     ok('incidents shaded: ' + plots.reduce((a, p) => a + p.shaded, 0) + ' rects');
+    /* every plot says what its y axis counts; probe plots are percentages (top tick 100) */
+    const units = await page.$$eval('#plots .plot', (l) => l.map((b) => ({ ds: b.dataset.datasource,
+      unit: (b.querySelector('.title .unit') || { textContent: '' }).textContent,
+      top: Math.max(...[...b.querySelectorAll('svg text')].map((t) => Number(t.textContent)).filter((v) => isFinite(v))) })));
+    for (const u of units) {
+      if (!/\(count\)|%|per bin|no unit/.test(u.unit)) fail('plot ' + u.ds + ' states no unit: ' + JSON.stringify(u));
+      if (u.ds === 'ping-slash24' && !/\/24/.test(u.unit)) fail('ping plot does not say it counts /24 blocks');
+      if (u.ds.startsWith('probe-') && u.top !== 100) fail('probe plot ' + u.ds + ' not on a 0-100 % axis: ' + u.top);
+    }
+    ok('plot units: ' + units.map((u) => u.ds + ' [' + u.unit.replace(/^ \u00b7 /, '') + ']').join(', '));
     const rows = await page.$$eval('#incidents tbody tr', (l) => l.map((r) => r.textContent));
     if (!rows.length || /No incidents/.test(rows[0])) fail('incident list empty');
     ok('incident list: ' + rows.length + ' rows');
+    /* the early warning is listed as such and names its precursors and the first one */
+    const risk = await page.$$eval('#incidents tbody tr.risk', (l) => l.map((r) => r.textContent));
+    if (risk.length !== 1 || !/shutdown risk/.test(risk[0]) || !/messaging apps blocked/.test(risk[0]) ||
+        !/new DNS tampering/.test(risk[0]) || !/first: messaging apps blocked/.test(risk[0]))
+      fail('shutdown risk row: ' + JSON.stringify(risk));
+    ok('early warning row: ' + risk[0]);
     const cells = await page.$$eval('#matrix td.cell', (l) => l.map((c) => ({ rate: c.dataset.rate, t: c.dataset.tech || '' })));
     if (!cells.some((c) => c.rate !== undefined)) fail('blocking matrix has no data cell');
     if (!cells.some((c) => c.t.length > 0)) fail('blocking matrix names no technique');

@@ -54,6 +54,11 @@ const incidents = [
     services: ['whatsapp', 'telegram', 'signal'], techniques: { tls_sni_reset: 20, tcp_reset: 20, dns_forged: 18 },
     service_techniques: { whatsapp: { tls_sni_reset: 20 }, telegram: { tcp_reset: 20 }, signal: { dns_forged: 18 } },
     windows: [], findings: [], events: [], evidence: [] },
+  /* an early-warning alert as `keepon detect --risk` writes it (src/detect/risk.c kp_risk_json) */
+  { id: 'KZ-risk-1', type: 'shutdown risk', level: 'shutdown risk', cc: 'KZ', start: iso(blocked), end: iso(down[0][0]),
+    start_ts: blocked, end_ts: down[0][0], precursors: ['messaging apps blocked', 'new DNS tampering'],
+    first: 'messaging apps blocked', services: ['whatsapp', 'telegram', 'signal'], incidents: ['KZ-service-1'],
+    followed_by: 'KZ-full-1', lead_s: down[0][0] - blocked },
 ];
 fs.writeFileSync(path.join(out, 'incidents.json'), JSON.stringify(incidents));
 fs.writeFileSync(path.join(out, 'entities.json'), JSON.stringify([

@@ -82,6 +82,9 @@ open(sys.argv[2], "wb").write(d)
 PY
 if "$bin" verify bundle "$tmp/altered.tar" >"$tmp/vb2.txt" 2>&1; then fail "a bundle with one altered byte verifies"; fi
 echo "ok   evidence bundle $(basename "$b"): verifies offline; one altered byte is refused"
+for l in en ru kk; do [ -s "$out/report.$l.md" ] && [ -s "$out/report.$l-01.svg" ] || fail "no $l report with its plots"; done
+grep -q '^# Отчёт об отключении интернета: Казахстан' "$out/report.ru.md" && grep -q '^# Интернетті өшіру туралы есеп: Қазақстан' "$out/report.kk.md" \
+  && grep -q 'UTC+6)' "$out/report.kk.md" || fail "the ru/kk reports lack their title or Almaty time"
 left=$(ip netns list | grep -c "^$P" || true)
 [ "$left" = 0 ] || fail "$left namespaces of $P left behind"
 cat "$out/check.txt"

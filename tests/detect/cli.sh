@@ -60,7 +60,7 @@ set -e
 [ ! -e "$T/o1.json" ] && [ ! -e "$T/o1.html" ] || fail "output written on bad input"
 
 # once
-"$BIN" detect -s "$T/sig.jsonl" -m "$T/msm.jsonl" -o "$T/inc.json" --stop "$T/stop.csv" --codf "$T/codf.json" \
+"$BIN" detect -s "$T/sig.jsonl" -m "$T/msm.jsonl" -o "$T/inc.json" --stop "$T/stop.csv" --codf "$T/codf.json" --risk "$T/risk.json" \
   --emit-signals "$T/probe.jsonl" --alerts "$T/alerts.jsonl" 2> "$T/err"
 grep -q 'bad line(s) skipped (first at line 2' "$T/err" || { cat "$T/err"; fail "bad line not reported"; }
 grep -q '"type":"full shutdown"' "$T/inc.json" || fail "no full shutdown"
@@ -70,6 +70,10 @@ grep -q 'BGP visible, traffic down' "$T/inc.json" || fail "no BGP finding"
 head -1 "$T/stop.csv" | grep -q '^start_date_type,start_date,end_date,duration,shutdown_status,country' || fail "stop header"
 grep -q 'Curfew Style' "$T/stop.csv" || fail "stop curfew"
 grep -q '"location":"country/KZ"' "$T/codf.json" || fail "codf"
+# WhatsApp blocked Jan 4 14:30, the cut Jan 5 11:00: one early warning, naming its precursor and the cut
+grep -q '^\[{"id":"KZ-risk-20220104T1400Z","type":"shutdown risk","level":"shutdown risk","cc":"KZ",' "$T/risk.json" \
+  && grep -q '"precursors":\["messaging apps blocked"\],"first":"messaging apps blocked","services":\["whatsapp"\]' "$T/risk.json" \
+  && grep -q '"followed_by":"KZ-net-20220105T1100Z","lead_s":75600}\]$' "$T/risk.json" || fail "risk: $(cat "$T/risk.json")"
 grep -q '"datasource":"probe-whatsapp"' "$T/probe.jsonl" || fail "converted probe points"
 [ "$(grep -c '"alert":"open"' "$T/alerts.jsonl")" -eq 2 ] || fail "open alerts"
 

@@ -599,10 +599,23 @@ KP_TEST(signals_raw_parse) {
   kp_buf_t b;
   kp_buf_init(&b, 1 << 20);
   KP_ASSERT_OK(kp_sigset_signals_raw(s, "asn", "AS9198", NULL, 0, 1641343200, &b));
+  /* IODA's v2 envelope, from its definition (ioda-api src/Response/Envelope.php, fields in
+   * declaration order; signals/raw request parameters from src/Controller/SignalsController.php),
+   * and IODA's asn codes: the bare number (its default entity name is "AS<n>") */
+  const char *env = kp_buf_str(&b);
+  static const char want[] = "{\"type\":\"signals\",\"metadata\":{\"requestTime\":\"2022-01-05T00:40:00+00:00\","
+                             "\"responseTime\":\"2022-01-05T00:40:00+00:00\"},\"requestParameters\":{\"from\":0,"
+                             "\"until\":1641343200,\"datasource\":null,\"sourceParams\":null,\"maxPoints\":null},"
+                             "\"error\":null,\"perf\":null,\"data\":[[{\"entityType\":\"asn\",\"entityCode\":\"9198\","
+                             "\"entityName\":\"AS9198\",";
+  KP_ASSERT_MSG(!strncmp(env, want, strlen(want)), "envelope: %.400s", env);
+  KP_ASSERT(strstr(env, "]],\"copyright\":\"") && !strstr(env, "\"entityCode\":\"AS9198\""));
   kp_sigset_t *s2;
   KP_ASSERT_OK(kp_sigset_new(3600, &s2));
   KP_ASSERT_OK(kp_signals_raw_parse(b.data, b.len, "KZ", s2, &pts, &bad));
   KP_ASSERT_EQ(pts, 3);
+  KP_ASSERT_OK(kp_sigset_finalize(s2)); /* read back under keepon's own code */
+  KP_ASSERT(kp_sigset_find(s2, "asn", "AS9198", "ping-slash24") && !kp_sigset_find(s2, "asn", "9198", "ping-slash24"));
   kp_buf_free(&b);
   kp_sigset_free(s2);
   kp_sigset_free(s);

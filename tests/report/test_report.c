@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "detect/detect.h"
 #include "kp_test.h"
+#include "report/internal.h"
 #include "report/report.h"
 
 static int64_t ts(int d, int h, int m) { return 1640995200LL + (d - 1) * 86400LL + h * 3600 + m * 60; }
@@ -169,19 +170,201 @@ KP_TEST(html_snapshot_and_structure) {
   teardown(&f);
 }
 
+static size_t count(const char *h, const char *needle) {
+  size_t n = 0;
+  for (const char *p = h; (p = strstr(p, needle)); p += strlen(needle)) n++;
+  return n;
+}
+
+/* Markdown links its plots as files (issue 16: viewers do not render megabytes of data: URIs) */
 KP_TEST(markdown_snapshot_and_structure) {
   fixture_t f;
   setup(&f);
   kp_buf_t b;
-  render(&f, KP_REPORT_MD, &b);
+  kp_report_files_t files = {0};
+  kp_buf_init(&b, 1 << 26);
+  f.o.format = KP_REPORT_MD;
+  f.o.plot_stem = "kz";
+  KP_ASSERT_OK(kp_report_render_files(&f.o, f.s, f.is, &b, &files));
   const char *m = kp_buf_str(&b);
   KP_ASSERT(strncmp(m, "# Internet shutdown report: Kazakhstan (KZ)", 43) == 0);
-  KP_ASSERT(strstr(m, "](data:image/svg+xml;base64,"));
+  KP_ASSERT(!strstr(m, "data:image"));
   KP_ASSERT(!strstr(m, "<b>"));
+  KP_ASSERT_EQ(files.n, 1 + 5); /* the timeline and max_plots signal plots */
+  KP_ASSERT_EQ(count(m, ".svg)"), files.n);
+  for (size_t i = 0; i < files.n; i++) {
+    char link[200];
+    snprintf(link, sizeof link, "](%s)", files.v[i].name);
+    KP_ASSERT_MSG(strstr(m, link), "no link to %s", files.v[i].name);
+    KP_ASSERT(strncmp(kp_buf_str(&files.v[i].data), "<svg", 4) == 0);
+  }
+  KP_ASSERT_STREQ(files.v[0].name, "kz-01.svg");
   for (size_t i = 0; i < kp_incset_count(f.is); i++) KP_ASSERT(strstr(m, kp_incset_at(f.is, i)->id));
+  /* local time beside UTC: Almaty was UTC+6 in 2022 */
+  KP_ASSERT(strstr(m, "2022-01-05 11:00 UTC (2022-01-05 17:00 UTC+6)"));
+  KP_ASSERT(strstr(m, "Asia/Almaty (UTC+6)"));
+  /* early warning: the apps block of Jan 4 is a shutdown risk, and the cut followed 21 h later */
+  const char *w = strstr(m, "## Early warning\n\n- **Shutdown risk** from 2022-01-04 14:00 UTC (2022-01-04 20:00 UTC+6)");
+  KP_ASSERT(w && w < strstr(m, "## Timeline"));
+  KP_ASSERT(strstr(w, "messaging apps blocked (signal, telegram, whatsapp); new DNS tampering. First precursor: "
+                      "messaging apps blocked (signal, telegram, whatsapp). Incidents: KZ-svc-20220104T1400Z. "
+                      "A national shutdown followed 21h 0m after the first precursor (KZ-net-20220105T1100Z)."));
   golden("kz.md", &b);
+  /* kp_report_render (no file list) links nothing rather than a file nobody writes */
+  kp_buf_t b2;
+  render(&f, KP_REPORT_MD, &b2);
+  KP_ASSERT(!strstr(kp_buf_str(&b2), ".svg)"));
+  kp_buf_free(&b2);
+  kp_report_files_free(&files);
   kp_buf_free(&b);
   teardown(&f);
+}
+
+/* every plot says its unit: ping counts /24 blocks, probe plots are a percentage 0..100 */
+KP_TEST(plots_state_their_unit) {
+  fixture_t f;
+  setup(&f);
+  kp_buf_t b;
+  kp_report_files_t files = {0};
+  kp_buf_init(&b, 1 << 26);
+  f.o.format = KP_REPORT_MD;
+  f.o.max_plots = 50;
+  KP_ASSERT_OK(kp_report_render_files(&f.o, f.s, f.is, &b, &files));
+  size_t ping = 0, probe = 0;
+  for (size_t i = 1; i < files.n; i++) { /* [0] is the timeline */
+    const char *svg = kp_buf_str(&files.v[i].data);
+    KP_ASSERT_MSG(strstr(svg, "class=\"unit\""), "%s has no unit", files.v[i].name);
+    KP_ASSERT(strstr(svg, "time (UTC)"));
+    if (strstr(svg, "ping-slash24</text>")) {
+      ping++;
+      KP_ASSERT(strstr(svg, "/24 address blocks answering ping (count)"));
+    }
+    if (strstr(svg, "\xc2\xb7 probe-")) {
+      probe++;
+      KP_ASSERT(strstr(svg, "failed measurements (% of the bin&#39;s measurements)"));
+      KP_ASSERT(strstr(svg, ">100</text>")); /* the y axis tops at 100 %, not 1000 */
+      KP_ASSERT(!strstr(svg, ">1000</text>"));
+    }
+  }
+  KP_ASSERT_MSG(ping >= 2 && probe >= 3, "ping %zu probe %zu of %zu", ping, probe, files.n);
+  kp_report_files_free(&files);
+  kp_buf_free(&b);
+  teardown(&f);
+}
+
+/* the same facts in Russian and Kazakh: ids, times (UTC and Almaty), counts; no English prose */
+KP_TEST(reports_in_russian_and_kazakh) {
+  static const struct { kp_lang_t l; const char *title, *golden, *section; } want[] = {
+      {KP_LANG_RU, "# Отчёт об отключении интернета: Казахстан (KZ)", "kz.ru.md", "## Краткое изложение"},
+      {KP_LANG_KK, "# Интернетті өшіру туралы есеп: Қазақстан (KZ)", "kz.kk.md", "## Қысқаша мазмұны"}};
+  fixture_t f;
+  setup(&f);
+  for (size_t k = 0; k < 2; k++) {
+    kp_buf_t b;
+    kp_report_files_t files = {0};
+    kp_buf_init(&b, 1 << 26);
+    f.o.format = KP_REPORT_MD;
+    f.o.lang = want[k].l;
+    f.o.plot_stem = kp_lang_code(want[k].l);
+    KP_ASSERT_OK(kp_report_render_files(&f.o, f.s, f.is, &b, &files));
+    const char *m = kp_buf_str(&b);
+    KP_ASSERT_MSG(strncmp(m, want[k].title, strlen(want[k].title)) == 0, "%s title", kp_lang_code(want[k].l));
+    KP_ASSERT(strstr(m, want[k].section));
+    KP_ASSERT(strstr(m, want[k].l == KP_LANG_RU ? "**Риск отключения** с 2022-01-04 14:00 UTC" : "**Өшіру қаупі** 2022-01-04 14:00 UTC"));
+    for (size_t i = 0; i < kp_incset_count(f.is); i++) KP_ASSERT(strstr(m, kp_incset_at(f.is, i)->id));
+    KP_ASSERT(strstr(m, "2022-01-05 11:00 UTC (2022-01-05 17:00 UTC+6)"));
+    KP_ASSERT(strstr(m, "2022-01-09 06:00 UTC (2022-01-09 12:00 UTC+6)")); /* a curfew window */
+    KP_ASSERT(strstr(m, "Asia/Almaty"));
+    KP_ASSERT(!strstr(m, "Summary") && !strstr(m, "Timeline") && !strstr(m, "BGP visible") && !strstr(m, " to 2022"));
+    KP_ASSERT_EQ(files.n, 6);
+    KP_ASSERT(strstr(kp_buf_str(&files.v[1].data), want[k].l == KP_LANG_RU ? "(UTC)" : "уақыт (UTC)"));
+    golden(want[k].golden, &b);
+    kp_report_files_free(&files);
+    kp_buf_free(&b);
+    /* HTML says its language */
+    render(&f, KP_REPORT_HTML, &b);
+    char tag[32];
+    snprintf(tag, sizeof tag, "<html lang=\"%s\">", kp_lang_code(want[k].l));
+    KP_ASSERT(strstr(kp_buf_str(&b), tag));
+    kp_buf_free(&b);
+  }
+  teardown(&f);
+}
+
+static void read_src(const char *rel, kp_buf_t *b) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", kp_test_src(), rel);
+  kp_buf_init(b, 1 << 22);
+  KP_ASSERT_MSG(kp_file_read(path, b) == KP_OK, "cannot read %s", path);
+}
+
+/* every key in every language, no unknown key, same placeholders as English */
+KP_TEST(translation_files_complete) {
+  for (int l = 0; l < KP_LANG__COUNT; l++) {
+    char rel[64], err[512];
+    snprintf(rel, sizeof rel, "data/i18n/%s.tsv", kp_lang_code((kp_lang_t)l));
+    kp_buf_t b;
+    read_src(rel, &b);
+    kp_status_t st = kp_i18n_check(b.data, b.len, err, sizeof err);
+    KP_ASSERT_MSG(st == KP_OK, "%s: %s", rel, err);
+    const void *p;
+    size_t n;
+    KP_ASSERT_OK(kp_lang_data((kp_lang_t)l, &p, &n)); /* the binary carries this very file */
+    KP_ASSERT_MSG(n == b.len && !memcmp(p, b.data, n), "%s differs from the compiled-in copy (rebuild)", rel);
+    kp_buf_free(&b);
+  }
+  KP_ASSERT(kp_i18n_key_count() > 100);
+  /* the check itself fails on each kind of fault */
+  kp_buf_t ru;
+  read_src("data/i18n/ru.tsv", &ru);
+  char err[512], *t = strdup(kp_buf_str(&ru));
+  KP_ASSERT(t);
+  char *line = strstr(t, "\nsection.findings\t");
+  KP_ASSERT(line);
+  memcpy(line + 1, "#", 1); /* the line becomes a comment: a missing key */
+  KP_ASSERT_EQ(kp_i18n_check(t, strlen(t), err, sizeof err), KP_ERR_INVAL);
+  KP_ASSERT(strstr(err, "missing key 'section.findings'"));
+  memcpy(line + 1, "S", 1); /* "Section.findings": unknown, and section.findings still missing */
+  KP_ASSERT_EQ(kp_i18n_check(t, strlen(t), err, sizeof err), KP_ERR_INVAL);
+  KP_ASSERT(strstr(err, "unknown key 'Section.findings'"));
+  free(t);
+  t = strdup(kp_buf_str(&ru));
+  KP_ASSERT(t);
+  char *ph = strstr(strstr(t, "\nwindows.of\t"), "{1}");
+  ph[1] = '2'; /* {2} where English has {1} */
+  KP_ASSERT_EQ(kp_i18n_check(t, strlen(t), err, sizeof err), KP_ERR_INVAL);
+  KP_ASSERT(strstr(err, "'windows.of'") && strstr(err, "placeholders"));
+  free(t);
+  kp_buf_t dup;
+  kp_buf_init(&dup, 1 << 22);
+  kp_buf_append(&dup, ru.data, ru.len);
+  kp_buf_puts(&dup, "country.KZ\tКазахстан\n");
+  KP_ASSERT_EQ(kp_i18n_check(dup.data, dup.len, err, sizeof err), KP_ERR_INVAL);
+  KP_ASSERT(strstr(err, "duplicate key 'country.KZ'"));
+  kp_buf_free(&dup);
+  kp_buf_free(&ru);
+  /* every incident type detect can produce has a key (a new type must be translated) */
+  for (int ty = 0; strcmp(kp_inc_type_name((kp_inc_type_t)ty), "unknown"); ty++)
+    KP_ASSERT_MSG(ty <= KP_INC_THROTTLING, "incident type '%s' has no type.* key in data/i18n",
+                  kp_inc_type_name((kp_inc_type_t)ty));
+}
+
+/* local time from the table: Almaty +6 in 2022, +5 from 2024-03-01; no guess elsewhere */
+KP_TEST(local_time_table) {
+  const char *z = NULL;
+  int off = 0;
+  KP_ASSERT(kp_rep_zone("KZ", ts(5, 11, 0), &z, &off));
+  KP_ASSERT_STREQ(z, "Asia/Almaty");
+  KP_ASSERT_EQ(off, 6 * 3600);
+  KP_ASSERT(kp_rep_zone("KZ", 1709229600 - 1, NULL, &off) && off == 6 * 3600);
+  KP_ASSERT(kp_rep_zone("KZ", 1709229600, NULL, &off) && off == 5 * 3600); /* 2024-03-01 00:00 +06 */
+  KP_ASSERT(!kp_rep_zone("RU", ts(5, 11, 0), NULL, NULL)); /* several zones: UTC only */
+  KP_ASSERT(!kp_rep_zone(NULL, 0, NULL, NULL));
+  char s[16];
+  kp_rep_offset_str(23400, s, sizeof s);
+  KP_ASSERT_STREQ(s, "UTC+6:30");
+  kp_rep_offset_str(-4 * 3600, s, sizeof s);
+  KP_ASSERT_STREQ(s, "UTC-4");
 }
 
 static size_t fields(const char *line, size_t n) {
@@ -220,10 +403,39 @@ KP_TEST(stop_codf_json_exports) {
   size_t events = 0;
   for (size_t i = 0; i < kp_incset_count(f.is); i++) events += kp_incset_at(f.is, i)->nevents;
   KP_ASSERT_EQ(kp_json_len(kp_json_root(doc)), events);
-  const kp_json_t *r0 = kp_json_at(kp_json_root(doc), 0);
-  static const char *const keys[] = {"location", "start", "duration", "uncertainty", "status", "fraction",
-                                     "score", "location_name", "overlaps_window"};
-  for (size_t k = 0; k < 9; k++) KP_ASSERT_MSG(kp_json_get(r0, keys[k]), "codf key %s", keys[k]);
+  /* IODA's format=codf, from its definition: ioda-api src/Entity/OutagesEventNormalizer.php
+   * (InetIntel/ioda-api) writes exactly these keys in this order, uncertainty null, status 0 */
+  static const char *const keys[] = {"location", "start", "duration", "uncertainty", "method", "datasource",
+                                     "status", "fraction", "score", "location_name", "overlaps_window"};
+  size_t asn = 0, probe = 0, ping = 0;
+  for (size_t i = 0; i < kp_json_len(kp_json_root(doc)); i++) {
+    const kp_json_t *r = kp_json_at(kp_json_root(doc), i);
+    KP_ASSERT_EQ(kp_json_len(r), 11);
+    for (size_t k = 0; k < 11; k++) KP_ASSERT_MSG(!strcmp(kp_json_key_at(r, k), keys[k]), "codf key %zu is %s, not %s", k, kp_json_key_at(r, k), keys[k]);
+    KP_ASSERT(kp_json_is(kp_json_get(r, "uncertainty"), KP_JSON_NULL));
+    int64_t v;
+    KP_ASSERT(kp_json_get_int(r, "status", &v) && v == 0);
+    const char *loc = kp_json_get_str(r, "location"), *ds = kp_json_get_str(r, "datasource");
+    const char *m = kp_json_get_str(r, "method");
+    KP_ASSERT(loc && strchr(loc, '/') && ds && m);
+    if (!strncmp(loc, "asn/", 4)) { /* IODA's asn codes are bare numbers; its default name is AS<n> */
+      asn++;
+      KP_ASSERT_STREQ(loc, "asn/9198");
+      KP_ASSERT_STREQ(kp_json_get_str(r, "location_name"), "AS9198");
+    }
+    if (!strncmp(ds, "probe-", 6)) { /* a failure rate says nothing of the share of the location out */
+      probe++;
+      KP_ASSERT(kp_json_is(kp_json_get(r, "fraction"), KP_JSON_NULL));
+      KP_ASSERT_STREQ(m, "cusum");
+    }
+    if (!strcmp(ds, "ping-slash24") && !strcmp(m, "median")) { /* IODA's median rule, IODA's name */
+      ping++;
+      double fr = kp_json_num(kp_json_get(r, "fraction"));
+      KP_ASSERT(kp_json_is(kp_json_get(r, "fraction"), KP_JSON_NUMBER) && fr > 0.9 && fr <= 1.0);
+    }
+    KP_ASSERT(strcmp(m, "ioda")); /* keepon's detector name never leaks into IODA's vocabulary */
+  }
+  KP_ASSERT(asn >= 1 && probe >= 3 && ping >= 1);
   kp_json_doc_free(doc);
   golden("kz_codf.json", &b);
   /* a window that excludes everything selects nothing */

@@ -177,6 +177,16 @@ printf '{"type":"signal","entity_type":"country","entity_code":"KZ","datasource"
 [ "$(apost /api/v1/signals application/x-ndjson "$T/sig.jsonl")" = 200 ] || fail "signals ingest: $(cat "$T/out")"
 get '/api/v1/signals/raw/country/KZ?from=1641378600&until=1641380400&datasource=ping-slash24' > /dev/null
 grep -q '"values":\[9123,null,12\]' "$T/out" || fail "signals raw: $(cat "$T/out")"
+# IODA's v2 envelope (ioda-api src/Response/Envelope.php) and its asn codes (bare numbers)
+grep -q '^{"type":"signals","metadata":{"requestTime":"[0-9T:-]*+00:00","responseTime":"[0-9T:-]*+00:00"},"requestParameters":{"from":1641378600,"until":1641380400,"datasource":"ping-slash24","sourceParams":null,"maxPoints":null},"error":null,"perf":null,"data":\[\[' "$T/out" \
+  && grep -q '\]\],"copyright":"[^"]*"}$' "$T/out" || fail "signals raw envelope: $(cat "$T/out")"
+printf '{"type":"signal","entity_type":"asn","entity_code":"AS9198","datasource":"bgp","t":1641378600,"step":600,"value":7}\n' > "$T/asn.jsonl"
+[ "$(apost /api/v1/signals application/x-ndjson "$T/asn.jsonl")" = 200 ] || fail "asn signal ingest: $(cat "$T/out")"
+for code in 9198 AS9198; do
+  get "/api/v1/signals/raw/asn/$code?from=1641378600&until=1641379200" > /dev/null
+  grep -q '"entityType":"asn","entityCode":"9198","entityName":"AS9198","datasource":"bgp"' "$T/out" && grep -q '"values":\[7\]' "$T/out" \
+    || fail "signals raw asn/$code: $(cat "$T/out")"
+done
 printf '{"type":"signal","entity_type":"planet","entity_code":"X","datasource":"d","t":1,"step":1,"value":1}\n' > "$T/bad.jsonl"
 [ "$(apost /api/v1/signals application/x-ndjson "$T/bad.jsonl")" = 400 ] || fail "bad signal accepted"
 grep -q 'line 1' "$T/out" || fail "bad signal line not named"
