@@ -8,8 +8,8 @@
  * frees in one call. Strings are unescaped into the arena; \u0000 is kept and
  * the length is recorded.
  *
- * Strictness (issue 13): an object key holding \u0000 and an object with the
- * same key twice are syntax errors (KP_ERR_INVAL). Lookups are by C string, so
+ * Strictness (issue 13): an object key holding \u0000 or bytes that are not UTF-8, and an
+ * object with the same key twice, are syntax errors (KP_ERR_INVAL). Lookups are by C string, so
  * "probe_cc\u0000x" would otherwise answer for "probe_cc", and a duplicate
  * would let two readers of one document (this one takes the first, most take
  * the last) see different values. Duplicates are found by sorting the key
@@ -303,6 +303,9 @@ static kp_json_t *parse_container(parser_t *ps, size_t depth, bool is_obj) {
       key = parse_string_raw(ps, &klen);
       if (!key) goto done;
       if (strlen(key) != klen) { fail(ps, KP_ERR_INVAL); goto done; } /* \u0000 in a key */
+      /* a key that is not UTF-8: the writer would write it as U+FFFD, so two distinct keys could
+         come back as one (a duplicate) and a lookup by its UTF-8 spelling would miss it */
+      if (!kp_utf8_valid((const uint8_t *)key, klen)) { fail(ps, KP_ERR_INVAL); goto done; }
       skip_ws(ps);
       if (!kp_cur_u8(&ps->c, &ch)) { fail(ps, KP_ERR_TRUNC); goto done; }
       if (ch != ':') { fail(ps, KP_ERR_INVAL); goto done; }

@@ -130,6 +130,10 @@ KP_TEST(json_duplicate_keys_rejected) {
   parse("{\"a\": 1, \"a\": 2}", KP_ERR_INVAL);
   parse("{\"a\": 1, \"b\": 2, \"c\": {\"x\": 1, \"y\": 2, \"x\": 3}}", KP_ERR_INVAL);
   parse("{\"a\\u0062\": 1, \"ab\": 2}", KP_ERR_INVAL); /* equal after unescaping */
+  /* keys that are not UTF-8 (found by fuzz_json: both written back as U+FFFD, a duplicate) */
+  parse("{\"\xfb\":[2],\"\xe7\":\"n\"}", KP_ERR_INVAL);
+  parse("{\"\xed\xa0\x80\":1}", KP_ERR_INVAL);                  /* a UTF-8-encoded surrogate */
+  kp_json_doc_free(parse("{\"caf\xc3\xa9\":\"\xfb\"}", KP_OK)); /* UTF-8 key; a value may hold any byte */
   kp_json_doc_free(parse("{\"a\": 1, \"b\": {\"a\": 2}, \"c\": [{\"a\": 3}, {\"a\": 4}]}", KP_OK));
   /* many distinct keys: accepted, and the duplicate check is not quadratic */
   kp_buf_t b;
