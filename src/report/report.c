@@ -210,11 +210,15 @@ static void timeline_table(rep_t *r, const kp_incident_t *const *sel, size_t n) 
     dur(c->end - c->start, d, sizeof d);
     snprintf(w, sizeof w, "%zu%s", c->nwindows, c->curfew ? " (curfew)" : "");
     if (c->nregions) strjoin(scope, sizeof scope, c->regions, c->nregions, "");
-    else if (c->nasns && c->type != KP_INC_FULL) strjoin(scope, sizeof scope, c->asns, c->nasns, "");
+    else if (c->nasns && c->type != KP_INC_FULL && c->type != KP_INC_PARTIAL) strjoin(scope, sizeof scope, c->asns, c->nasns, "");
     else snprintf(scope, sizeof scope, "national (%s)", c->cc);
     strjoin(svc, sizeof svc, c->services, c->nservices, c->type == KP_INC_FULL ? "all" : "-");
     snprintf(conf, sizeof conf, "%.2f", c->confidence);
-    const char *cells[] = {c->id, kp_inc_type_name(c->type), kp_level_name(c->level), a,
+    char ty[64]; /* full/partial say how much went dark */
+    if ((c->type == KP_INC_FULL || c->type == KP_INC_PARTIAL) && c->down_share >= 0)
+      snprintf(ty, sizeof ty, "%s (%.0f%% of blocks down)", kp_inc_type_name(c->type), c->down_share * 100);
+    else snprintf(ty, sizeof ty, "%s", kp_inc_type_name(c->type));
+    const char *cells[] = {c->id, ty, kp_level_name(c->level), a,
                            c->ongoing ? "ongoing" : b, d, w, scope, svc, conf};
     table_row(r, cells, 10, false);
   }
@@ -262,7 +266,7 @@ static void affected(rep_t *r, const kp_incident_t *const *sel, size_t n) {
 static void techniques(rep_t *r, const kp_incident_t *const *sel, size_t n) {
   static const char *const head[] = {"incident", "technique", "failed measurements"};
   size_t rows = 0;
-  for (size_t i = 0; i < n; i++) rows += sel[i]->ntechniques;
+  for (size_t i = 0; i < n; i++) rows += sel[i]->ntechniques + (sel[i]->unreachable > 0);
   if (!rows) {
     kp_buf_puts(r->out, r->md ? "No technique recorded by probe measurements.\n"
                               : "<p>No technique recorded by probe measurements.</p>\n");
@@ -275,6 +279,16 @@ static void techniques(rep_t *r, const kp_incident_t *const *sel, size_t n) {
       char cnt[24];
       snprintf(cnt, sizeof cnt, "%lld", (long long)sel[i]->techniques[k].count);
       const char *cells[] = {sel[i]->id, sel[i]->techniques[k].name, cnt};
+      table_row(r, cells, 3, false);
+    }
+  /* failures inside a national cut are no technique (a cut is not an app block): one row that
+   * says so, after the techniques */
+  for (size_t i = 0; i < n; i++)
+    if (sel[i]->unreachable > 0) {
+      char cnt[24], what[96];
+      snprintf(cnt, sizeof cnt, "%lld", (long long)sel[i]->unreachable);
+      snprintf(what, sizeof what, "unreachable during the shutdown %s (not a technique)", sel[i]->unreachable_in);
+      const char *cells[] = {sel[i]->id, what, cnt};
       table_row(r, cells, 3, false);
     }
   if (!r->md) kp_buf_puts(r->out, "</table>\n");
