@@ -640,6 +640,8 @@ KP_TEST(full_vs_partial_shutdown_boundary) {
       {0, KP_INC_FULL, 1.0},
       {950, KP_INC_FULL, 0.905},
       {1050, KP_INC_PARTIAL, 0.895},
+      {1000, KP_INC_FULL, 0.900},    /* 90.0 % down: full (>= KP_INC_FULL_SHARE) */
+      {1101, KP_INC_PARTIAL, 0.890}, /* 89 % down: partial */
       {3334, KP_INC_PARTIAL, 0.667}, /* a third of the blocks stay up: IODA's partial */
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
