@@ -244,6 +244,15 @@ tech_throttled() {
   echo "$1" >"$CDIR/htb.$n"
   undo htb_release "$n"
   cen tc class add dev cen-cl parent 1: classid "1:$n" htb rate "$rate" ceil "$rate" quantum 1514 burst 1600
+  # A bounded queue, as a real shaper/policer has: about 0.5 s at the rate (>= 2 full packets).
+  # htb's default leaf is a txqueuelen (1000-packet) pfifo: an aborted download left ~200 KB
+  # queued, 25 s at 64 kbit/s, and the next run's connects to the target timed out behind it
+  # (the kz2022 demo's Messenger read ip_blackhole every other run).
+  local bits=${rate%%[a-z]*} unit=${rate##*[0-9]} limit
+  case $unit in kbit) bits=$((bits * 1000)) ;; mbit) bits=$((bits * 1000000)) ;; gbit) bits=$((bits * 1000000000)) ;; esac
+  limit=$((bits / 16))
+  [ "$limit" -ge 3028 ] || limit=3028
+  cen tc qdisc add dev cen-cl parent "1:$n" bfifo limit "$limit"
   for a in $(lab_target_v4 "$1"); do
     cen tc filter add dev cen-cl parent 1: protocol ip prio "$n" u32 match ip src "$a/32" flowid "1:$n"
   done
@@ -255,6 +264,7 @@ htb_release() {
   local n=$1 rest
   cen tc filter del dev cen-cl parent 1: prio "$n" 2>/dev/null || true
   cen tc filter del dev cen-cl parent 1: prio $((n + 100)) 2>/dev/null || true
+  cen tc qdisc del dev cen-cl parent "1:$n" 2>/dev/null || true
   cen tc class del dev cen-cl classid "1:$n" 2>/dev/null || true
   rm -f "$CDIR/htb.$n"
   rest=("$CDIR"/htb.*)

@@ -27,9 +27,20 @@
  * Per app (kp_an_classify): the agreement rule. One flow's failure on the
  * real Internet is often just a flaky server; a campaigner publishing
  * "blocked" must be able to stand on it. So:
- *  - network_down when the control target fails (DNS and connect) and no
- *    counting flow of the app succeeded: nothing gets through, so the app's
- *    own failures say nothing about targeted blocking.
+ *  - network_down (checked first) when the control target did not connect
+ *    (whatever its DNS did) and no counting flow of the app reached a host:
+ *    nothing gets through, so the app's own failures say nothing about
+ *    targeted blocking. DNS is not required to fail too: in a national cut
+ *    the domestic (or on-path) resolver often keeps answering from its cache
+ *    or its own uplink while nothing is routed (the kz2022 demo's cut did
+ *    exactly this, and every app read ip_blackhole, Signal dns_forged). For
+ *    the same reason an answered DNS-only flow does not show a route: only a
+ *    flow whose TCP connect completed, or was refused/reset (an answer came
+ *    back: a cut drops, it does not answer), does. So a control refused with
+ *    the app refused too is tcp_reset, not network_down. The probe's control
+ *    must be a target a cut also takes away (example.org, abroad); a censor
+ *    that blackholes the control as well as the app is read as a cut.
+ *    Otherwise the agreement rule below decides.
  *  - a technique T AGREES when
  *      (a) a whole role shows it: every counting flow of one role (the
  *          app's services: whatsapp endpoint / registration / web, telegram
@@ -180,6 +191,14 @@ static const char *failure_of(const kp_an_flow_t *f) {
                                           : "failed";
 }
 
+/* Did the flow reach a host? Its TCP connect completed, or was refused/reset: either way an
+ * answer came back over the network (a national cut drops, it does not answer). A DNS answer
+ * alone does not count: the resolver may be inside the cut with a cache or its own uplink. */
+static bool routed(const kp_an_flow_t *f) {
+  return f->connect_tried &&
+         (!f->connect_failure || is(f->connect_failure, "connection_refused") || is(f->connect_failure, "connection_reset"));
+}
+
 /* Does technique t agree over a whole role, or over a strict majority? (rule above) */
 static bool agrees(const kp_an_flow_t *flows, const kp_tech_t *tech, size_t n, size_t n_counting, kp_tech_t t,
                    bool *by_role) {
@@ -222,8 +241,12 @@ kp_status_t kp_an_classify(const kp_an_flow_t *flows, size_t n, const kp_an_cont
     }
   }
   kp_tech_t best = KP_TECH_NONE;
-  bool control_down = !ctl->dns_ok && !ctl->reach_ok;
-  if (control_down && out->n_ok == 0 && out->n_counting > 0) {
+  /* network_down (rule above): the control did not connect and no counting flow reached a host */
+  size_t n_routed = 0;
+  for (size_t i = 0; i < n; i++)
+    if (flows[i].counts && !flows[i].blockpage_only && routed(&flows[i])) n_routed++;
+  bool control_down = !ctl->reach_ok;
+  if (control_down && n_routed == 0 && out->n_counting > 0) {
     best = KP_TECH_NETWORK_DOWN;
     for (size_t i = 0; i < n; i++) tech[i] = kp_an_flow_ok(&flows[i]) ? KP_TECH_NONE : KP_TECH_NETWORK_DOWN;
   } else {
@@ -241,7 +264,8 @@ kp_status_t kp_an_classify(const kp_an_flow_t *flows, size_t n, const kp_an_cont
     }
   }
   if (best == KP_TECH_NETWORK_DOWN) {
-    snprintf(out->evidence, sizeof out->evidence, "control target and all %zu app targets failed", out->n_counting);
+    snprintf(out->evidence, sizeof out->evidence, "control target did not connect and no app flow reached a host (%zu/%zu failed)",
+             out->n_failed, out->n_counting);
   } else if (best != KP_TECH_NONE) {
     describe(&flows[best_i], best, out->evidence, sizeof out->evidence);
   } else if (out->n_failed) {

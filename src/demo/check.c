@@ -11,7 +11,12 @@
  *     1 % over the span, while its "ping-slash24" mean inside the down windows is below half
  *     its mean outside them;
  *  4. the burst of BGP updates (re-announcements, truth "bgp_update_spikes"): the country's
- *     "bgp-updates" near each spike outnumber those of all other bins.
+ *     "bgp-updates" near each spike outnumber those of all other bins;
+ *  5. a cut is not an app block: no service-blocking/throttling incident names ip_blackhole
+ *     (its techniques, i.e. report.md's technique table, or any app's service_techniques)
+ *     unless the truth blocked an app that way: app failures taken while the whole network
+ *     was down (the probe's network_down, detect's "unreachable during the shutdown") must
+ *     never read as an IP block.
  * Detected outage windows that match no truth window are reported ("note extra"), not failed:
  * a short flap at a boundary is information, not a miss.
  */
@@ -274,6 +279,29 @@ kp_status_t kp_demo_check(const kp_demo_check_opts_t *o, const void *truth, size
       (*failures)++;
       LOG("FAIL %s blocked by %s: %s\n", app, tech, named ? "technique not named" : "no incident names the app");
     }
+  }
+  /* 5. no ip_blackhole out of the cut windows */
+  bool truth_hole = false;
+  for (size_t i = 0; i < kp_json_len(blocks); i++) {
+    const char *tech = kp_json_get_str(kp_json_at(blocks, i), "technique");
+    truth_hole |= tech && !strcmp(tech, "ip_blackhole");
+  }
+  if (!truth_hole) {
+    size_t bad = 0;
+    for (size_t k = 0; k < kp_json_len(incs); k++) {
+      const kp_json_t *inc = kp_json_at(incs, k), *per = kp_json_get(inc, "service_techniques");
+      if (!is_blocking_type(kp_json_get_str(inc, "type"))) continue;
+      bool hole = names(kp_json_get(inc, "techniques"), "ip_blackhole");
+      for (size_t j = 0; kp_json_is(per, KP_JSON_OBJECT) && j < kp_json_len(per); j++)
+        hole |= names(kp_json_at(per, j), "ip_blackhole");
+      if (hole) {
+        bad++;
+        LOG("FAIL %s names ip_blackhole, which nobody injected (a cut read as an app block)\n",
+            kp_json_get_str(inc, "id") ? kp_json_get_str(inc, "id") : "?");
+      }
+    }
+    if (bad) (*failures)++;
+    else LOG("ok   no app technique ip_blackhole from the cut windows\n");
   }
   /* 3. BGP flat while active probing drops */
   sigstat_t ss;

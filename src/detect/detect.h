@@ -248,8 +248,13 @@ kp_status_t kp_detect_run(const kp_detect_cfg_t *cfg, const kp_sigset_t *s, kp_e
 /* ---------------------------------------------------------------- incidents */
 
 typedef enum kp_inc_type {
-  KP_INC_FULL = 0, KP_INC_REGIONAL, KP_INC_NETWORK, KP_INC_SERVICE, KP_INC_THROTTLING
+  KP_INC_FULL = 0, KP_INC_REGIONAL, KP_INC_NETWORK, KP_INC_SERVICE, KP_INC_THROTTLING, KP_INC_PARTIAL
 } kp_inc_type_t;
+
+/** A national network incident is a full shutdown when at least this share of the
+ *  country's baseline blocks (ping-slash24 up /24s; else bgp-visible prefixes) went down at
+ *  its deepest bin, else a partial shutdown (IODA: a third of the blocks still up is partial). */
+#define KP_INC_FULL_SHARE 0.90
 const char *kp_inc_type_name(kp_inc_type_t t);
 
 typedef struct kp_inc_evidence {
@@ -269,6 +274,12 @@ typedef struct kp_incident {
   double score;       /* IODA overall: product over datasources of each one's largest score */
   double confidence;  /* 0..1, grows with agreeing datasources */
   bool curfew; bool daily_fixed;
+  /* network: share (0..1) of the country's baseline blocks down at the deepest bin of its
+   * ping-slash24 event (bgp when there is none); -1 = no country-level level signal */
+  double down_share;
+  /* service: failed measurements inside a national network incident of the same country,
+   * left out of techniques (unreachable during the shutdown, not a technique) */
+  int64_t unreachable; const char *unreachable_in; /* that network incident's id */
   const char **sources; size_t nsources;   /* datasources with events */
   const char **regions; size_t nregions;
   const char **asns; size_t nasns;

@@ -9,8 +9,10 @@
  *
  * Per incident (docs/detect.md has the table):
  *   type      network: a CRITICAL country-level ping-slash24/bgp event -> full
- *             shutdown, else regions -> regional, else ASNs only -> per-network,
- *             else (a warning-level national dip alone) full shutdown at warning; service -> service
+ *             shutdown when >= KP_INC_FULL_SHARE of the baseline blocks went down at
+ *             the deepest bin (ping-slash24, else bgp), else partial shutdown; else
+ *             regions -> regional, else ASNs only -> per-network, else (a
+ *             warning-level national dip alone) partial shutdown; service -> service
  *             blocking; any technique naming throttling -> throttling
  *   score     IODA overall: product over datasources of each one's largest score
  *   confidence 1 - Π(1 - p_ds) over distinct datasources (ping-slash24 .6, bgp .4,
@@ -19,6 +21,9 @@
  *   findings  "BGP visible, traffic down" when active probing dropped for an
  *             entity whose bgp series has data and no overlapping event; a
  *             bgp-updates spike within 1 h of the start (> 5x the day's median)
+ *   unreachable  service: failures in probe bins overlapping a national (full or
+ *             partial) network incident's down windows are counted here, not as
+ *             techniques: a cut is not an app block
  * Everything the incident points to lives in the set's arena, except `events`
  * (borrowed from the caller's event list). Output order: start, cc, id.
  */
@@ -98,8 +103,9 @@ static kp_status_t ss_out(kp_arena_t *a, strset_t *s, const char ***out, size_t 
 }
 
 const char *kp_inc_type_name(kp_inc_type_t t) {
-  static const char *const names[] = {"full shutdown", "regional", "per-network", "service blocking", "throttling"};
-  return (unsigned)t < 5 ? names[t] : "unknown";
+  static const char *const names[] = {"full shutdown", "regional", "per-network", "service blocking", "throttling",
+                                      "partial shutdown"};
+  return (unsigned)t < 6 ? names[t] : "unknown";
 }
 
 static bool is_probe(const kp_series_t *s) { return s && !strncmp(s->datasource, "probe-", 6); }
@@ -172,8 +178,21 @@ static bool bgp_update_spike(const kp_series_t *u, int64_t t, int64_t *at, doubl
   return *peak > 5 * *med && *peak >= *med + 10;
 }
 
+/* The national network incident of @p cc (full or partial shutdown, built before the country's
+ * service incidents: items sort network first) whose down windows overlap [t, t + step). */
+static const kp_incident_t *national_outage_at(const kp_incident_t *done, size_t ndone, const char *cc, int64_t t,
+                                               int64_t step) {
+  for (size_t i = 0; i < ndone; i++) {
+    const kp_incident_t *o = &done[i];
+    if (strcmp(o->cc, cc) || (o->type != KP_INC_FULL && o->type != KP_INC_PARTIAL)) continue;
+    for (size_t w = 0; w < o->nwindows; w++)
+      if (overlaps(t, t + step, o->windows[w].start, o->windows[w].end)) return o;
+  }
+  return NULL;
+}
+
 static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_arena_t *a, const item_t *it,
-                         size_t n, kp_incident_t *inc) {
+                         size_t n, const kp_incident_t *done, size_t ndone, kp_incident_t *inc) {
   kp_status_t st = KP_ERR_NOMEM;
   strset_t src = {0}, reg = {0}, asn = {0}, svc = {0}, fnd = {0};
   tech_acc_t *tech = NULL;
@@ -187,6 +206,8 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
   int cls = it[0].cls;
   inc->start = it[0].e->start;
   inc->end = it[0].e->end;
+  inc->down_share = -1;
+  double share_bgp = -1;
   bool country_level = false, country_any = false, has_region = false;
   const kp_event_t *curf = NULL;
   inc->events = kp_arena_alloc(a, n * sizeof *inc->events);
@@ -207,6 +228,10 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
     if (country && (!strcmp(s->datasource, "ping-slash24") || !strcmp(s->datasource, "bgp"))) {
       country_any = true;
       if (e->level == KP_LVL_CRITICAL) country_level = true;
+      /* share of the baseline down at the deepest bin: max_drop = (prediction - value) / prediction */
+      double sh = fmin(1.0, fmax(0.0, e->max_drop / 100.0));
+      double *acc = !strcmp(s->datasource, "ping-slash24") ? &inc->down_share : &share_bgp;
+      if (sh > *acc) *acc = sh;
     }
     if (e->nwin && (!curf || (country && strcmp(curf->series->entity_type, "country")))) curf = e;
     if (is_probe(s)) {
@@ -246,6 +271,15 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
     for (size_t k = 0; k < s->ntech; k++) {
       int64_t t = s->t0 + (int64_t)s->tech[k].bin * s->step;
       if (t < inc->start || t >= inc->end) continue;
+      /* a failure in a bin that overlaps the national shutdown says the network was gone, not how
+       * the service was blocked: counted as unreachable, never as a technique */
+      const kp_incident_t *cut = cls == 1 ? national_outage_at(done, ndone, inc->cc, t, s->step) : NULL;
+      if (cut) {
+        inc->unreachable += s->tech[k].count;
+        if (!inc->unreachable_in) inc->unreachable_in = kp_arena_strndup(a, cut->id, strlen(cut->id));
+        if (!inc->unreachable_in) goto out;
+        continue;
+      }
       size_t j;
       for (j = 0; j < ntech && strcmp(tech[j].name, s->tech[k].name); j++) {}
       if (j == ntech) {
@@ -285,10 +319,12 @@ static kp_status_t build(const kp_sigset_t *set, const kp_event_list_t *all, kp_
     }
   if (cls == 1) inc->type = throttled ? KP_INC_THROTTLING : KP_INC_SERVICE;
   else if (throttled) inc->type = KP_INC_THROTTLING;
-  else if (country_level) inc->type = KP_INC_FULL;
+  else if (country_level) /* full vs partial: the share of the baseline blocks that went dark */
+    inc->type = (inc->down_share >= 0 ? inc->down_share : share_bgp) >= KP_INC_FULL_SHARE ? KP_INC_FULL : KP_INC_PARTIAL;
   else if (has_region) inc->type = KP_INC_REGIONAL;
   else if (inc->nevents && !country_any) inc->type = KP_INC_NETWORK;
-  else inc->type = KP_INC_FULL; /* only a partial (warning) national drop: reported at its level */
+  else inc->type = KP_INC_PARTIAL; /* only a warning-level national dip: under half the blocks went down */
+  if (inc->down_share < 0) inc->down_share = share_bgp;
   /* windows */
   if (curf) {
     inc->curfew = true;
@@ -426,8 +462,11 @@ static kp_status_t service_context(kp_incset_t *is) {
       if (j != i && !strcmp(o->cc, s->cc) && strstr(o->id, "-net-") && overlaps(o->start, o->end, s->start, s->end))
         with = o->id;
     }
-    char buf[160];
-    if (with) snprintf(buf, sizeof buf, "overlaps network incident %s", with);
+    char buf[200];
+    if (s->unreachable)
+      snprintf(buf, sizeof buf, "%lld failed measurement(s) unreachable during the shutdown %s (not counted as a technique)",
+               (long long)s->unreachable, s->unreachable_in);
+    else if (with) snprintf(buf, sizeof buf, "overlaps network incident %s", with);
     else snprintf(buf, sizeof buf, "network up while services failed");
     const char **f = kp_arena_alloc(is->arena, (s->nfindings + 1) * sizeof *f);
     if (!f) return KP_ERR_NOMEM;
@@ -486,7 +525,7 @@ kp_status_t kp_incidents_merge(const kp_detect_cfg_t *cfg, const kp_sigset_t *s,
       if (it[j].e->end > end) end = it[j].e->end;
       j++;
     }
-    if ((st = build(s, ev, is->arena, it + i, j - i, &is->v[is->n])) != KP_OK) goto fail;
+    if ((st = build(s, ev, is->arena, it + i, j - i, is->v, is->n, &is->v[is->n])) != KP_OK) goto fail;
     is->n++;
     i = j;
   }
@@ -543,6 +582,14 @@ void kp_incident_json(const kp_incident_t *inc, void *jwp) {
   kp_jw_fixed(w, inc->confidence, 2);
   kp_jw_kbool(w, "curfew", inc->curfew);
   kp_jw_kbool(w, "daily_fixed", inc->daily_fixed);
+  if (inc->down_share >= 0) {
+    kp_jw_key(w, "down_share");
+    kp_jw_fixed(w, inc->down_share, 3);
+  }
+  if (inc->unreachable) {
+    kp_jw_kint(w, "unreachable_during_shutdown", inc->unreachable);
+    kp_jw_kstr(w, "unreachable_in", inc->unreachable_in);
+  }
   jw_strs(w, "sources", inc->sources, inc->nsources);
   jw_strs(w, "regions", inc->regions, inc->nregions);
   jw_strs(w, "asns", inc->asns, inc->nasns);

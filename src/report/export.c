@@ -85,7 +85,8 @@ kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_
   for (size_t k = 0; k < kp_incset_count(is); k++) {
     const kp_incident_t *c = kp_incset_at(is, k);
     if (!kp_report_selects(o, c)) continue;
-    bool full = c->type == KP_INC_FULL || c->type == KP_INC_REGIONAL || c->type == KP_INC_NETWORK;
+    bool full = c->type == KP_INC_FULL || c->type == KP_INC_REGIONAL || c->type == KP_INC_NETWORK ||
+                c->type == KP_INC_PARTIAL;
     bool svc = c->type == KP_INC_SERVICE || (c->type == KP_INC_THROTTLING && c->nservices);
     char sd[16], ed[16], du[24], area[512], nets[512], other[512], ev[1024], link[64];
     mdy(c->start, sd, sizeof sd);
@@ -103,7 +104,12 @@ kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_
       size_t l = strlen(other);
       snprintf(other + l, sizeof other - l, "%s%s", l ? "; " : "", c->services[i]);
     }
-    joined(ev, sizeof ev, c->findings, c->nfindings, "; ", false);
+    /* shutdown_extent keeps Access Now's vocabulary ("Full network" only at >= KP_INC_FULL_SHARE,
+       else "Partial network"); how much went dark leads the event text instead */
+    size_t el = 0;
+    if ((c->type == KP_INC_FULL || c->type == KP_INC_PARTIAL) && c->down_share >= 0)
+      el = (size_t)snprintf(ev, sizeof ev, "%.0f%% of the country's blocks down; ", c->down_share * 100);
+    joined(ev + el, sizeof ev - el, c->findings, c->nfindings, "; ", false);
     snprintf(link, sizeof link, "keepon:%s", c->id);
     const char *yes_full = full ? "Yes" : "No";
     const char *val[NCOLS] = {0};
@@ -117,7 +123,7 @@ kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_
     val[7] = area;
     val[8] = c->type == KP_INC_THROTTLING ? "Throttle" : "Shutdown";
     val[9] = nets;
-    val[10] = svc ? "Service-based" : "Full network";
+    val[10] = svc ? "Service-based" : c->type == KP_INC_PARTIAL ? "Partial network" : "Full network";
     val[15] = "keepon measurements";
     val[16] = link;
     val[19] = full ? yes_full : has_svc(c, "facebook_messenger") ? "Yes" : "No";

@@ -44,6 +44,7 @@
   X(TYPE_NETWORK, "type.network")                                                                               \
   X(TYPE_SERVICE, "type.service")                                                                               \
   X(TYPE_THROTTLING, "type.throttling")                                                                         \
+  X(TYPE_PARTIAL, "type.partial")                                                                               \
   X(LEVEL_NORMAL, "level.normal")                                                                               \
   X(LEVEL_WARNING, "level.warning")                                                                             \
   X(LEVEL_CRITICAL, "level.critical")                                                                           \
@@ -61,6 +62,7 @@
   X(CELL_ONGOING, "cell.ongoing")                                                                               \
   X(CELL_NATIONAL, "cell.national")                                                                             \
   X(CELL_ALL, "cell.all")                                                                                       \
+  X(CELL_DOWN_SHARE, "cell.down_share")                                                                         \
   X(WINDOWS_OF, "windows.of")                                                                                   \
   X(WINDOW_ITEM, "windows.item")                                                                                \
   X(AFF_REGIONS, "affected.regions")                                                                            \
@@ -71,6 +73,7 @@
   X(TECH_TECHNIQUE, "techniques.technique")                                                                     \
   X(TECH_FAILED, "techniques.failed")                                                                           \
   X(TECH_NONE, "techniques.none")                                                                               \
+  X(TECH_UNREACHABLE, "techniques.unreachable")                                                                \
   X(FINDINGS_NONE, "findings.none")                                                                             \
   X(F_BGP_VISIBLE, "finding.bgp_visible")                                                                       \
   X(F_BGP_SPIKE, "finding.bgp_spike")                                                                           \

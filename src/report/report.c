@@ -116,7 +116,7 @@ static const char *tpair(rep_t *r, int64_t t, char *out, size_t cap) {
 static const char *type_name(rep_t *r, kp_inc_type_t t) {
   /* the key list names today's types; a new one prints detect's English name until it has a
    * key (tests/report fails first: it walks kp_inc_type_name) */
-  return (unsigned)t <= KP_INC_THROTTLING ? kp_rep_msg(r->t, KP_M_TYPE_FULL + (int)t) : kp_inc_type_name(t);
+  return (unsigned)t <= KP_INC_PARTIAL ? kp_rep_msg(r->t, KP_M_TYPE_FULL + (int)t) : kp_inc_type_name(t);
 }
 
 static const char *level_name(rep_t *r, kp_level_t l) {
@@ -337,11 +337,16 @@ static void timeline_table(rep_t *r, const kp_incident_t *const *sel, size_t n) 
     dur(r, c->end - c->start, d, sizeof d);
     snprintf(w, sizeof w, "%zu%s%s", c->nwindows, c->curfew ? " " : "", c->curfew ? M(r, CELL_CURFEW) : "");
     if (c->nregions) strjoin(scope, sizeof scope, c->regions, c->nregions, "");
-    else if (c->nasns && c->type != KP_INC_FULL) strjoin(scope, sizeof scope, c->asns, c->nasns, "");
+    else if (c->nasns && c->type != KP_INC_FULL && c->type != KP_INC_PARTIAL) strjoin(scope, sizeof scope, c->asns, c->nasns, "");
     else FMT(r, scope, CELL_NATIONAL, c->cc);
     strjoin(svc, sizeof svc, c->services, c->nservices, c->type == KP_INC_FULL ? M(r, CELL_ALL) : "-");
     snprintf(conf, sizeof conf, "%.2f", c->confidence);
-    const char *cells[] = {c->id, type_name(r, c->type), level_name(r, c->level), a,
+    char ty[160], pct[16]; /* full/partial say how much went dark */
+    if ((c->type == KP_INC_FULL || c->type == KP_INC_PARTIAL) && c->down_share >= 0) {
+      snprintf(pct, sizeof pct, "%.0f", c->down_share * 100);
+      FMT(r, ty, CELL_DOWN_SHARE, type_name(r, c->type), pct);
+    } else snprintf(ty, sizeof ty, "%s", type_name(r, c->type));
+    const char *cells[] = {c->id, ty, level_name(r, c->level), a,
                            c->ongoing ? M(r, CELL_ONGOING) : b, d, w, scope, svc, conf};
     table_row(r, cells, 10, false);
   }
@@ -399,7 +404,7 @@ static void para(rep_t *r, const char *s) {
 static void techniques(rep_t *r, const kp_incident_t *const *sel, size_t n) {
   const char *const head[] = {M(r, TECH_INCIDENT), M(r, TECH_TECHNIQUE), M(r, TECH_FAILED)};
   size_t rows = 0;
-  for (size_t i = 0; i < n; i++) rows += sel[i]->ntechniques;
+  for (size_t i = 0; i < n; i++) rows += sel[i]->ntechniques + (sel[i]->unreachable > 0);
   if (!rows) {
     para(r, M(r, TECH_NONE));
     return;
@@ -411,6 +416,16 @@ static void techniques(rep_t *r, const kp_incident_t *const *sel, size_t n) {
       char cnt[24];
       snprintf(cnt, sizeof cnt, "%lld", (long long)sel[i]->techniques[k].count);
       const char *cells[] = {sel[i]->id, sel[i]->techniques[k].name, cnt};
+      table_row(r, cells, 3, false);
+    }
+  /* failures inside a national cut are no technique (a cut is not an app block): one row that
+   * says so, after the techniques */
+  for (size_t i = 0; i < n; i++)
+    if (sel[i]->unreachable > 0) {
+      char cnt[24], what[256];
+      snprintf(cnt, sizeof cnt, "%lld", (long long)sel[i]->unreachable);
+      FMT(r, what, TECH_UNREACHABLE, sel[i]->unreachable_in);
+      const char *cells[] = {sel[i]->id, what, cnt};
       table_row(r, cells, 3, false);
     }
   if (!r->md) kp_buf_puts(r->out, "</table>\n");

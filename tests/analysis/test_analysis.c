@@ -152,6 +152,53 @@ KP_TEST(network_down_needs_control_down) {
   KP_ASSERT_EQ(classify(&g, 1, &down, NULL).verdict, KP_VERDICT_OK);
 }
 
+/* A national cut with the resolver still answering (cached, domestic, or the censor's own): the
+ * control resolves but does not connect, the app's connects time out -> network_down, not
+ * ip_blackhole; with DNS-only flows that answered (Signal's uptime lookup, Messenger's stun) too. */
+KP_TEST(network_down_with_dns_still_answering) {
+  kp_an_flow_t f[3] = {ok_flow("a"), ok_flow("b"), {.name = "dnslookup://stun", .counts = true, .resolved_name = true}};
+  for (int i = 0; i < 2; i++) m_hole(&f[i]);
+  kp_an_control_t cut = {.dns_ok = true, .reach_ok = false};
+  kp_tech_t o[3];
+  kp_an_result_t r = classify(f, 2, &cut, NULL);
+  KP_ASSERT_EQ(r.tech, KP_TECH_NETWORK_DOWN);
+  KP_ASSERT_STREQ(r.evidence, "control target did not connect and no app flow reached a host (2/2 failed)");
+  /* the same flows with the control reachable: a targeted IP blackhole */
+  KP_ASSERT_EQ(classify(f, 2, &CTL_OK, NULL).tech, KP_TECH_IP_BLACKHOLE);
+  /* the answered DNS-only flow shows no route: still network_down, and that flow itself is fine */
+  KP_ASSERT(kp_an_flow_ok(&f[2]));
+  r = classify(f, 3, &cut, o);
+  KP_ASSERT_EQ(r.tech, KP_TECH_NETWORK_DOWN);
+  KP_ASSERT_EQ(o[0], KP_TECH_NETWORK_DOWN);
+  KP_ASSERT_EQ(o[2], KP_TECH_NONE);
+  /* Signal in the demo's cut: forged answers, then timeouts (dns_forged per flow), plus the
+   * answered lookup: the cut, not dns_forged */
+  kp_an_flow_t g[3] = {ok_flow("a"), ok_flow("b"), f[2]};
+  for (int i = 0; i < 2; i++) m_forged(&g[i]), g[i].connect_failure = "generic_timeout_error";
+  KP_ASSERT_EQ(classify(g, 3, &CTL_OK, NULL).tech, KP_TECH_DNS_FORGED);
+  KP_ASSERT_EQ(classify(g, 3, &cut, NULL).tech, KP_TECH_NETWORK_DOWN);
+}
+
+/* With the control down, any flow that reached a host means something is routed: a connect that
+ * completed (even if TLS then failed) or one that was refused (an answer came back). Then the
+ * agreement rule decides, and a control that was refused is no cut. */
+KP_TEST(network_down_needs_no_route) {
+  kp_an_control_t cut = {.dns_ok = true, .reach_ok = false};
+  kp_an_flow_t f[3] = {ok_flow("a"), ok_flow("b"), ok_flow("c")};
+  for (int i = 0; i < 3; i++) m_hole(&f[i]);
+  KP_ASSERT_EQ(classify(f, 3, &cut, NULL).tech, KP_TECH_NETWORK_DOWN);
+  f[2] = ok_flow("c"); /* one connected and worked */
+  kp_an_result_t r = classify(f, 3, &cut, NULL);
+  KP_ASSERT(r.tech != KP_TECH_NETWORK_DOWN);
+  KP_ASSERT_EQ(r.tech, KP_TECH_IP_BLACKHOLE); /* 2 of 3 agree */
+  m_snireset(&f[2]); /* connected, TLS reset: routed too */
+  KP_ASSERT(classify(f, 3, &cut, NULL).tech != KP_TECH_NETWORK_DOWN);
+  for (int i = 0; i < 3; i++) m_reset(&f[i]); /* every connect refused, control refused too */
+  r = classify(f, 3, &cut, NULL);
+  KP_ASSERT_EQ(r.tech, KP_TECH_TCP_RESET);
+  KP_ASSERT_EQ(r.n_tech, 3);
+}
+
 KP_TEST(expected_networks) {
   kp_prefix_t nets[2];
   KP_ASSERT_OK(kp_prefix_parse("198.19.12.0/24", &nets[0]));

@@ -667,3 +667,103 @@ KP_TEST(signals_fetch_from_a_server) {
   kp_buf_free(&b);
   kp_sigset_free(s);
 }
+
+/* Full vs partial shutdown (item 8): the share of the country's baseline blocks down at the
+ * deepest bin against KP_INC_FULL_SHARE (0.90). Baseline ≈ 10,002 up blocks (median of
+ * 10000 + i % 5); 950 still up = 90.5 % down -> full, 1,050 up = 89.5 % -> partial, so moving
+ * the threshold by 0.005 either way fails one side. A third of the blocks up -> partial. */
+static const kp_incident_t *national(double still_up, kp_sigset_t **s, kp_event_list_t *ev, kp_incset_t **is) {
+  KP_ASSERT_OK(kp_sigset_new(3600, s));
+  series(*s, "country", "KZ", "ping-slash24", NULL, 288, 600, 10000, T0 + 86400, T0 + 86400 + 6 * 3600, still_up);
+  *is = merge(*s, ev);
+  KP_ASSERT_EQ(kp_incset_count(*is), 1);
+  return kp_incset_at(*is, 0);
+}
+
+KP_TEST(full_vs_partial_shutdown_boundary) {
+  static const struct { double up; kp_inc_type_t type; double share; } cases[] = {
+      {0, KP_INC_FULL, 1.0},
+      {950, KP_INC_FULL, 0.905},
+      {1050, KP_INC_PARTIAL, 0.895},
+      {1000, KP_INC_FULL, 0.900},    /* 90.0 % down: full (>= KP_INC_FULL_SHARE) */
+      {1101, KP_INC_PARTIAL, 0.890}, /* 89 % down: partial */
+      {3334, KP_INC_PARTIAL, 0.667}, /* a third of the blocks stay up: IODA's partial */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    kp_sigset_t *s;
+    kp_event_list_t ev;
+    kp_incset_t *is;
+    const kp_incident_t *inc = national(cases[i].up, &s, &ev, &is);
+    KP_ASSERT_MSG(inc->type == cases[i].type, "%.0f up: %s", cases[i].up, kp_inc_type_name(inc->type));
+    KP_ASSERT_NEAR(inc->down_share, cases[i].share, 0.001);
+    KP_ASSERT_EQ(inc->level, KP_LVL_CRITICAL);
+    kp_buf_t j;
+    kp_buf_init(&j, 1 << 16);
+    KP_ASSERT_OK(kp_incidents_json(is, &j));
+    KP_ASSERT(strstr(kp_buf_str(&j), cases[i].type == KP_INC_FULL ? "\"type\":\"full shutdown\""
+                                                                   : "\"type\":\"partial shutdown\""));
+    KP_ASSERT(strstr(kp_buf_str(&j), "\"down_share\":"));
+    kp_buf_free(&j);
+    kp_incset_free(is);
+    kp_events_free(&ev);
+    kp_sigset_free(s);
+  }
+  KP_ASSERT_STREQ(kp_inc_type_name(KP_INC_PARTIAL), "partial shutdown");
+}
+
+/* A cut is not an app block (item 7): whatsapp is reset from b0 (a real block) and, inside the
+ * national cut [d0, d1), its connects time out (ip_blackhole as a probe without a working
+ * control would say). Only the reset counts as the service's technique; the cut's failures are
+ * "unreachable during the shutdown". */
+KP_TEST(service_failures_inside_cut_are_not_a_technique) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  int64_t b0 = T0 + 30 * 3600, b1 = T0 + 80 * 3600, d0 = T0 + 40 * 3600, d1 = T0 + 46 * 3600;
+  series(s, "country", "KZ", "ping-slash24", NULL, 600, 600, 10000, d0, d1, 0);
+  int64_t in_cut = 0, reset = 0;
+  for (int h = 0; h < 96; h++)
+    for (int k = 0; k < 4; k++) {
+      kp_msm_t m = {0};
+      snprintf(m.test_name, sizeof m.test_name, "whatsapp");
+      memcpy(m.cc, "KZ", 3);
+      snprintf(m.asn, sizeof m.asn, "AS9198");
+      m.t = T0 + h * 3600 + k * 600;
+      snprintf(m.uid, sizeof m.uid, "uid-%d-%d", h, k);
+      memset(m.sha256, 'a', 64);
+      m.failed = m.t >= b0 && m.t < b1;
+      bool cut = m.t >= d0 && m.t < d1;
+      if (m.failed) snprintf(m.technique, sizeof m.technique, "%s", cut ? "ip_blackhole" : "tcp_reset");
+      if (m.failed) *(cut ? &in_cut : &reset) += 1;
+      KP_ASSERT_OK(kp_sigset_add_msm(s, &m));
+    }
+  kp_event_list_t ev;
+  kp_incset_t *is = merge(s, &ev);
+  KP_ASSERT_EQ(kp_incset_count(is), 2);
+  const kp_incident_t *net = NULL, *svc = NULL;
+  for (size_t i = 0; i < 2; i++) {
+    const kp_incident_t *x = kp_incset_at(is, i);
+    if (x->type == KP_INC_SERVICE) svc = x;
+    else net = x;
+  }
+  KP_ASSERT(net && svc);
+  KP_ASSERT_EQ(net->type, KP_INC_FULL);
+  KP_ASSERT_EQ(net->start, d0);
+  KP_ASSERT_EQ(in_cut, 24);
+  KP_ASSERT_EQ(svc->unreachable, in_cut);
+  KP_ASSERT_STREQ(svc->unreachable_in, net->id);
+  KP_ASSERT_EQ(svc->ntechniques, 1);
+  KP_ASSERT_STREQ(svc->techniques[0].name, "tcp_reset");
+  KP_ASSERT_EQ(svc->techniques[0].count, reset);
+  for (size_t i = 0; i < svc->nservice_techniques; i++)
+    KP_ASSERT(strcmp(svc->service_techniques[i].name, "ip_blackhole") != 0);
+  KP_ASSERT(has(svc->findings, svc->nfindings, "24 failed measurement(s) unreachable during the shutdown"));
+  kp_buf_t j;
+  kp_buf_init(&j, 1 << 20);
+  KP_ASSERT_OK(kp_incidents_json(is, &j));
+  KP_ASSERT(strstr(kp_buf_str(&j), "\"unreachable_during_shutdown\":24"));
+  KP_ASSERT(!strstr(kp_buf_str(&j), "\"ip_blackhole\""));
+  kp_buf_free(&j);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+}

@@ -345,7 +345,7 @@ KP_TEST(translation_files_complete) {
   kp_buf_free(&ru);
   /* every incident type detect can produce has a key (a new type must be translated) */
   for (int ty = 0; strcmp(kp_inc_type_name((kp_inc_type_t)ty), "unknown"); ty++)
-    KP_ASSERT_MSG(ty <= KP_INC_THROTTLING, "incident type '%s' has no type.* key in data/i18n",
+    KP_ASSERT_MSG(ty <= KP_INC_PARTIAL, "incident type '%s' has no type.* key in data/i18n",
                   kp_inc_type_name((kp_inc_type_t)ty));
 }
 
@@ -445,4 +445,55 @@ KP_TEST(stop_codf_json_exports) {
   KP_ASSERT_STREQ(kp_buf_str(&b), "[]\n");
   kp_buf_free(&b);
   teardown(&f);
+}
+
+/* A partial cut (a third of the blocks stay up) with an app blocked before and through it: the
+ * report says "partial shutdown (67% of blocks down)", the STOP row "Partial network (67% of
+ * blocks down)", and the app's failures inside the cut are a row "unreachable during the
+ * shutdown", never a technique. */
+KP_TEST(partial_cut_and_unreachable_in_report_and_stop) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  int64_t c0 = ts(5, 12, 0), c1 = ts(5, 18, 0);
+  for (int64_t t = ts(1, 0, 0); t < ts(8, 0, 0); t += 600)
+    point(s, "country", "KZ", "ping-slash24", NULL, t, t >= c0 && t < c1 ? 3000 : 9000 + (t / 600) % 5);
+  int k = 0;
+  for (int64_t t = ts(2, 0, 0); t < ts(7, 0, 0); t += 900) {
+    kp_msm_t m = {0};
+    snprintf(m.test_name, sizeof m.test_name, "whatsapp");
+    memcpy(m.cc, "KZ", 3);
+    snprintf(m.asn, sizeof m.asn, "AS9198");
+    m.t = t;
+    m.failed = t >= ts(4, 0, 0);
+    snprintf(m.uid, sizeof m.uid, "u%d", ++k);
+    kp_sha256_hex(m.uid, strlen(m.uid), m.sha256);
+    if (m.failed) snprintf(m.technique, sizeof m.technique, "%s", t >= c0 && t < c1 ? "ip_blackhole" : "tcp_reset");
+    KP_ASSERT_OK(kp_sigset_add_msm(s, &m));
+  }
+  KP_ASSERT_OK(kp_sigset_finalize(s));
+  kp_detect_cfg_t c;
+  kp_detect_cfg_default(&c);
+  kp_event_list_t ev = {0};
+  kp_incset_t *is;
+  KP_ASSERT_OK(kp_detect_run(&c, s, &ev));
+  KP_ASSERT_OK(kp_incidents_merge(&c, s, &ev, &is));
+  kp_report_opts_t o = {.cc = "KZ", .from = ts(1, 0, 0), .until = ts(8, 0, 0), .max_plots = 2, .format = KP_REPORT_MD};
+  kp_buf_t md, stop;
+  kp_buf_init(&md, 1 << 24);
+  kp_buf_init(&stop, 1 << 20);
+  KP_ASSERT_OK(kp_report_render(&o, s, is, &md));
+  KP_ASSERT_OK(kp_export_stop(&o, is, &stop));
+  const char *r = kp_buf_str(&md), *csv = kp_buf_str(&stop);
+  KP_ASSERT_MSG(strstr(r, "| partial shutdown (67% of blocks down) |"), "%s", r);
+  KP_ASSERT(!strstr(r, "full shutdown"));
+  KP_ASSERT_MSG(strstr(r, "unreachable during the shutdown KZ-net-20220105T1200Z (not a technique) | 24 |"), "%s", r);
+  KP_ASSERT_MSG(strstr(r, "| tcp\\_reset | 264 |"), "%s", strstr(r, "Techniques") ? strstr(r, "Techniques") : r);
+  KP_ASSERT(!strstr(r, "ip_blackhole") && !strstr(r, "ip\\_blackhole"));
+  KP_ASSERT_MSG(strstr(csv, ",Partial network,"), "%s", csv); /* Access Now's vocabulary; the share is in the event */
+  KP_ASSERT(strstr(csv, "67% of the country's blocks down"));
+  kp_buf_free(&md);
+  kp_buf_free(&stop);
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
 }
