@@ -237,7 +237,9 @@ tech_throttled() {
   [[ $rate =~ ^[0-9]+(bit|kbit|mbit|gbit)$ ]] || { echo "bad rate '$rate' (e.g. 64kbit, 2mbit)" >&2; exit 2; }
   for n in $(seq 10 98); do [ -e "$CDIR/htb.$n" ] || break; done
   [ -e "$CDIR/htb.$n" ] && lab_die "too many throttled targets"
-  if ! cen tc qdisc show dev cen-cl | grep -q '^qdisc htb 1:'; then
+  # grep without -q reads all of tc's output: `grep -q` stops at the first match, tc then dies of
+  # SIGPIPE, pipefail fails the test, and the root qdisc was added twice ("Exclusivity flag on")
+  if ! cen tc qdisc show dev cen-cl | grep '^qdisc htb 1:' >/dev/null; then
     cen tc qdisc add dev cen-cl root handle 1: htb default 99
     cen tc class add dev cen-cl parent 1: classid 1:99 htb rate 10gbit quantum 60000
   fi

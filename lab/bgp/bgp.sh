@@ -38,7 +38,7 @@ down() {
   stop_pid "$S/bird2.pid"
   stop_pid "$S/bird1.pid"
   for ns in "$NS1" "$NS2"; do
-    if ip netns list | grep -qw "^$ns"; then
+    if ip netns list | grep -w "^$ns" >/dev/null; then
       # anything still inside our own namespaces is ours: stop it by PID
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
       ip netns del "$ns" 2>/dev/null || true

@@ -91,12 +91,12 @@ outage() {
 
 down() {
   for ns in $CL $RT $AY; do
-    ip netns list | grep -qw "^$ns" || continue
+    ip netns list | grep -w "^$ns" >/dev/null || continue
     for pid in $(ip netns pids $ns 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
   done
   sleep 0.1
   for ns in $CL $RT $AY; do
-    ip netns list | grep -qw "^$ns" || continue
+    ip netns list | grep -w "^$ns" >/dev/null || continue
     for pid in $(ip netns pids $ns 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
     ip netns del $ns
   done

@@ -41,7 +41,7 @@ ip netns exec "$P-servers" dnsmasq --keep-in-foreground --conf-file=/dev/null --
   --server="$LAB_RESOLVER4" --host-record="$WHO,$WHO_IP" &
 pids+=($!)
 for _ in $(seq 50); do
-  sv ss -lun | grep -q "$STUN_IP:3478" && sv ss -lun | grep -q "$WHO_IP:53" && break
+  sv ss -lun | grep "$STUN_IP:3478" >/dev/null && sv ss -lun | grep "$WHO_IP:53" >/dev/null && break
   sleep 0.1
 done
 
@@ -95,7 +95,7 @@ expect "override: probe_asn" 1 "$(grep -c '"probe_asn":"AS3320"' "$S/im2.jsonl" 
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 cl "$KP_BIN" probe im --targets "$KP_SRC/data/targets/lab-im.json" --resolver "$WHO_IP" --ca-file "$CA" \
   --apps signal --timeout 8 --output "$S/im3.jsonl" --no-outbox "${LOC[@]}" >"$S/im3.err" 2>&1 || bad "probe im (no stun) exited $?"
-sv ss -lunp | grep -q ":3478 " && bad "coturn still listening after kill"
+sv ss -lunp | grep ":3478 " >/dev/null && bad "coturn still listening after kill"
 grep -q '"probe_cc":"ZZ"' "$S/im3.jsonl" || { grep -o '"probe_cc":"[A-Z]*"' "$S/im3.jsonl"; cat "$S/im3.err" 2>/dev/null | tail -5; }
 expect "no STUN: probe_cc ZZ" 1 "$(grep -c '"probe_cc":"ZZ"' "$S/im3.jsonl" || true)"
 expect "no STUN: probe_asn AS0" 1 "$(grep -c '"probe_asn":"AS0"' "$S/im3.jsonl" || true)"
