@@ -116,6 +116,11 @@ KP_TEST(precedence_and_guards) {
   d.bytes = 262144;
   d.seconds = 30;
   KP_ASSERT_EQ(classify(&d, 1, &CTL_OK, NULL).tech, KP_TECH_THROTTLED);
+  /* ... from 64 KiB on: below, a slow complete body is too small to say anything about rate */
+  d.bytes = 65536;
+  KP_ASSERT_EQ(classify(&d, 1, &CTL_OK, NULL).tech, KP_TECH_THROTTLED);
+  d.bytes = 65535;
+  KP_ASSERT_EQ(classify(&d, 1, &CTL_OK, NULL).tech, KP_TECH_NONE);
   /* a blockpage-only check answering 200 is fine; 451 is a blockpage */
   kp_an_flow_t b = ok_flow("b");
   b.blockpage_only = true;

@@ -396,3 +396,24 @@ KP_TEST(dir_private_creates_repairs_and_refuses) {
     KP_ASSERT_EQ(kp_dir_private(other, &rep), KP_ERR_PERM);
   }
 }
+
+/* Local scope is never a measurement target, whatever an allow list says (issue 13.2): every
+ * range of the list, its edges and the first address outside, in v4 and v4-mapped v6. */
+KP_TEST(addr_local_scope_edges) {
+  static const char *const in[] = {"0.0.0.0", "0.255.255.255", "127.0.0.1", "127.255.255.255",
+                                   "169.254.0.0", "169.254.169.254", "169.254.255.255", "224.0.0.1",
+                                   "239.255.255.255", "255.255.255.255", "::", "::1", "fe80::1",
+                                   "ff02::1", "::ffff:169.254.169.254", "::ffff:127.0.0.1"};
+  static const char *const out[] = {"1.0.0.0", "126.255.255.255", "128.0.0.0", "169.253.255.255",
+                                    "169.255.0.0", "223.255.255.255", "240.0.0.0", "198.18.0.1",
+                                    "10.0.0.1", "2001:db8::1", "fec0::1", "::ffff:149.154.175.50"};
+  kp_addr_t a;
+  for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+    KP_ASSERT_OK(kp_addr_parse(in[i], &a));
+    KP_ASSERT_MSG(kp_addr_is_local_scope(&a), "%s should be local scope", in[i]);
+  }
+  for (size_t i = 0; i < sizeof out / sizeof *out; i++) {
+    KP_ASSERT_OK(kp_addr_parse(out[i], &a));
+    KP_ASSERT_MSG(!kp_addr_is_local_scope(&a), "%s should not be local scope", out[i]);
+  }
+}

@@ -230,6 +230,40 @@ KP_TEST(cusum_noise_is_quiet_and_partial_blocking_is_warning) {
   kp_events_free(&ev);
 }
 
+/* CUSUM's constants pinned (issue 13.7): h = 2.0 (a block at 0.7 climbs 0.5 per bin against the
+ * 0.05 baseline and k = 0.15: 4 bins reach 2.0, not above it; 5 cross), a mean of exactly 0.5 is
+ * critical and 0.49 a warning, and the reference follows an EWMA of 0.05 (its value at the
+ * onset is the event's history). */
+KP_TEST(cusum_constants_pinned) {
+  kp_detect_cfg_t c;
+  kp_detect_cfg_default(&c);
+  KP_ASSERT_NEAR(c.cusum.h, 2.0, 1e-12);
+  double r[200];
+  kp_event_list_t ev = {0};
+  for (int len = 4; len <= 5; len++) {
+    for (int i = 0; i < 200; i++) r[i] = i >= 100 && i < 100 + len ? 0.7 : 0.0;
+    KP_ASSERT_OK(kp_cusum_run(&c.cusum, r, NULL, 200, 0, 3600, &ev));
+    KP_ASSERT_MSG(ev.n == (size_t)(len - 4), "a %d-bin block at 0.7: %zu events", len, ev.n);
+    kp_events_free(&ev);
+    memset(&ev, 0, sizeof ev);
+  }
+  for (int k = 0; k < 2; k++) {
+    double v = k ? 0.49 : 0.5;
+    for (int i = 0; i < 200; i++) r[i] = i >= 100 ? v : 0.0; /* open at the end: no recovery bins in the mean */
+    KP_ASSERT_OK(kp_cusum_run(&c.cusum, r, NULL, 200, 0, 3600, &ev));
+    KP_ASSERT_EQ(ev.n, 1);
+    KP_ASSERT_MSG(ev.v[0].level == (k ? KP_LVL_WARNING : KP_LVL_CRITICAL), "mean %.2f: level %d", v, ev.v[0].level);
+    kp_events_free(&ev);
+    memset(&ev, 0, sizeof ev);
+  }
+  /* 20 bins at 0.15 (below mu0 + k, so nothing accumulates): mu0 = 0.15 - 0.10 * 0.95^20 */
+  for (int i = 0; i < 200; i++) r[i] = i < 80 ? 0.0 : i < 100 ? 0.15 : i < 150 ? 0.9 : 0.0;
+  KP_ASSERT_OK(kp_cusum_run(&c.cusum, r, NULL, 200, 0, 3600, &ev));
+  KP_ASSERT_EQ(ev.n, 1);
+  KP_ASSERT_MSG(fabs(ev.v[0].history - (0.15 - 0.10 * pow(0.95, 20))) < 1e-9, "history %.6f", ev.v[0].history);
+  kp_events_free(&ev);
+}
+
 /* ---- curfew ---- */
 
 static int64_t ts(int day, int h, int m) { return 1640995200LL /* 2022-01-01 */ + (day - 1) * 86400LL + h * 3600 + m * 60; }

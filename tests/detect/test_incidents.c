@@ -262,6 +262,8 @@ KP_TEST(merge_full_shutdown_bgp_visible) {
   KP_ASSERT(!inc->ongoing);
   KP_ASSERT(inc->nevidence >= 1 && !strcmp(inc->evidence[0].kind, "signal"));
   double conf_one = inc->confidence;
+  KP_ASSERT_EQ(inc->nsources, 1);
+  KP_ASSERT_NEAR(conf_one, 0.60, 1e-9); /* ping-slash24's weight */
   kp_incset_free(is);
   kp_events_free(&ev);
   kp_sigset_free(s);
@@ -274,6 +276,7 @@ KP_TEST(merge_full_shutdown_bgp_visible) {
   KP_ASSERT_EQ(kp_incset_count(is), 1);
   inc = kp_incset_at(is, 0);
   KP_ASSERT(inc->confidence > conf_one);
+  KP_ASSERT_NEAR(inc->confidence, 0.76, 1e-9); /* 1 - (1 - .6)(1 - .4) */
   KP_ASSERT(!has(inc->findings, inc->nfindings, "BGP visible"));
   KP_ASSERT(!has(inc->findings, inc->nfindings, "update spike"));
   KP_ASSERT_EQ(inc->nsources, 2);
@@ -281,6 +284,33 @@ KP_TEST(merge_full_shutdown_bgp_visible) {
   kp_incset_free(is);
   kp_events_free(&ev);
   kp_sigset_free(s);
+}
+
+/* The BGP update spike finding: a bin > 5x the day's median and at least median + 10, both
+ * edges (issue 13.7). Day medians: 22 (base 20, +0..4) where 5x rules; 2 (base 0) where +10 does. */
+static bool spike_found(double base, double burst) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(3600, &s));
+  int64_t d0 = T0 + 86400, d1 = T0 + 86400 + 6 * 3600;
+  series(s, "country", "KZ", "ping-slash24", NULL, 288, 600, 9000, d0, d1, 400);
+  series(s, "country", "KZ", "bgp", NULL, 576, 300, 12000, 0, 0, 0);
+  series(s, "country", "KZ", "bgp-updates", NULL, 288, 600, base, d0 - 600, d0, burst);
+  kp_event_list_t ev;
+  kp_incset_t *is = merge(s, &ev);
+  KP_ASSERT_EQ(kp_incset_count(is), 1);
+  const kp_incident_t *inc = kp_incset_at(is, 0);
+  bool found = has(inc->findings, inc->nfindings, "BGP update spike");
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+  return found;
+}
+
+KP_TEST(bgp_update_spike_edges) {
+  KP_ASSERT(!spike_found(20, 110)); /* = 5 x 22 */
+  KP_ASSERT(spike_found(20, 111));
+  KP_ASSERT(!spike_found(0, 11)); /* > 5 x 2 but < 2 + 10 */
+  KP_ASSERT(spike_found(0, 12));
 }
 
 static bool kz_down(int64_t t) { /* the published Kazakhstan windows (anchors §0) */

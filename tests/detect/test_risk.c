@@ -156,6 +156,24 @@ KP_TEST(no_risk_while_a_national_outage_is_recent) {
   run(&w, &p);
   KP_ASSERT_EQ(w.r.n, 0);
   end(&w);
+  /* the lookback's edge is inclusive: an outage that ended exactly lookback before the block
+   * still counts as recent; one second further back it does not */
+  start(&w);
+  ping(&w, 14, ts(2, 0, 0), ts(2, 6, 0));
+  msm(&w, "whatsapp", 3, 15, ts(10, 6, 0), ts(99, 0, 0), "tcp-reset");
+  run(&w, NULL);
+  int64_t edge = find_type(w.is, KP_INC_SERVICE)->start - find_type(w.is, KP_INC_FULL)->end;
+  end(&w);
+  KP_ASSERT(edge > 7 * 86400);
+  for (int k = 0; k < 2; k++) {
+    start(&w);
+    ping(&w, 14, ts(2, 0, 0), ts(2, 6, 0));
+    msm(&w, "whatsapp", 3, 15, ts(10, 6, 0), ts(99, 0, 0), "tcp-reset");
+    p.lookback_s = edge - k;
+    run(&w, &p);
+    KP_ASSERT_MSG(w.r.n == (size_t)k, "lookback edge %+d s: %zu alerts", -k, w.r.n);
+    end(&w);
+  }
 }
 
 /* throttling alone is a precursor; a blocked website (not a messaging app) is not */

@@ -127,3 +127,22 @@ expect_fail "manifest edited" "manifest.tsr: the timestamp does not verify" "$Y"
 # a file slipped in
 fresh; echo "extra" > "$Y/note.txt"
 expect_fail "file outside the manifest" "note.txt is in the bundle but not in the manifest" "$Y"
+# a token whose imprint is SHA-1 (a TSA that still accepts it): refused, SHA-256/384/512 only
+fresh; (cd "$Y" && for f in README.txt incident.json records.jsonl signals.jsonl custody.jsonl method.txt; do sha256sum "$f"; done > manifest.sha256)
+sed 's/^digests = .*/digests = sha1, sha256/' "$T/tsa/tsa.cnf" > "$T/tsa/tsa-sha1.cnf"
+openssl ts -query -data "$Y/manifest.sha256" -sha1 -cert -out "$T/q.tsq" 2>/dev/null
+openssl ts -reply -config "$T/tsa/tsa-sha1.cnf" -queryfile "$T/q.tsq" -out "$Y/manifest.tsr" 2>/dev/null || fail "sha1 token"
+expect_fail "SHA-1 imprint" "imprint uses SHA1" "$Y"
+# a granted token whose status was rewritten to "rejection" (2), the token still inside: refused
+# (OpenSSL's decoder already refuses a token beside a non-granted status, so tsp.c's own status
+# check only ever sees a missing token; this pins the refusal, wherever it happens)
+fresh; restamp
+python3 - "$Y/manifest.tsr" <<'PY' || fail "no PKIStatusInfo 'granted' at the start of the token"
+import sys
+p = sys.argv[1]; b = bytearray(open(p, 'rb').read())
+k = b.find(b'\x30\x03\x02\x01\x00', 0, 16)  # TimeStampResp { status PKIStatusInfo { INTEGER 0 } ...
+if k < 0: sys.exit(1)
+b[k + 4] = 2
+open(p, 'wb').write(b)
+PY
+expect_fail "status rejection" "manifest.tsr: the timestamp" "$Y"

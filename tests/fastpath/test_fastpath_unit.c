@@ -258,3 +258,21 @@ KP_TEST(unit_browser_web) {
   EXPECT(score(ENV("browser_web", "CA") "\"test_keys\":{\"result\":\"ok\",\"load_time_ms\":357.4}}"), 0, 0, 0, 0.0);
   EXPECT(score(ENV("browser_web", "CA") "\"test_keys\":{\"result\":\"error\",\"load_time_ms\":680}}"), 1, 0, 0, 1.0);
 }
+
+/* anomaly is blocking_general > 0.5, strictly (fastpath's core.py): telegram with one of two TCP
+ * connects failing and its HTTP requests fine scores exactly 0.5, which is not an anomaly; a
+ * third failing connect (2/3 + 0) is. Pins the threshold on both sides (issue 13.7). accuracy
+ * is only ever 0 or 1, so failure = accuracy < 0.5 has no boundary case to pin. */
+KP_TEST(unit_anomaly_threshold_strict) {
+#define TG_KEYS(tcp)                                                                                  \
+  ENV("telegram", "IT") "\"test_keys\":{\"telegram_web_status\":\"ok\",\"telegram_tcp_blocking\":false," \
+  "\"telegram_http_blocking\":false,\"tcp_connect\":[" tcp "],"                                     \
+  "\"requests\":[{\"failure\":null,\"request\":{\"url\":\"http://149.154.171.5/\"}}]}}"
+  kp_fastpath_flags_t f = score(TG_KEYS("{\"status\":{\"success\":true}},{\"status\":{\"success\":false}}"));
+  KP_ASSERT_NEAR(f.blocking_general, 0.5, 1e-12);
+  KP_ASSERT_EQ(f.anomaly, 0);
+  f = score(TG_KEYS("{\"status\":{\"success\":true}},{\"status\":{\"success\":false}},{\"status\":{\"success\":false}}"));
+  KP_ASSERT_NEAR(f.blocking_general, 2.0 / 3.0, 1e-12);
+  KP_ASSERT_EQ(f.anomaly, 1);
+#undef TG_KEYS
+}

@@ -104,6 +104,25 @@ KP_TEST(prev_mismatch_same_key_is_named) {
   kp_buf_free(&b);
 }
 
+/* The first record of a chain must have an all-zero prev: a chain that starts at seq 1 but links
+ * to some earlier record (its true start cut off and renumbered) is named. */
+KP_TEST(first_record_prev_must_be_zero) {
+  KP_ASSERT(sodium_init() >= 0);
+  uint8_t pk[32], sk[64], h1[32], other[32];
+  crypto_sign_keypair(pk, sk);
+  memset(other, 0x5a, sizeof other);
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 20);
+  signed_line(sk, pk, 1, other, msm(1), &b, h1);
+  signed_line(sk, pk, 2, h1, msm(2), &b, NULL);
+  probs_t ps = {0};
+  KP_ASSERT_EQ(kp_outbox_verify_bytes(b.data, b.len, false, collect, &ps, NULL), KP_ERR_PERM);
+  KP_ASSERT_EQ(ps.n, 1);
+  KP_ASSERT_EQ(ps.seq[0], 1);
+  KP_ASSERT(has(&ps, "prev is not zero"));
+  kp_buf_free(&b);
+}
+
 static void truncate_lines(const char *path, int keep) {
   kp_buf_t b;
   read_all(path, &b);

@@ -44,6 +44,12 @@ KP_TEST(belief_vectors_section_1_4) {
 
 KP_TEST(belief_single_steps_and_caps) {
   KP_ASSERT_NEAR(kp_tri_update(0.5, 0.5, true), 0.99, 1e-12);
+  /* away from the caps the loss rate shows: P(p|¬U) = (1 - 0.01) / 256 against A = 0.01 */
+  KP_ASSERT_NEAR(kp_tri_update(0.5, 0.01, true), 0.7211267605633802, 1e-9);
+  /* k(A) is capped at 64 probes: A = 0.03 needs 53, A = 0.025 would need 64 (63.57), A = 0.01 161 */
+  KP_ASSERT_EQ(kp_tri_recovery_k(0.03), 53u);
+  KP_ASSERT_EQ(kp_tri_recovery_k(0.025), 64u);
+  KP_ASSERT_EQ(kp_tri_recovery_k(0.01), 64u);
   KP_ASSERT_NEAR(kp_tri_update(0.5, 0.5, false), 0.334, 5e-4);
   KP_ASSERT_NEAR(kp_tri_update(0.99, 0.9, true), 0.99, 1e-12);  /* capped above */
   KP_ASSERT_NEAR(kp_tri_update(0.01, 0.9, false), 0.01, 1e-12); /* capped below */

@@ -453,3 +453,63 @@ KP_TEST(th_client_key) {
   k1 = kp_wc_th_client_key(&a);
   KP_ASSERT(!kp_addr_eq(&k1, &b));
 }
+
+/* Decision thresholds of the HTTP comparison, pinned on both sides (issue 13.7): body_length_match
+ * is body proportion > 0.7 (OONI's probe-cli/backend value), and title_match ignores words under
+ * 5 bytes. Starts from a real QA sample and moves only the quantity under test. */
+static kp_wc_keys_t reanalyze(kp_wc_obs_t *o, double prop, const char *ep_title, const char *ctl_title,
+                              bool ctl_headers, bool cleartext) {
+  int64_t cbl = 10000;
+  o->ctl.body_length = cbl;
+  o->ctl.title = ctl_title;
+  if (!ctl_headers) o->ctl.nhdr = 0;
+  for (size_t i = 0; i < o->neps; i++) {
+    if (o->eps[i].body_length <= 0) continue;
+    o->eps[i].body_length = (int64_t)llround((double)cbl * prop);
+    o->eps[i].body_truncated = false;
+    o->eps[i].title = ep_title;
+    if (cleartext) o->eps[i].tls_failure = NULL; /* the same page fetched over plain HTTP */
+  }
+  kp_wc_keys_t k;
+  KP_ASSERT_EQ(kp_wc_analyze(o, NULL, &k), KP_OK);
+  return k;
+}
+
+KP_TEST(http_thresholds_pinned_both_sides) {
+  kp_json_doc_t *doc = load_json("ooni/qa/samples/successWithHTTPS.json");
+  const kp_json_t *tk = kp_json_get(kp_json_root(doc), "test_keys");
+  kp_wc_obs_t *o = malloc(sizeof *o), *orig = malloc(sizeof *orig);
+  KP_ASSERT(o && orig);
+  kp_arena_t *a = kp_arena_create(1 << 22);
+  KP_ASSERT_EQ(kp_wc_obs_from_archival(tk, a, orig), KP_OK);
+  /* body proportion 0.75 matches, 0.65 does not; with headers and title also differing, only the
+   * body can make it accessible */
+  *o = *orig;
+  kp_wc_keys_t k = reanalyze(o, 0.75, "Alpha Bravo Charlie", "Delta Echoes Foxtrot", false, false);
+  KP_ASSERT_EQ(k.body_length_match, KP_WC_TRUE);
+  KP_ASSERT_EQ(k.headers_match, KP_WC_FALSE);
+  KP_ASSERT_EQ(k.title_match, KP_WC_FALSE);
+  *o = *orig;
+  k = reanalyze(o, 0.65, "Alpha Bravo Charlie", "Delta Echoes Foxtrot", false, false);
+  KP_ASSERT_EQ(k.body_length_match, KP_WC_FALSE);
+  /* over HTTPS a differing body is no verdict (the TLS handshake with the right name succeeded);
+   * over plain HTTP the same comparison decides the x_blocking_flags */
+  *o = *orig;
+  k = reanalyze(o, 0.75, "Alpha Bravo Charlie", "Delta Echoes Foxtrot", false, true);
+  KP_ASSERT_MSG(k.x_blocking_flags & KP_WC_BF_SUCCESS, "0.75 http: flags %lld", (long long)k.x_blocking_flags);
+  KP_ASSERT(!(k.x_blocking_flags & KP_WC_BF_HTTP_DIFF));
+  *o = *orig;
+  k = reanalyze(o, 0.65, "Alpha Bravo Charlie", "Delta Echoes Foxtrot", false, true);
+  KP_ASSERT_MSG(k.x_blocking_flags & KP_WC_BF_HTTP_DIFF, "0.65 http: flags %lld", (long long)k.x_blocking_flags);
+  /* titles that differ only in words of 4 bytes match; a 5-byte word that differs does not */
+  *o = *orig;
+  k = reanalyze(o, 1.0, "Home page", "Home site", true, false);
+  KP_ASSERT_EQ(k.title_match, KP_WC_TRUE);
+  *o = *orig;
+  k = reanalyze(o, 1.0, "Home pages", "Home sites", true, false);
+  KP_ASSERT_EQ(k.title_match, KP_WC_FALSE);
+  kp_arena_destroy(a);
+  free(o);
+  free(orig);
+  kp_json_doc_free(doc);
+}
