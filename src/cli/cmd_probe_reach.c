@@ -29,7 +29,7 @@ int kp_cmd_probe_reach(int argc, char **argv) {
     {"timeout", 't', KP_OPT_DOUBLE, "SEC", "budget for the whole run (default 20)", &timeout, 1, 600},
     {"probe-cc", 0, KP_OPT_STR, "CC", "country of the probe (default ZZ: unknown)", &cc, 0, 0},
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network of the probe, e.g. AS9198 (default AS0: unknown)", &asn, 0, 0},
-    {"access-type", 0, KP_OPT_STR, "T", "the probe's access: mobile or fixed (default: not written)", &access, 0, 0},
+    {"access-type", 0, KP_OPT_STR, "T", "the probe's access: mobile or fixed (default: --probe-asn's row of data/access/kz.tsv, else not written)", &access, 0, 0},
     {"output", 'o', KP_OPT_STR, "FILE", "also write the measurement (JSONL) here", &output, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurement in the outbox (then -o is required)", &no_outbox, 0, 0},
@@ -76,6 +76,13 @@ int kp_cmd_probe_reach(int argc, char **argv) {
     fprintf(stderr, "keepon probe reach: %s: %s\n", list_path ? list_path : "default list", err);
     goto done;
   }
+  /* no --access-type: the network table's row of --probe-asn (data/access/kz.tsv), else unknown */
+  static kp_access_table_t acc;
+  size_t an;
+  const char *ap = kp_access_default_table(&an);
+  if (!access && asn && kp_access_parse(ap, an, &acc, err, sizeof err) == KP_OK &&
+      kp_access_lookup(&acc, asn) != KP_ACCESS_UNKNOWN)
+    access = kp_access_name(kp_access_lookup(&acc, asn));
   signal(SIGPIPE, SIG_IGN);
   kp_reach_cfg_t cfg = {.timeout = timeout, .ca_file = ca_file, .resolver = resolver, .probe_cc = cc,
                         .probe_asn = asn, .access_type = access, .software_version = KP_VERSION};

@@ -67,8 +67,9 @@ typedef enum kp_reach_class {
 /** Share of the domestic entries that must answer for "national_only": at least 3 in 4. Below it
  *  (and above zero) the window is a whitelist: only chosen services pass. */
 #define KP_REACH_NATIONAL_SHARE 0.75
-/** A foreign reference that answered makes the window "open"; a port hole (scope port) counts
- *  for neither side: in Kazakhstan TCP 179, 3785 and DNS on 53 passed during the full cut. */
+/** A foreign reference that answered makes the window "open"; a port hole (scope port) and any
+ *  DNS entry count for neither side: in Kazakhstan TCP 179, 3785 and DNS on 53 passed during the
+ *  full cut (kp_reach_tally counts them in port_ok / port_n). */
 
 /** Counts of one window (entries that answered / entries tested), per scope. */
 typedef struct kp_reach_counts {
@@ -149,5 +150,24 @@ kp_status_t kp_reach_windows(const void *p, size_t n, const char *cc, kp_reach_w
 void kp_reach_windows_free(kp_reach_windows_t *w);
 /** The windows as JSON: [{"start","end","class","measurements","cc","access_type","worked":[..]}]. */
 kp_status_t kp_reach_windows_json(const kp_reach_windows_t *w, kp_buf_t *out);
+
+/* ------------------------------------------------------ access type table */
+/* keepon's table of networks (data/access/kz.tsv, compiled in; access.c): ASN -> mobile |
+ * fixed, one row a line: ASn<TAB>mobile|fixed[<TAB>NAME<TAB>SOURCE]. A probe without
+ * --access-type takes its --probe-asn's row. */
+typedef enum kp_access { KP_ACCESS_UNKNOWN = 0, KP_ACCESS_MOBILE, KP_ACCESS_FIXED } kp_access_t;
+#define KP_ACCESS_MAX 1024
+typedef struct kp_access_table {
+  size_t n;
+  struct { uint32_t asn; kp_access_t access; } row[KP_ACCESS_MAX];
+} kp_access_table_t;
+/** Parse a table. Pure, bounded. @return KP_OK; KP_ERR_INVAL with "line N: reason" in @p err */
+kp_status_t kp_access_parse(const void *p, size_t n, kp_access_table_t *out, char *err, size_t cap);
+/** The compiled-in table (data/access/kz.tsv). */
+const char *kp_access_default_table(size_t *len);
+/** The access type of "ASn" (KP_ACCESS_UNKNOWN when not listed or malformed). */
+kp_access_t kp_access_lookup(const kp_access_table_t *t, const char *asn);
+/** "mobile", "fixed", "unknown". */
+const char *kp_access_name(kp_access_t a);
 
 #endif

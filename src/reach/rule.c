@@ -8,9 +8,11 @@
  *   domestic answered / tested >= KP_REACH_NATIONAL_SHARE -> national_only
  *   otherwise (some, not most)   -> whitelist
  *
- * Port holes (scope port) are listed with what worked but decide nothing: in Kazakhstan TCP 179
- * and 3785 and DNS on 53 passed through the whole cut (net4people/bbs#102), so a hole that
- * answers does not make a cut partial, and one that does not answer does not make it total.
+ * Port holes (scope port) and DNS entries of any scope are listed with what worked but decide
+ * nothing: in Kazakhstan TCP 179 and 3785 and DNS on 53 passed through the whole cut
+ * (net4people/bbs#102), so a hole or a resolver that answers does not make a cut partial, and
+ * one that does not answer does not make it total. (In the lab, the censor's own resolver keeps
+ * answering through the cut for the same reason.)
  */
 #include <string.h>
 
@@ -41,6 +43,11 @@ void kp_reach_tally(const kp_reach_list_t *l, kp_reach_run_t *r) {
   kp_reach_counts_t c = {0};
   for (size_t i = 0; i < l->n; i++) {
     bool ok = r->out[i].ok;
+    if (l->t[i].kind == KP_REACH_DNS) { /* DNS is a hole, whatever its scope (above) */
+      c.port_n++;
+      c.port_ok += ok;
+      continue;
+    }
     switch (l->t[i].scope) {
     case KP_REACH_DOMESTIC: c.dom_n++; c.dom_ok += ok; break;
     case KP_REACH_FOREIGN: c.for_n++; c.for_ok += ok; break;

@@ -296,16 +296,16 @@ KP_TEST(reach_truth_and_check) {
   KP_ASSERT_OK(kp_demo_actions(&s, 1, &a));
   /* Jan 5 22:00 .. Jan 6 10:30 is the whitelist window; the others are full cuts with the holes */
   KP_ASSERT(strstr(kp_buf_str(&t), "{\"start\":1641420000,\"end\":1641465000,\"class\":\"whitelist\",\"worked\":[\"kaspi.kz\",\"egov.kz\",\"resolver\",\"tcp/179\",\"tcp/3785\"]}"));
-  KP_ASSERT(strstr(kp_buf_str(&t), "\"class\":\"full_cut\",\"worked\":[\"tcp/179\",\"tcp/3785\"]"));
+  KP_ASSERT(strstr(kp_buf_str(&t), "\"class\":\"full_cut\",\"worked\":[\"resolver\",\"tcp/179\",\"tcp/3785\"]"));
   KP_ASSERT(strstr(kp_buf_str(&a), "\"sim\":1641420000,\"at\":34.00,\"action\":\"outage\",\"on\":true,\"allow\":\"198.19.9.1 198.19.9.2 198.19.10.53 tcp:179 tcp:3785\""));
   KP_ASSERT(strstr(kp_buf_str(&a), "\"action\":\"outage\",\"on\":true,\"allow\":\"tcp:179 tcp:3785\""));
   kp_demo_check_opts_t o = {.tolerance_s = 3960};
   char b[2048];
   int64_t w0 = 1641420000, w1 = 1641465000, c0 = 1641378600, c1 = 1641403800; /* whitelist; Jan 5 10:30-17:30 */
   for (int64_t x = w0 - 1800; x < w1 + 1800; x += 3600)
-    kp_buf_puts(&m, reach_m(b, sizeof b, x, x < w0 + 1000 ? "full_cut" : "whitelist", x < w0 + 1000 ? "tcp/179 tcp/3785" : "kaspi.kz egov.kz resolver tcp/179 tcp/3785"));
-  for (int64_t x = c0; x < c1; x += 3600) kp_buf_puts(&m, reach_m(b, sizeof b, x, "full_cut", "tcp/179 tcp/3785"));
-  for (int64_t x = 1641470400; x < 1641513600; x += 3600) kp_buf_puts(&m, reach_m(b, sizeof b, x, "full_cut", "tcp/179 tcp/3785"));
+    kp_buf_puts(&m, reach_m(b, sizeof b, x, x < w0 + 1000 ? "full_cut" : "whitelist", x < w0 + 1000 ? "resolver tcp/179 tcp/3785" : "kaspi.kz egov.kz resolver tcp/179 tcp/3785"));
+  for (int64_t x = c0; x < c1; x += 3600) kp_buf_puts(&m, reach_m(b, sizeof b, x, "full_cut", "resolver tcp/179 tcp/3785"));
+  for (int64_t x = 1641470400; x < 1641513600; x += 3600) kp_buf_puts(&m, reach_m(b, sizeof b, x, "full_cut", "resolver tcp/179 tcp/3785"));
   size_t f = 99;
   KP_ASSERT_OK(kp_demo_check_reach(&o, t.data, t.len, m.data, m.len, &log, &f));
   KP_ASSERT_MSG(f == 0, "%s", kp_buf_str(&log));

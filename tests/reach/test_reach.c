@@ -170,6 +170,18 @@ KP_TEST(tally_and_write) {
   KP_ASSERT_EQ(R.cls, KP_REACH_WHITELIST);
   KP_ASSERT_EQ(R.counts.dom_ok, 1u);
   KP_ASSERT_EQ(R.counts.port_ok, 1u);
+  KP_ASSERT_EQ(R.counts.dom_n, 2u);  /* the domestic resolver (dns) counts as a hole */
+  KP_ASSERT_EQ(R.counts.port_n, 2u);
+  R.out[1].ok = true;               /* kaspi + egov: 2/2 domestic -> national_only */
+  kp_reach_tally(&L, &R);
+  KP_ASSERT_EQ(R.cls, KP_REACH_NATIONAL);
+  R.out[0].ok = R.out[1].ok = false;
+  R.out[2].ok = true;               /* only the resolver: still a full cut */
+  kp_reach_tally(&L, &R);
+  KP_ASSERT_EQ(R.cls, KP_REACH_FULL_CUT);
+  R.out[0].ok = true;
+  R.out[2].ok = false;
+  kp_reach_tally(&L, &R);
   R.start_wall_ns = (int64_t)1641420000 * 1000000000;
   kp_reach_cfg_t cfg = {.timeout = 5, .probe_cc = "KZ", .probe_asn = "AS9198", .access_type = "mobile"};
   kp_buf_t out;
@@ -192,3 +204,27 @@ KP_TEST(tally_and_write) {
   kp_buf_free(&out);
 }
 
+
+static kp_access_table_t A;
+
+KP_TEST(access_table) {
+  size_t n;
+  const char *p = kp_access_default_table(&n);
+  char err[128];
+  KP_ASSERT_OK(kp_access_parse(p, n, &A, err, sizeof err));
+  KP_ASSERT_EQ(kp_access_lookup(&A, "AS9198"), KP_ACCESS_FIXED);   /* Kazakhtelecom */
+  KP_ASSERT_EQ(kp_access_lookup(&A, "AS29355"), KP_ACCESS_MOBILE); /* Kcell */
+  KP_ASSERT_EQ(kp_access_lookup(&A, "AS21299"), KP_ACCESS_MOBILE); /* Beeline KZ */
+  KP_ASSERT_EQ(kp_access_lookup(&A, "AS48503"), KP_ACCESS_MOBILE); /* Tele2 KZ */
+  KP_ASSERT_EQ(kp_access_lookup(&A, "AS1"), KP_ACCESS_UNKNOWN);
+  KP_ASSERT_EQ(kp_access_lookup(&A, "AS9198x"), KP_ACCESS_UNKNOWN);
+  KP_ASSERT_EQ(kp_access_lookup(&A, "9198"), KP_ACCESS_UNKNOWN);
+  KP_ASSERT_STREQ(kp_access_name(KP_ACCESS_MOBILE), "mobile");
+  static const char *bad[] = {"AS\tfixed\n", "AS0\tfixed\n", "AS4294967296\tfixed\n", "AS12\tcable\n",
+                              "AS12 fixed\n", "AS12\tfixed\nAS12\tmobile\n", "12\tfixed\n"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    KP_ASSERT_MSG(kp_access_parse(bad[i], strlen(bad[i]), &A, err, sizeof err) == KP_ERR_INVAL, "case %zu", i);
+  const char *ok = "# c\nAS4294967295\tmobile\tx\ty\r\n";
+  KP_ASSERT_OK(kp_access_parse(ok, strlen(ok), &A, err, sizeof err));
+  KP_ASSERT_EQ(kp_access_lookup(&A, "AS4294967295"), KP_ACCESS_MOBILE);
+}
