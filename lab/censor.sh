@@ -226,9 +226,37 @@ tech_http_blockpage() {
   ct_flush_dst "${addrs[@]}"
 }
 
+# network_down, optionally with allow-list exceptions (KP_LAB_ALLOW, `keepon lab censor
+# network_down on --allow LIST`): what a whitelist cut or a national-only network still lets
+# through. Entries: ADDR or ADDR/LEN (every packet to or from it), tcp:PORT / udp:PORT (that port
+# toward any address, and its replies: Kazakhstan's holes, TCP 179/3785 and DNS on 53). The DROP
+# goes in first; each ACCEPT is inserted above it, so the exceptions win. The undo file removes
+# them all with the DROP.
 tech_network_down() {
+  local e fam proto port
+  for e in ${KP_LAB_ALLOW:-}; do
+    if [[ $e =~ ^(tcp|udp):([0-9]{1,5})$ ]]; then
+      [ "${BASH_REMATCH[2]}" -ge 1 ] && [ "${BASH_REMATCH[2]}" -le 65535 ] || lab_die "bad allow port '$e'"
+    elif [[ $e =~ ^[0-9.]+(/[0-9]{1,2})?$ || $e =~ ^[0-9a-fA-F:]+(/[0-9]{1,3})?$ ]]; then :
+    else lab_die "bad allow entry '$e' (ADDR, ADDR/LEN, tcp:PORT, udp:PORT)"
+    fi
+  done
   ipt 4 filter FORWARD -j DROP
   ipt 6 filter FORWARD -j DROP
+  for e in ${KP_LAB_ALLOW:-}; do
+    if [[ $e =~ ^(tcp|udp):([0-9]+)$ ]]; then
+      proto=${BASH_REMATCH[1]} port=${BASH_REMATCH[2]}
+      for fam in 4 6; do
+        ipt "$fam" filter FORWARD -p "$proto" --dport "$port" -j ACCEPT
+        ipt "$fam" filter FORWARD -p "$proto" --sport "$port" -j ACCEPT
+      done
+    else
+      fam=4
+      [[ $e == *:* ]] && fam=6
+      ipt "$fam" filter FORWARD -d "$e" -j ACCEPT
+      ipt "$fam" filter FORWARD -s "$e" -j ACCEPT
+    fi
+  done
 }
 
 # -- throttled: htb on cen-cl (toward the client); class 1:N per (target), default class 1:99 --

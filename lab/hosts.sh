@@ -49,6 +49,10 @@ facebook_messenger scontent.xx.fbcdn.net 198.19.15.5 2001:db8:15::5 web
 facebook_messenger star.c10r.facebook.com 198.19.15.6 2001:db8:15::6 web
 facebook_messenger stun.fbsbx.com 198.19.15.7 2001:db8:15::7 web
 control example.org 198.19.11.13 2001:db8:11::13 web
+domestic kaspi.kz 198.19.9.1 2001:db8:19::1 web
+domestic egov.kz 198.19.9.2 2001:db8:19::2 web
+domestic homebank.kz 198.19.9.3 2001:db8:19::3 web
+domestic kazpost.kz 198.19.9.4 2001:db8:19::4 web
 collector collector.example.net 198.19.11.80 2001:db8:11::80 svc
 '
 

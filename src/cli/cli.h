@@ -36,6 +36,8 @@ int kp_cli_keep_in_outbox(const char *dir, const struct kp_buf *jsonl);
 void kp_cli_upload_pending(const char *dir, const char *url);
 /** `keepon probe web ...` (argv[0] = "web"), in cmd_probe_web.c. */
 int kp_cmd_probe_web(int argc, char **argv);
+/** `keepon probe reach ...` (argv[0] = "reach"), in cmd_probe_reach.c: what stayed reachable. */
+int kp_cmd_probe_reach(int argc, char **argv);
 int kp_cmd_helper(int argc, char **argv);
 int kp_cmd_serve(int argc, char **argv);
 int kp_cmd_upload(int argc, char **argv);

@@ -271,7 +271,7 @@ static int cmd_warp(int argc, char **argv) {
 }
 
 static int cmd_check(int argc, char **argv) {
-  const char *truth = NULL, *incidents = NULL, *signals = NULL;
+  const char *truth = NULL, *incidents = NULL, *signals = NULL, *msmts = NULL;
   long tolerance = 600;
   bool no_tech = false, throttling = false;
   const kp_opt_t opts[] = {
@@ -281,6 +281,7 @@ static int cmd_check(int argc, char **argv) {
     {"tolerance", 0, KP_OPT_INT, "SEC", "boundary tolerance in simulated seconds (default 600)", &tolerance, 0, 86400 * 2},
     {"no-techniques", 0, KP_OPT_FLAG, NULL, "do not require each app's technique to be named", &no_tech, 0, 0},
     {"throttling", 0, KP_OPT_FLAG, NULL, "require the throttled app to be found too", &throttling, 0, 0},
+    {"measurements", 0, KP_OPT_STR, "FILE", "the probe's measurements (JSONL, simulated time): check what stayed reachable", &msmts, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {"keepon demo check --truth F --incidents F --signals F [options]",
@@ -295,7 +296,8 @@ static int cmd_check(int argc, char **argv) {
     fprintf(stderr, "keepon demo check: --truth, --incidents and --signals are required\n");
     return KP_EXIT_USAGE;
   }
-  kp_buf_t t, i, s, log;
+  kp_buf_t t, i, s, m, log;
+  kp_buf_init(&m, (size_t)1 << 30);
   kp_buf_init(&t, 1 << 24);
   kp_buf_init(&i, 1 << 28);
   kp_buf_init(&s, (size_t)1 << 31);
@@ -305,6 +307,7 @@ static int cmd_check(int argc, char **argv) {
   if (kp_file_read(truth, &t) != KP_OK) bad = truth;
   else if (kp_file_read(incidents, &i) != KP_OK) bad = incidents;
   else if (kp_file_read(signals, &s) != KP_OK) bad = signals;
+  else if (msmts && kp_file_read(msmts, &m) != KP_OK) bad = msmts;
   if (bad) {
     fprintf(stderr, "keepon demo check: cannot read %s: %s\n", bad, strerror(errno));
     rc = KP_EXIT_USAGE;
@@ -312,6 +315,9 @@ static int cmd_check(int argc, char **argv) {
     kp_demo_check_opts_t o = {.tolerance_s = tolerance, .require_techniques = !no_tech, .require_throttling = throttling};
     size_t fails = 0;
     kp_status_t st = kp_demo_check(&o, t.data, t.len, i.data, i.len, s.data ? (const void *)s.data : "", s.len, &log, &fails);
+    size_t rfails = 0;
+    if (st == KP_OK && msmts) st = kp_demo_check_reach(&o, t.data, t.len, m.data ? (const void *)m.data : "", m.len, &log, &rfails);
+    fails += rfails;
     if (st != KP_OK) {
       fprintf(stderr, "keepon demo check: bad truth or incidents file: %s\n", kp_strstatus(st));
       rc = KP_EXIT_USAGE;
@@ -324,6 +330,7 @@ static int cmd_check(int argc, char **argv) {
   kp_buf_free(&t);
   kp_buf_free(&i);
   kp_buf_free(&s);
+  kp_buf_free(&m);
   kp_buf_free(&log);
   return rc;
 }

@@ -154,13 +154,14 @@ int kp_cmd_lab(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "inject") == 0) return cmd_inject(argc - 1, argv + 1);
   if (argc > 1 && strcmp(argv[1], "qa") == 0) return kp_cmd_lab_qa(argc - 1, argv + 1);
   const char *prefix = getenv("KP_LAB_PREFIX"), *state = getenv("KP_LAB_STATE"), *target = NULL,
-             *rate = "64kbit";
+             *rate = "64kbit", *allow = NULL;
   if (!prefix || !*prefix) prefix = "kp";
   const kp_opt_t opts[] = {
     {"prefix", 'p', KP_OPT_STR, "P", "lab instance: namespaces P-client, P-censor, P-servers (default kp or $KP_LAB_PREFIX)", &prefix, 0, 0},
     {"state", 0, KP_OPT_STR, "DIR", "run-time folder (default ./var/lab/P or $KP_LAB_STATE)", &state, 0, 0},
     {"target", 't', KP_OPT_STR, "NAME", "censor: whatsapp, telegram, signal, facebook_messenger, a host name or an address", &target, 0, 0},
     {"rate", 0, KP_OPT_STR, "R", "throttled: rate toward the client, e.g. 64kbit, 2mbit (default 64kbit)", &rate, 0, 0},
+    {"allow", 0, KP_OPT_STR, "LIST", "network_down on: what still passes, e.g. '198.19.9.1 198.19.10.53 tcp:179 udp:53'", &allow, 0, 0},
     {0},
   };
   const kp_cmd_help_t help = {
@@ -193,6 +194,11 @@ int kp_cmd_lab(int argc, char **argv) {
     fprintf(stderr, "keepon lab: bad --target '%s'\n", target);
     goto out;
   }
+  for (const char *c = allow; c && *c; c++)
+    if (!strchr("0123456789abcdefABCDEF.:/ tcpud", *c)) {
+      fprintf(stderr, "keepon lab: bad --allow '%s' (addresses, prefixes, tcp:PORT, udp:PORT)\n", allow);
+      goto out;
+    }
   if (!valid_rate(rate)) {
     fprintf(stderr, "keepon lab: bad --rate '%s' (e.g. 64kbit, 2mbit)\n", rate);
     goto out;
@@ -252,6 +258,8 @@ int kp_cmd_lab(int argc, char **argv) {
   setenv("KP_LAB_RATE", rate, 1);
   if (target) setenv("KP_LAB_TARGET", target, 1);
   else unsetenv("KP_LAB_TARGET");
+  if (allow) setenv("KP_LAB_ALLOW", allow, 1);
+  else unsetenv("KP_LAB_ALLOW");
   if (exe[0]) setenv("KP_BIN", exe, 1);
   char *av[12] = {"bash", script, (char *)verb};
   int ac = 3;

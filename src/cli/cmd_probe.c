@@ -346,11 +346,12 @@ int kp_cmd_probe(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "im") == 0) return probe_im(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "web") == 0) return kp_cmd_probe_web(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "run") == 0) return kp_cmd_probe_run(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "reach") == 0) return kp_cmd_probe_reach(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: keepon probe im|web|run [options]   ('keepon probe im --help', 'keepon probe web --help', "
+    printf("usage: keepon probe im|web|run|reach [options]   ('keepon probe im --help', 'keepon probe web --help', "
            "'keepon probe run --help')\n");
     return KP_EXIT_OK;
   }
-  fprintf(stderr, "usage: keepon probe im|web|run [options]\n");
+  fprintf(stderr, "usage: keepon probe im|web|run|reach [options]\n");
   return KP_EXIT_USAGE;
 }

@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "detect/detect.h"
 #include "httpc/httpc.h"
+#include "reach/reach.h"
 #include "report/report.h"
 
 #define MAX_INPUTS 256
@@ -52,6 +53,26 @@ static int lang_path(const char *out, const char *lang, char *path, size_t cap, 
 }
 
 /* Render one language and write it (stdout or FILE, atomically), plus its plot files beside it. */
+/* the reach windows of the comma-separated measurement files (one buffer: a window may span files) */
+static kp_status_t read_reach(const char *list, const char *cc, kp_reach_windows_t *out) {
+  kp_buf_t all, one;
+  kp_buf_init(&all, (size_t)1 << 30);
+  kp_buf_init(&one, (size_t)1 << 30);
+  char *copy = strdup(list), *save = NULL;
+  kp_status_t st = copy ? KP_OK : KP_ERR_NOMEM;
+  for (char *f = copy ? strtok_r(copy, ",", &save) : NULL; f && st == KP_OK; f = strtok_r(NULL, ",", &save)) {
+    kp_buf_reset(&one);
+    if (kp_file_read(f, &one) != KP_OK) continue; /* the detect loader reports unreadable files */
+    st = kp_buf_append(&all, one.data, one.len);
+    if (st == KP_OK) st = kp_buf_putc(&all, '\n');
+  }
+  if (st == KP_OK) st = kp_reach_windows(all.data ? (const void *)all.data : "", all.len, cc, out);
+  free(copy);
+  kp_buf_free(&one);
+  kp_buf_free(&all);
+  return st;
+}
+
 static int kp_cli_report_write(kp_report_opts_t *ro, const kp_sigset_t *set, const kp_incset_t *is, const char *out,
                                const char *lang, kp_buf_t *b) {
   char path[4096], stem[512], fp[4608];
@@ -130,6 +151,7 @@ int kp_cmd_report(int argc, char **argv) {
   kp_sigset_t *set = NULL;
   kp_event_list_t ev = {0};
   kp_incset_t *is = NULL;
+  kp_reach_windows_t rw = {0};
   kp_buf_t b;
   kp_buf_init(&b, (size_t)1 << 30);
   if (!pos || !paths) { status = KP_EXIT_FAIL; goto done; }
@@ -178,6 +200,8 @@ int kp_cmd_report(int argc, char **argv) {
       goto done;
     }
   }
+  /* what stayed reachable: the keepon_reach measurements among the --measurements files */
+  if (msms && read_reach(msms, cc, &rw) == KP_OK) ro.reach = &rw;
   if (server && !(http = kp_cli_httpc_new(&hv, 0, 0, (size_t)512 << 20))) goto done;
   if (server) {
     char list[1024];
@@ -231,6 +255,7 @@ int kp_cmd_report(int argc, char **argv) {
   }
   status = KP_EXIT_OK;
 done:
+  kp_reach_windows_free(&rw);
   kp_httpc_free(http);
   kp_buf_free(&b);
   kp_incset_free(is);

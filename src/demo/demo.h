@@ -100,4 +100,12 @@ kp_status_t kp_demo_check(const kp_demo_check_opts_t *o, const void *truth, size
                           const void *incidents, size_t ninc, const void *signals, size_t nsig,
                           kp_buf_t *log, size_t *failures);
 
+/**
+ * What stayed reachable: the keepon_reach measurements (JSONL, simulated time) against the
+ * truth's "reach" windows (class and what worked), over each window's core (check_reach.c).
+ * @param[out] failures number of failed expectations
+ */
+kp_status_t kp_demo_check_reach(const kp_demo_check_opts_t *o, const void *truth, size_t ntruth, const void *msmts,
+                                size_t nmsmt, kp_buf_t *log, size_t *failures);
+
 #endif

@@ -36,6 +36,19 @@ static const int64_t DOWN[][2] = {
   {JAN(7, 6, 0), JAN(8, 2, 30)},    {JAN(8, 10, 0), JAN(9, 2, 30)},  {JAN(9, 6, 0), JAN(11, 2, 15)},
 };
 
+/* What stayed reachable (docs/demo.md, issue 16): the TCP holes of January 2022 (179, 3785;
+ * net4people/bbs#102) pass through every down window; in one of them (the night of Jan 5-6, a
+ * partial restoration) the censor also lets two domestic services and the domestic resolver
+ * through: a whitelist window. The lab's stand-ins (data/domestic/lab.tsv, lab/hosts.sh):
+ * kaspi.kz 198.19.9.1, egov.kz 198.19.9.2, the resolver 198.19.10.53. */
+#define WHITELIST_DOWN 1 /* index in DOWN */
+static const char ALLOW_HOLES[] = "tcp:179 tcp:3785";
+static const char ALLOW_WHITELIST[] = "198.19.9.1 198.19.9.2 198.19.10.53 tcp:179 tcp:3785";
+/* the resolver answers in every down window: DNS on 53 stayed open in 2022, and in the lab the
+ * censor's own resolver (dns_forged for signal) keeps answering through the cut */
+static const char *const WORKED_HOLES[] = {"resolver", "tcp/179", "tcp/3785", NULL};
+static const char *const WORKED_WHITELIST[] = {"kaspi.kz", "egov.kz", "resolver", "tcp/179", "tcp/3785", NULL};
+
 /* the burst of BGP updates seen at ~10:45 while prefixes stayed visible: every route is
  * re-announced once (BIRD "reload out"), nothing is withdrawn */
 static const int64_t BGP_SPIKE = JAN(5, 10, 45);
@@ -66,6 +79,7 @@ typedef struct action {
   int kind; /* 0 censor, 1 outage, 2 bgp update spike */
   const block_t *b;
   bool on;
+  int down; /* kind 1: index in DOWN */
 } action_t;
 
 static int cmp_action(const void *x, const void *y) {
@@ -80,14 +94,14 @@ kp_status_t kp_demo_actions(const kp_demo_span_t *sp, double speed, kp_buf_t *ou
   if (!(speed > 0)) return KP_ERR_INVAL;
   action_t acts[2 * (NBLOCKS + NDOWN) + 1];
   size_t n = 0;
-  acts[n++] = (action_t){BGP_SPIKE, 2, NULL, true};
+  acts[n++] = (action_t){BGP_SPIKE, 2, NULL, true, 0};
   for (size_t i = 0; i < NBLOCKS; i++) {
-    acts[n++] = (action_t){BLOCKS[i].start, 0, &BLOCKS[i], true};
-    acts[n++] = (action_t){BLOCKS[i].end, 0, &BLOCKS[i], false};
+    acts[n++] = (action_t){BLOCKS[i].start, 0, &BLOCKS[i], true, 0};
+    acts[n++] = (action_t){BLOCKS[i].end, 0, &BLOCKS[i], false, 0};
   }
   for (size_t i = 0; i < NDOWN; i++) {
-    acts[n++] = (action_t){DOWN[i][0], 1, NULL, true};
-    acts[n++] = (action_t){DOWN[i][1], 1, NULL, false};
+    acts[n++] = (action_t){DOWN[i][0], 1, NULL, true, (int)i};
+    acts[n++] = (action_t){DOWN[i][1], 1, NULL, false, (int)i};
   }
   qsort(acts, n, sizeof *acts, cmp_action);
   kp_jw_t w;
@@ -117,6 +131,7 @@ kp_status_t kp_demo_actions(const kp_demo_span_t *sp, double speed, kp_buf_t *ou
       kp_jw_kstr(&w, "target", a->b->app);
     }
     kp_jw_kbool(&w, "on", a->on);
+    if (a->kind == 1 && a->on) kp_jw_kstr(&w, "allow", a->down == WHITELIST_DOWN ? ALLOW_WHITELIST : ALLOW_HOLES);
     kp_jw_obj_end(&w);
     kp_buf_putc(out, '\n');
     kp_jw_init(&w, out); /* one object per line */
@@ -156,6 +171,22 @@ kp_status_t kp_demo_truth(const kp_demo_span_t *sp, double speed, kp_buf_t *out)
     kp_jw_kint(&w, "end", DOWN[i][1] < sp->sim_end ? DOWN[i][1] : sp->sim_end);
     kp_jw_kbool(&w, "clipped_start", DOWN[i][0] <= sp->sim_start);
     kp_jw_kbool(&w, "clipped_end", DOWN[i][1] >= sp->sim_end);
+    kp_jw_obj_end(&w);
+  }
+  kp_jw_arr_end(&w);
+  /* what the reach probe must find in each down window (its class, what worked throughout) */
+  kp_jw_key(&w, "reach");
+  kp_jw_arr_begin(&w);
+  for (size_t i = 0; i < NDOWN; i++) {
+    if (DOWN[i][1] <= sp->sim_start || DOWN[i][0] >= sp->sim_end) continue;
+    kp_jw_obj_begin(&w);
+    kp_jw_kint(&w, "start", DOWN[i][0] > sp->sim_start ? DOWN[i][0] : sp->sim_start);
+    kp_jw_kint(&w, "end", DOWN[i][1] < sp->sim_end ? DOWN[i][1] : sp->sim_end);
+    kp_jw_kstr(&w, "class", i == WHITELIST_DOWN ? "whitelist" : "full_cut");
+    kp_jw_key(&w, "worked");
+    kp_jw_arr_begin(&w);
+    for (const char *const *x = i == WHITELIST_DOWN ? WORKED_WHITELIST : WORKED_HOLES; *x; x++) kp_jw_str(&w, *x);
+    kp_jw_arr_end(&w);
     kp_jw_obj_end(&w);
   }
   kp_jw_arr_end(&w);

@@ -100,6 +100,14 @@
   X(PRE_APPS, "precursor.apps")                                                                                 \
   X(PRE_THROTTLING, "precursor.throttling")                                                                     \
   X(PRE_DNS, "precursor.dns")                                                                                   \
+  X(SEC_REACH, "section.reach")                                                                                 \
+  X(REACH_NONE, "reach.none")                                                                                   \
+  X(REACH_INTRO, "reach.intro")                                                                                 \
+  X(REACH_ITEM, "reach.item")                                                                                   \
+  X(REACH_FULL_CUT, "reach.full_cut")                                                                           \
+  X(REACH_WHITELIST, "reach.whitelist")                                                                         \
+  X(REACH_NATIONAL, "reach.national_only")                                                                      \
+  X(REACH_NOTHING, "reach.nothing")                                                                             \
   X(FOOTER, "footer")
 
 typedef enum kp_msg {

@@ -22,6 +22,7 @@
 #include "base/codec.h"
 #include "report/i18n_keys.h"
 #include "report/internal.h"
+#include "reach/reach.h"
 #include "report/report.h"
 
 bool kp_report_selects(const kp_report_opts_t *o, const kp_incident_t *inc) {
@@ -567,6 +568,41 @@ static void warnings(rep_t *r, const kp_incset_t *is) {
   kp_risks_free(&l);
 }
 
+/* What stayed reachable (docs/probe.md): the reach windows of the cut (full cut, whitelist,
+ * national-only; "open" and "unknown" runs are not a cut and are left out) inside the report's
+ * window, each with what answered in every one of its runs. */
+static void reach_section(rep_t *r, int64_t from, int64_t until) {
+  const kp_reach_windows_t *ws = r->o->reach;
+  size_t shown = 0;
+  for (size_t i = 0; ws && i < ws->n; i++) {
+    const kp_reach_window_t *w = &ws->v[i];
+    if (w->cls != KP_REACH_FULL_CUT && w->cls != KP_REACH_WHITELIST && w->cls != KP_REACH_NATIONAL) continue;
+    if (w->end < from || w->start >= until || (r->o->cc && strcmp(r->o->cc, w->cc))) continue;
+    if (!shown++) {
+      para(r, M(r, REACH_INTRO));
+      kp_buf_puts(r->out, r->md ? "\n" : "<ul>\n");
+    }
+    char a[96], b[96], n[24], list[1024];
+    tpair(r, w->start, a, sizeof a);
+    tpair(r, w->end, b, sizeof b);
+    snprintf(n, sizeof n, "%zu", w->nmsmt);
+    size_t len = 0;
+    list[0] = 0;
+    for (size_t k = 0; k < w->nworked; k++) {
+      int m = snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "", w->worked[k]);
+      if (m < 0 || (size_t)m >= sizeof list - len) break;
+      len += (size_t)m;
+    }
+    const char *cls = w->cls == KP_REACH_FULL_CUT ? M(r, REACH_FULL_CUT)
+                      : w->cls == KP_REACH_WHITELIST ? M(r, REACH_WHITELIST) : M(r, REACH_NATIONAL);
+    kp_buf_puts(r->out, r->md ? "- " : "<li>");
+    MSG(r, REACH_ITEM, a, b, n, cls, w->nworked ? list : M(r, REACH_NOTHING));
+    kp_buf_puts(r->out, r->md ? "\n" : "</li>\n");
+  }
+  if (!shown) para(r, M(r, REACH_NONE));
+  else if (!r->md) kp_buf_puts(r->out, "</ul>\n");
+}
+
 static const char css[] =
     "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
     "h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;margin-top:2em}"
@@ -670,6 +706,8 @@ kp_status_t kp_report_render_files(const kp_report_opts_t *o, const kp_sigset_t 
   else plots(&r, s, sel, n, from, until);
   h2(&r, "affected", M(&r, SEC_AFFECTED));
   affected(&r, sel, n);
+  h2(&r, "reach", M(&r, SEC_REACH));
+  reach_section(&r, from, until);
   h2(&r, "techniques", M(&r, SEC_TECHNIQUES));
   techniques(&r, sel, n);
   h2(&r, "findings", M(&r, SEC_FINDINGS));

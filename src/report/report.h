@@ -60,6 +60,7 @@ typedef struct kp_report_opts {
   size_t max_plots;      /* 0 = 12 */
   kp_lang_t lang;        /* 0 = English */
   const char *plot_stem; /* Markdown plot file names: <stem>-<NN>.svg; NULL = "report" */
+  const struct kp_reach_windows *reach; /* what stayed reachable (src/reach), NULL = none measured */
 } kp_report_opts_t;
 
 /** Incidents of @p is that match @p o (country and overlap with the window). */

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/json.h"
 #include "demo/demo.h"
 #include "kp_test.h"
@@ -263,5 +264,75 @@ KP_TEST(check_matches_and_mismatches) {
   }
   KP_ASSERT_MSG(run_check(good, false, 600, &log) == 0, "%s", kp_buf_str(&log));
   KP_ASSERT(strstr(kp_buf_str(&log), "ok   no app technique ip_blackhole from the cut windows"));
+  kp_buf_free(&log);
+}
+
+/* what stayed reachable: the truth names the whitelist window and its allow list; the check
+ * passes on the right class and list, and fails on a wrong class, a wrong list or no data */
+static const char *reach_m(char *b, size_t cap, int64_t t, const char *cls, const char *worked) {
+  char ts[21];
+  kp_time_ooni((time_t)t, ts);
+  char tg[512] = "";
+  size_t n = 0;
+  const char *names[] = {"kaspi.kz", "egov.kz", "homebank.kz", "resolver", "tcp/179", "tcp/3785"};
+  for (size_t i = 0; i < 6; i++)
+    n += (size_t)snprintf(tg + n, sizeof tg - n, "%s{\"name\":\"%s\",\"ok\":%s}", i ? "," : "", names[i],
+                          strstr(worked, names[i]) ? "true" : "false");
+  snprintf(b, cap,
+           "{\"test_name\":\"keepon_reach\",\"probe_cc\":\"KZ\",\"measurement_start_time\":\"%s\","
+           "\"test_keys\":{\"keepon_reach\":{\"class\":\"%s\",\"targets\":[%s]}}}\n", ts, cls, tg);
+  return b;
+}
+
+KP_TEST(reach_truth_and_check) {
+  kp_demo_span_t s;
+  KP_ASSERT_OK(kp_demo_span_parse("4-6", &s));
+  kp_buf_t t, a, m, log;
+  kp_buf_init(&t, 1 << 20);
+  kp_buf_init(&a, 1 << 20);
+  kp_buf_init(&m, 1 << 20);
+  kp_buf_init(&log, 1 << 20);
+  KP_ASSERT_OK(kp_demo_truth(&s, 1, &t));
+  KP_ASSERT_OK(kp_demo_actions(&s, 1, &a));
+  /* Jan 5 22:00 .. Jan 6 10:30 is the whitelist window; the others are full cuts with the holes */
+  KP_ASSERT(strstr(kp_buf_str(&t), "{\"start\":1641420000,\"end\":1641465000,\"class\":\"whitelist\",\"worked\":[\"kaspi.kz\",\"egov.kz\",\"resolver\",\"tcp/179\",\"tcp/3785\"]}"));
+  KP_ASSERT(strstr(kp_buf_str(&t), "\"class\":\"full_cut\",\"worked\":[\"resolver\",\"tcp/179\",\"tcp/3785\"]"));
+  KP_ASSERT(strstr(kp_buf_str(&a), "\"sim\":1641420000,\"at\":34.00,\"action\":\"outage\",\"on\":true,\"allow\":\"198.19.9.1 198.19.9.2 198.19.10.53 tcp:179 tcp:3785\""));
+  KP_ASSERT(strstr(kp_buf_str(&a), "\"action\":\"outage\",\"on\":true,\"allow\":\"tcp:179 tcp:3785\""));
+  kp_demo_check_opts_t o = {.tolerance_s = 3960};
+  char b[2048];
+  int64_t w0 = 1641420000, w1 = 1641465000, c0 = 1641378600, c1 = 1641403800; /* whitelist; Jan 5 10:30-17:30 */
+  for (int64_t x = w0 - 1800; x < w1 + 1800; x += 3600)
+    kp_buf_puts(&m, reach_m(b, sizeof b, x, x < w0 + 1000 ? "full_cut" : "whitelist", x < w0 + 1000 ? "resolver tcp/179 tcp/3785" : "kaspi.kz egov.kz resolver tcp/179 tcp/3785"));
+  for (int64_t x = c0; x < c1; x += 3600) kp_buf_puts(&m, reach_m(b, sizeof b, x, "full_cut", "resolver tcp/179 tcp/3785"));
+  for (int64_t x = 1641470400; x < 1641513600; x += 3600) kp_buf_puts(&m, reach_m(b, sizeof b, x, "full_cut", "resolver tcp/179 tcp/3785"));
+  size_t f = 99;
+  KP_ASSERT_OK(kp_demo_check_reach(&o, t.data, t.len, m.data, m.len, &log, &f));
+  KP_ASSERT_MSG(f == 0, "%s", kp_buf_str(&log));
+  KP_ASSERT(strstr(kp_buf_str(&log), "ok   reach 2022-01-05T22:00:00Z .. 2022-01-06T10:30:00Z: whitelist, what stayed reachable: kaspi.kz egov.kz resolver tcp/179 tcp/3785"));
+  /* the whitelist read as a full cut inside the core: fails */
+  kp_buf_t m2;
+  kp_buf_init(&m2, 1 << 20);
+  kp_buf_puts(&m2, kp_buf_str(&m));
+  kp_buf_puts(&m2, reach_m(b, sizeof b, w0 + 6 * 3600 + 60, "full_cut", "tcp/179"));
+  kp_buf_reset(&log);
+  KP_ASSERT_OK(kp_demo_check_reach(&o, t.data, t.len, m2.data, m2.len, &log, &f));
+  KP_ASSERT_EQ(f, 1u);
+  KP_ASSERT(strstr(kp_buf_str(&log), "reads full_cut, the truth is whitelist"));
+  /* a service that answered in one run only is not "stayed reachable"; one missing fails */
+  kp_buf_reset(&m2);
+  for (int64_t x = w0 + 5000; x < w1 - 5000; x += 3600) kp_buf_puts(&m2, reach_m(b, sizeof b, x, "whitelist", "kaspi.kz resolver tcp/179 tcp/3785"));
+  kp_buf_reset(&log);
+  KP_ASSERT_OK(kp_demo_check_reach(&o, t.data, t.len, m2.data, m2.len, &log, &f));
+  KP_ASSERT(f >= 1u);
+  KP_ASSERT(strstr(kp_buf_str(&log), "FAIL reach 2022-01-05T22:00:00Z .. 2022-01-06T10:30:00Z: whitelist, but what worked was [kaspi.kz resolver tcp/179 tcp/3785]"));
+  /* no measurement at all: every window fails */
+  kp_buf_reset(&log);
+  KP_ASSERT_OK(kp_demo_check_reach(&o, t.data, t.len, "", 0, &log, &f));
+  KP_ASSERT_EQ(f, 3u);
+  kp_buf_free(&m2);
+  kp_buf_free(&t);
+  kp_buf_free(&a);
+  kp_buf_free(&m);
   kp_buf_free(&log);
 }

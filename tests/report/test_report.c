@@ -17,6 +17,7 @@
 #include "detect/detect.h"
 #include "kp_test.h"
 #include "report/internal.h"
+#include "reach/reach.h"
 #include "report/report.h"
 
 static int64_t ts(int d, int h, int m) { return 1640995200LL + (d - 1) * 86400LL + h * 3600 + m * 60; }
@@ -496,4 +497,51 @@ KP_TEST(partial_cut_and_unreachable_in_report_and_stop) {
   kp_incset_free(is);
   kp_events_free(&ev);
   kp_sigset_free(s);
+}
+
+/* what stayed reachable: the reach windows of the cut are listed with what worked, in the three
+ * languages; "open" runs are not listed; another country's windows are not either */
+KP_TEST(what_stayed_reachable) {
+  fixture_t f;
+  setup(&f);
+  kp_reach_window_t v[3] = {0};
+  v[0] = (kp_reach_window_t){.start = ts(5, 12, 0), .end = ts(5, 17, 0), .cls = KP_REACH_FULL_CUT, .nmsmt = 4,
+                             .cc = "KZ", .nworked = 1};
+  strcpy(v[0].worked[0], "tcp/179");
+  v[1] = (kp_reach_window_t){.start = ts(5, 23, 0), .end = ts(6, 9, 0), .cls = KP_REACH_WHITELIST, .nmsmt = 6,
+                             .cc = "KZ", .nworked = 2};
+  strcpy(v[1].worked[0], "kaspi.kz");
+  strcpy(v[1].worked[1], "egov.kz");
+  v[2] = (kp_reach_window_t){.start = ts(6, 11, 0), .end = ts(6, 13, 0), .cls = KP_REACH_OPEN, .nmsmt = 2, .cc = "KZ"};
+  kp_reach_windows_t w = {.n = 3, .v = v};
+  f.o.reach = &w;
+  f.o.format = KP_REPORT_MD;
+  const char *want[KP_LANG__COUNT] = {"whitelist (only some domestic services reachable); reachable: kaspi.kz, egov.kz",
+                                      "белый список (доступны лишь некоторые внутренние сервисы); доступно: kaspi.kz, egov.kz",
+                                      "ақ тізім (тек кейбір ішкі қызметтер қолжетімді); қолжетімді: kaspi.kz, egov.kz"};
+  for (int l = 0; l < KP_LANG__COUNT; l++) {
+    kp_buf_t b;
+    kp_buf_init(&b, 1 << 26);
+    f.o.lang = (kp_lang_t)l;
+    KP_ASSERT_OK(kp_report_render(&f.o, f.s, f.is, &b));
+    const char *md = kp_buf_str(&b);
+    KP_ASSERT_MSG(strstr(md, want[l]), "lang %d", l);
+    KP_ASSERT(strstr(md, "(6 ") || strstr(md, ": 6)"));
+    KP_ASSERT(!strstr(md, "reach.")); /* no raw key */
+    kp_buf_free(&b);
+  }
+  f.o.lang = KP_LANG_EN;
+  kp_buf_t b;
+  kp_buf_init(&b, 1 << 26);
+  KP_ASSERT_OK(kp_report_render(&f.o, f.s, f.is, &b));
+  KP_ASSERT(strstr(kp_buf_str(&b), "2022-01-05 12:00 UTC (2022-01-05 18:00 UTC+6) to 2022-01-05 17:00 UTC (2022-01-05 23:00 UTC+6) (4 runs): full cut; reachable: tcp/179"));
+  KP_ASSERT(!strstr(kp_buf_str(&b), "(2 runs)")); /* the open run is not a cut */
+  kp_buf_free(&b);
+  strcpy(v[1].cc, "UZ");
+  strcpy(v[0].cc, "UZ");
+  kp_buf_init(&b, 1 << 26);
+  KP_ASSERT_OK(kp_report_render(&f.o, f.s, f.is, &b));
+  KP_ASSERT(strstr(kp_buf_str(&b), "No in-country reachability measurement"));
+  kp_buf_free(&b);
+  teardown(&f);
 }
