@@ -59,14 +59,14 @@ int kp_cmd_serve(int argc, char **argv) {
   const char *db = NULL, *listen_at = "127.0.0.1:8080", *fpdir = NULL, *token_file = NULL, *hosts = NULL;
   const char *tls_cert = NULL, *tls_key = NULL, *trusted_keys = NULL, *kprefix = NULL;
   const char *ps_th = NULL, *ps_list = NULL, *ps_public = NULL; /* OONI probe services */
-  long max_conns = 512, max_body_kib = 8192, batch = 512, head_to = 10, body_to = 30, per_addr = 32;
+  long max_conns = 512, max_body_kib = 8192, batch = 8192, head_to = 10, body_to = 30, per_addr = 32;
   const kp_opt_t opts[] = {
     {"db", 0, KP_OPT_STR, "PATH", "SQLite database (created if missing); --db or --store is required", &db, 0, 0},
     {"store", 0, KP_OPT_STR, "URL", "sqlite:PATH or clickhouse://HOST:PORT[,HOST:PORT]/DB[?cluster=NAME] (docs/store.md)", &db, 0, 0},
     {"listen", 0, KP_OPT_STR, "ADDR:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)", &listen_at, 0, 0},
     {"max-conns", 0, KP_OPT_INT, "N", "concurrent connections; more get 503 (default 512)", &max_conns, 1, 100000},
     {"max-body-kib", 0, KP_OPT_INT, "KIB", "largest request body (default 8192 KiB)", &max_body_kib, 1, 1 << 20},
-    {"batch", 0, KP_OPT_INT, "N", "most measurements per group commit (default 512)", &batch, 1, 100000},
+    {"batch", 0, KP_OPT_INT, "N", "most measurements per group commit (default 8192; one commits while the next gathers)", &batch, 1, 100000},
     {"head-timeout", 0, KP_OPT_INT, "S", "seconds to receive a request head (default 10)", &head_to, 1, 3600},
     {"body-timeout", 0, KP_OPT_INT, "S", "seconds to receive a request body (default 30)", &body_to, 1, 3600},
     {"test-helpers", 0, KP_OPT_STR, "URLS", "comma-separated web_connectivity helper URLs handed to OONI Probes (check-in)", &ps_th, 0, 0},
@@ -141,7 +141,7 @@ int kp_cmd_serve(int argc, char **argv) {
   cfg.allowed_hosts = hosts;
   cfg.tls_cert = tls_cert;
   cfg.tls_key = tls_key;
-  kp_store_t *store = NULL;
+  kp_store_t *store = NULL, *commit_store = NULL; /* commit_store: the collector's commit thread's own */
   kp_srv_t *srv = NULL;
   kp_collector_t *col = NULL;
   kp_ps_t *ps = NULL;
@@ -152,12 +152,17 @@ int kp_cmd_serve(int argc, char **argv) {
     fprintf(stderr, "keepon serve: cannot open %s: %s\n", db, kp_strstatus(st));
     goto out;
   }
+  if ((st = kp_store_open(db, &commit_store)) != KP_OK) {
+    fprintf(stderr, "keepon serve: cannot open %s a second time: %s\n", db, kp_strstatus(st));
+    goto out;
+  }
   if ((st = kp_srv_create(&cfg, &srv)) != KP_OK) {
     fprintf(stderr, "keepon serve: cannot listen on %s: %s\n", listen_at, kp_strstatus(st));
     ret = st == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
     goto out;
   }
-  kp_collector_config_t cc = {.max_batch = (size_t)batch, .trusted_keys = trusted_keys, .keepon_prefix = kprefix};
+  kp_collector_config_t cc = {.max_batch = (size_t)batch, .trusted_keys = trusted_keys, .keepon_prefix = kprefix,
+                             .commit_store = commit_store};
   if ((st = kp_collector_mount(srv, store, fp, &cc, &col)) != KP_OK) {
     if (st == KP_ERR_INVAL)
       fprintf(stderr, "keepon serve: bad --path-prefix '%s' or --trusted-keys file\n", kprefix ? kprefix : "");
@@ -203,6 +208,7 @@ int kp_cmd_serve(int argc, char **argv) {
   ret = st == KP_OK ? KP_EXIT_OK : KP_EXIT_FAIL;
 out:
   kp_collector_free(col);
+  kp_store_close(commit_store);
   kp_ps_free(ps);
   kp_srv_destroy(srv);
   kp_dashboard_free(dash);

@@ -16,12 +16,19 @@
  * are answered 200 {} and dropped, like OONI. keepon adds: measurement_start_time must parse,
  * body must be JSON (Content-Type application/json), body size capped by the server.
  *
- * Group commit: a valid measurement is queued with a deferred response; the server calls
- * kp_collector_flush() once per loop round (or the queue flushes itself at max_batch), which
- * stores the whole queue in one transaction and only then completes the responses: no 2xx
- * before the data is durable. A store failure answers 503 to the whole batch (clients retry).
- * The content hash (SHA-256 of the measurement bytes) is the dedup key, so a retry answers the
- * uid stored the first time.
+ * Group commit: a valid measurement is queued with a deferred response and completed only
+ * after the batch holding it was stored: no 2xx before the data is durable. A store failure
+ * answers 503 to the whole batch (clients retry). The content hash (SHA-256 of the measurement
+ * bytes) is the dedup key, so a retry answers the uid stored the first time. Two modes:
+ *  - pipelined (kp_collector_config_t.commit_store set; `keepon serve`): the responses are
+ *    deferred+async, the items go to the commit pipeline (commitq.c, its state diagram there):
+ *    a commit thread stores batch k on its own store handle while the loop gathers batch k+1;
+ *    the flush hook (once per loop round, and when the commit thread wakes the loop) answers a
+ *    committed batch and hands the gathered one over. A full gathering buffer (max_batch, or
+ *    64 MiB of bodies) makes the loop wait for the commit in flight: back-pressure.
+ *  - synchronous (no commit_store): the flush hook stores the queue on the loop's handle in
+ *    one put_batch (or the queue flushes itself at max_batch) and answers it.
+ * kp_collector_flush() is "commit and answer everything queued now" in both modes (blocking).
  */
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -36,6 +43,7 @@
 #include "msmt/msmt.h"
 #include "outbox/outbox.h"
 #include "server/collector_internal.h"
+#include "server/commitq.h"
 
 #ifndef KP_SERVER_VERSION
 #define KP_SERVER_VERSION "0.1.0"
@@ -179,9 +187,9 @@ static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *
   hex[64] = 0;
   input_domain(input, dom, sizeof dom);
 
-  if (c->npend == c->max_batch) kp_collector_flush(c);
-  pending_t *p = &c->pend[c->npend];
-  memset(p, 0, sizeof *p);
+  if (c->cq ? kp_cq_full(c->cq, clen) : c->npend == c->max_batch) kp_collector_flush(c);
+  pending_t *p = calloc(1, sizeof *p);
+  if (!p) return KP_ERR_NOMEM;
   kp_buf_t sb;
   kp_buf_init(&sb, KP_BUF_DEFAULT_CAP);
   /* one allocation for all strings: offsets first, pointers after (the buffer may move) */
@@ -225,6 +233,7 @@ static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *
   p->body = malloc(clen ? clen : 1);
   if (!p->body || !sb.data) {
     free(p->body);
+    free(p);
     kp_buf_free(&sb);
     return KP_ERR_NOMEM;
   }
@@ -248,48 +257,83 @@ static kp_status_t enqueue(kp_collector_t *c, const kp_json_t *msm, const char *
   m->body = p->body;
   m->body_len = clen;
   p->resp = resp;
+  if (c->cq) {
+    kp_status_t st = kp_cq_add(c->cq, m, p); /* cannot be full: flushed above */
+    if (st != KP_OK) {
+      free(p->strs), free(p->body), free(p);
+      return st;
+    }
+    resp->async = true; /* completed by a later round's flush hook */
+  } else {
+    c->pend[c->npend++] = p;
+  }
   resp->deferred = true;
-  c->npend++;
   return KP_OK;
 }
 
-void kp_collector_flush(void *ctx) {
+void kp_collector_answer(kp_srv_resp_t *r, kp_status_t st, const kp_store_put_result_t *res) {
+  r->deferred = false;
+  kp_buf_reset(&r->body);
+  if (st != KP_OK) {
+    kp_srv_error(r, 503, "storage unavailable; retry later");
+  } else if (res->status == KP_ERR_EXISTS) {
+    kp_srv_error(r, 409, "this chain position already holds a different measurement");
+  } else {
+    r->status = 200;
+    kp_jw_t w;
+    kp_jw_init(&w, &r->body);
+    kp_jw_obj_begin(&w);
+    kp_jw_kstr(&w, "measurement_uid", res->uid);
+    if (!res->inserted) kp_jw_kbool(&w, "duplicate", true);
+    kp_jw_obj_end(&w);
+    kp_buf_putc(&r->body, '\n');
+  }
+}
+
+/* one measurement's outcome (both modes): answer, count, free */
+static void complete(void *ctx, void *tag, kp_status_t st, const kp_store_put_result_t *res) {
   kp_collector_t *c = ctx;
+  pending_t *p = tag;
+  kp_collector_answer(p->resp, st, res);
+  if (st == KP_OK && res->status != KP_ERR_EXISTS) {
+    if (res->inserted) c->stored++;
+    else c->duplicates++;
+  }
+  if (st != KP_OK && !c->failed_logged) kp_log_warnx("serve", "a batch was not stored: %s (answered 503)", kp_strstatus(st));
+  c->failed_logged = st != KP_OK;
+  free(p->strs);
+  free(p->body);
+  free(p);
+}
+
+static void flush_sync(kp_collector_t *c) {
   if (!c->npend) return;
   kp_store_put_result_t *res = calloc(c->npend, sizeof *res);
   kp_store_msm_t *ms = malloc(c->npend * sizeof *ms);
   kp_status_t st = res && ms ? KP_OK : KP_ERR_NOMEM;
-  for (size_t i = 0; st == KP_OK && i < c->npend; i++) ms[i] = c->pend[i].m;
+  for (size_t i = 0; st == KP_OK && i < c->npend; i++) ms[i] = c->pend[i]->m;
   if (st == KP_OK) st = kp_store_put_batch(c->store, ms, c->npend, res);
-  for (size_t i = 0; i < c->npend; i++) {
-    pending_t *p = &c->pend[i];
-    kp_srv_resp_t *r = p->resp;
-    r->deferred = false;
-    kp_buf_reset(&r->body);
-    if (st != KP_OK) {
-      kp_srv_error(r, 503, "storage unavailable; retry later");
-    } else if (res[i].status == KP_ERR_EXISTS) {
-      kp_srv_error(r, 409, "this chain position already holds a different measurement");
-    } else {
-      r->status = 200;
-      kp_jw_t w;
-      kp_jw_init(&w, &r->body);
-      kp_jw_obj_begin(&w);
-      kp_jw_kstr(&w, "measurement_uid", res[i].uid);
-      if (!res[i].inserted) kp_jw_kbool(&w, "duplicate", true);
-      kp_jw_obj_end(&w);
-      kp_buf_putc(&r->body, '\n');
-      if (res[i].inserted) c->stored++;
-      else c->duplicates++;
-    }
-    free(p->strs);
-    free(p->body);
-  }
-  if (st != KP_OK) kp_log_warnx("serve", "batch of %zu not stored: %s", c->npend, kp_strstatus(st));
+  static const kp_store_put_result_t none;
+  for (size_t i = 0; i < c->npend; i++) complete(c, c->pend[i], st, res ? &res[i] : &none);
   c->npend = 0;
   free(res);
   free(ms);
 }
+
+/* the server's hook: never blocks in the pipelined mode */
+static void flush_hook(void *ctx) {
+  kp_collector_t *c = ctx;
+  if (c->cq) kp_cq_pump(c->cq, complete, c);
+  else flush_sync(c);
+}
+
+void kp_collector_flush(void *ctx) {
+  kp_collector_t *c = ctx;
+  if (c->cq) kp_cq_drain(c->cq, complete, c);
+  else flush_sync(c);
+}
+
+static void wake_loop(void *ctx) { kp_srv_wake(ctx); }
 
 /* POST /report/{id}[/close] */
 static kp_status_t submit_report(kp_collector_t *c, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
@@ -474,11 +518,20 @@ kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const stru
   c->srv = srv;
   c->store = store;
   c->fp = fp;
-  c->max_batch = cfg && cfg->max_batch ? cfg->max_batch : 512;
+  c->max_batch = cfg && cfg->max_batch ? cfg->max_batch : cfg && cfg->commit_store ? 8192 : 512;
   c->pend = calloc(c->max_batch, sizeof *c->pend);
   if (!c->pend) {
     free(c);
     return KP_ERR_NOMEM;
+  }
+  if (cfg && cfg->commit_store) {
+    kp_cq_config_t qc = {.store = cfg->commit_store, .max_items = c->max_batch, .wake = wake_loop, .wake_ctx = srv};
+    kp_status_t qs = kp_cq_new(&qc, &c->cq);
+    if (qs != KP_OK) {
+      free(c->pend);
+      free(c);
+      return qs;
+    }
   }
   if (cfg && cfg->trusted_keys && kp_collector_load_trusted(c, cfg->trusted_keys) != KP_OK) {
     kp_collector_free(c);
@@ -516,14 +569,24 @@ kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const stru
     kp_collector_free(c);
     return st;
   }
-  kp_srv_set_flush(srv, kp_collector_flush, c);
+  kp_srv_set_flush(srv, flush_hook, c);
   *out = c;
   return KP_OK;
 }
 
 void kp_collector_free(kp_collector_t *c) {
   if (!c) return;
-  for (size_t i = 0; i < c->npend; i++) free(c->pend[i].strs), free(c->pend[i].body);
+  if (c->cq) {
+    kp_cq_stats_t qs;
+    kp_cq_stats(c->cq, &qs);
+    if (qs.batches)
+      kp_log_info("serve", "%llu measurements in %llu batches (largest %zu, %llu failed), commit max %llu ms",
+                  (unsigned long long)qs.items, (unsigned long long)qs.batches, qs.max_batch,
+                  (unsigned long long)qs.failed_batches, (unsigned long long)qs.max_commit_ms);
+  }
+  kp_cq_free(c->cq, complete, c); /* whatever is left is answered (stored or 503), then freed */
+  static const kp_store_put_result_t none;
+  for (size_t i = 0; i < c->npend; i++) complete(c, c->pend[i], KP_ERR_IO, &none);
   free(c->pend);
   free(c->trusted);
   free(c);

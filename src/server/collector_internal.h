@@ -18,14 +18,20 @@ struct kp_collector {
   kp_store_t *store;
   const kp_fp_db_t *fp;
   size_t max_batch;
-  pending_t *pend;
+  pending_t **pend;            /* synchronous mode's queue */
   size_t npend;
+  struct kp_cq *cq;            /* pipelined mode (commitq.c), else NULL */
+  bool failed_logged;
   uint64_t stored, duplicates; /* counters for logs */
   char (*trusted)[33];         /* pinned keepon key ids (keepon.c); none = any key */
   size_t ntrusted;
   char kroute[5][128];         /* keepon's routes under kp_collector_config_t.keepon_prefix */
 };
 
+
+/* a queued measurement's response from its batch status and put result: 503 when the batch
+ * was not stored, 409 for a chain slot holding other bytes, else 200 {measurement_uid[,duplicate]} */
+void kp_collector_answer(kp_srv_resp_t *r, kp_status_t st, const kp_store_put_result_t *res);
 
 kp_status_t kp_api_measurements(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);

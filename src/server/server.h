@@ -166,7 +166,11 @@ struct kp_store;
 struct kp_fp_db;
 typedef struct kp_collector kp_collector_t;
 typedef struct kp_collector_config {
-  size_t max_batch;          /* records per group commit (default 512) */
+  size_t max_batch;          /* records per group commit (default 512; pipelined: 8192) */
+  /* a second handle on the same store, used only by the collector's commit thread: set, batches
+   * are committed while the next one gathers (pipelined group commit, commitq.c); NULL: the
+   * loop commits each round itself. Borrowed; close it after kp_collector_free. */
+  struct kp_store *commit_store;
   const char *trusted_keys;  /* file of pinned keepon key ids, one a line (NULL: any key) */
   /* where keepon's own routes (submit, batch, records, head, heads) live: NULL or "" =
    * "/api/v1/keepon"; e.g. "/v1" moves them there, and /api/v1/keepon/... then answers 404, so
