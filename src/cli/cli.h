@@ -51,6 +51,7 @@ int kp_cmd_detect(int argc, char **argv);
 int kp_cmd_report(int argc, char **argv);
 int kp_cmd_lab(int argc, char **argv);
 int kp_cmd_demo(int argc, char **argv);
+int kp_cmd_remote(int argc, char **argv);
 
 /**
  * keepon's state folder: $KEEPON_HOME, else $XDG_DATA_HOME/keepon, else

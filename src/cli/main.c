@@ -29,6 +29,7 @@ static const kp_cmd_t commands[] = {
   {"report", kp_cmd_report, "write a self-contained incident report or exports"},
   {"lab", kp_cmd_lab, "the network-namespace censorship lab: up, down, status, censor"},
   {"demo", kp_cmd_demo, "replay a documented shutdown in the lab (kz2022)"},
+  {"remote", kp_cmd_remote, "measure from outside: 'remote dns' (Satellite), 'remote http' (Hyperquack)"},
 };
 
 static void usage(FILE *f) {

@@ -121,7 +121,7 @@ kp_status_t kp_cusum_run(const kp_cusum_params_t *p, const double *rate, const i
   return cusum_array(p, rate, cnt, n, t0, step, 1.0, NULL, out);
 }
 
-static bool cusum_applies(const kp_series_t *s) { return strncmp(s->datasource, "probe-", 6) == 0; }
+static bool cusum_applies(const kp_series_t *s) { return kp_det_is_service_ds(s->datasource); }
 
 static kp_status_t cusum_detector_run(const kp_detect_cfg_t *c, const kp_series_t *s, kp_event_list_t *out) {
   return cusum_array(&c->cusum, s->v, s->cnt, s->n, s->t0, s->step, 1000.0, s, out);

@@ -36,6 +36,7 @@
 #include "base/arena.h"
 #include "base/json.h"
 #include "detect/detect.h"
+#include "detect/internal.h"
 
 #define KP_INC_MAX_EVIDENCE 50
 
@@ -108,7 +109,7 @@ const char *kp_inc_type_name(kp_inc_type_t t) {
   return (unsigned)t < 6 ? names[t] : "unknown";
 }
 
-static bool is_probe(const kp_series_t *s) { return s && !strncmp(s->datasource, "probe-", 6); }
+static bool is_probe(const kp_series_t *s) { return s && kp_det_is_service_ds(s->datasource); }
 
 static void event_cc(const kp_sigset_t *set, const kp_event_t *e, char cc[3]) {
   cc[0] = 0;
@@ -140,7 +141,7 @@ static int cmp_win(const void *a, const void *b) {
 static double ds_weight(const char *ds) {
   if (!strcmp(ds, "ping-slash24")) return 0.6;
   if (!strcmp(ds, "bgp")) return 0.4;
-  if (!strncmp(ds, "probe-", 6)) return 0.5;
+  if (kp_det_is_service_ds(ds)) return 0.5;
   return 0.3;
 }
 

@@ -9,4 +9,11 @@ const kp_ioda_params_t *kp_detect_params_for(const kp_detect_cfg_t *c, const kp_
 
 #include "httpc/httpc.h"
 
+#include <string.h>
+/* A failure-rate ("service") series: probe-<test> from inside, remote-dns / remote-http from outside
+ * (src/remote). They go to CUSUM and service incidents with their techniques, never to the IODA rule. */
+static inline bool kp_det_is_service_ds(const char *ds) {
+  return !strncmp(ds, "probe-", 6) || !strncmp(ds, "remote-", 7);
+}
+
 #endif

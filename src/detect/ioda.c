@@ -222,7 +222,7 @@ const kp_ioda_params_t *kp_detect_params_for(const kp_detect_cfg_t *c, const kp_
 
 /* the IODA rule watches level signals: everything except probe failure rates and update counts */
 static bool ioda_applies(const kp_series_t *s) {
-  return strncmp(s->datasource, "probe-", 6) != 0 && strcmp(s->datasource, "bgp-updates") != 0;
+  return !kp_det_is_service_ds(s->datasource) && strcmp(s->datasource, "bgp-updates") != 0;
 }
 
 static kp_status_t ioda_detector_run(const kp_detect_cfg_t *c, const kp_series_t *s, kp_event_list_t *out) {

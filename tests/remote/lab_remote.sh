@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# lab_remote.sh: keepon remote dns / http from outside a lab "country" (lab/remote/world.sh):
+# a clean run names nothing; with the censor on, each technique on a remote path is named.
+set -euo pipefail
+KP_BIN=${KP_BIN:?KP_BIN must point at the keepon binary}
+[ "$(id -u)" = 0 ] || { echo "skip: the lab needs root"; exit 77; }
+for t in ip dnsmasq nginx iptables python3; do command -v "$t" >/dev/null || { echo "skip: $t missing"; exit 77; }; done
+P=kr$$
+S=$(mktemp -d "/tmp/kpt-remote-$$.XXXXXX")
+SRC=${KP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=../../lab/remote/world.sh
+. "$SRC/lab/remote/world.sh"
+pass=0 fail=0
+cleanup() { local rc=$?; remote_world_down; rm -rf "$S"; exit "$rc"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+expect() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else bad "$1: want '$2', got '$3'"; fi; }
+
+remote_world_up
+printf '198.18.200.10 resolver asn=64510 cc=KZ\n198.18.200.11 resolver asn=64511 cc=KZ\n198.18.200.12 resolver asn=64512 cc=KZ\n198.18.200.13 resolver asn=64513 cc=KZ\n198.18.200.14 resolver asn=64514 cc=KZ\n198.18.200.77 resolver\n8.8.8.8 resolver\n' >"$S/resolvers"
+printf 'blocked.test\nopen.test\ninj.test\n' >"$S/names"
+printf '198.18.100.10\n' >"$S/ctlres"
+printf '198.18.200.20 web asn=64520 cc=KZ\n198.18.200.21 echo asn=64521 cc=KZ\n' >"$S/servers"
+printf 'rst.test\ndrop.test\nopen.test\n' >"$S/hnames"
+printf 'control.test\n' >"$S/hctl"
+printf '198.18.200.77\n' >"$S/optout"
+
+# verdict of (server, input[, protocol]) from a measurements file
+v() { python3 - "$@" <<'PY'
+import json, sys
+f, srv, name = sys.argv[1:4]; proto = sys.argv[4] if len(sys.argv) > 4 else None
+for l in open(f):
+    m = json.loads(l); k = m["test_keys"]
+    s = k.get("resolver", "").split(":")[0] or k.get("server")
+    if s == srv and m["input"] == name and (proto is None or k.get("protocol") == proto):
+        print(k["keepon_technique"] or k["keepon_verdict"]); break
+else: print("absent")
+PY
+}
+
+rdns() { ino "$KP_BIN" remote dns --lab --targets "$S/resolvers" --names "$S/names" --control-resolvers "$S/ctlres" \
+  --opt-out "$S/optout" --window 0.5 --timeout 1.5 --rate 50 "$@"; }
+rhttp() { ino "$KP_BIN" remote http --lab --targets "$S/servers" --names "$S/hnames" --controls "$S/hctl" \
+  --timeout 1.5 --retries 2 --rate 50 "$@"; }
+
+# ---- clean: no censor, honest resolvers name nothing --------------------------------------
+rdns -o "$S/clean-dns.jsonl" --signals "$S/clean-sig.jsonl" >"$S/clean-sum.jsonl" 2>"$S/clean.err"
+for r in 10 13 14; do for n in blocked.test open.test inj.test; do expect "clean dns $r $n" ok "$(v "$S/clean-dns.jsonl" 198.18.200.$r $n)"; done; done
+expect "opt-out resolver never asked" absent "$(v "$S/clean-dns.jsonl" 198.18.200.77 open.test)"
+expect "non-lab resolver never asked" absent "$(v "$S/clean-dns.jsonl" 8.8.8.8 open.test)"
+grep -q "2 target(s) refused by policy" "$S/clean.err" && ok "refusals counted" || bad "refusals: $(cat "$S/clean.err")"
+rhttp -o "$S/clean-http.jsonl" >/dev/null 2>&1
+for n in rst.test drop.test open.test; do
+  expect "clean http $n" ok "$(v "$S/clean-http.jsonl" 198.18.200.20 $n http)"
+  expect "clean echo $n" ok "$(v "$S/clean-http.jsonl" 198.18.200.21 $n echo)"
+done
+
+# ---- resolver-side censorship (no on-path censor yet) --------------------------------------
+expect "forging resolver" dns-forged "$(v "$S/clean-dns.jsonl" 198.18.200.11 blocked.test)"
+expect "forging resolver, other name" ok "$(v "$S/clean-dns.jsonl" 198.18.200.11 open.test)"
+expect "nxdomain resolver" dns-nxdomain "$(v "$S/clean-dns.jsonl" 198.18.200.12 blocked.test)"
+
+# ---- on-path censor ---------------------------------------------------------------------------
+remote_censor_on
+rdns -o "$S/cen-dns.jsonl" --signals "$S/cen-sig.jsonl" >"$S/cen-sum.jsonl" 2>"$S/cen.err"
+expect "dns drop on path" dns-timeout "$(v "$S/cen-dns.jsonl" 198.18.200.13 blocked.test)"
+expect "dns drop: other name" ok "$(v "$S/cen-dns.jsonl" 198.18.200.13 open.test)"
+expect "dns injection racing" dns-injected "$(v "$S/cen-dns.jsonl" 198.18.200.14 inj.test)"
+expect "dns injection: other name" ok "$(v "$S/cen-dns.jsonl" 198.18.200.14 open.test)"
+rhttp -o "$S/cen-http.jsonl" --signals "$S/cen-hsig.jsonl" >/dev/null 2>&1
+expect "http Host reset" http-reset "$(v "$S/cen-http.jsonl" 198.18.200.20 rst.test http)"
+expect "http Host drop" http-timeout "$(v "$S/cen-http.jsonl" 198.18.200.20 drop.test http)"
+expect "http open" ok "$(v "$S/cen-http.jsonl" 198.18.200.20 open.test http)"
+expect "echo Host reset" echo-reset "$(v "$S/cen-http.jsonl" 198.18.200.21 rst.test echo)"
+expect "echo Host drop" echo-timeout "$(v "$S/cen-http.jsonl" 198.18.200.21 drop.test echo)"
+expect "echo open" ok "$(v "$S/cen-http.jsonl" 198.18.200.21 open.test echo)"
+# summaries per AS and signals with the datasource
+grep -q '"scope":"asn","code":"AS64513".*"dns-timeout":1' "$S/cen-sum.jsonl" && ok "per-AS summary" || bad "per-AS summary: $(grep AS64513 "$S/cen-sum.jsonl")"
+grep -q '"entity_type":"country","entity_code":"KZ","datasource":"remote-dns"' "$S/cen-sig.jsonl" && ok "remote-dns signal" || bad "signals: $(head -3 "$S/cen-sig.jsonl")"
+grep -q '"datasource":"remote-http"' "$S/cen-hsig.jsonl" && ok "remote-http signal" || bad "http signals"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
