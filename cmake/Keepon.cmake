@@ -2,6 +2,7 @@
 #
 #   kp_add_module(NAME SOURCES a.c b.c DEPS other_mod PkgConfig::X)
 #       -> static library keepon_NAME, include root src/
+#       (and records its DEPS for kp_write_module_deps)
 #   kp_add_test(NAME SOURCES t.c LIBS keepon_x [LABELS lab] [TIMEOUT s] [ARGS ...])
 #       -> executable test_NAME linked with the harness, registered with CTest
 #   kp_add_fuzzer(NAME SOURCE fuzz/fuzz_x.c LIBS keepon_x)
@@ -15,6 +16,19 @@ function(kp_add_module name)
   if(A_DEPS)
     target_link_libraries(keepon_${name} PUBLIC ${A_DEPS})
   endif()
+  # recorded for module-deps.tsv (docs/architecture.md's "depends on" column is generated from it)
+  string(REPLACE ";" "," _deps "${A_DEPS}")
+  set_property(GLOBAL APPEND PROPERTY KP_MODULE_DEPS "${name}\t${_deps}")
+endfunction()
+
+# kp_write_module_deps(FILE): one "module<TAB>dep,dep,..." line per kp_add_module call, in the
+# order the modules were added (scripts/architecture.py turns it into docs/architecture.md's column).
+function(kp_write_module_deps file)
+  get_property(_rows GLOBAL PROPERTY KP_MODULE_DEPS)
+  string(REPLACE ";" "\n" _body "${_rows}")
+  file(WRITE ${file}.tmp "${_body}\n")
+  file(COPY_FILE ${file}.tmp ${file} ONLY_IF_DIFFERENT)
+  file(REMOVE ${file}.tmp)
 endfunction()
 
 function(kp_add_test name)

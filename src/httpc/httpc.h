@@ -37,10 +37,10 @@
 
 #include "base/buf.h"
 #include "base/status.h"
+#include "base/ua.h"
 
-/* A current desktop browser's User-Agent: what most HTTPS clients on a network send. */
-#define KP_HTTPC_DEFAULT_UA \
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+/* A current desktop browser's User-Agent (base/ua.h): what most HTTPS clients on a network send. */
+#define KP_HTTPC_DEFAULT_UA KP_BROWSER_UA
 
 typedef struct kp_httpc kp_httpc_t;
 

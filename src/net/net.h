@@ -29,7 +29,7 @@
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/status.h"
-#include "httpc/httpc.h" /* KP_HTTPC_DEFAULT_UA */
+#include "base/ua.h" /* KP_BROWSER_UA */
 
 /* ------------------------------------------------------------------ failures */
 /* df-007 failure strings (the ones keepon emits). */
@@ -239,8 +239,8 @@ void kp_trace_write(const kp_trace_t *t, kp_jw_t *w);
 
 /* -------------------------------------------------------------------- steps */
 /* A common browser's User-Agent (the one OONI's probe sends): nothing on the wire names keepon.
- * One string for measurements and control-plane requests alike (httpc.h owns it). */
-#define KP_NET_USER_AGENT KP_HTTPC_DEFAULT_UA
+ * One string for measurements and control-plane requests alike (base/ua.h owns it). */
+#define KP_NET_USER_AGENT KP_BROWSER_UA
 
 typedef struct kp_net_cfg { /* caller-owned configuration; transparent */
   kp_addr_t resolver;      /* DNS-over-UDP server */
