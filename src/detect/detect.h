@@ -318,7 +318,9 @@ void kp_alert_state_free(kp_alert_state_t *st);
 /**
  * Compare @p now with the remembered state; append one JSON alert per change
  * (open / level / close) to @p out as JSONL and update the state.
- * An incident that disappears (merged away) is closed.
+ * An incident that disappears (merged away) is closed. Early-warning alerts ride the same
+ * stream: "risk" when kp_risk_assess finds a new shutdown-risk episode, "risk-followed" when
+ * a national outage then follows it (alerts.c's state table).
  * @param count number of alerts appended
  */
 kp_status_t kp_alerts_diff(kp_alert_state_t *st, const kp_incset_t *now, kp_buf_t *out,

@@ -233,3 +233,60 @@ KP_TEST(dns_tampering_only_when_new_and_the_gap) {
   KP_ASSERT_EQ(w.r.v[0].first, KP_PRE_DNS);
   end(&w);
 }
+
+/* The alert stream (webhook, --alerts) carries the early warning: a "risk" alert the round the
+ * apps are blocked, before any outage alert; when the cut comes, the outage's "open" and one
+ * "risk-followed" naming it; nothing more while nothing changes. */
+static size_t count_in(const char *h, const char *n) {
+  size_t c = 0;
+  for (const char *p = h; (p = strstr(p, n)); p++) c++;
+  return c;
+}
+
+KP_TEST(risk_alerts_ride_the_alert_stream) {
+  kp_alert_state_t *st;
+  KP_ASSERT_OK(kp_alert_state_new(&st));
+  kp_buf_t out;
+  kp_buf_init(&out, 1 << 20);
+  size_t n;
+  /* round 1: data up to Jan 5 06:00 — apps blocked since Jan 4 14:30, no cut yet */
+  world_t w;
+  start(&w);
+  ping(&w, 4, 0, 0);
+  msm(&w, "whatsapp", 1, 5, ts(4, 14, 30), ts(99, 0, 0), "tcp-reset");
+  msm(&w, "telegram", 1, 5, ts(4, 14, 30), ts(99, 0, 0), "tcp-reset");
+  run(&w, NULL);
+  KP_ASSERT_OK(kp_alerts_diff(st, w.is, &out, &n));
+  const char *j = kp_buf_str(&out);
+  KP_ASSERT_EQ(count_in(j, "\"alert\":\"risk\""), 1);
+  KP_ASSERT_EQ(count_in(j, "\"alert\":\"risk-followed\""), 0);
+  KP_ASSERT(strstr(j, "\"level\":\"shutdown risk\",\"risk\":{\"id\":\"KZ-risk-"));
+  KP_ASSERT(strstr(j, "\"first\":\"messaging apps blocked\""));
+  KP_ASSERT(strstr(j, "\"followed_by\":null"));
+  KP_ASSERT_EQ(count_in(j, "KZ-net-"), 0);
+  size_t first_round = n;
+  KP_ASSERT(first_round >= 2); /* the service incident's "open" and the risk */
+  kp_buf_reset(&out);
+  KP_ASSERT_OK(kp_alerts_diff(st, w.is, &out, &n)); /* same set: silence */
+  KP_ASSERT_EQ(n, 0);
+  end(&w);
+  /* round 2: the week's data — the national cut from Jan 5 11:00 follows the risk */
+  start(&w);
+  ping(&w, 11, ts(5, 11, 0), ts(10, 0, 0));
+  msm(&w, "whatsapp", 1, 5, ts(4, 14, 30), ts(99, 0, 0), "tcp-reset");
+  msm(&w, "telegram", 1, 5, ts(4, 14, 30), ts(99, 0, 0), "tcp-reset");
+  run(&w, NULL);
+  kp_buf_reset(&out);
+  KP_ASSERT_OK(kp_alerts_diff(st, w.is, &out, &n));
+  j = kp_buf_str(&out);
+  KP_ASSERT_EQ(count_in(j, "\"alert\":\"risk\""), 0);
+  KP_ASSERT_EQ(count_in(j, "\"alert\":\"risk-followed\""), 1);
+  KP_ASSERT(strstr(j, "\"followed_by\":\"KZ-net-"));
+  KP_ASSERT(strstr(j, "\"alert\":\"open\"")); /* the outage itself */
+  kp_buf_reset(&out);
+  KP_ASSERT_OK(kp_alerts_diff(st, w.is, &out, &n));
+  KP_ASSERT_EQ(n, 0);
+  end(&w);
+  kp_buf_free(&out);
+  kp_alert_state_free(st);
+}
