@@ -51,7 +51,7 @@ kp_status_t kp_merge_round(kp_vobs_t *obs, size_t n, size_t nvantages, kp_merge_
   for (size_t i = 0; i < n; i++)
     if (obs[i].vantage >= nvantages || obs[i].state > KP_TRI_DOWN) return KP_ERR_INVAL;
   memset(vs, 0, nvantages * sizeof *vs);
-  qsort(obs, n, sizeof *obs, cmp_obs);
+  if (n) qsort(obs, n, sizeof *obs, cmp_obs);
   /* pass 1: per block group, who sees it up; reference counts of every reporter */
   size_t nblocks = 0;
   for (size_t i = 0; i < n;) {

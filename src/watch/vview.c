@@ -81,6 +81,7 @@ static int cmp_pblock(const void *a, const void *b) {
 
 static const kp_vpost_block_t *find_block(const kp_vpost_t *p, uint32_t block) {
   kp_vpost_block_t key = {.block = block};
+  if (!p->nblocks) return NULL; /* blocks may be NULL then */
   return bsearch(&key, p->blocks, p->nblocks, sizeof key, cmp_pblock);
 }
 
@@ -222,7 +223,7 @@ kp_status_t kp_vview_put(kp_vview_t *v, kp_vpost_t *post) {
     r->step = post->step;
   }
   if (vi == v->nnames) snprintf(v->names[v->nnames++], sizeof v->names[0], "%s", post->vantage);
-  qsort(post->blocks, post->nblocks, sizeof *post->blocks, cmp_pblock);
+  if (post->nblocks) qsort(post->blocks, post->nblocks, sizeof *post->blocks, cmp_pblock);
   kp_vpost_free(r->post[vi]);
   r->post[vi] = post;
   return remerge(v, r);
