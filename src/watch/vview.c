@@ -9,7 +9,9 @@
  * KP_VVIEW_ROUNDS rounds: a post for a round older than all of them, when the window is full,
  * is refused (KP_ERR_RANGE); a newer one evicts the oldest. Nothing is persisted here: the
  * collector stores the merged points (datasource ping-slash24) in its store.
- * Memory: at most KP_VVIEW_ROUNDS x KP_MERGE_MAX_VANTAGES posts (each bounded by the body cap).
+ * Memory: at most KP_VVIEW_ROUNDS x KP_MERGE_MAX_VANTAGES posts, and KP_VVIEW_MAX_OBS block
+ * observations in all (older rounds are dropped first when a post passes it): a vantage that
+ * posts huge rounds pushes out history, never the memory limit.
  */
 #include <stdlib.h>
 #include <stdio.h>
@@ -36,6 +38,8 @@ typedef struct vround {
 struct kp_vview {
   char names[KP_MERGE_MAX_VANTAGES][KP_VANTAGE_ID_MAX + 1];
   size_t nnames;
+  size_t nobs;            /* block observations held by all kept posts (<= max_obs) */
+  size_t max_obs;         /* KP_VVIEW_MAX_OBS unless kp_vview_set_max_obs */
   vround_t r[KP_VVIEW_ROUNDS];
 };
 
@@ -48,7 +52,13 @@ int64_t kp_vview_round_key(int64_t t, int64_t step) {
 kp_status_t kp_vview_create(kp_vview_t **out) {
   if (!out) return KP_ERR_INVAL;
   *out = calloc(1, sizeof **out);
-  return *out ? KP_OK : KP_ERR_NOMEM;
+  if (!*out) return KP_ERR_NOMEM;
+  (*out)->max_obs = KP_VVIEW_MAX_OBS;
+  return KP_OK;
+}
+
+void kp_vview_set_max_obs(kp_vview_t *v, size_t n) {
+  if (v && n) v->max_obs = n;
 }
 
 static void clear_result(vround_t *r) {
@@ -62,15 +72,18 @@ static void clear_result(vround_t *r) {
   r->nsig = r->nfaults = 0;
 }
 
-static void clear_round(vround_t *r) {
-  for (size_t v = 0; v < KP_MERGE_MAX_VANTAGES; v++) kp_vpost_free(r->post[v]);
+static void clear_round(kp_vview_t *vw, vround_t *r) {
+  for (size_t v = 0; v < KP_MERGE_MAX_VANTAGES; v++) {
+    if (r->post[v]) vw->nobs -= r->post[v]->nblocks;
+    kp_vpost_free(r->post[v]);
+  }
   clear_result(r);
   memset(r, 0, sizeof *r);
 }
 
 void kp_vview_free(kp_vview_t *v) {
   if (!v) return;
-  for (size_t i = 0; i < KP_VVIEW_ROUNDS; i++) clear_round(&v->r[i]);
+  for (size_t i = 0; i < KP_VVIEW_ROUNDS; i++) clear_round(v, &v->r[i]);
   free(v);
 }
 
@@ -212,20 +225,38 @@ kp_status_t kp_vview_put(kp_vview_t *v, kp_vpost_t *post) {
     }
   }
   if (r && r->step != post->step) return KP_ERR_RANGE;
+  if (post->nblocks > v->max_obs) return KP_ERR_RANGE;
   if (!r) {
     if (free_slot) r = free_slot;
     else if (oldest->key < key) {
-      clear_round(oldest);
+      clear_round(v, oldest);
       r = oldest;
     } else return KP_ERR_RANGE; /* older than the whole window */
     r->used = true;
     r->key = key;
     r->step = post->step;
   }
+  /* the memory cap: make room by dropping whole rounds older than this one, oldest first; a post
+   * that only newer rounds could make room for is refused (history is dropped, never the cap) */
+  size_t had = r->post[vi] ? r->post[vi]->nblocks : 0;
+  while (v->nobs - had + post->nblocks > v->max_obs) {
+    vround_t *old = NULL;
+    for (size_t i = 0; i < KP_VVIEW_ROUNDS; i++)
+      if (v->r[i].used && &v->r[i] != r && (!old || v->r[i].key < old->key)) old = &v->r[i];
+    if (!old || old->key > r->key) {
+      bool empty = true;
+      for (size_t i = 0; i < KP_MERGE_MAX_VANTAGES; i++) empty = empty && !r->post[i];
+      if (empty) memset(r, 0, sizeof *r); /* the slot taken for this post */
+      return KP_ERR_RANGE;
+    }
+    clear_round(v, old);
+  }
   if (vi == v->nnames) snprintf(v->names[v->nnames++], sizeof v->names[0], "%s", post->vantage);
   if (post->nblocks) qsort(post->blocks, post->nblocks, sizeof *post->blocks, cmp_pblock);
+  v->nobs -= had;
   kp_vpost_free(r->post[vi]);
   r->post[vi] = post;
+  v->nobs += post->nblocks;
   return remerge(v, r);
 }
 

@@ -339,6 +339,9 @@ void kp_vpost_block_line(kp_buf_t *out, uint32_t block, kp_tri_state_t st, const
 /* The collector's view: the last KP_VVIEW_ROUNDS rounds (t rounded to the nearest multiple of
  * step) of up to KP_MERGE_MAX_VANTAGES vantages, in memory. */
 #define KP_VVIEW_ROUNDS 64
+/** block observations kept over all rounds and vantages (~20 B each): 8.4 M, e.g. 3 vantages x
+ *  64 rounds of Kazakhstan's 12,587 /24s is 2.4 M */
+#define KP_VVIEW_MAX_OBS ((size_t)1 << 23)
 typedef struct kp_vview kp_vview_t;
 /** One merged per-entity point (ping-slash24 from the merged states). */
 typedef struct kp_vsignal {
@@ -354,6 +357,8 @@ typedef struct kp_vfault {
   unsigned ref, ref_up;     /* blocks others see up / of them this vantage sees up */
 } kp_vfault_t;
 kp_status_t kp_vview_create(kp_vview_t **out);
+/** Another cap on the observations kept (tests; default KP_VVIEW_MAX_OBS). */
+void kp_vview_set_max_obs(kp_vview_t *v, size_t n);
 void kp_vview_free(kp_vview_t *v);
 /** Take a post (consumed on KP_OK) and re-merge its round. KP_ERR_RANGE: too many vantages, a
  *  round older than the kept window, or a step that disagrees with the round's. */

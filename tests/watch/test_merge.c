@@ -230,6 +230,36 @@ KP_TEST(view_window_evicts_the_oldest) {
   kp_vview_free(v);
 }
 
+KP_TEST(view_memory_cap_drops_old_rounds) {
+  kp_vview_t *v;
+  KP_ASSERT_OK(kp_vview_create(&v));
+  kp_vview_set_max_obs(v, 3 * NB); /* three posts of NB blocks */
+  uint8_t up[NB];
+  memset(up, KP_TRI_UP, NB);
+  for (int r = 0; r < 3; r++) KP_ASSERT_OK(kp_vview_put(v, mkpost("a", 600 * (r + 10), 600, up)));
+  sigs_t s = {0};
+  KP_ASSERT_OK(kp_vview_signals(v, 600 * 10, on_sig, &s));
+  /* a second vantage's round 12 passes the cap: round 10, the oldest, goes; 11 and 12 stay */
+  KP_ASSERT_OK(kp_vview_put(v, mkpost("b", 600 * 12, 600, up)));
+  KP_ASSERT_EQ(kp_vview_signals(v, 600 * 10, on_sig, &s), KP_ERR_NOTFOUND);
+  KP_ASSERT_OK(kp_vview_signals(v, 600 * 11, on_sig, &s));
+  memset(&s, 0, sizeof s);
+  KP_ASSERT_OK(kp_vview_signals(v, 600 * 12, on_sig, &s));
+  KP_ASSERT_EQ(s.c.vantages, 2u);
+  /* an old round that would pass the cap finds only newer rounds to drop: refused, and nothing
+   * newer is dropped for it; replacing a kept post of the same size fits */
+  kp_vpost_t *p = mkpost("b", 600 * 11, 600, up);
+  KP_ASSERT_EQ(kp_vview_put(v, p), KP_ERR_RANGE);
+  kp_vpost_free(p);
+  p = mkpost("c", 600 * 5, 600, up);
+  KP_ASSERT_EQ(kp_vview_put(v, p), KP_ERR_RANGE);
+  kp_vpost_free(p);
+  KP_ASSERT_OK(kp_vview_signals(v, 600 * 12, on_sig, &s));
+  KP_ASSERT_EQ(kp_vview_signals(v, 600 * 5, on_sig, &s), KP_ERR_NOTFOUND);
+  KP_ASSERT_OK(kp_vview_put(v, mkpost("a", 600 * 12, 600, up)));
+  kp_vview_free(v);
+}
+
 KP_TEST(vpost_parse_rejects) {
   static const struct {
     const char *body, *err;
