@@ -28,6 +28,20 @@ for _ in $(seq 100); do PORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$T/serve.er
 [ -n "$PORT" ] || { cat "$T/serve.err"; fail "serve did not start"; }
 U=http://127.0.0.1:$PORT
 
+# ---- usage: exit 2, nothing sent ----
+usage() { local rc=0; "$bin" watch "$@" -o /dev/null 2> "$T/usage.err" || rc=$?; [ "$rc" = 2 ] || fail "rc $rc, want 2: watch $*"; }
+echo '{"blocks":[{"prefix":"198.18.0.0/24"}]}' > "$T/one-model.json"
+usage --sim "$T/one-model.json" --collector "$U" --token-file "$T/token"
+grep -q 'needs --vantage' "$T/usage.err" || fail "no reason for --collector without --vantage"
+usage --sim "$T/one-model.json" --vantage 'a b'
+usage --sim "$T/one-model.json" --vantage "$(printf 'v%.0s' $(seq 33))"
+usage --sim "$T/one-model.json" --vantage a --collector "ftp://x" --token-file "$T/token"
+usage --sim "$T/one-model.json" --align
+echo short > "$T/short.token"
+rc=0; "$bin" watch --sim "$T/one-model.json" --vantage a --collector "$U" --token-file "$T/short.token" -o /dev/null 2> "$T/usage.err" || rc=$?
+[ "$rc" != 0 ] && grep -q 'shorter than 16' "$T/usage.err" || fail "a short token was accepted (rc $rc)"
+echo "ok   watch: --collector needs --vantage, ids checked, http(s) only, --align needs a real clock, short tokens refused"
+
 # ---- the route: token, body ----
 printf '{"type":"vantage","vantage":"x","t":%d,"step":600}\n{"block":"198.18.0.0/24","state":"up"}\n' $T0 > "$T/one.jsonl"
 code=$(curl -s -o "$T/out" -w '%{http_code}' -H 'Content-Type: application/x-ndjson' --data-binary @"$T/one.jsonl" "$U/api/v1/watch/blocks")
