@@ -568,6 +568,7 @@ kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const stru
     {.method = "GET", .prefix = "/api/v1/signals/raw/", .fn = kp_api_signals_raw, .ctx = c},
     {.method = "POST", .prefix = "/api/v1/signals", .fn = kp_api_signals_post, .ctx = c},
     {.method = "POST", .prefix = "/api/v1/watch/blocks", .fn = kp_api_watch_blocks_post, .ctx = c},
+    {.method = "GET", .prefix = "/api/v1/watch/blocks", .fn = kp_api_watch_blocks_get, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/watch/faults", .fn = kp_api_watch_faults, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/health", .fn = health, .ctx = c},
   };

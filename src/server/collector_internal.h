@@ -41,6 +41,7 @@ kp_status_t kp_api_signals_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
 kp_status_t kp_api_keepon_records(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 /* watchapi.c: vantages' block states, merged */
 kp_status_t kp_api_watch_blocks_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+kp_status_t kp_api_watch_blocks_get(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 kp_status_t kp_api_watch_faults(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 /* keepon.c: head checkpoints and pinned keys */
 kp_status_t kp_api_keepon_head_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);

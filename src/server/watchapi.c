@@ -3,6 +3,8 @@
  *
  *   POST /api/v1/watch/blocks   one vantage's block states of one round (kp_vpost_parse format);
  *                               admin token (Authorization: Bearer), JSON Lines
+ *   GET  /api/v1/watch/blocks?t=UNIX  the merged blocks of the round holding t, paged like faults:
+ *                               state, and how many vantages reported / were healthy / agree
  *   GET  /api/v1/watch/faults   vantage faults of the kept rounds, paged (?limit=1..10000,
  *                               default 1000, &offset=K; X-Next-Offset when more follow)
  *
@@ -13,9 +15,11 @@
  * vantage agrees; an annotation, detect runs no detector on it). A vantage fault is never an
  * outage: the faulty vantage's states decide nothing (merge.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/addr.h"
 #include "base/json.h"
 #include "server/collector_internal.h"
 #include "watch/watch.h"
@@ -110,26 +114,94 @@ kp_status_t kp_api_watch_blocks_post(void *ctx, const kp_srv_req_t *req, kp_srv_
   return st;
 }
 
-kp_status_t kp_api_watch_faults(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
-  kp_collector_t *c = ctx;
+static bool page_params(const kp_srv_req_t *req, kp_srv_resp_t *resp, long long *limit, long long *offset) {
   char v[24];
-  long long limit = 1000, offset = 0;
+  *limit = 1000;
+  *offset = 0;
   if (kp_srv_query_get(req->query, "limit", v, sizeof v)) {
     char *e;
-    limit = strtoll(v, &e, 10);
-    if (*e || limit < 1 || limit > 10000) {
+    *limit = strtoll(v, &e, 10);
+    if (*e || *limit < 1 || *limit > 10000) {
       kp_srv_error(resp, 400, "bad parameter: limit (1..10000)");
-      return KP_OK;
+      return false;
     }
   }
   if (kp_srv_query_get(req->query, "offset", v, sizeof v)) {
     char *e;
-    offset = strtoll(v, &e, 10);
-    if (*e || offset < 0) {
+    *offset = strtoll(v, &e, 10);
+    if (*e || *offset < 0) {
       kp_srv_error(resp, 400, "bad parameter: offset");
-      return KP_OK;
+      return false;
     }
   }
+  return true;
+}
+
+static void page_meta(kp_jw_t *w, size_t n, size_t total, long long limit, long long offset) {
+  kp_jw_key(w, "metadata");
+  kp_jw_obj_begin(w);
+  kp_jw_kint(w, "count", (int64_t)n);
+  kp_jw_kint(w, "total", (int64_t)total);
+  kp_jw_kint(w, "limit", limit);
+  kp_jw_kint(w, "offset", offset);
+  if ((size_t)offset + n < total) kp_jw_kint(w, "next_offset", offset + (long long)n);
+  kp_jw_obj_end(w);
+}
+
+kp_status_t kp_api_watch_blocks_get(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
+  kp_collector_t *c = ctx;
+  long long limit, offset;
+  char v[24];
+  int64_t t = -1;
+  if (kp_srv_query_get(req->query, "t", v, sizeof v)) {
+    char *e;
+    t = strtoll(v, &e, 10);
+    if (*e || t < 0) t = -1;
+  }
+  if (t < 0) {
+    kp_srv_error(resp, 400, "bad parameter: t (Unix seconds inside a kept round)");
+    return KP_OK;
+  }
+  if (!page_params(req, resp, &limit, &offset)) return KP_OK;
+  kp_merge_block_t *b = malloc((size_t)limit * sizeof *b);
+  if (!b) return KP_ERR_NOMEM;
+  size_t n = 0, total = kp_vview_blocks(c->vview, t, (size_t)offset, (size_t)limit, b, &n);
+  if (!total) {
+    free(b);
+    kp_srv_error(resp, 404, "no kept round holds t");
+    return KP_OK;
+  }
+  resp->status = 200;
+  kp_jw_t w;
+  kp_jw_init(&w, &resp->body);
+  kp_jw_obj_begin(&w);
+  page_meta(&w, n, total, limit, offset);
+  kp_jw_key(&w, "results");
+  kp_jw_arr_begin(&w);
+  for (size_t i = 0; i < n; i++) {
+    char a[KP_ADDR_STRLEN], pfx[KP_ADDR_STRLEN + 4];
+    kp_addr_t ad = kp_addr_v4(b[i].block);
+    snprintf(pfx, sizeof pfx, "%s/24", kp_addr_fmt(&ad, a));
+    kp_jw_obj_begin(&w);
+    kp_jw_kstr(&w, "block", pfx);
+    kp_jw_kstr(&w, "state", kp_tri_state_name((kp_tri_state_t)b[i].state));
+    kp_jw_kint(&w, "reported", b[i].reported);
+    kp_jw_kint(&w, "healthy", b[i].healthy);
+    kp_jw_kint(&w, "agree", b[i].agree);
+    kp_jw_obj_end(&w);
+  }
+  kp_jw_arr_end(&w);
+  kp_jw_obj_end(&w);
+  kp_buf_putc(&resp->body, '\n');
+  if ((size_t)offset + n < total) kp_buf_printf(&resp->headers, "X-Next-Offset: %lld\r\n", offset + (long long)n);
+  free(b);
+  return KP_OK;
+}
+
+kp_status_t kp_api_watch_faults(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
+  kp_collector_t *c = ctx;
+  long long limit, offset;
+  if (!page_params(req, resp, &limit, &offset)) return KP_OK;
   kp_vfault_t *f = malloc((size_t)limit * sizeof *f);
   if (!f) return KP_ERR_NOMEM;
   size_t nf = 0, total = kp_vview_faults(c->vview, (size_t)offset, (size_t)limit, f, &nf);
@@ -137,15 +209,7 @@ kp_status_t kp_api_watch_faults(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
   kp_jw_t w;
   kp_jw_init(&w, &resp->body);
   kp_jw_obj_begin(&w);
-  kp_jw_key(&w, "metadata");
-  kp_jw_obj_begin(&w);
-  kp_jw_kint(&w, "count", (int64_t)nf);
-  kp_jw_kint(&w, "total", (int64_t)total);
-  kp_jw_kint(&w, "limit", limit);
-  kp_jw_kint(&w, "offset", offset);
-  bool more = (size_t)offset + nf < total;
-  if (more) kp_jw_kint(&w, "next_offset", offset + (long long)nf);
-  kp_jw_obj_end(&w);
+  page_meta(&w, nf, total, limit, offset);
   kp_jw_key(&w, "results");
   kp_jw_arr_begin(&w);
   for (size_t i = 0; i < nf; i++) {
@@ -163,7 +227,7 @@ kp_status_t kp_api_watch_faults(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
   kp_jw_arr_end(&w);
   kp_jw_obj_end(&w);
   kp_buf_putc(&resp->body, '\n');
-  if (more) kp_buf_printf(&resp->headers, "X-Next-Offset: %lld\r\n", offset + (long long)nf);
+  if ((size_t)offset + nf < total) kp_buf_printf(&resp->headers, "X-Next-Offset: %lld\r\n", offset + (long long)nf);
   free(f);
   return KP_OK;
 }

@@ -33,6 +33,8 @@ typedef struct vround {
   size_t nsig;
   kp_vfault_t *faults;
   size_t nfaults;
+  kp_merge_block_t *mb;   /* the merged blocks, ascending */
+  size_t nmb;
 } vround_t;
 
 struct kp_vview {
@@ -66,6 +68,9 @@ static void clear_result(vround_t *r) {
   free(r->sigstr);
   free(r->sig);
   free(r->faults);
+  free(r->mb);
+  r->mb = NULL;
+  r->nmb = 0;
   r->sigstr = NULL;
   r->sig = NULL;
   r->faults = NULL;
@@ -201,9 +206,19 @@ static kp_status_t remerge(kp_vview_t *v, vround_t *r) {
     g->healthy = healthy;
   }
   free(obs);
-  free(mb);
   free(acc);
-  if (st != KP_OK) clear_result(r);
+  if (st == KP_OK) {
+    kp_merge_block_t *shrunk = nm ? realloc(mb, nm * sizeof *mb) : NULL;
+    r->mb = shrunk ? shrunk : mb;
+    if (!nm) {
+      free(mb);
+      r->mb = NULL;
+    }
+    r->nmb = nm;
+  } else {
+    free(mb);
+    clear_result(r);
+  }
   return st;
 }
 
@@ -272,6 +287,15 @@ kp_status_t kp_vview_signals(kp_vview_t *v, int64_t t, int (*cb)(void *ctx, cons
   for (size_t i = 0; i < r->nsig; i++)
     if (cb(ctx, &r->sig[i])) break;
   return KP_OK;
+}
+
+size_t kp_vview_blocks(const kp_vview_t *v, int64_t t, size_t offset, size_t limit, kp_merge_block_t *out,
+                       size_t *nout) {
+  const vround_t *r = v ? round_at((kp_vview_t *)v, t) : NULL;
+  size_t k = 0;
+  for (size_t i = offset; r && i < r->nmb && k < limit; i++) out[k++] = r->mb[i];
+  if (nout) *nout = k;
+  return r ? r->nmb : 0;
 }
 
 static int cmp_round_ptr(const void *a, const void *b) {

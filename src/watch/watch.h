@@ -365,6 +365,10 @@ void kp_vview_free(kp_vview_t *v);
 kp_status_t kp_vview_put(kp_vview_t *v, kp_vpost_t *post);
 /** The merged signal of the round at @p t (after kp_vview_put); cb per entity. */
 kp_status_t kp_vview_signals(kp_vview_t *v, int64_t t, int (*cb)(void *ctx, const kp_vsignal_t *s), void *ctx);
+/** The merged blocks of the round at @p t, ascending, from @p offset (at most @p limit).
+ *  @return the round's block count (0 when no such round) */
+size_t kp_vview_blocks(const kp_vview_t *v, int64_t t, size_t offset, size_t limit, kp_merge_block_t *out,
+                       size_t *nout);
 /** Faults, newest round last; @p offset / @p limit page through them. @return total count */
 size_t kp_vview_faults(const kp_vview_t *v, size_t offset, size_t limit, kp_vfault_t *out, size_t *nout);
 /** Rounded round start used as the key of @p t (nearest multiple of @p step). */

@@ -180,6 +180,15 @@ KP_TEST(view_rounds_fault_then_real_outage) {
     sigs_t s = {0};
     KP_ASSERT_OK(kp_vview_signals(v, t, on_sig, &s));
     KP_ASSERT_EQ(s.n, 2);
+    kp_merge_block_t mb[8];
+    size_t nb;
+    KP_ASSERT_EQ(kp_vview_blocks(v, t, NB - 3, 8, mb, &nb), (size_t)NB); /* the last page */
+    KP_ASSERT_EQ(nb, (size_t)3);
+    KP_ASSERT_EQ(mb[2].block, BLK(NB - 1));
+    KP_ASSERT_EQ(mb[2].reported, 3);
+    KP_ASSERT_EQ(mb[2].healthy, (r >= 4 && r < 8) ? 2 : 3);
+    KP_ASSERT_EQ(mb[2].agree, mb[2].healthy);
+    KP_ASSERT_EQ(mb[2].state, r >= 8 ? KP_TRI_DOWN : KP_TRI_UP);
     KP_ASSERT_EQ(s.c.t, t);
     KP_ASSERT_EQ(s.c.vantages, 3u);
     if (r < 8) {

@@ -94,6 +94,19 @@ print("faults:", len(r), "rounds of vantage c, rounds", ts[0], "-", ts[-1])
 PY
 ok "vantage fault reported for c in each of its 12 blind rounds, for no one else"
 
+# ---- per block: who reported, who was healthy, who agrees (round 40: c blind) ----
+curl -s -D "$T/h" -o "$T/blk" "$U/api/v1/watch/blocks?t=$((T0 + 40 * 600))&limit=10"
+grep -qi '^X-Next-Offset: 10' "$T/h" || fail "blocks not paged"
+python3 - "$T/blk" <<'PY' || fail "merged blocks"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["metadata"]["total"] == 64 and len(d["results"]) == 10, d["metadata"]
+assert all(b["state"] == "up" and b["reported"] == 3 and b["healthy"] == 2 and b["agree"] == 2 for b in d["results"]), d["results"][:3]
+PY
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$U/api/v1/watch/blocks?t=1000")" = 404 ] || fail "unknown round not 404"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$U/api/v1/watch/blocks")" = 400 ] || fail "no t not 400"
+ok "GET /api/v1/watch/blocks: per block 3 reported, 2 healthy, 2 agree while c is blind; paged; 404/400"
+
 # ---- the merged signal ----
 curl -s -o "$T/sig" "$U/api/v1/signals/raw/country/LB?from=$T0&until=$((T0 + 43200))"
 python3 - "$T/sig" <<'PY' || fail "merged signal"
