@@ -418,7 +418,7 @@ done:
   kp_buf_free(&o.bb);
   kp_buf_free(&o.sb);
   if (o.store) kp_store_close(o.store);
-  if (o.post) kp_cli_vant_close(o.post);
+  kp_cli_vant_close(&vpost); /* also after a failed open: frees what it had made */
   free(o.pend);
   kp_watch_free(w);
   if (drv.ops && drv.ops->close) drv.ops->close(drv.ctx);

@@ -125,7 +125,7 @@ void kp_cli_vant_round_end(kp_cli_vant_t *v) {
 }
 
 void kp_cli_vant_close(kp_cli_vant_t *v) {
-  if (v->http && v->qn) send_queue(v); /* one last try */
+  if (v->http && v->qn) send_queue(v); /* one last try (nothing is queued after a failed open) */
   for (size_t i = 0; i < v->qn; i++) kp_buf_free(&v->q[i]);
   if (v->qn) kp_log_warnx("watch", "%zu round(s) not delivered to the collector", v->qn);
   for (size_t i = 0; v->ents && i < v->nents; i++) free(v->ents[i]);
