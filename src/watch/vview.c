@@ -226,7 +226,16 @@ kp_status_t kp_vview_put(kp_vview_t *v, kp_vpost_t *post) {
   if (!v || !post || !kp_vantage_id_ok(post->vantage)) return KP_ERR_INVAL;
   size_t vi = 0;
   while (vi < v->nnames && strcmp(v->names[vi], post->vantage)) vi++;
-  if (vi == v->nnames && v->nnames == KP_MERGE_MAX_VANTAGES) return KP_ERR_RANGE;
+  if (vi == v->nnames && v->nnames == KP_MERGE_MAX_VANTAGES) {
+    /* a full registry: reuse the index of a vantage no kept round has a post of (renamed or
+     * retired vantages must not lock new ones out until a restart) */
+    for (vi = 0; vi < v->nnames; vi++) {
+      bool used = false;
+      for (size_t i = 0; i < KP_VVIEW_ROUNDS && !used; i++) used = v->r[i].used && v->r[i].post[vi];
+      if (!used) break;
+    }
+    if (vi == v->nnames) return KP_ERR_RANGE;
+  }
   int64_t key = kp_vview_round_key(post->t, post->step);
   vround_t *r = NULL, *free_slot = NULL, *oldest = NULL;
   for (size_t i = 0; i < KP_VVIEW_ROUNDS; i++) {
@@ -266,7 +275,8 @@ kp_status_t kp_vview_put(kp_vview_t *v, kp_vpost_t *post) {
     }
     clear_round(v, old);
   }
-  if (vi == v->nnames) snprintf(v->names[v->nnames++], sizeof v->names[0], "%s", post->vantage);
+  if (vi == v->nnames) v->nnames++;
+  snprintf(v->names[vi], sizeof v->names[0], "%s", post->vantage);
   if (post->nblocks) qsort(post->blocks, post->nblocks, sizeof *post->blocks, cmp_pblock);
   v->nobs -= had;
   kp_vpost_free(r->post[vi]);

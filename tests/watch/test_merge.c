@@ -269,6 +269,32 @@ KP_TEST(view_memory_cap_drops_old_rounds) {
   kp_vview_free(v);
 }
 
+KP_TEST(view_vantage_registry_reuses_retired_ids) {
+  kp_vview_t *v;
+  KP_ASSERT_OK(kp_vview_create(&v));
+  uint8_t up[NB];
+  memset(up, KP_TRI_UP, NB);
+  char id[16];
+  /* 32 vantages in round 10; a 33rd is refused while all 32 have posts in the window */
+  for (int i = 0; i < KP_MERGE_MAX_VANTAGES; i++) {
+    snprintf(id, sizeof id, "v%d", i);
+    KP_ASSERT_OK(kp_vview_put(v, mkpost(id, 6000, 600, up)));
+  }
+  kp_vpost_t *p = mkpost("new", 6600, 600, up);
+  KP_ASSERT_EQ(kp_vview_put(v, p), KP_ERR_RANGE);
+  kp_vpost_free(p);
+  /* 64 rounds later round 10 has left the window: the 32 ids are free again */
+  for (int r = 0; r < KP_VVIEW_ROUNDS; r++) KP_ASSERT_OK(kp_vview_put(v, mkpost("v0", 6600 + 600 * r, 600, up)));
+  KP_ASSERT_OK(kp_vview_put(v, mkpost("new", 6600 + 600 * 63, 600, up)));
+  sigs_t s = {0};
+  KP_ASSERT_OK(kp_vview_signals(v, 6600 + 600 * 63, on_sig, &s));
+  KP_ASSERT_EQ(s.c.vantages, 2u);
+  kp_vfault_t f[1];
+  size_t nf;
+  KP_ASSERT_EQ(kp_vview_faults(v, 0, 1, f, &nf), (size_t)0);
+  kp_vview_free(v);
+}
+
 KP_TEST(vpost_parse_rejects) {
   static const struct {
     const char *body, *err;
