@@ -40,6 +40,13 @@ usage --sim "$T/one-model.json" --align
 echo short > "$T/short.token"
 rc=0; "$bin" watch --sim "$T/one-model.json" --vantage a --collector "$U" --token-file "$T/short.token" -o /dev/null 2> "$T/usage.err" || rc=$?
 [ "$rc" != 0 ] && grep -q 'shorter than 16' "$T/usage.err" || fail "a short token was accepted (rc $rc)"
+# a collector that does not answer: the rounds are kept (at most 16), tried again after every
+# round, and the run still ends well, saying how many were not delivered
+rc=0; "$bin" watch --sim "$T/one-model.json" --rounds 20 --round 600 --cc LB --vantage a --collector "http://127.0.0.1:9" \
+  --token-file "$T/token" -o /dev/null 2> "$T/down.err" || rc=$?
+[ "$rc" = 0 ] || { cat "$T/down.err"; fail "watch failed because the collector was down (rc $rc)"; }
+grep -q '16 round(s) not delivered' "$T/down.err" || fail "queue: $(grep -m2 'collector\|deliver' "$T/down.err")"
+[ "$(grep -c 'kept for the next try' "$T/down.err")" = 1 ] || fail "the failure was not logged once"
 echo "ok   watch: --collector needs --vantage, ids checked, http(s) only, --align needs a real clock, short tokens refused"
 
 # ---- the route: token, body ----
