@@ -207,6 +207,7 @@
     if (ds === 'bgp') return { label: '/24 address blocks visible in BGP (count)', scale: 1, ymax: 0 };
     if (ds === 'bgp-updates') return { label: 'BGP updates per bin (announcements + withdrawals)', scale: 1, ymax: 0 };
     if (ds.startsWith('probe-')) return { label: 'failed measurements (% of the bin\'s measurements)', scale: 0.1, ymax: 100 };
+    if (ds === 'vantage-agreement') return { label: '/24 blocks on which every healthy watch vantage agrees (%)', scale: 1, ymax: 100 };
     return { label: 'value as reported by the source (no unit given)', scale: 1, ymax: 0 };
   }
   function drawPlot(series0, incs, from, until, node) {
@@ -389,7 +390,53 @@
     series.sort((a, b) => dsRank(a.datasource) - dsRank(b.datasource) || a.datasource.localeCompare(b.datasource));
     status(series.length ? series.length + ' signals, ' + incs.length + ' incidents' : 'no signals for this entity');
     for (const s of series) $('plots').appendChild(drawPlot(s, incs, from, until, n));
+    agreementLabel(series);
     drawMatrix(series, incs, from, until);
+  }
+
+  /* ---- many watch vantages: agreement on the merged ping-slash24, and vantage faults ---- */
+  function agreementLabel(series) {
+    const ag = series.find((s) => s.datasource === 'vantage-agreement');
+    const box = $('plots').querySelector('[data-datasource="ping-slash24"] .title');
+    if (!ag || !box) return;
+    const vals = ag.points.map((p) => p[1]).filter((v) => v !== null && isFinite(v));
+    if (!vals.length) return;
+    const last = vals[vals.length - 1], low = Math.min(...vals);
+    box.appendChild(el('span', { class: 'agree muted small', 'data-agree-last': String(last), 'data-agree-min': String(low) },
+      ' · merged from several vantages: they agree on ' + Math.round(last) + '% of blocks (lowest ' + Math.round(low) + '%)'));
+  }
+  /* consecutive fault rounds of one vantage become one span */
+  function faultSpans(list) {
+    const by = {};
+    for (const f of list) (by[f.vantage] = by[f.vantage] || []).push(f);
+    const out = [];
+    for (const v of Object.keys(by).sort()) {
+      const fs = by[v].sort((a, b) => a.t - b.t);
+      let cur = null;
+      for (const f of fs) {
+        if (cur && f.t <= cur.end) { cur.end = f.t + f.step; cur.rounds++; cur.reach = Math.max(cur.reach, f.reach); continue; }
+        cur = { vantage: v, start: f.t, end: f.t + f.step, rounds: 1, reach: f.reach };
+        out.push(cur);
+      }
+    }
+    return out.sort((a, b) => a.start - b.start);
+  }
+  function drawFaults(list) {
+    const tb = $('vfaults').querySelector('tbody');
+    tb.textContent = '';
+    const spans = faultSpans(list);
+    if (!spans.length) {
+      tb.appendChild(el('tr', {}, el('td', { colspan: '4', class: 'muted' }, 'No vantage faults in the collector\'s window.')));
+      return;
+    }
+    for (const s of spans) {
+      const tr = el('tr', { 'data-vantage': s.vantage });
+      tr.appendChild(el('td', {}, s.vantage));
+      tr.appendChild(el('td', {}, fmtTime(s.start)));
+      tr.appendChild(el('td', {}, fmtTime(s.end)));
+      tr.appendChild(el('td', {}, s.rounds + ' round(s), reached ≤ ' + Math.round(100 * s.reach) + '% of what the others reach'));
+      tb.appendChild(tr);
+    }
   }
 
   function findPath(codes) {
@@ -423,6 +470,13 @@
       state.incidents = all.map(normIncident);
     } catch (e) {
       status('incidents unavailable: ' + e.message);
+    }
+    try {
+      const vf = [];
+      await getPages('/api/v1/watch/faults', (d) => vf.push(...(d.results || [])));
+      drawFaults(vf);
+    } catch (e) {
+      $('vfaults').hidden = true; /* a dashboard without the collector's vantage routes */
     }
     $('range').textContent = state.from ? fmtTime(state.from) + ' → ' + fmtTime(state.until) + ' UTC' : '';
     const codes = location.hash.slice(1).split('/').filter(Boolean).map(decodeURIComponent);

@@ -11,6 +11,13 @@
 #                           medium (40 % dropped), dense (answers all): nft sets on P-ay's input
 #   outage add|del PFX...   drop forwarded packets to PFX on P-rt (nft interval set "dead")
 #   outage clear
+#   vantage add N           one more watch vantage P-vN (N = 1..9): vN0 198.19.1N.2/24 ── rt-vN
+#                           198.19.1N.1 on P-rt, route to 198.18.0.0/15 via P-rt (the router's
+#                           198.19.1.1, where a lab collector listens, included)
+#   uplink N down|up        P-vN loses / regains its probing uplink: nft on P-vN's side drops
+#                           everything it sends to the country (198.18.0.0/16); its path to the
+#                           collector on P-rt (198.19.0.0/16) stays, as a management link would
+#   vexec N CMD...          run CMD in P-vN
 #   gwmac                   P-rt's MAC on the client link (for zmap -G)
 #   exec CMD...             run CMD in P-cl
 #   down                    kill every process in the namespaces (by PID) and delete them
@@ -89,13 +96,50 @@ outage() {
   esac
 }
 
+vantage() {
+  [ "${1:-}" = add ] && [[ ${2:-} =~ ^[1-9]$ ]] || { echo "vantage add N (1..9)" >&2; return 2; }
+  local n=$2 ns=$P-v$2
+  ip netns add $ns; ip -n $ns link set lo up
+  ip link add v${n}0 netns $ns type veth peer name rt-v$n netns $RT
+  ip -n $ns addr add 198.19.1$n.2/24 dev v${n}0; ip -n $ns link set v${n}0 up
+  ip -n $RT addr add 198.19.1$n.1/24 dev rt-v$n; ip -n $RT link set rt-v$n up
+  ip -n $ns route add 198.18.0.0/15 via 198.19.1$n.1
+  ip -n $AY route add 198.19.1$n.0/24 via 198.19.3.1
+  ip netns exec $ns nft -f - <<'NFT'
+table inet kpw_v {
+  set cut { type ipv4_addr; flags interval; }
+  chain output_chain {
+    type filter hook output priority 0; policy accept;
+    ip daddr @cut drop
+  }
+}
+NFT
+  for _ in $(seq 50); do
+    ip netns exec $ns ping -c1 -W0.1 198.18.255.1 >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "lab/watch: no echo from vantage $n" >&2; return 1
+}
+
+uplink() {
+  [[ ${1:-} =~ ^[1-9]$ ]] || { echo "uplink N down|up" >&2; return 2; }
+  case ${2:-} in
+    down) ip netns exec $P-v$1 nft add element inet kpw_v cut '{ 198.18.0.0/16 }' ;;
+    up) ip netns exec $P-v$1 nft flush set inet kpw_v cut ;;
+    *) echo "uplink N down|up" >&2; return 2 ;;
+  esac
+}
+
+# every namespace of this instance: the three of `up` and the vantages
+all_ns() { echo $CL $RT $AY; ip netns list | awk '{print $1}' | grep -E "^$P-v[1-9]$" || true; }
+
 down() {
-  for ns in $CL $RT $AY; do
+  for ns in $(all_ns); do
     ip netns list | grep -w "^$ns" >/dev/null || continue
     for pid in $(ip netns pids $ns 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
   done
   sleep 0.1
-  for ns in $CL $RT $AY; do
+  for ns in $(all_ns); do
     ip netns list | grep -w "^$ns" >/dev/null || continue
     for pid in $(ip netns pids $ns 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
     ip netns del $ns
@@ -107,7 +151,10 @@ case $verb in
   down) down ;;
   respond) respond "$@" ;;
   outage) outage "$@" ;;
+  vantage) vantage "$@" ;;
+  uplink) uplink "$@" ;;
+  vexec) n=$1; shift; exec ip netns exec $P-v$n "$@" ;;
   gwmac) ip -n $RT -br link show rt-cl | awk '{print $3}' ;;
   exec) exec ip netns exec $CL "$@" ;;
-  *) sed -n '2,20p' "$0"; exit 2 ;;
+  *) sed -n '2,27p' "$0"; exit 2 ;;
 esac

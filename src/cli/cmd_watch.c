@@ -8,6 +8,7 @@
  * SIGINT/SIGTERM end the run at once: the current round is abandoned (no records for it).
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,9 @@
 #include "base/log.h"
 #include "base/opts.h"
 #include "cli/cli.h"
+#include "cli/watch_vantage.h"
 #include "geo/geo.h"
+#include "httpc/httpc.h"
 #include "store/store.h"
 #include "watch/watch.h"
 
@@ -41,6 +44,8 @@ typedef struct out_ctx {
   kp_store_t *store;          /* --store: signal points also go here, one batch per round */
   kp_store_signal_t *pend;
   size_t npend, cappend;
+  const char *vantage;        /* --vantage: written on every record */
+  kp_cli_vant_t *post;        /* --collector: each round's block states are posted */
 } out_ctx_t;
 
 static void flush(out_ctx_t *o, FILE *f, kp_buf_t *b, bool force) {
@@ -58,6 +63,7 @@ static void fmt_block(char *out, uint32_t block) {
 
 static void on_block(void *ctx, uint64_t round, int64_t t, const kp_watch_block_rec_t *r) {
   out_ctx_t *o = ctx;
+  if (o->post) kp_cli_vant_block(o->post, t, o->step, r);
   if (o->detail == 0 || (o->detail == 1 && !r->changed)) return;
   char pfx[KP_ADDR_STRLEN + 4];
   fmt_block(pfx, r->block);
@@ -65,6 +71,7 @@ static void on_block(void *ctx, uint64_t round, int64_t t, const kp_watch_block_
   kp_jw_init(&w, &o->bb);
   kp_jw_obj_begin(&w);
   kp_jw_kstr(&w, "type", "block");
+  if (o->vantage) kp_jw_kstr(&w, "vantage", o->vantage);
   kp_jw_kint(&w, "round", (int64_t)round);
   kp_jw_kint(&w, "t", t / 1000000000);
   kp_jw_kint(&w, "t_ms", t / 1000000);
@@ -95,6 +102,7 @@ static void on_entity(void *ctx, uint64_t round, int64_t t, const char *type, co
   kp_jw_kint(&w, "value", up);
   kp_jw_kint(&w, "down", down);
   kp_jw_kint(&w, "uncertain", unc);
+  if (o->vantage) kp_jw_kstr(&w, "vantage", o->vantage);
   kp_jw_obj_end(&w);
   kp_buf_putc(&o->sb, '\n');
   flush(o, o->signals, &o->sb, false);
@@ -123,6 +131,20 @@ static void on_would_send(void *ctx, uint32_t addr) {
   printf("would send icmp echo to %s\n", kp_addr_fmt(&ad, a));
 }
 
+/* --align: wait for the next multiple of the round on the wall clock before the first round, so
+ * vantages' rounds start together and fall into the same merged round (the collector rounds a
+ * round's start to the nearest multiple of its length). Later rounds follow at once: they drift
+ * by each round's output time (milliseconds), far below the half round the rounding allows. */
+static void align_wait(double round_s) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+  double wait = (floor(now / round_s) + 1) * round_s - now;
+  struct timespec d = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - floor(wait)) * 1e9)};
+  while (nanosleep(&d, &d) != 0 && !g_stop) {
+  }
+}
+
 static bool exists(const char *p) {
   struct stat s;
   return stat(p, &s) == 0;
@@ -147,7 +169,9 @@ int kp_cmd_watch(int argc, char **argv) {
   const char *allow_reserved = NULL; /* reserved ranges are never probed unless listed here */
   const char *blocklist = NULL, *out = NULL, *signals = NULL, *detail = "all", *src = NULL;
   const char *user = NULL, *geo_table = NULL, *city = NULL, *asn = NULL, *cc = NULL;
-  const char *geo_cidr = NULL, *store = NULL;
+  const char *geo_cidr = NULL, *store = NULL, *vantage = NULL, *collector = NULL, *token_file = NULL;
+  kp_cli_httpc_t hv = {0};
+  bool align = false;
   double round_s = 600, timeout_s = 3, spread = 0.5, rate = -1, min_avail = 0.1, recovery_miss = 0.2;
   long rounds = 0, seed = 1, min_hosts = 15;
   bool dry_run = false, no_drop = false, no_geo_default = false, verbose = false;
@@ -169,6 +193,11 @@ int kp_cmd_watch(int argc, char **argv) {
       {"out", 'o', KP_OPT_STR, "FILE", "per-block records, JSON Lines (default stdout)", &out, 0, 0},
       {"signals", 0, KP_OPT_STR, "FILE", "per-entity signal points (default: the --out stream)", &signals, 0, 0},
       {"store", 0, KP_OPT_STR, "URL", "also put the signal points into keepon's store (SQLite PATH or clickhouse://..., as keepon serve uses)", &store, 0, 0},
+      {"vantage", 0, KP_OPT_STR, "ID", "this vantage's id (1-32 of A-Za-z0-9._-), written on every record; with --collector the rounds are merged with other vantages' (docs/watch.md)", &vantage, 0, 0},
+      {"collector", 0, KP_OPT_STR, "URL", "post each round's block states to this keepon serve (https://NAME[:PORT]; needs --vantage and --token-file)", &collector, 0, 0},
+      {"token-file", 0, KP_OPT_STR, "PATH", "the collector's admin token (first line) for --collector", &token_file, 0, 0},
+      {"align", 0, KP_OPT_FLAG, NULL, "start rounds on multiples of --round (wall clock), so that vantages' rounds coincide", &align, 0, 0},
+      KP_CLI_HTTPC_OPTS(&hv),
       {"detail", 0, KP_OPT_STR, "all|changes|none", "which block records to write (default all)", &detail, 0, 0},
       {"min-hosts", 0, KP_OPT_INT, "N", "keep blocks with |E(b)| >= N (default 15)", &min_hosts, 1, 256},
       {"min-avail", 0, KP_OPT_DOUBLE, "A", "keep blocks with A(E(b)) >= A (default 0.1)", &min_avail, 0.0001, 1},
@@ -233,6 +262,22 @@ int kp_cmd_watch(int argc, char **argv) {
     return KP_EXIT_USAGE;
   }
   if (rate < 0) rate = is_sim ? 0 : 1000;
+  if (vantage && !kp_vantage_id_ok(vantage)) {
+    fprintf(stderr, "keepon watch: --vantage takes 1-32 of A-Za-z0-9._-\n");
+    return KP_EXIT_USAGE;
+  }
+  if (collector && (!vantage || !token_file)) {
+    fprintf(stderr, "keepon watch: --collector needs --vantage and --token-file\n");
+    return KP_EXIT_USAGE;
+  }
+  if (collector && strncmp(collector, "http://", 7) && !kp_httpc_is_https(collector)) {
+    fprintf(stderr, "keepon watch: --collector must be https:// or http://\n");
+    return KP_EXIT_USAGE;
+  }
+  if (align && is_sim) {
+    fprintf(stderr, "keepon watch: --align needs a real clock (not --sim)\n");
+    return KP_EXIT_USAGE;
+  }
 
   int status = KP_EXIT_USAGE;
   kp_wsim_t *model = NULL;
@@ -245,7 +290,8 @@ int kp_cmd_watch(int argc, char **argv) {
   size_t nallowed = 0;
   char *cidr_list = NULL;
   const char *cidr_files[33] = {0};
-  out_ctx_t o = {.detail = det, .step = round_s};
+  out_ctx_t o = {.detail = det, .step = round_s, .vantage = vantage};
+  kp_cli_vant_t vpost = {0};
   kp_buf_init(&o.bb, (size_t)64 << 20);
   kp_buf_init(&o.sb, (size_t)64 << 20);
   kp_wuniv_limits_t lim = {.min_hosts = (unsigned)min_hosts, .min_avail = min_avail};
@@ -304,6 +350,10 @@ int kp_cmd_watch(int argc, char **argv) {
       fprintf(stderr, "keepon watch: cannot open output: %s\n", strerror(errno));
       goto done;
     }
+    if (collector) {
+      if (kp_cli_vant_open(&vpost, &hv, vantage, collector, token_file, u, round_s) != KP_OK) goto done;
+      o.post = &vpost;
+    }
     if (store && kp_store_open(store, &o.store) != KP_OK) {
       fprintf(stderr, "keepon watch: cannot open the store %s\n", store);
       goto done;
@@ -334,6 +384,7 @@ int kp_cmd_watch(int argc, char **argv) {
   for (long r = 0; !g_stop && (rounds == 0 || r < rounds); r++) {
     struct timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    if (align && r == 0) align_wait(round_s);
     kp_watch_stats_t s0 = kp_watch_stats(w);
     kp_status_t rst = kp_watch_round(w, &sk);
     if (rst == KP_ERR_TIMEOUT && g_stop) break;
@@ -341,6 +392,7 @@ int kp_cmd_watch(int argc, char **argv) {
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     flush(&o, o.blocks, &o.bb, true);
     flush(&o, o.signals, &o.sb, true);
+    if (o.post) kp_cli_vant_round_end(o.post);
     if (o.store && o.npend) {
       if (kp_store_put_signals(o.store, o.pend, o.npend) != KP_OK) o.io_error = true;
       o.npend = 0;
@@ -366,6 +418,7 @@ done:
   kp_buf_free(&o.bb);
   kp_buf_free(&o.sb);
   if (o.store) kp_store_close(o.store);
+  kp_cli_vant_close(&vpost); /* also after a failed open: frees what it had made */
   free(o.pend);
   kp_watch_free(w);
   if (drv.ops && drv.ops->close) drv.ops->close(drv.ctx);

@@ -220,9 +220,12 @@ const kp_ioda_params_t *kp_detect_params_for(const kp_detect_cfg_t *c, const kp_
   return &c->other;
 }
 
-/* the IODA rule watches level signals: everything except probe failure rates and update counts */
+/* the IODA rule watches level signals: everything except probe failure rates, update counts and
+ * the collector's annotations of merged watch vantages (vantage-agreement: how many vantages
+ * agree is not a level of the network; a vantage fault must never become an outage event) */
 static bool ioda_applies(const kp_series_t *s) {
-  return !kp_det_is_service_ds(s->datasource) && strcmp(s->datasource, "bgp-updates") != 0;
+  return !kp_det_is_service_ds(s->datasource) && strcmp(s->datasource, "bgp-updates") != 0 &&
+         strncmp(s->datasource, "vantage-", 8) != 0;
 }
 
 static kp_status_t ioda_detector_run(const kp_detect_cfg_t *c, const kp_series_t *s, kp_event_list_t *out) {

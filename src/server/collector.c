@@ -44,6 +44,7 @@
 #include "outbox/outbox.h"
 #include "server/collector_internal.h"
 #include "server/commitq.h"
+#include "watch/watch.h"
 
 #ifndef KP_SERVER_VERSION
 #define KP_SERVER_VERSION "0.1.0"
@@ -537,6 +538,10 @@ kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const stru
     kp_collector_free(c);
     return KP_ERR_INVAL;
   }
+  if (kp_vview_create(&c->vview) != KP_OK) {
+    kp_collector_free(c);
+    return KP_ERR_NOMEM;
+  }
   const char *kp = cfg && cfg->keepon_prefix && *cfg->keepon_prefix ? cfg->keepon_prefix : "/api/v1/keepon";
   size_t kl = strlen(kp);
   bool kp_ok = kp[0] == '/' && kl <= 100 && kp[kl - 1] != '/';
@@ -562,6 +567,9 @@ kp_status_t kp_collector_mount(kp_srv_t *srv, struct kp_store *store, const stru
     {.method = "GET", .prefix = "/api/v1/aggregation", .fn = kp_api_aggregation, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/signals/raw/", .fn = kp_api_signals_raw, .ctx = c},
     {.method = "POST", .prefix = "/api/v1/signals", .fn = kp_api_signals_post, .ctx = c},
+    {.method = "POST", .prefix = "/api/v1/watch/blocks", .fn = kp_api_watch_blocks_post, .ctx = c},
+    {.method = "GET", .prefix = "/api/v1/watch/blocks", .fn = kp_api_watch_blocks_get, .ctx = c},
+    {.method = "GET", .prefix = "/api/v1/watch/faults", .fn = kp_api_watch_faults, .ctx = c},
     {.method = "GET", .prefix = "/api/v1/health", .fn = health, .ctx = c},
   };
   kp_status_t st = kp_srv_add_routes(srv, routes, sizeof routes / sizeof *routes);
@@ -589,5 +597,6 @@ void kp_collector_free(kp_collector_t *c) {
   for (size_t i = 0; i < c->npend; i++) complete(c, c->pend[i], KP_ERR_IO, &none);
   free(c->pend);
   free(c->trusted);
+  kp_vview_free(c->vview);
   free(c);
 }

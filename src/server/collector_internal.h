@@ -25,7 +25,8 @@ struct kp_collector {
   uint64_t stored, duplicates; /* counters for logs */
   char (*trusted)[33];         /* pinned keepon key ids (keepon.c); none = any key */
   size_t ntrusted;
-  char kroute[5][128];         /* keepon's routes under kp_collector_config_t.keepon_prefix */
+  char kroute[5][128];
+  struct kp_vview *vview;       /* many watch vantages (watchapi.c) */         /* keepon's routes under kp_collector_config_t.keepon_prefix */
 };
 
 
@@ -38,6 +39,10 @@ kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
 kp_status_t kp_api_signals_raw(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 kp_status_t kp_api_signals_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 kp_status_t kp_api_keepon_records(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+/* watchapi.c: vantages' block states, merged */
+kp_status_t kp_api_watch_blocks_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+kp_status_t kp_api_watch_blocks_get(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
+kp_status_t kp_api_watch_faults(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 /* keepon.c: head checkpoints and pinned keys */
 kp_status_t kp_api_keepon_head_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);
 kp_status_t kp_api_keepon_heads(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp);

@@ -257,4 +257,121 @@ kp_status_t kp_census_run(const kp_census_config_t *cfg, const uint32_t *blocks,
                           void (*would_send)(void *ctx, uint32_t addr), void *ctx,
                           kp_census_stats_t *stats);
 
+/* ---- many vantages (merge.c, vpost.c, vview.c; docs/watch.md "Many vantages") ----
+ * Several watch vantages probe the same blocks; one collector merges their per-round block
+ * states. The merge is pure (kp_merge_round); the view (kp_vview_t) keeps the last rounds of
+ * every vantage in memory, re-merges a round when a vantage posts it and hands out the merged
+ * per-entity signal and the vantage faults. */
+#define KP_MERGE_MAX_VANTAGES 32
+/** A vantage is healthy in a round when it sees up at least this share of the blocks that
+ *  some other vantage sees up (its "reference" blocks). */
+#define KP_MERGE_HEALTH_MIN 0.5
+/** ... and it is judged only when its reference set holds at least this share of the round's
+ *  blocks (and at least KP_MERGE_MIN_REF blocks): when the others see almost nothing up, the
+ *  country itself is down and a vantage seeing it down agrees with them. */
+#define KP_MERGE_JUDGE_MIN 0.2
+#define KP_MERGE_MIN_REF 2
+
+typedef struct kp_vobs {
+  uint32_t block;    /* /24 network address, host order */
+  uint16_t vantage;  /* index 0..nvantages-1 */
+  uint8_t state;     /* kp_tri_state_t */
+} kp_vobs_t;
+
+typedef struct kp_merge_vstat {
+  unsigned reported;  /* blocks this vantage reported in the round */
+  unsigned up;        /* ... of them up */
+  unsigned ref;       /* reported blocks that another vantage sees up */
+  unsigned ref_up;    /* ... that this vantage sees up too */
+  bool judged;        /* ref large enough to judge (KP_MERGE_JUDGE_MIN, KP_MERGE_MIN_REF) */
+  bool healthy;       /* !judged || ref_up >= KP_MERGE_HEALTH_MIN * ref */
+} kp_merge_vstat_t;
+
+typedef struct kp_merge_block {
+  uint32_t block;
+  uint8_t state;      /* merged kp_tri_state_t */
+  uint8_t reported;   /* vantages that reported the block */
+  uint8_t healthy;    /* ... of them healthy (the ones that decide) */
+  uint8_t agree;      /* healthy vantages whose own state is the merged state */
+} kp_merge_block_t;
+
+/**
+ * Merge one round. @p obs (sorted in place by block, vantage; a vantage's second observation
+ * of a block is ignored) holds every vantage's state of every block it probed; @p nvantages
+ * <= KP_MERGE_MAX_VANTAGES. Writes one kp_merge_block_t per distinct block to @p out
+ * (capacity @p n; *nout = count, ascending block) and one kp_merge_vstat_t per vantage to
+ * @p vs. Rule (state diagram in merge.c): DOWN when every healthy reporter sees DOWN, UP when
+ * a healthy reporter sees UP, else UNCERTAIN (also when no reporter is healthy).
+ */
+kp_status_t kp_merge_round(kp_vobs_t *obs, size_t n, size_t nvantages, kp_merge_block_t *out,
+                           size_t *nout, kp_merge_vstat_t *vs);
+
+/* A vantage's post (POST /api/v1/watch/blocks), JSON Lines (docs/serve.md):
+ *   {"type":"vantage","vantage":"v1","t":1641362400,"step":600,"entities":["country/KZ",...]}
+ *   {"block":"198.18.1.0/24","state":"down","e":[0,2]}      (e: indexes into entities)
+ * Parsed purely (kp_vpost_parse: every line via kp_json_parse, limits below). */
+#define KP_VPOST_MAX_ENTITIES 65536
+#define KP_VPOST_MAX_BLOCKS ((size_t)1 << 21)
+#define KP_VANTAGE_ID_MAX 32
+typedef struct kp_vpost_block {
+  uint32_t block;
+  uint8_t state;
+  uint32_t e[3];  /* entity indexes, UINT32_MAX = none */
+} kp_vpost_block_t;
+typedef struct kp_vpost {
+  char vantage[KP_VANTAGE_ID_MAX + 1];
+  int64_t t, step;
+  char **entities;          /* "type/code" */
+  size_t nentities;
+  kp_vpost_block_t *blocks;
+  size_t nblocks;
+} kp_vpost_t;
+/** Is @p s a vantage id: 1..32 of [A-Za-z0-9._-]? */
+bool kp_vantage_id_ok(const char *s);
+/** @p err gets "line N: why" on KP_ERR_INVAL. */
+kp_status_t kp_vpost_parse(const void *p, size_t n, kp_vpost_t **out, char *err, size_t errcap);
+void kp_vpost_free(kp_vpost_t *v);
+/** Header line of a post (the writer side, cmd_watch). */
+void kp_vpost_header(kp_buf_t *out, const char *vantage, int64_t t, int64_t step,
+                     const char *const *entities, size_t n);
+void kp_vpost_block_line(kp_buf_t *out, uint32_t block, kp_tri_state_t st, const uint32_t e[3]);
+
+/* The collector's view: the last KP_VVIEW_ROUNDS rounds (t rounded to the nearest multiple of
+ * step) of up to KP_MERGE_MAX_VANTAGES vantages, in memory. */
+#define KP_VVIEW_ROUNDS 64
+/** block observations kept over all rounds and vantages (~20 B each): 8.4 M, e.g. 3 vantages x
+ *  64 rounds of Kazakhstan's 12,587 /24s is 2.4 M */
+#define KP_VVIEW_MAX_OBS ((size_t)1 << 23)
+typedef struct kp_vview kp_vview_t;
+/** One merged per-entity point (ping-slash24 from the merged states). */
+typedef struct kp_vsignal {
+  const char *entity_type, *entity_code;  /* live until the next kp_vview call */
+  int64_t t, step;
+  unsigned up, down, uncertain;
+  unsigned agree_pct;   /* share of the entity's blocks on which every healthy vantage agrees */
+  unsigned vantages, healthy;
+} kp_vsignal_t;
+typedef struct kp_vfault {
+  char vantage[KP_VANTAGE_ID_MAX + 1];
+  int64_t t, step;
+  unsigned ref, ref_up;     /* blocks others see up / of them this vantage sees up */
+} kp_vfault_t;
+kp_status_t kp_vview_create(kp_vview_t **out);
+/** Another cap on the observations kept (tests; default KP_VVIEW_MAX_OBS). */
+void kp_vview_set_max_obs(kp_vview_t *v, size_t n);
+void kp_vview_free(kp_vview_t *v);
+/** Take a post (consumed on KP_OK) and re-merge its round. KP_ERR_RANGE: too many vantages, a
+ *  round older than the kept window, or a step that disagrees with the round's. */
+kp_status_t kp_vview_put(kp_vview_t *v, kp_vpost_t *post);
+/** The merged signal of the round at @p t (after kp_vview_put); cb per entity. */
+kp_status_t kp_vview_signals(kp_vview_t *v, int64_t t, int (*cb)(void *ctx, const kp_vsignal_t *s), void *ctx);
+/** The merged blocks of the round at @p t, ascending, from @p offset (at most @p limit).
+ *  @return the round's block count (0 when no such round) */
+size_t kp_vview_blocks(const kp_vview_t *v, int64_t t, size_t offset, size_t limit, kp_merge_block_t *out,
+                       size_t *nout);
+/** Faults, newest round last; @p offset / @p limit page through them. @return total count */
+size_t kp_vview_faults(const kp_vview_t *v, size_t offset, size_t limit, kp_vfault_t *out, size_t *nout);
+/** Rounded round start used as the key of @p t (nearest multiple of @p step). */
+int64_t kp_vview_round_key(int64_t t, int64_t step);
+
 #endif

@@ -136,6 +136,16 @@ async function waitFor(page, pred, arg, timeout = 15000) {
       document.querySelectorAll('#plots svg').length > 0, cc);
     await page.screenshot({ path: shot, fullPage: true });
     ok('screenshot ' + shot);
+    /* many watch vantages (browser.sh posts LB's rounds): the fault list and the agreement label */
+    const vf = await page.$$eval('#vfaults tbody tr', (l) => l.map((r) => [r.getAttribute('data-vantage'), r.textContent]));
+    if (vf.length !== 1 || vf[0][0] !== 'v3' || !/2 round/.test(vf[0][1])) fail('vantage faults: ' + JSON.stringify(vf));
+    ok('vantage faults: ' + vf[0][1]);
+    await page.goto(base + '/#LB', { waitUntil: 'load' });
+    await page.reload({ waitUntil: 'load' }); /* a hash change alone does not re-run init */
+    await waitFor(page, () => document.body.dataset.ready === '1' && document.querySelector('#plots .agree') !== null);
+    const ag = await page.$eval('#plots .agree', (e) => [e.textContent, e.getAttribute('data-agree-min')]);
+    if (ag[1] !== '100') fail('agreement label: ' + JSON.stringify(ag));
+    ok('agreement label on the merged ping plot:' + ag[0]);
     if (errors.length) fail('browser errors: ' + errors.join(' | '));
     ok('no console errors');
     finished = true;

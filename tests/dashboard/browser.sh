@@ -56,5 +56,17 @@ post /api/v1/entities "$tmp/data/entities.json"
 node -e 'console.log(JSON.stringify(Array.from({length: 2500}, (_, k) => ({type: "asn", code: "AS" + (70000 + k), cc: "KZ"}))))' > "$tmp/more.json"
 post /api/v1/entities "$tmp/more.json"
 
+# three watch vantages merged by the collector (country LB, 10 /24s, 6 rounds from T0); v3 is blind
+# in rounds 3-4: the page lists its fault and labels LB's ping plot with the vantages' agreement
+for k in 0 1 2 3 4 5; do
+  for v in v1 v2 v3; do
+    st=up; [ "$v" = v3 ] && [ "$k" -ge 3 ] && [ "$k" -le 4 ] && st=down
+    { printf '{"type":"vantage","vantage":"%s","t":%d,"step":600,"entities":["country/LB"]}\n' "$v" $((1641254400 + 600 * k))
+      for b in 0 1 2 3 4 5 6 7 8 9; do printf '{"block":"198.18.%d.0/24","state":"%s","e":[0]}\n' "$b" "$st"; done
+    } > "$tmp/vpost.jsonl"
+    post /api/v1/watch/blocks "$tmp/vpost.jsonl" application/x-ndjson > /dev/null
+  done
+done
+
 mkdir -p "$build/test-artifacts"
 NODE_PATH=$npmdir/node_modules node "$here/browser.js" "$base" "$build/test-artifacts/dashboard.png" "$chrome" "$tmp/chromium"
