@@ -67,6 +67,11 @@ typedef struct kp_msm {
   char technique[KP_DET_TECH_MAX]; /* keepon_technique/technique/blocking type, "" */
   int64_t t;                    /* measurement_start_time */
   bool failed;                  /* the service/site is blocked or unreachable */
+  /* The probe's access: test_keys.keepon_access_type ("mobile" / "fixed"), else OONI's
+   * annotations.network_type "mobile"; "" unknown (OONI's "wifi" says nothing: a hotspot is
+   * Wi-Fi too). Filled also when kp_msm_parse returns KP_ERR_NOTFOUND. */
+  char access[8];
+  bool net_down;                /* keepon_technique network_down: no verdict, but the access was down */
 } kp_msm_t;
 
 /** Parse one JSONL line as a measurement. KP_ERR_INVAL when it is not one. */

@@ -208,7 +208,10 @@ kp_status_t kp_msm_parse(const void *p, size_t n, kp_msm_t *out) {
     if (copy_str(tmp, sizeof tmp, kt) && plain_name(tmp)) strcpy(out->technique, tmp);
   }
   if (out->technique[0] && !plain_name(out->technique)) out->technique[0] = 0;
-  if (!strcmp(out->technique, "network_down")) verdict = false;
+  if (!strcmp(out->technique, "network_down")) verdict = false, out->net_down = true;
+  const char *at = kp_json_get_str(tk, "keepon_access_type");
+  if (at && (!strcmp(at, "mobile") || !strcmp(at, "fixed"))) strcpy(out->access, at);
+  else if (!at && mm.network_type && !strcmp(mm.network_type, "mobile")) strcpy(out->access, "mobile");
   st = verdict ? KP_OK : KP_ERR_NOTFOUND;
 out:
   kp_json_doc_free(doc);
