@@ -98,7 +98,8 @@ kp_status_t kp_signal_parse(const void *p, size_t n, kp_signal_point_t *out) {
   if (cc && (!copy_str(out->cc, sizeof out->cc, cc) || strlen(out->cc) != 2)) goto out;
   if (strcmp(out->entity_type, "country") == 0 && strlen(out->entity_code) == 2)
     memcpy(out->cc, out->entity_code, 3);
-  if (strcmp(out->entity_type, "region") == 0 && out->entity_code[2] == '/' && !out->cc[0]) {
+  if ((!strcmp(out->entity_type, "region") || !strcmp(out->entity_type, "access")) && out->entity_code[2] == '/' &&
+      !out->cc[0]) {
     memcpy(out->cc, out->entity_code, 2);
     out->cc[2] = 0;
   }
