@@ -14,7 +14,10 @@
  *                         with a down period overlapping its windows; a service incident those
  *                         whose probe-<service> split failed (>= 500 per 1000 in a bin) inside
  *                         it. "measured" = the types with any measurement inside the incident,
- *                         so "mobile only" is said only when fixed was measured and was not hit.
+ *                         so "mobile only" is said only when fixed was measured and was not hit;
+ *                         for a service incident a type whose network was down in most of its
+ *                         measured hours inside it is not "measured" (no network, no verdict on
+ *                         the apps: Kazakhstan's mobile data went with the app blocking).
  */
 #include <math.h>
 #include <stdio.h>
@@ -86,6 +89,17 @@ static bool failed_in(const kp_series_t *s, int64_t a, int64_t b, bool *measured
   return hit;
 }
 
+/* hours of @p s (access-down) inside [a, b) with measurements, and how many of them were down */
+static void down_hours(const kp_series_t *s, int64_t a, int64_t b, size_t *hours, size_t *down) {
+  *hours = *down = 0;
+  for (size_t k = 0; s && k < s->n; k++) {
+    int64_t t = s->t0 + (int64_t)k * s->step;
+    if (t + s->step <= a || t >= b || !bin_has(s, k)) continue;
+    (*hours)++;
+    *down += s->v[k] >= DOWN_PERMILLE;
+  }
+}
+
 void kp_access_label(const kp_sigset_t *s, const kp_incident_t *inc, unsigned *affected, unsigned *measured) {
   *affected = *measured = 0;
   bool service = inc->type == KP_INC_SERVICE || inc->type == KP_INC_THROTTLING;
@@ -112,6 +126,14 @@ void kp_access_label(const kp_sigset_t *s, const kp_incident_t *inc, unsigned *a
     }
     if (m) *measured |= bit;
     if (hit) *affected |= bit;
+  }
+  if (!service) return;
+  for (unsigned bit = KP_ACCESS_BIT_MOBILE; bit <= KP_ACCESS_BIT_FIXED; bit <<= 1) {
+    char code[16];
+    snprintf(code, sizeof code, "%.2s/%s", inc->cc, bit == KP_ACCESS_BIT_MOBILE ? "mobile" : "fixed");
+    size_t h, d;
+    down_hours(kp_sigset_find(s, "access", code, KP_ACCESS_DS), inc->start, inc->end, &h, &d);
+    if (h && 2 * d > h && !(*affected & bit)) *measured &= ~bit;
   }
 }
 

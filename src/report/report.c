@@ -646,6 +646,7 @@ static void access_section(rep_t *r, const kp_sigset_t *s, const kp_incident_t *
     dur(r, gap >= 0 ? gap : -gap, d, sizeof d);
     if (gap) FMT(r, line, ACCESS_BEFORE, first, d, second);
     else FMT(r, line, ACCESS_SAME, first, second);
+    if (r->md) kp_buf_putc(r->out, '\n'); /* a paragraph, not the list's last item continued */
     para(r, line);
   }
 }

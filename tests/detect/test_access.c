@@ -218,3 +218,56 @@ KP_TEST(incident_fixed_only_when_mobile_measured_up) {
   kp_events_free(&ev);
   kp_sigset_free(s);
 }
+
+/* Apps blocked from m0 on the fixed line; mobile either loses its network 2 h later (no verdict on
+ * the apps: the block is "fixed", mobile not measured) or stays up and unblocked ("fixed_only"). */
+static const char *blocked_line(int64_t t, const char *asn, const char *access) {
+  static char buf[1024];
+  char ts[20];
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+  snprintf(buf, sizeof buf,
+           "{\"test_name\":\"whatsapp\",\"probe_cc\":\"KZ\",\"probe_asn\":\"%s\",\"measurement_start_time\":\"%s\","
+           "\"report_id\":\"b-%s-%lld\",\"test_keys\":{\"keepon_verdict\":\"blocked\",\"keepon_technique\":"
+           "\"tls_sni_reset\",\"keepon_access_type\":\"%s\"}}\n",
+           asn, ts, asn, (long long)t, access);
+  return buf;
+}
+
+static const char *service_label(bool mobile_down) {
+  kp_sigset_t *s;
+  KP_ASSERT_OK(kp_sigset_new(H, &s));
+  kp_read_stats_t st = {0};
+  for (int h = 0; h < 96; h++) {
+    int64_t t = T0 + h * H + 900;
+    const char *l = t >= m0 ? blocked_line(t, "AS9198", "fixed") : line(t, "AS9198", "fixed", false, NULL);
+    KP_ASSERT_OK(kp_sigset_add_jsonl(s, l, strlen(l), &st));
+    l = line(t + 60, "AS29355", "mobile", mobile_down && t >= m0 + 2 * H, NULL); /* measured up inside it first */
+    KP_ASSERT_OK(kp_sigset_add_jsonl(s, l, strlen(l), &st));
+  }
+  kp_detect_cfg_t c;
+  kp_detect_cfg_default(&c);
+  KP_ASSERT_OK(kp_sigset_finalize(s));
+  kp_event_list_t ev = {0};
+  KP_ASSERT_OK(kp_detect_run(&c, s, &ev));
+  kp_incset_t *is;
+  KP_ASSERT_OK(kp_incidents_merge(&c, s, &ev, &is));
+  const char *r = "none";
+  for (size_t i = 0; i < kp_incset_count(is); i++) {
+    const kp_incident_t *x = kp_incset_at(is, i);
+    if (x->type != KP_INC_SERVICE) continue;
+    const char *l = kp_access_label_name(x->access_affected, x->access_measured);
+    r = l ? l : "unknown";
+  }
+  kp_incset_free(is);
+  kp_events_free(&ev);
+  kp_sigset_free(s);
+  return r;
+}
+
+KP_TEST(service_incident_access_label) {
+  KP_ASSERT_STREQ(service_label(true), "fixed");       /* mobile had no network: not measured */
+  KP_ASSERT_STREQ(service_label(false), "fixed_only"); /* mobile measured the app fine */
+}
