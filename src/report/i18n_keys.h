@@ -90,6 +90,7 @@
   X(UNIT_BGP, "unit.bgp")                                                                                       \
   X(UNIT_BGP_UPDATES, "unit.bgp-updates")                                                                       \
   X(UNIT_PROBE, "unit.probe")                                                                                   \
+  X(UNIT_ACCESS, "unit.access")                                                                                 \
   X(UNIT_OTHER, "unit.other")                                                                                   \
   X(SEC_WARNING, "section.warning")                                                                             \
   X(RISK_LEVEL, "risk.level")                                                                                   \

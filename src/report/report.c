@@ -605,7 +605,8 @@ static void reach_section(rep_t *r, int64_t from, int64_t until) {
 
 /* Mobile and fixed apart (detect/access.c): per access type when its network went down, which
  * went first and by how long, and which access types each incident hit. */
-static void access_section(rep_t *r, const kp_sigset_t *s, const kp_incident_t *const *sel, size_t nsel) {
+static void access_section(rep_t *r, const kp_sigset_t *s, const kp_incident_t *const *sel, size_t nsel, int64_t from,
+                           int64_t until) {
   kp_access_summary_t a[2];
   size_t n = r->o->cc ? kp_access_summaries(s, r->o->cc, a, 2) : 0;
   if (!n) {
@@ -649,6 +650,20 @@ static void access_section(rep_t *r, const kp_sigset_t *s, const kp_incident_t *
     if (r->md) kp_buf_putc(r->out, '\n'); /* a paragraph, not the list's last item continued */
     para(r, line);
   }
+  /* one plot per access type: its access-down series, its down periods shaded */
+  kp_buf_t svg;
+  kp_buf_init(&svg, KP_BUF_DEFAULT_CAP);
+  for (size_t i = 0; i < n; i++) {
+    char code[16], alt[64];
+    snprintf(code, sizeof code, "%.2s/%s", a[i].cc, a[i].access);
+    const kp_series_t *se = kp_sigset_find(s, "access", code, KP_ACCESS_DS);
+    kp_rep_axis_t ax = {.unit = M(r, UNIT_ACCESS), .time_axis = M(r, PLOT_TIME_AXIS), .scale = 0.1, .ymax = 100};
+    kp_buf_reset(&svg);
+    if (!se || kp_rep_svg(se, from, until, a[i].periods, a[i].nperiods, &ax, &svg) != KP_OK) continue;
+    snprintf(alt, sizeof alt, "access %s %s", code, KP_ACCESS_DS);
+    svg_embed(r, &svg, alt);
+  }
+  kp_buf_free(&svg);
 }
 
 static const char css[] =
@@ -757,7 +772,7 @@ kp_status_t kp_report_render_files(const kp_report_opts_t *o, const kp_sigset_t 
   h2(&r, "reach", M(&r, SEC_REACH));
   reach_section(&r, from, until);
   h2(&r, "access", M(&r, SEC_ACCESS));
-  access_section(&r, s, sel, n);
+  access_section(&r, s, sel, n, from, until);
   h2(&r, "techniques", M(&r, SEC_TECHNIQUES));
   techniques(&r, sel, n);
   h2(&r, "findings", M(&r, SEC_FINDINGS));

@@ -601,5 +601,17 @@ KP_TEST(mobile_and_fixed_section) {
     KP_ASSERT(!strstr(md, "access.")); /* no raw key */
     kp_buf_free(&b);
   }
+  /* one plot per access type, saying its unit (HTML: inline SVG) */
+  f.o.lang = KP_LANG_EN;
+  f.o.format = KP_REPORT_HTML;
+  kp_buf_t h;
+  kp_buf_init(&h, 1 << 26);
+  KP_ASSERT_OK(kp_report_render(&f.o, f.s, f.is, &h));
+  const char *sec = strstr(kp_buf_str(&h), "Mobile and fixed</h2>");
+  KP_ASSERT(sec);
+  size_t units = 0;
+  for (const char *q = sec; (q = strstr(q, "% of measurements that found no network")); q++) units++;
+  KP_ASSERT_EQ(units, 2);
+  kp_buf_free(&h);
   teardown(&f);
 }
