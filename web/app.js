@@ -7,7 +7,10 @@
  * GET /api/v1/signals/raw/TYPE/CODE?from=&until= (IODA-shaped series). Everything else is
  * computed here: the plots with incidents/events shaded, the incident table, and the blocking
  * matrix (rows: probe-<app> signals; columns: time bins; colour: failure rate; label: the
- * techniques named by blocking incidents overlapping the bin).
+ * techniques named by blocking incidents overlapping the bin). A country also gets one line per
+ * access type, GET /api/v1/signals/raw/access/CC%2Fmobile (and fixed): detect's access-down
+ * series, the share of that access type's measurements that found no network (docs/detect.md
+ * "Mobile and fixed"), titled "access-down (mobile)".
  *
  * State: {tree, incidents, path:[node...]}; the URL hash mirrors the path (#KZ/KZ%2FAlmaty/AS9198)
  * so a view can be linked. Every fetch failure is shown in #status (never thrown), so the page
@@ -208,6 +211,7 @@
     if (ds === 'bgp-updates') return { label: 'BGP updates per bin (announcements + withdrawals)', scale: 1, ymax: 0 };
     if (ds.startsWith('probe-')) return { label: 'failed measurements (% of the bin\'s measurements)', scale: 0.1, ymax: 100 };
     if (ds === 'vantage-agreement') return { label: '/24 blocks on which every healthy watch vantage agrees (%)', scale: 1, ymax: 100 };
+    if (ds === 'access-down') return { label: 'measurements that found no network (% of this access type\'s measurements in the bin)', scale: 0.1, ymax: 100 };
     return { label: 'value as reported by the source (no unit given)', scale: 1, ymax: 0 };
   }
   function drawPlot(series0, incs, from, until, node) {
@@ -215,7 +219,8 @@
     const series = Object.assign({}, series0, {
       points: series0.points.map((p) => [p[0], p[1] === null || !isFinite(p[1]) ? p[1] : p[1] * unit.scale]) });
     const box = el('div', { class: 'plot', 'data-datasource': series.datasource });
-    const title = el('div', { class: 'title' }, series.datasource);
+    if (series.access) box.setAttribute('data-access', series.access);
+    const title = el('div', { class: 'title' }, series.datasource + (series.access ? ' (' + series.access + ')' : ''));
     title.appendChild(el('span', { class: 'unit' }, ' \u00b7 ' + unit.label));
     box.appendChild(title);
     const W = Math.max(600, Math.floor(($('plots').clientWidth || 900) - 10)), H = 150;
@@ -388,6 +393,16 @@
     }
     if (my !== seq) return;
     series.sort((a, b) => dsRank(a.datasource) - dsRank(b.datasource) || a.datasource.localeCompare(b.datasource));
+    if (n.type === 'country') { /* mobile and fixed apart: one access-down line per access type */
+      for (const acc of ['mobile', 'fixed']) {
+        try {
+          const d = await getJSON('/api/v1/signals/raw/access/' + encodeURIComponent(n.code + '/' + acc) +
+            '?from=' + from + '&until=' + until);
+          for (const s of flattenSeries(d)) if (s.datasource === 'access-down') series.push(Object.assign(s, { access: acc }));
+        } catch (e) { /* no split for this country: nothing to draw */ }
+        if (my !== seq) return;
+      }
+    }
     status(series.length ? series.length + ' signals, ' + incs.length + ' incidents' : 'no signals for this entity');
     for (const s of series) $('plots').appendChild(drawPlot(s, incs, from, until, n));
     agreementLabel(series);

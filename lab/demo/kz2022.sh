@@ -166,6 +166,7 @@ start_probe() {
     [ -e "$targets" ] && break
   done
   [ -n "$targets" ] || { skip probe "data/targets/lab-im.json not found"; return; }
+  probe_targets=$targets
   (
     n=0
     while :; do
@@ -206,6 +207,66 @@ start_reach() {
   say "reach: keepon probe reach every ~0.5 s + run time (budget 2 s) inside $prefix-client"
 }
 
+# mobile: a second probe on a mobile path (docs/demo.md "Mobile and fixed"): namespace
+# ${prefix}-mobile behind ${prefix}-client (198.19.3.0/24, 2001:db8:3::/64, masqueraded there, so
+# the censor treats its traffic as the client's), `keepon probe im --apps whatsapp` with
+# --probe-asn AS29355 (Kcell: mobile in data/access/kz.tsv, so its measurements say
+# keepon_access_type mobile; the client's AS9198 says fixed). The "mobile" action drops what the
+# client forwards for it. A run in flight when the path changes would read a half-cut network
+# as ip_blackhole, so the action first holds the loop (mobile.hold) and waits until it is idle
+# between runs (mobile.idle); the replay clock pauses for that wait like for any late action.
+mob_ns=$prefix-mobile mob_on=0
+mob_up() {
+  local cl=$prefix-client
+  ip netns add "$mob_ns" && ip -n "$mob_ns" link set lo up || return 1
+  echo "$mob_ns" >>"$out/lab/namespaces.extra" # `lab down` removes it too
+  mkdir -p "/etc/netns/$mob_ns" && echo "nameserver 198.19.10.53" >"/etc/netns/$mob_ns/resolv.conf"
+  ip link add mob0 netns "$mob_ns" type veth peer name cl-mob netns "$cl" &&
+    ip -n "$mob_ns" addr add 198.19.3.2/24 dev mob0 && ip -n "$mob_ns" -6 addr add 2001:db8:3::2/64 dev mob0 nodad &&
+    ip -n "$cl" addr add 198.19.3.1/24 dev cl-mob && ip -n "$cl" -6 addr add 2001:db8:3::1/64 dev cl-mob nodad &&
+    ip -n "$mob_ns" link set mob0 up && ip -n "$cl" link set cl-mob up &&
+    ip -n "$mob_ns" route add default via 198.19.3.1 && ip -n "$mob_ns" -6 route add default via 2001:db8:3::1 &&
+    ip netns exec "$cl" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 &&
+    ip netns exec "$cl" iptables -t nat -A POSTROUTING -s 198.19.3.0/24 -o cl0 -j MASQUERADE &&
+    ip netns exec "$cl" ip6tables -t nat -A POSTROUTING -s 2001:db8:3::/64 -o cl0 -j MASQUERADE
+}
+mob_down() {
+  ip netns del "$mob_ns" 2>/dev/null || true
+  rm -rf "/etc/netns/$mob_ns"
+}
+start_mobile() {
+  [ "$probe_on" = 1 ] || return 0
+  if ! mob_up >>"$logs/lab.log" 2>&1; then skip mobile "the mobile path did not come up (see $logs/lab.log)"; mob_down; return; fi
+  rm -f "$out/mobile.hold" "$out/mobile.idle"
+  (
+    n=0
+    while :; do
+      if [ -e "$out/mobile.hold" ]; then : >"$out/mobile.idle"; sleep 0.05; continue; fi
+      n=$((n + 1))
+      ip netns exec "$mob_ns" "$K" probe im --apps whatsapp --targets "$probe_targets" --resolver 198.19.10.53 \
+        --ca-file "$out/lab/pki/ca.crt" --timeout 3 --probe-cc KZ --probe-asn AS29355 \
+        --no-outbox -o "$raw/mprobe-$n.jsonl" >>"$logs/mprobe.log" 2>&1 || true
+      sleep 0.5
+    done
+  ) &
+  pids+=($!)
+  mob_on=1
+  say "mobile: keepon probe im --apps whatsapp every ~0.5 s + run time (budget 3 s) inside $mob_ns (AS29355, mobile)"
+}
+mobile_cut() { # on|off
+  [ "$mob_on" = 1 ] || return 0
+  local i op=-I
+  [ "$1" = on ] || op=-D
+  rm -f "$out/mobile.idle"
+  : >"$out/mobile.hold"
+  for i in $(seq 200); do [ -e "$out/mobile.idle" ] && break; sleep 0.05; done
+  ip netns exec "$prefix-client" iptables "$op" FORWARD -i cl-mob -j DROP &&
+    ip netns exec "$prefix-client" ip6tables "$op" FORWARD -i cl-mob -j DROP
+  local rc=$?
+  rm -f "$out/mobile.hold"
+  return $rc
+}
+
 # the nationwide cut: the watch responder's blocks go dark first (fast, nft), then the censor
 # stops forwarding for the probe's namespace, except what the schedule allows through (the TCP
 # holes; in the whitelist window also kaspi.kz, egov.kz and the resolver)
@@ -218,6 +279,7 @@ outage() {
   fi
 }
 comp_down() {
+  mob_down
   [ "$watch_up" = 1 ] && wlab down >/dev/null 2>&1 || true
   [ "$bgp_up" = 1 ] && bgpsh down >/dev/null 2>&1 || true
 }
@@ -255,6 +317,7 @@ if [ -n "${watch_t0:-}" ]; then
   sleep "$(echo "$real0 - $(date +%s.%N)" | bc -l)"
 fi
 start_probe
+start_mobile
 start_reach
 say "replay starts: real0=$real0 = sim $(date -u -d @"$sim0" '+%Y-%m-%d %H:%M')"
 # ---- progress: between the actions, a status line every tick_h simulated hours (>= 5 s real):
@@ -326,6 +389,9 @@ while IFS= read -r line; do
     if [ "$st" = on ]; then inj_apps[$target]=1; else unset "inj_apps[$target]"; fi
     "$K" lab censor "$tech" "$st" --target "$target" "${labopt[@]}" >>"$logs/lab.log" 2>&1 ||
       say "WARN lab censor $tech $st --target $target failed (see $logs/lab.log)"
+  elif [ "$act" = mobile ]; then
+    say "$when  mobile data cut $st"
+    mobile_cut "$st" || say "WARN mobile cut $st failed (see $logs/lab.log)"
   elif [ "$act" = bgp_updates ]; then
     if [ "$bgp_up" = 1 ]; then
       say "$when  burst of BGP updates (every route re-announced, none withdrawn)"
@@ -361,7 +427,7 @@ finish_bgp
 : >"$sim/measurements.jsonl"
 warp() { "$K" demo warp --real0 "$real0" --sim0 "$sim0" --speed "$speed" --anchors "$anchors" "$@"; }
 for f in "$raw"/*.signals.jsonl; do [ -e "$f" ] && warp "$f" >>"$sim/signals.jsonl"; done
-cat "$raw"/probe-*.jsonl >"$raw/probe.measurements.jsonl" 2>/dev/null || true
+cat "$raw"/probe-*.jsonl "$raw"/mprobe-*.jsonl >"$raw/probe.measurements.jsonl" 2>/dev/null || true
 cat "$raw"/reach-*.jsonl >"$raw/reach.measurements.jsonl" 2>/dev/null || true
 for f in "$raw"/*.measurements.jsonl; do [ -s "$f" ] && warp "$f" >>"$sim/measurements.jsonl"; done
 say "collected $(wc -l <"$sim/signals.jsonl") signal points, $(wc -l <"$sim/measurements.jsonl") measurements (relabelled to simulated time)"

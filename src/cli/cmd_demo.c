@@ -318,6 +318,10 @@ static int cmd_check(int argc, char **argv) {
     size_t rfails = 0;
     if (st == KP_OK && msmts) st = kp_demo_check_reach(&o, t.data, t.len, m.data ? (const void *)m.data : "", m.len, &log, &rfails);
     fails += rfails;
+    if (st == KP_OK && msmts) { /* mobile and fixed apart: the same measurements, detect's access split */
+      st = kp_demo_check_access(&o, t.data, t.len, m.data ? (const void *)m.data : "", m.len, i.data, i.len, &log, &rfails);
+      fails += rfails;
+    }
     if (st != KP_OK) {
       fprintf(stderr, "keepon demo check: bad truth or incidents file: %s\n", kp_strstatus(st));
       rc = KP_EXIT_USAGE;

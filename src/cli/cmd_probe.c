@@ -31,6 +31,7 @@
 #include "locate/locate.h"
 #include "outbox/outbox.h"
 #include "probe/probe.h"
+#include "reach/reach.h"
 
 #define MAX_LIST 256
 
@@ -134,6 +135,7 @@ static void *locate_job(void *arg) {
 static int probe_im(int argc, char **argv) {
   const char *apps_opt = NULL, *targets_path = NULL, *resolver = "8.8.8.8", *ca_file = NULL, *output = NULL;
   const char *cc = NULL, *asn = NULL, *netname = NULL, *probe_ip = NULL; /* NULL: looked up (src/locate) */
+  const char *access = NULL; /* --access-type, else the located ASN's row (kp_access_resolve) */
   kp_cli_locate_t lv = {0};
   const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
   bool no_outbox = false;
@@ -152,6 +154,7 @@ static int probe_im(int argc, char **argv) {
     {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default: looked up, else ZZ)", &cc, 0, 0},
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record, e.g. AS9198 (default: looked up, else AS0)", &asn, 0, 0},
     {"probe-network-name", 0, KP_OPT_STR, "NAME", "network name to record", &netname, 0, 0},
+    {"access-type", 0, KP_OPT_STR, "T", "the probe's access: mobile or fixed (default: the ASN's row of data/access/kz.tsv, else not written)", &access, 0, 0},
     {"with-probe-ip", 0, KP_OPT_STR, "IP", "record this probe IP (default: 127.0.0.1, i.e. none)", &probe_ip, 0, 0},
     {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
@@ -198,6 +201,7 @@ static int probe_im(int argc, char **argv) {
     return usage_error("--probe-cc must be two upper-case letters, not '%s'", cc);
   if (asn && (strncmp(asn, "AS", 2) != 0 || !asn[2] || strspn(asn + 2, "0123456789") != strlen(asn + 2) || strlen(asn) > 12))
     return usage_error("--probe-asn must look like AS1234, not '%s'", asn);
+  if (kp_access_resolve(access, NULL, &access) != KP_OK) return usage_error("--access-type is mobile or fixed");
   if (probe_ip) {
     kp_addr_t a;
     if (kp_addr_parse(probe_ip, &a) != KP_OK) return usage_error("--with-probe-ip: bad address '%s'", probe_ip);
@@ -299,6 +303,8 @@ static int probe_im(int argc, char **argv) {
     ret = lj.rc;
     goto done;
   }
+  if (!access) kp_access_resolve(NULL, where.asn, &access); /* the flag validated above */
+  cfg.access_type = access;
   if (st != KP_OK) {
     fprintf(stderr, "keepon probe im: run failed: %s\n", kp_strstatus(st));
     ret = KP_EXIT_FAIL;

@@ -49,7 +49,7 @@ int kp_cmd_probe_reach(int argc, char **argv) {
   if (npos) return fprintf(stderr, "keepon probe reach: takes no positional argument\n"), KP_EXIT_USAGE;
   if (resolver && kp_addr_parse(resolver, &a) != KP_OK)
     return fprintf(stderr, "keepon probe reach: bad --resolver '%s' (an IP address)\n", resolver), KP_EXIT_USAGE;
-  if (access && strcmp(access, "mobile") && strcmp(access, "fixed"))
+  if (kp_access_resolve(access, asn, &access) != KP_OK)
     return fprintf(stderr, "keepon probe reach: --access-type is mobile or fixed\n"), KP_EXIT_USAGE;
   if ((cc && !kp_msmt_valid_cc(cc)) || (asn && !kp_msmt_valid_asn(asn)))
     return fprintf(stderr, "keepon probe reach: bad --probe-cc / --probe-asn\n"), KP_EXIT_USAGE;
@@ -76,13 +76,6 @@ int kp_cmd_probe_reach(int argc, char **argv) {
     fprintf(stderr, "keepon probe reach: %s: %s\n", list_path ? list_path : "default list", err);
     goto done;
   }
-  /* no --access-type: the network table's row of --probe-asn (data/access/kz.tsv), else unknown */
-  static kp_access_table_t acc;
-  size_t an;
-  const char *ap = kp_access_default_table(&an);
-  if (!access && asn && kp_access_parse(ap, an, &acc, err, sizeof err) == KP_OK &&
-      kp_access_lookup(&acc, asn) != KP_ACCESS_UNKNOWN)
-    access = kp_access_name(kp_access_lookup(&acc, asn));
   signal(SIGPIPE, SIG_IGN);
   kp_reach_cfg_t cfg = {.timeout = timeout, .ca_file = ca_file, .resolver = resolver, .probe_cc = cc,
                         .probe_asn = asn, .access_type = access, .software_version = KP_VERSION};

@@ -27,6 +27,7 @@
 #include "fastpath/fastpath.h"
 #include "httpc/httpc.h"
 #include "locate/locate.h"
+#include "reach/reach.h"
 #include "webconn/wc_net.h"
 
 #define MAX_URLS 100000
@@ -188,6 +189,7 @@ static void summary(const job_t *j, double secs) {
 int kp_cmd_probe_web(int argc, char **argv) {
   const char *list = NULL, *helper = NULL, *output = NULL, *resolver = "8.8.8.8", *ca_file = NULL;
   const char *fpdir = NULL, *cc = NULL, *asn = NULL; /* NULL: looked up (src/locate) */
+  const char *acc_type = NULL; /* --access-type, else the located ASN's row (kp_access_resolve) */
   kp_cli_locate_t lv = {0};
   const char *outbox_dir = NULL, *collector = getenv("KEEPON_COLLECTOR");
   bool no_outbox = false;
@@ -213,6 +215,7 @@ int kp_cmd_probe_web(int argc, char **argv) {
     {"lab", 0, KP_OPT_FLAG, NULL, "treat 198.18.0.0/15 and 2001:db8::/32 as routable (netns lab)", &lab, 0, 0},
     {"probe-cc", 0, KP_OPT_STR, "CC", "country code to record (default: looked up, else ZZ)", &cc, 0, 0},
     {"probe-asn", 0, KP_OPT_STR, "ASN", "network to record (default: looked up, else AS0)", &asn, 0, 0},
+    {"access-type", 0, KP_OPT_STR, "T", "the probe's access: mobile or fixed (default: the ASN's row of data/access/kz.tsv, else not written)", &access, 0, 0},
     KP_CLI_LOCATE_OPTS(&lv),
     {"outbox", 0, KP_OPT_STR, "DIR", "signed outbox folder (default <state>/outbox)", &outbox_dir, 0, 0},
     {"no-outbox", 0, KP_OPT_FLAG, NULL, "do not keep the measurements in the outbox", &no_outbox, 0, 0},
@@ -258,6 +261,10 @@ int kp_cmd_probe_web(int argc, char **argv) {
   rc = KP_EXIT_USAGE;
   if (!n) {
     usage("no URL given (arguments or --list)");
+    goto done;
+  }
+  if (kp_access_resolve(acc_type, NULL, &acc_type) != KP_OK) {
+    usage("--access-type is mobile or fixed");
     goto done;
   }
   kp_addr_t ra;
@@ -323,12 +330,13 @@ int kp_cmd_probe_web(int argc, char **argv) {
   kp_cli_where_t where;
   kp_locate_result_t located; /* its probe address is never used */
   if ((rc = kp_cli_locate(&lv, resolver, cc, asn, NULL, &where, &located)) != KP_EXIT_OK) goto done;
+  if (!acc_type) kp_access_resolve(NULL, where.asn, &acc_type);
   kp_cli_privacy_notice();
   kp_httpc_opts_t th_http = {.proxy = th_proxy, .ca_file = th_ca};
   kp_wc_probe_cfg_t cfg = {.resolver = resolver, .ca_file = ca_file, .helper = helper, .helper_http = &th_http, .step_timeout = step,
                            .url_timeout = url_timeout, .opts = {.lab = lab}, .probe_cc = where.cc, .probe_asn = where.asn,
                            .probe_network_name = where.network_name, .resolver_seen = where.resolver_ip,
-                           .resolver_asn = where.resolver_asn, .software_version = KP_VERSION, .fp = fp};
+                           .resolver_asn = where.resolver_asn, .software_version = KP_VERSION, .access_type = acc_type, .fp = fp};
   job_t j = {.cfg = &cfg, .urls = urls, .n = n, .out = out, .tty = isatty(2), .t0 = mono_ms()};
   j.sums = calloc(n, sizeof *j.sums);
   if (!j.sums) {

@@ -107,5 +107,14 @@ kp_status_t kp_demo_check(const kp_demo_check_opts_t *o, const void *truth, size
  */
 kp_status_t kp_demo_check_reach(const kp_demo_check_opts_t *o, const void *truth, size_t ntruth, const void *msmts,
                                 size_t nmsmt, kp_buf_t *log, size_t *failures);
+/**
+ * Mobile and fixed apart (check_access.c): each truth "access" type's network found down by
+ * detect's access split of @p msmts (kp_access_summaries) no earlier than the truth's time
+ * minus the tolerance and no later than one probe bin (8 simulated hours at 1 s/h, >= 1 h)
+ * plus the tolerance after it; mobile before fixed when the truth says so; and every national
+ * shutdown incident of @p incidents labelled with the access types down in it.
+ */
+kp_status_t kp_demo_check_access(const kp_demo_check_opts_t *o, const void *truth, size_t ntruth, const void *msmts,
+                                 size_t nmsmt, const void *incidents, size_t ninc, kp_buf_t *log, size_t *failures);
 
 #endif

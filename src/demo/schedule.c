@@ -9,6 +9,10 @@
  * Techniques per app are the lab's (docs/lab.md); which app got which technique in 2022 is not
  * public in that detail, so the demo uses one distinct technique per app to show that each
  * is told apart. "throttled" on facebook_messenger stands in for the mobile throttling.
+ * Mobile and fixed apart (issue 16): mobile data went first, with the app blocking on Jan 4
+ * ~14:30, and stayed off until the restoration; fixed lines went with the nationwide cut. The
+ * lab's mobile path is a probe namespace behind the client (lab/demo/kz2022.sh) whose
+ * forwarding the "mobile" action stops.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +53,9 @@ static const char ALLOW_WHITELIST[] = "198.19.9.1 198.19.9.2 198.19.10.53 tcp:17
 static const char *const WORKED_HOLES[] = {"resolver", "tcp/179", "tcp/3785", NULL};
 static const char *const WORKED_WHITELIST[] = {"kaspi.kz", "egov.kz", "resolver", "tcp/179", "tcp/3785", NULL};
 
+/* mobile data disrupted: the mobile path is down in [start, end) */
+static const int64_t MOBILE[2] = {JAN(4, 14, 30), JAN(11, 2, 15)};
+
 /* the burst of BGP updates seen at ~10:45 while prefixes stayed visible: every route is
  * re-announced once (BIRD "reload out"), nothing is withdrawn */
 static const int64_t BGP_SPIKE = JAN(5, 10, 45);
@@ -76,7 +83,7 @@ kp_status_t kp_demo_span_parse(const char *s, kp_demo_span_t *out) {
 
 typedef struct action {
   int64_t sim;
-  int kind; /* 0 censor, 1 outage, 2 bgp update spike */
+  int kind; /* 0 censor, 1 outage, 2 bgp update spike, 3 mobile data cut */
   const block_t *b;
   bool on;
   int down; /* kind 1: index in DOWN */
@@ -92,9 +99,11 @@ static int cmp_action(const void *x, const void *y) {
 
 kp_status_t kp_demo_actions(const kp_demo_span_t *sp, double speed, kp_buf_t *out) {
   if (!(speed > 0)) return KP_ERR_INVAL;
-  action_t acts[2 * (NBLOCKS + NDOWN) + 1];
+  action_t acts[2 * (NBLOCKS + NDOWN) + 3];
   size_t n = 0;
   acts[n++] = (action_t){BGP_SPIKE, 2, NULL, true, 0};
+  acts[n++] = (action_t){MOBILE[0], 3, NULL, true, 0};
+  acts[n++] = (action_t){MOBILE[1], 3, NULL, false, 0};
   for (size_t i = 0; i < NBLOCKS; i++) {
     acts[n++] = (action_t){BLOCKS[i].start, 0, &BLOCKS[i], true, 0};
     acts[n++] = (action_t){BLOCKS[i].end, 0, &BLOCKS[i], false, 0};
@@ -110,7 +119,7 @@ kp_status_t kp_demo_actions(const kp_demo_span_t *sp, double speed, kp_buf_t *ou
   for (size_t i = 0; i < n; i++) {
     const action_t *a = &acts[i];
     if (!a->on || a->sim > sp->sim_start || a->kind == 2) continue;
-    int64_t end = a->kind == 0 ? a->b->end : 0;
+    int64_t end = a->kind == 0 ? a->b->end : a->kind == 3 ? MOBILE[1] : 0;
     if (a->kind == 1)
       for (size_t k = 0; k < NDOWN; k++)
         if (DOWN[k][0] == a->sim) end = DOWN[k][1];
@@ -125,7 +134,7 @@ kp_status_t kp_demo_actions(const kp_demo_span_t *sp, double speed, kp_buf_t *ou
     kp_jw_kint(&w, "sim", a->sim);
     kp_jw_key(&w, "at");
     kp_jw_fixed(&w, (double)(a->sim - sp->sim_start) / 3600.0 * speed, 2);
-    kp_jw_kstr(&w, "action", a->kind == 0 ? "censor" : a->kind == 1 ? "outage" : "bgp_updates");
+    kp_jw_kstr(&w, "action", a->kind == 0 ? "censor" : a->kind == 1 ? "outage" : a->kind == 3 ? "mobile" : "bgp_updates");
     if (a->kind == 0) {
       kp_jw_kstr(&w, "tech", a->b->tech);
       kp_jw_kstr(&w, "target", a->b->app);
@@ -187,6 +196,19 @@ kp_status_t kp_demo_truth(const kp_demo_span_t *sp, double speed, kp_buf_t *out)
     kp_jw_arr_begin(&w);
     for (const char *const *x = i == WHITELIST_DOWN ? WORKED_WHITELIST : WORKED_HOLES; *x; x++) kp_jw_str(&w, *x);
     kp_jw_arr_end(&w);
+    kp_jw_obj_end(&w);
+  }
+  kp_jw_arr_end(&w);
+  /* when each access type's network went down (the mobile path's cut, the nationwide cut) */
+  kp_jw_key(&w, "access");
+  kp_jw_arr_begin(&w);
+  const int64_t down_from[2] = {MOBILE[0], DOWN[0][0]}, down_end[2] = {MOBILE[1], DOWN[NDOWN - 1][1]};
+  for (int k = 0; k < 2; k++) {
+    if (down_end[k] <= sp->sim_start || down_from[k] >= sp->sim_end) continue;
+    kp_jw_obj_begin(&w);
+    kp_jw_kstr(&w, "type", k ? "fixed" : "mobile");
+    kp_jw_kint(&w, "down_from", down_from[k] > sp->sim_start ? down_from[k] : sp->sim_start);
+    kp_jw_kbool(&w, "clipped_start", down_from[k] <= sp->sim_start);
     kp_jw_obj_end(&w);
   }
   kp_jw_arr_end(&w);

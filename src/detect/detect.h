@@ -67,6 +67,11 @@ typedef struct kp_msm {
   char technique[KP_DET_TECH_MAX]; /* keepon_technique/technique/blocking type, "" */
   int64_t t;                    /* measurement_start_time */
   bool failed;                  /* the service/site is blocked or unreachable */
+  /* The probe's access: test_keys.keepon_access_type ("mobile" / "fixed"), else OONI's
+   * annotations.network_type "mobile"; "" unknown (OONI's "wifi" says nothing: a hotspot is
+   * Wi-Fi too). Filled also when kp_msm_parse returns KP_ERR_NOTFOUND. */
+  char access[8];
+  bool net_down;                /* keepon_technique network_down: no verdict, but the access was down */
 } kp_msm_t;
 
 /** Parse one JSONL line as a measurement. KP_ERR_INVAL when it is not one. */
@@ -106,6 +111,11 @@ void kp_sigset_free(kp_sigset_t *s);
 void kp_sigset_set_default_cc(kp_sigset_t *s, const char *cc);
 kp_status_t kp_sigset_add_point(kp_sigset_t *s, const kp_signal_point_t *pt);
 kp_status_t kp_sigset_add_msm(kp_sigset_t *s, const kp_msm_t *m);
+/** The access split's datasource: entity "access" CC/mobile|fixed, network-down share (‰). */
+#define KP_ACCESS_DS "access-down"
+/** A measurement kp_msm_parse gave no verdict (KP_ERR_NOTFOUND): when its network was down and
+ *  its access type is known, counted in the access split (no-op otherwise). */
+kp_status_t kp_sigset_add_netdown(kp_sigset_t *s, const kp_msm_t *m);
 /**
  * Feed JSONL text: each line is a signal point or a measurement (told apart by
  * "type":"signal" / "test_name"). Bad lines are skipped and counted in @p st.
@@ -119,7 +129,7 @@ const kp_series_t *kp_sigset_at(const kp_sigset_t *s, size_t i);
 const kp_series_t *kp_sigset_find(const kp_sigset_t *s, const char *etype, const char *code, const char *ds);
 /** Country of an asn/region code learnt from inputs, or NULL. */
 const char *kp_sigset_cc_of(const kp_sigset_t *s, const char *etype, const char *code);
-/** The converted probe-* series as signal-point JSONL (the measurement converter's output). */
+/** The converted probe-* series (and the access split's access-down) as signal-point JSONL. */
 kp_status_t kp_sigset_write_probe_points(const kp_sigset_t *s, kp_buf_t *out);
 /** IODA-shaped signals/raw JSON for one entity over [from, until) (datasource NULL = all). */
 kp_status_t kp_sigset_signals_raw(const kp_sigset_t *s, const char *etype, const char *code,
@@ -291,9 +301,30 @@ typedef struct kp_incident {
   const char **findings; size_t nfindings;
   kp_inc_evidence_t *evidence; size_t nevidence;
   const kp_event_t **events; size_t nevents; /* borrowed from the event list */
+  /* mobile and fixed apart (access.c): KP_ACCESS_BIT_* of the access types hit, and of those
+   * with any measurement inside the incident; both 0 = the split is not known */
+  unsigned access_affected, access_measured;
 } kp_incident_t;
 
 typedef struct kp_incset kp_incset_t;
+
+/* ---------------------------------------------------------------- mobile and fixed (access.c) */
+#define KP_ACCESS_BIT_MOBILE 1u
+#define KP_ACCESS_BIT_FIXED 2u
+#define KP_ACCESS_MAX_PERIODS 32
+/** One access type of one country: when its network was down (the access-down series). */
+typedef struct kp_access_summary {
+  char cc[3], access[8];       /* "mobile" / "fixed" */
+  int64_t first_down;          /* start of the first down bin, -1 never down */
+  int64_t measurements, down_measurements;
+  kp_window_t periods[KP_ACCESS_MAX_PERIODS]; size_t nperiods; /* the first KP_ACCESS_MAX_PERIODS */
+} kp_access_summary_t;
+/** Mobile then fixed, those of @p cc with measurements; returns how many were written (<= cap). */
+size_t kp_access_summaries(const kp_sigset_t *s, const char *cc, kp_access_summary_t *out, size_t cap);
+/** Which access types @p inc affects and which were measured inside it (KP_ACCESS_BIT_*). */
+void kp_access_label(const kp_sigset_t *s, const kp_incident_t *inc, unsigned *affected, unsigned *measured);
+/** "mobile_only", "fixed_only", "both", "mobile" / "fixed" (the other not measured), NULL unknown. */
+const char *kp_access_label_name(unsigned affected, unsigned measured);
 
 /** Merge events into incidents. @p s supplies series coverage (BGP-visible finding) and
  *  evidence; @p data_end is the end of the data (events ending there are "ongoing"). */

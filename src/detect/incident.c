@@ -532,6 +532,7 @@ kp_status_t kp_incidents_merge(const kp_detect_cfg_t *cfg, const kp_sigset_t *s,
   }
   if (is->n) qsort(is->v, is->n, sizeof *is->v, cmp_inc);
   if ((st = service_context(is)) != KP_OK) goto fail;
+  for (size_t i = 0; i < is->n; i++) kp_access_label(s, &is->v[i], &is->v[i].access_affected, &is->v[i].access_measured);
   free(it);
   *out = is;
   return KP_OK;
@@ -624,6 +625,22 @@ void kp_incident_json(const kp_incident_t *inc, void *jwp) {
   }
   kp_jw_arr_end(w);
   jw_strs(w, "findings", inc->findings, inc->nfindings);
+  if (inc->access_measured) { /* mobile and fixed apart: only when the split is known */
+    kp_jw_key(w, "access");
+    kp_jw_obj_begin(w);
+    const char *lab = kp_access_label_name(inc->access_affected, inc->access_measured);
+    if (lab) kp_jw_kstr(w, "label", lab);
+    else kp_jw_knull(w, "label");
+    for (int k = 0; k < 2; k++) {
+      unsigned m = k ? inc->access_measured : inc->access_affected;
+      kp_jw_key(w, k ? "measured" : "affected");
+      kp_jw_arr_begin(w);
+      if (m & KP_ACCESS_BIT_MOBILE) kp_jw_str(w, "mobile");
+      if (m & KP_ACCESS_BIT_FIXED) kp_jw_str(w, "fixed");
+      kp_jw_arr_end(w);
+    }
+    kp_jw_obj_end(w);
+  }
   kp_jw_key(w, "events");
   kp_jw_arr_begin(w);
   for (size_t i = 0; i < inc->nevents; i++) {

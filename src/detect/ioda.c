@@ -239,6 +239,9 @@ const kp_detector_t *const kp_detectors[] = {&kp_detector_ioda, &kp_detector_cus
 kp_status_t kp_detect_run(const kp_detect_cfg_t *cfg, const kp_sigset_t *s, kp_event_list_t *out) {
   for (size_t i = 0; i < kp_sigset_count(s); i++) {
     const kp_series_t *se = kp_sigset_at(s, i);
+    /* the access split labels incidents (access.c); it raises no event of its own, so the
+     * country's incidents are what they were without it */
+    if (!strcmp(se->entity_type, "access")) continue;
     for (const kp_detector_t *const *d = kp_detectors; *d; d++) {
       if (!(*d)->applies(se)) continue;
       kp_status_t st = (*d)->run(cfg, se, out);

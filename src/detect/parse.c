@@ -98,7 +98,8 @@ kp_status_t kp_signal_parse(const void *p, size_t n, kp_signal_point_t *out) {
   if (cc && (!copy_str(out->cc, sizeof out->cc, cc) || strlen(out->cc) != 2)) goto out;
   if (strcmp(out->entity_type, "country") == 0 && strlen(out->entity_code) == 2)
     memcpy(out->cc, out->entity_code, 3);
-  if (strcmp(out->entity_type, "region") == 0 && out->entity_code[2] == '/' && !out->cc[0]) {
+  if ((!strcmp(out->entity_type, "region") || !strcmp(out->entity_type, "access")) && out->entity_code[2] == '/' &&
+      !out->cc[0]) {
     memcpy(out->cc, out->entity_code, 2);
     out->cc[2] = 0;
   }
@@ -208,7 +209,10 @@ kp_status_t kp_msm_parse(const void *p, size_t n, kp_msm_t *out) {
     if (copy_str(tmp, sizeof tmp, kt) && plain_name(tmp)) strcpy(out->technique, tmp);
   }
   if (out->technique[0] && !plain_name(out->technique)) out->technique[0] = 0;
-  if (!strcmp(out->technique, "network_down")) verdict = false;
+  if (!strcmp(out->technique, "network_down")) verdict = false, out->net_down = true;
+  const char *at = kp_json_get_str(tk, "keepon_access_type");
+  if (at && (!strcmp(at, "mobile") || !strcmp(at, "fixed"))) strcpy(out->access, at);
+  else if (!at && mm.network_type && !strcmp(mm.network_type, "mobile")) strcpy(out->access, "mobile");
   st = verdict ? KP_OK : KP_ERR_NOTFOUND;
 out:
   kp_json_doc_free(doc);

@@ -183,12 +183,13 @@ kp_status_t kp_sigset_add_point(kp_sigset_t *s, const kp_signal_point_t *pt) {
   return KP_OK;
 }
 
-static kp_status_t msm_into(kp_sigset_t *s, const kp_msm_t *m, const char *et, const char *code, const char *ds) {
+static kp_status_t msm_into_step(kp_sigset_t *s, const kp_msm_t *m, const char *et, const char *code, const char *ds,
+                                 int64_t step) {
   ser_t *e;
   kp_status_t st = get_ser(s, et, code, ds, m->cc, &e);
   if (st != KP_OK) return st;
-  int64_t t = m->t - m->t % s->probe_step;
-  raw_pt_t r = {.t = t, .step = s->probe_step, .n = 1, .fail = m->failed, .has = true, .msm = true};
+  int64_t t = m->t - m->t % step;
+  raw_pt_t r = {.t = t, .step = step, .n = 1, .fail = m->failed, .has = true, .msm = true};
   if ((st = add_raw(e, &r)) != KP_OK) return st;
   if (m->failed && m->technique[0] && (st = add_tech(e, t, m->technique, 1)) != KP_OK) return st;
   if (m->failed && e->nev < KP_SERIES_MAX_EV) {
@@ -201,12 +202,38 @@ static kp_status_t msm_into(kp_sigset_t *s, const kp_msm_t *m, const char *et, c
   return KP_OK;
 }
 
+static kp_status_t msm_into(kp_sigset_t *s, const kp_msm_t *m, const char *et, const char *code, const char *ds) {
+  return msm_into_step(s, m, et, code, ds, s->probe_step);
+}
+
+/* The access split (docs/detect.md "Mobile and fixed"): a measurement whose probe knows its
+ * access type also lands in entity "access" CC/mobile|fixed: its probe-<test> series (the same
+ * failure rate as the country's) and "access-down", the share of its measurements whose
+ * network was down (keepon_technique network_down), in hourly bins (finer than probe bins: the
+ * hour a network went down is the finding). Country, asn and domain series are unchanged. */
+static kp_status_t access_into(kp_sigset_t *s, const kp_msm_t *m, const char *ds) {
+  char code[KP_DET_CODE_MAX];
+  if (!m->access[0]) return KP_OK;
+  snprintf(code, sizeof code, "%s/%s", m->cc, m->access);
+  kp_status_t st = ds ? msm_into(s, m, "access", code, ds) : KP_OK;
+  if (st != KP_OK) return st;
+  kp_msm_t d = *m;
+  d.failed = m->net_down;
+  strcpy(d.technique, m->net_down ? "network_down" : "");
+  return msm_into_step(s, &d, "access", code, KP_ACCESS_DS, s->probe_step < 3600 ? s->probe_step : 3600);
+}
+
+kp_status_t kp_sigset_add_netdown(kp_sigset_t *s, const kp_msm_t *m) {
+  return m->net_down ? access_into(s, m, NULL) : KP_OK;
+}
+
 kp_status_t kp_sigset_add_msm(kp_sigset_t *s, const kp_msm_t *m) {
   char ds[KP_DET_DS_MAX], code[KP_DET_CODE_MAX];
   bool web = strcmp(m->test_name, "web_connectivity") == 0;
   snprintf(ds, sizeof ds, "probe-%s", web ? "web" : m->test_name);
   kp_status_t st = msm_into(s, m, "country", m->cc, ds);
   if (st == KP_OK && m->asn[0]) st = msm_into(s, m, "asn", m->asn, ds);
+  if (st == KP_OK) st = access_into(s, m, ds);
   if (st == KP_OK && web && m->domain[0]) {
     if (snprintf(code, sizeof code, "%s/%s", m->cc, m->domain) >= (int)sizeof code) return KP_OK;
     st = msm_into(s, m, "domain", code, ds);
@@ -252,7 +279,11 @@ kp_status_t kp_sigset_add_jsonl(kp_sigset_t *s, const void *p, size_t n, kp_read
       st->measurements++;
       continue;
     }
-    if (r == KP_ERR_NOTFOUND) { st->measurements++; continue; } /* no verdict: not counted in rates */
+    if (r == KP_ERR_NOTFOUND) { /* no verdict: not counted in rates, but a down network counts per access */
+      if ((r = kp_sigset_add_netdown(s, &m)) == KP_ERR_NOMEM) return r;
+      st->measurements++;
+      continue;
+    }
     if (r == KP_ERR_NOMEM && len < (1u << 20)) return r;
     note_bad(st, lineno);
   }
@@ -405,7 +436,7 @@ const char *kp_sigset_cc_of(const kp_sigset_t *s, const char *et, const char *co
 kp_status_t kp_sigset_write_probe_points(const kp_sigset_t *s, kp_buf_t *out) {
   for (size_t i = 0; i < s->n; i++) {
     const kp_series_t *p = &s->v[i]->pub;
-    if (strncmp(p->datasource, "probe-", 6) != 0 || !p->cnt) continue;
+    if ((strncmp(p->datasource, "probe-", 6) != 0 && strcmp(p->datasource, KP_ACCESS_DS) != 0) || !p->cnt) continue;
     size_t ti = 0;
     for (size_t b = 0; b < p->n; b++) {
       if (p->cnt[b] <= 0 || isnan(p->v[b])) continue;

@@ -179,6 +179,7 @@ void kp_msmt_write_tail(kp_jw_t *w, const kp_msmt_env_t *e, double runtime);
 typedef struct kp_msmt_meta {
   const char *report_id, *probe_cc, *probe_asn, *test_name, *input, *measurement_start_time;
   const char *measurement_uid;
+  const char *network_type;     /* annotations.network_type (OONI Probe mobile: "mobile" / "wifi") */
   const kp_json_t *test_keys;   /* NULL unless an object */
   time_t start;                 /* measurement_start_time, -1 when absent/invalid */
 } kp_msmt_meta_t;

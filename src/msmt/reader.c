@@ -234,6 +234,8 @@ bool kp_msmt_meta(const kp_json_t *m, kp_msmt_meta_t *o) {
   o->input = clean_str(m, "input");
   o->measurement_uid = clean_str(m, "measurement_uid");
   o->measurement_start_time = clean_str(m, "measurement_start_time");
+  const kp_json_t *an = kp_json_get(m, "annotations");
+  if (kp_json_is(an, KP_JSON_OBJECT)) o->network_type = clean_str(an, "network_type");
   time_t t;
   if (o->measurement_start_time && kp_time_parse(o->measurement_start_time, &t) == 0) o->start = t;
   const kp_json_t *tk = kp_json_get(m, "test_keys");

@@ -108,6 +108,7 @@ typedef struct kp_probe_cfg {
   const struct kp_geo *geo; /* maps DNS answers to ASNs (OONI's DNS consistency); NULL = no database */
   const char *resolver_seen; /* resolver_ip from the whoami lookup; NULL/"" -> the configured one */
   const char *resolver_asn;  /* NULL -> "AS0" */
+  const char *access_type;   /* test_keys.keepon_access_type: "mobile" / "fixed", NULL = unknown (not written) */
 } kp_probe_cfg_t;
 
 /** One flow's outcome (what the OONI key functions read). */

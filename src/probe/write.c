@@ -3,7 +3,7 @@
  *
  * Envelope keys follow OONI's model.Measurement; test_keys carry the event
  * lists (trace), OONI's own result keys (the test's table entry) and
- * keepon's keys, all prefixed keepon_: keepon_verdict, keepon_technique,
+ * keepon's keys, all prefixed keepon_: keepon_verdict, keepon_access_type (only when known), keepon_technique,
  * keepon_evidence, keepon_reachable_fraction, keepon_blocked_endpoints,
  * keepon_total_endpoints, keepon_endpoints[], keepon_control. The envelope
  * around test_keys (and its privacy defaults) is src/msmt's.
@@ -36,6 +36,7 @@ kp_status_t kp_probe_write_measurement(const kp_probe_cfg_t *cfg, const kp_im_ru
   r->test->write_keys(r, &w);
   const kp_an_result_t *v = &r->verdict;
   kp_jw_kstr(&w, "keepon_verdict", kp_verdict_name(v->verdict));
+  if (cfg->access_type) kp_jw_kstr(&w, "keepon_access_type", cfg->access_type);
   if (v->tech == KP_TECH_NONE) kp_jw_knull(&w, "keepon_technique");
   else kp_jw_kstr(&w, "keepon_technique", kp_tech_name(v->tech));
   kp_jw_kstr(&w, "keepon_evidence", v->evidence);

@@ -75,3 +75,23 @@ kp_access_t kp_access_lookup(const kp_access_table_t *t, const char *asn) {
 const char *kp_access_name(kp_access_t a) {
   return a == KP_ACCESS_MOBILE ? "mobile" : a == KP_ACCESS_FIXED ? "fixed" : "unknown";
 }
+
+kp_status_t kp_access_resolve(const char *flag, const char *asn, const char **out) {
+  *out = NULL;
+  if (flag) {
+    if (strcmp(flag, "mobile") && strcmp(flag, "fixed")) return KP_ERR_INVAL;
+    *out = !strcmp(flag, "mobile") ? "mobile" : "fixed";
+    return KP_OK;
+  }
+  if (!asn) return KP_OK;
+  static kp_access_table_t t; /* parsed once: the table is compiled in and never changes */
+  static int parsed;          /* 0 not yet, 1 ok, -1 failed (test_access keeps the table valid) */
+  if (!parsed) {
+    size_t n;
+    const char *p = kp_access_default_table(&n);
+    parsed = kp_access_parse(p, n, &t, NULL, 0) == KP_OK ? 1 : -1;
+  }
+  kp_access_t a = parsed > 0 ? kp_access_lookup(&t, asn) : KP_ACCESS_UNKNOWN;
+  if (a != KP_ACCESS_UNKNOWN) *out = kp_access_name(a);
+  return KP_OK;
+}

@@ -169,5 +169,12 @@ const char *kp_access_default_table(size_t *len);
 kp_access_t kp_access_lookup(const kp_access_table_t *t, const char *asn);
 /** "mobile", "fixed", "unknown". */
 const char *kp_access_name(kp_access_t a);
+/**
+ * The access type a probe writes (test_keys.keepon_access_type), the one rule of `keepon probe
+ * im`, `probe web` and `probe reach`: @p flag (--access-type) when given, else @p asn's row of the
+ * compiled-in table, else unknown. *out = "mobile" / "fixed" (static strings) or NULL (unknown:
+ * the key is not written, nothing is guessed). KP_ERR_INVAL when @p flag is neither.
+ */
+kp_status_t kp_access_resolve(const char *flag, const char *asn, const char **out);
 
 #endif

@@ -90,6 +90,7 @@
   X(UNIT_BGP, "unit.bgp")                                                                                       \
   X(UNIT_BGP_UPDATES, "unit.bgp-updates")                                                                       \
   X(UNIT_PROBE, "unit.probe")                                                                                   \
+  X(UNIT_ACCESS, "unit.access")                                                                                 \
   X(UNIT_OTHER, "unit.other")                                                                                   \
   X(SEC_WARNING, "section.warning")                                                                             \
   X(RISK_LEVEL, "risk.level")                                                                                   \
@@ -108,6 +109,21 @@
   X(REACH_WHITELIST, "reach.whitelist")                                                                         \
   X(REACH_NATIONAL, "reach.national_only")                                                                      \
   X(REACH_NOTHING, "reach.nothing")                                                                             \
+  X(SEC_ACCESS, "section.access")                                                                               \
+  X(ACCESS_NONE, "access.none")                                                                                 \
+  X(ACCESS_INTRO, "access.intro")                                                                               \
+  X(ACCESS_ITEM, "access.item")                                                                                 \
+  X(ACCESS_ITEM_UP, "access.item_up")                                                                           \
+  X(ACCESS_BEFORE, "access.before")                                                                             \
+  X(ACCESS_SAME, "access.same")                                                                                 \
+  X(ACCESS_MOBILE, "access.mobile")                                                                             \
+  X(ACCESS_FIXED, "access.fixed")                                                                               \
+  X(ACCESS_INCIDENT, "access.incident")                                                                         \
+  X(ACCESS_L_MOBILE_ONLY, "access.label.mobile_only")                                                           \
+  X(ACCESS_L_FIXED_ONLY, "access.label.fixed_only")                                                             \
+  X(ACCESS_L_BOTH, "access.label.both")                                                                         \
+  X(ACCESS_L_MOBILE, "access.label.mobile")                                                                     \
+  X(ACCESS_L_FIXED, "access.label.fixed")                                                                       \
   X(FOOTER, "footer")
 
 typedef enum kp_msg {

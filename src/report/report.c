@@ -603,6 +603,69 @@ static void reach_section(rep_t *r, int64_t from, int64_t until) {
   else if (!r->md) kp_buf_puts(r->out, "</ul>\n");
 }
 
+/* Mobile and fixed apart (detect/access.c): per access type when its network went down, which
+ * went first and by how long, and which access types each incident hit. */
+static void access_section(rep_t *r, const kp_sigset_t *s, const kp_incident_t *const *sel, size_t nsel, int64_t from,
+                           int64_t until) {
+  kp_access_summary_t a[2];
+  size_t n = r->o->cc ? kp_access_summaries(s, r->o->cc, a, 2) : 0;
+  if (!n) {
+    para(r, M(r, ACCESS_NONE));
+    return;
+  }
+  para(r, M(r, ACCESS_INTRO));
+  kp_buf_puts(r->out, r->md ? "\n" : "<ul>\n");
+  for (size_t i = 0; i < n; i++) {
+    const char *name = !strcmp(a[i].access, "mobile") ? M(r, ACCESS_MOBILE) : M(r, ACCESS_FIXED);
+    char t[96], d[24], m[24], p[24];
+    snprintf(d, sizeof d, "%lld", (long long)a[i].down_measurements);
+    snprintf(m, sizeof m, "%lld", (long long)a[i].measurements);
+    snprintf(p, sizeof p, "%zu", a[i].nperiods);
+    kp_buf_puts(r->out, r->md ? "- " : "<li>");
+    if (a[i].first_down < 0) MSG(r, ACCESS_ITEM_UP, name, m);
+    else MSG(r, ACCESS_ITEM, name, tpair(r, a[i].first_down, t, sizeof t), d, m, p);
+    kp_buf_puts(r->out, r->md ? "\n" : "</li>\n");
+  }
+  for (size_t i = 0; i < nsel; i++) {
+    const kp_incident_t *c = sel[i];
+    const char *l = kp_access_label_name(c->access_affected, c->access_measured);
+    if (!l) continue;
+    const char *lab = !strcmp(l, "both") ? M(r, ACCESS_L_BOTH) : !strcmp(l, "mobile_only") ? M(r, ACCESS_L_MOBILE_ONLY)
+                      : !strcmp(l, "fixed_only") ? M(r, ACCESS_L_FIXED_ONLY) : !strcmp(l, "mobile") ? M(r, ACCESS_L_MOBILE)
+                                                 : M(r, ACCESS_L_FIXED);
+    char t[96];
+    kp_buf_puts(r->out, r->md ? "- " : "<li>");
+    MSG(r, ACCESS_INCIDENT, c->id, type_name(r, c->type), tpair(r, c->start, t, sizeof t), lab);
+    kp_buf_puts(r->out, r->md ? "\n" : "</li>\n");
+  }
+  if (!r->md) kp_buf_puts(r->out, "</ul>\n");
+  if (n == 2 && a[0].first_down >= 0 && a[1].first_down >= 0) {
+    int64_t gap = a[1].first_down - a[0].first_down;
+    const char *first = gap >= 0 ? M(r, ACCESS_MOBILE) : M(r, ACCESS_FIXED);
+    const char *second = gap >= 0 ? M(r, ACCESS_FIXED) : M(r, ACCESS_MOBILE);
+    char line[512], d[64];
+    dur(r, gap >= 0 ? gap : -gap, d, sizeof d);
+    if (gap) FMT(r, line, ACCESS_BEFORE, first, d, second);
+    else FMT(r, line, ACCESS_SAME, first, second);
+    if (r->md) kp_buf_putc(r->out, '\n'); /* a paragraph, not the list's last item continued */
+    para(r, line);
+  }
+  /* one plot per access type: its access-down series, its down periods shaded */
+  kp_buf_t svg;
+  kp_buf_init(&svg, KP_BUF_DEFAULT_CAP);
+  for (size_t i = 0; i < n; i++) {
+    char code[16], alt[64];
+    snprintf(code, sizeof code, "%.2s/%s", a[i].cc, a[i].access);
+    const kp_series_t *se = kp_sigset_find(s, "access", code, KP_ACCESS_DS);
+    kp_rep_axis_t ax = {.unit = M(r, UNIT_ACCESS), .time_axis = M(r, PLOT_TIME_AXIS), .scale = 0.1, .ymax = 100};
+    kp_buf_reset(&svg);
+    if (!se || kp_rep_svg(se, from, until, a[i].periods, a[i].nperiods, &ax, &svg) != KP_OK) continue;
+    snprintf(alt, sizeof alt, "access %s %s", code, KP_ACCESS_DS);
+    svg_embed(r, &svg, alt);
+  }
+  kp_buf_free(&svg);
+}
+
 static const char css[] =
     "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
     "h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;margin-top:2em}"
@@ -708,6 +771,8 @@ kp_status_t kp_report_render_files(const kp_report_opts_t *o, const kp_sigset_t 
   affected(&r, sel, n);
   h2(&r, "reach", M(&r, SEC_REACH));
   reach_section(&r, from, until);
+  h2(&r, "access", M(&r, SEC_ACCESS));
+  access_section(&r, s, sel, n, from, until);
   h2(&r, "techniques", M(&r, SEC_TECHNIQUES));
   techniques(&r, sel, n);
   h2(&r, "findings", M(&r, SEC_FINDINGS));

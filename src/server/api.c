@@ -373,7 +373,7 @@ kp_status_t kp_api_keepon_records(void *ctx, const kp_srv_req_t *req, kp_srv_res
 
 /* ---- signals ---- */
 static bool valid_entity_type(const char *t) {
-  static const char *const ok[] = {"country", "region", "asn", "domain", "block"};
+  static const char *const ok[] = {"country", "region", "asn", "domain", "block", "access"};
   for (size_t i = 0; t && i < sizeof ok / sizeof *ok; i++)
     if (strcmp(t, ok[i]) == 0) return true;
   return false;

@@ -493,6 +493,7 @@ kp_status_t kp_wc_probe_url(const kp_wc_probe_cfg_t *cfg, const char *url, kp_bu
     kp_jw_kstr(&w, "control_failure", r->control_failure);
     kp_wc_keys_write(&w, &k);
     kp_jw_kstr(&w, "keepon_technique", tech);
+    if (cfg->access_type) kp_jw_kstr(&w, "keepon_access_type", cfg->access_type);
     if (pass == 1) {
       kp_jw_kbool(&w, "keepon_confirmed", sum->confirmed);
       kp_jw_kstr(&w, "keepon_fingerprint", sum->fingerprint[0] ? sum->fingerprint : NULL);

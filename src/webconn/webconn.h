@@ -348,6 +348,7 @@ typedef struct kp_wc_probe_cfg {
   kp_wc_opts_t opts;
   const char *probe_cc, *probe_asn, *probe_network_name, *probe_ip, *software_version;
   const char *resolver_seen, *resolver_asn; /* whoami lookup (src/locate); NULL = configured / AS0 */
+  const char *access_type;     /* test_keys.keepon_access_type: "mobile" / "fixed", NULL = unknown (not written) */
   const struct kp_fp_db *fp;   /* fingerprints (NULL: none confirm) */
 } kp_wc_probe_cfg_t;
 

@@ -80,6 +80,16 @@ async function waitFor(page, pred, arg, timeout = 15000) {
       if (u.ds.startsWith('probe-') && u.top !== 100) fail('probe plot ' + u.ds + ' not on a 0-100 % axis: ' + u.top);
     }
     ok('plot units: ' + units.map((u) => u.ds + ' [' + u.unit.replace(/^ \u00b7 /, '') + ']').join(', '));
+    /* mobile and fixed apart: one access-down line per access type, with data, on a 0-100 % axis */
+    const acc = await page.$$eval('#plots .plot[data-access]', (l) => l.map((b) => ({ a: b.dataset.access,
+      n: Number(b.querySelector('svg').getAttribute('data-points')),
+      title: b.querySelector('.title').textContent })));
+    for (const a of ['mobile', 'fixed']) {
+      const p = acc.find((x) => x.a === a);
+      if (!p || !(p.n > 0)) fail('no access-down line with data for ' + a + ': ' + JSON.stringify(acc));
+      if (!/access-down \(/.test(p.title) || !/%/.test(p.title)) fail('access line ' + a + ' title/unit: ' + p.title);
+    }
+    ok('access lines: ' + acc.map((x) => x.title).join('; '));
     const rows = await page.$$eval('#incidents tbody tr', (l) => l.map((r) => r.textContent));
     if (!rows.length || /No incidents/.test(rows[0])) fail('incident list empty');
     ok('incident list: ' + rows.length + ' rows');

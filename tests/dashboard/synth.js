@@ -38,6 +38,10 @@ for (const app of ['whatsapp', 'telegram', 'signal', 'facebook_messenger']) {
     return 60 * rnd();
   });
 }
+/* detect's access split (docs/detect.md "Mobile and fixed"): mobile's network gone from the app
+   blocking on, fixed only in the cut; deterministic (no rnd(): the draws above stay as they were) */
+sig('access', 'KZ/mobile', 'access-down', 3600, (t) => (t >= blocked ? 1000 : 0), { cc: 'KZ', n: 2 });
+sig('access', 'KZ/fixed', 'access-down', 3600, (t) => (isDown(t) ? 1000 : 0), { cc: 'KZ', n: 4 });
 fs.mkdirSync(out, { recursive: true });
 fs.writeFileSync(path.join(out, 'signals.jsonl'), lines.join('\n') + '\n');
 const iso = (t) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');

@@ -62,6 +62,15 @@ grep -q '^ok   bgp unchanged' "$out/check.txt" || fail "BGP not shown unchanged"
 grep -q '^ok   bgp update spike seen' "$out/check.txt" || fail "the BGP update burst was not seen"
 grep -q '^ok   active probing dropped' "$out/check.txt" || fail "active probing did not drop"
 grep -q '^MATCH' "$out/check.txt" || fail "check reports a mismatch"
+# mobile and fixed apart: mobile's network went down first, fixed with the cut, the shutdown hit both
+grep -q '^ok   access mobile: network down from 2022-01-04T' "$out/check.txt" || fail "mobile not found down on Jan 4"
+grep -q '^ok   access fixed: network down from 2022-01-05T' "$out/check.txt" || fail "fixed not found down on Jan 5"
+grep -q '^ok   access: mobile went down [0-9]* h before fixed' "$out/check.txt" || fail "mobile not before fixed"
+grep -q '^- mobile data: network down from 2022-01-04 ' "$out/report.en.md" &&
+  grep -q '^- fixed lines: network down from 2022-01-05 ' "$out/report.en.md" &&
+  grep -q '^mobile data went down .* before fixed lines' "$out/report.en.md" || fail "the report's Mobile and fixed section"
+grep -q 'мобильный интернет: сети нет с 2022-01-04' "$out/report.ru.md" &&
+  grep -q 'мобильді интернет: желі 2022-01-04' "$out/report.kk.md" || fail "the ru/kk Mobile and fixed sections"
 [ "$rc" = 0 ] || fail "keepon demo exited $rc"
 # nothing went wrong on the way (a refused signal batch, a failed lab action, a failed upload)
 ! grep -q ' WARN ' "$tmp/demo.log" || fail "the demo warned: $(grep ' WARN ' "$tmp/demo.log" | head -3)"

@@ -80,10 +80,11 @@ KP_TEST(actions_timed_and_clipped) {
     kp_json_doc_free(d);
     l = nl + 1;
   }
-  /* at 0: 4 app rules + the outage in force since Jan 5 22:00; then off 10:30, on 14:00 (Jan 6),
-     off 02:30, on 06:00 (Jan 7) */
-  KP_ASSERT_EQ(at0, 5);
-  KP_ASSERT_EQ(lines, 9);
+  /* at 0: 4 app rules + the outage in force since Jan 5 22:00 + the mobile cut since Jan 4
+     14:30; then off 10:30, on 14:00 (Jan 6), off 02:30, on 06:00 (Jan 7) */
+  KP_ASSERT_EQ(at0, 6);
+  KP_ASSERT_EQ(lines, 10);
+  KP_ASSERT(strstr(p, "\"sim\":1641427200,\"at\":0.00,\"action\":\"mobile\",\"on\":true"));
   kp_buf_free(&b);
 }
 
@@ -334,5 +335,74 @@ KP_TEST(reach_truth_and_check) {
   kp_buf_free(&t);
   kp_buf_free(&a);
   kp_buf_free(&m);
+  kp_buf_free(&log);
+}
+
+/* one whatsapp run of an access type: network down or ok */
+static const char *im_m(char *b, size_t cap, int64_t t, const char *access, bool down) {
+  char ts[21];
+  kp_time_ooni((time_t)t, ts);
+  snprintf(b, cap,
+           "{\"test_name\":\"whatsapp\",\"probe_cc\":\"KZ\",\"probe_asn\":\"AS1\",\"measurement_start_time\":\"%s\","
+           "\"report_id\":\"r%lld%s\",\"test_keys\":{\"keepon_verdict\":\"%s\",\"keepon_technique\":%s,"
+           "\"keepon_access_type\":\"%s\"}}\n",
+           ts, (long long)t, access, down ? "network_down" : "ok", down ? "\"network_down\"" : "null", access);
+  return b;
+}
+
+/* Mobile and fixed apart: mobile down from @p m0, fixed from @p f0 (runs every 2 h from Jan 4
+ * 12:00); @p label is the shutdown incident's access label */
+static size_t access_check(int64_t m0, int64_t f0, const char *label, kp_buf_t *log) {
+  kp_demo_span_t s;
+  KP_ASSERT_OK(kp_demo_span_parse("4-6", &s));
+  kp_buf_t t, m;
+  kp_buf_init(&t, 1 << 20);
+  kp_buf_init(&m, 1 << 20);
+  KP_ASSERT_OK(kp_demo_truth(&s, 1, &t));
+  char b[1024], inc[512];
+  for (int64_t x = s.sim_start + 600; x < s.sim_end; x += 7200) {
+    kp_buf_puts(&m, im_m(b, sizeof b, x, "mobile", x >= m0));
+    kp_buf_puts(&m, im_m(b, sizeof b, x + 60, "fixed", x >= f0));
+  }
+  snprintf(inc, sizeof inc,
+           "[{\"id\":\"KZ-net-1\",\"cc\":\"KZ\",\"type\":\"full shutdown\",\"access\":{\"label\":\"%s\"}},"
+           "{\"id\":\"KZ-svc-1\",\"cc\":\"KZ\",\"type\":\"service blocking\"}]",
+           label);
+  kp_demo_check_opts_t o = {.tolerance_s = 3960};
+  size_t f = 99;
+  kp_buf_reset(log);
+  KP_ASSERT_OK(kp_demo_check_access(&o, t.data, t.len, m.data, m.len, inc, strlen(inc), log, &f));
+  kp_buf_free(&t);
+  kp_buf_free(&m);
+  return f;
+}
+
+KP_TEST(access_truth_and_check) {
+  kp_demo_span_t s;
+  KP_ASSERT_OK(kp_demo_span_parse("4-6", &s));
+  kp_buf_t t, log;
+  kp_buf_init(&t, 1 << 20);
+  kp_buf_init(&log, 1 << 20);
+  KP_ASSERT_OK(kp_demo_truth(&s, 1, &t));
+  const int64_t M0 = 1641306600, F0 = 1641378600; /* Jan 4 14:30, Jan 5 10:30 */
+  KP_ASSERT(strstr(kp_buf_str(&t), "\"access\":[{\"type\":\"mobile\",\"down_from\":1641306600,\"clipped_start\":false},"
+                                   "{\"type\":\"fixed\",\"down_from\":1641378600,\"clipped_start\":false}]"));
+  kp_buf_free(&t);
+  KP_ASSERT_EQ(access_check(M0, F0, "both", &log), 0);
+  KP_ASSERT(strstr(kp_buf_str(&log), "ok   access mobile: network down from 2022-01-04T16:00:00Z"));
+  KP_ASSERT(strstr(kp_buf_str(&log), "ok   access fixed: network down from 2022-01-05T12:00:00Z"));
+  KP_ASSERT(strstr(kp_buf_str(&log), "ok   access: mobile went down 20 h before fixed (truth 20 h)"));
+  KP_ASSERT(strstr(kp_buf_str(&log), "ok   access: incident KZ-net-1 (full shutdown) affects both"));
+  /* mobile going with fixed: too late (20 h > 8 h bin + tolerance) and not first */
+  KP_ASSERT_EQ(access_check(F0, F0, "both", &log), 2);
+  KP_ASSERT(strstr(kp_buf_str(&log), "FAIL access: the truth has mobile down before fixed"));
+  /* 4 h late is inside one probe bin; 12 h late is not */
+  KP_ASSERT_EQ(access_check(M0 + 4 * 3600, F0, "both", &log), 0);
+  KP_ASSERT_EQ(access_check(M0 + 14 * 3600, F0, "both", &log), 1);
+  /* the shutdown must say both were down */
+  KP_ASSERT_EQ(access_check(M0, F0, "fixed_only", &log), 1);
+  KP_ASSERT(strstr(kp_buf_str(&log), "FAIL access: incident KZ-net-1 (full shutdown) is labelled fixed_only, want both"));
+  /* a mobile probe that never went down */
+  KP_ASSERT_EQ(access_check(INT64_MAX, F0, "both", &log), 2);
   kp_buf_free(&log);
 }

@@ -218,6 +218,17 @@ static kp_msmt_t *run_telegram(uint16_t dc_port, uint16_t ctl_port, kp_im_run_t 
   kp_buf_t out;
   kp_buf_init(&out, 16 << 20);
   KP_ASSERT_OK(kp_probe_write_measurement(&cfg, run, run->app[0], &out));
+  KP_ASSERT(!strstr(kp_buf_str(&out), "keepon_access_type")); /* unknown: absent, nothing guessed */
+  { /* the probe's access type (kp_access_resolve's answer) goes in test_keys */
+    kp_buf_t o2;
+    kp_buf_init(&o2, 16 << 20);
+    kp_probe_cfg_t c2 = cfg;
+    c2.access_type = "mobile";
+    KP_ASSERT_OK(kp_probe_write_measurement(&c2, run, run->app[0], &o2));
+    const char *tk = strstr(kp_buf_str(&o2), "\"test_keys\":{");
+    KP_ASSERT(tk && strstr(tk, "\"keepon_access_type\":\"mobile\""));
+    kp_buf_free(&o2);
+  }
   kp_msmt_t *m;
   KP_ASSERT_MSG(kp_msmt_parse(out.data, out.len, &m, err, sizeof err) == KP_OK, "%s", err);
   kp_buf_free(&out);

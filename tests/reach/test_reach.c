@@ -228,3 +228,24 @@ KP_TEST(access_table) {
   KP_ASSERT_OK(kp_access_parse(ok, strlen(ok), &A, err, sizeof err));
   KP_ASSERT_EQ(kp_access_lookup(&A, "AS4294967295"), KP_ACCESS_MOBILE);
 }
+
+/* the one rule of probe im / web / reach: the flag wins, else the ASN's row, else unknown */
+KP_TEST(access_resolve) {
+  const char *a = "x";
+  KP_ASSERT_OK(kp_access_resolve("mobile", "AS9198", &a)); /* the probe's own annotation wins */
+  KP_ASSERT_STREQ(a, "mobile");
+  KP_ASSERT_OK(kp_access_resolve("fixed", NULL, &a));
+  KP_ASSERT_STREQ(a, "fixed");
+  KP_ASSERT_OK(kp_access_resolve(NULL, "AS29355", &a)); /* Kcell's row */
+  KP_ASSERT_STREQ(a, "mobile");
+  KP_ASSERT_OK(kp_access_resolve(NULL, "AS9198", &a));
+  KP_ASSERT_STREQ(a, "fixed");
+  a = "x";
+  KP_ASSERT_OK(kp_access_resolve(NULL, "AS1", &a)); /* not listed: unknown, nothing guessed */
+  KP_ASSERT(a == NULL);
+  a = "x";
+  KP_ASSERT_OK(kp_access_resolve(NULL, NULL, &a));
+  KP_ASSERT(a == NULL);
+  KP_ASSERT(kp_access_resolve("wifi", "AS9198", &a) == KP_ERR_INVAL);
+  KP_ASSERT(kp_access_resolve("", NULL, &a) == KP_ERR_INVAL);
+}

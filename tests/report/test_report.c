@@ -545,3 +545,73 @@ KP_TEST(what_stayed_reachable) {
   kp_buf_free(&b);
   teardown(&f);
 }
+
+/* Mobile and fixed (issue 16 item 3): a mobile probe whose network is gone from Jan 4 14:30
+ * (every 20 min: the 14:00 hour has 2 of 3 runs up, so the first down hour is 15:00) and a
+ * fixed one down in the cut (from 11:00 Jan 5). The section names both hours in UTC and local
+ * time, mobile first, the 20 h between them, and the shutdown's label, in all three languages. */
+KP_TEST(mobile_and_fixed_section) {
+  fixture_t f;
+  memset(&f, 0, sizeof f);
+  f.s = world();
+  int k = 0;
+  for (int64_t t = ts(2, 0, 0); t < ts(11, 0, 0); t += 1200)
+    for (int j = 0; j < 2; j++) {
+      kp_msm_t m = {0};
+      strcpy(m.test_name, "whatsapp");
+      memcpy(m.cc, "KZ", 3);
+      strcpy(m.asn, j ? "AS9198" : "AS29355");
+      strcpy(m.access, j ? "fixed" : "mobile");
+      m.t = t;
+      m.net_down = j ? is_down(t) : t >= ts(4, 14, 30);
+      snprintf(m.uid, sizeof m.uid, "20220102%06d_KZ_whatsapp", ++k);
+      kp_sha256_hex(m.uid, strlen(m.uid), m.sha256);
+      if (m.net_down) {
+        strcpy(m.technique, "network_down");
+        KP_ASSERT_OK(kp_sigset_add_netdown(f.s, &m));
+      } else {
+        KP_ASSERT_OK(kp_sigset_add_msm(f.s, &m));
+      }
+    }
+  KP_ASSERT_OK(kp_sigset_finalize(f.s));
+  kp_detect_cfg_t c;
+  kp_detect_cfg_default(&c);
+  KP_ASSERT_OK(kp_detect_run(&c, f.s, &f.ev));
+  KP_ASSERT_OK(kp_incidents_merge(&c, f.s, &f.ev, &f.is));
+  f.o = (kp_report_opts_t){.cc = "KZ", .from = ts(1, 0, 0), .until = ts(12, 0, 0), .max_plots = 5, .format = KP_REPORT_MD};
+  static const char *const want[KP_LANG__COUNT][4] = {
+      {"## Mobile and fixed", "mobile data: network down from 2022-01-04 15:00 UTC (2022-01-04 21:00 UTC+6)",
+       "fixed lines: network down from 2022-01-05 11:00 UTC (2022-01-05 17:00 UTC+6)",
+       "mobile data went down 20h 0m before fixed lines."},
+      {"## Мобильная и фиксированная связь", "мобильный интернет: сети нет с 2022-01-04 15:00 UTC",
+       "фиксированная связь: сети нет с 2022-01-05 11:00 UTC", "Отключение: сначала мобильный интернет, через 20 ч 0 мин — фиксированная связь."},
+      {"## Мобильді және тұрақты байланыс", "мобильді интернет: желі 2022-01-04 15:00 UTC",
+       "тұрақты байланыс: желі 2022-01-05 11:00 UTC", "Өшіру: алдымен мобильді интернет, 20 сағ. 0 мин. кейін — тұрақты байланыс."}};
+  static const char *const both[KP_LANG__COUNT] = {"): mobile and fixed", "): мобильная и фиксированная связь",
+                                                   "): мобильді және тұрақты байланыс"};
+  for (int l = 0; l < KP_LANG__COUNT; l++) {
+    kp_buf_t b;
+    kp_buf_init(&b, 1 << 26);
+    f.o.lang = (kp_lang_t)l;
+    KP_ASSERT_OK(kp_report_render(&f.o, f.s, f.is, &b));
+    const char *md = kp_buf_str(&b);
+    for (int i = 0; i < 4; i++) KP_ASSERT_MSG(strstr(md, want[l][i]), "lang %d: no '%s'", l, want[l][i]);
+    KP_ASSERT_MSG(strstr(md, want[l][1]) < strstr(md, want[l][2]), "lang %d: mobile listed first", l);
+    KP_ASSERT_MSG(strstr(md, both[l]), "lang %d: the shutdown's label", l);
+    KP_ASSERT(!strstr(md, "access.")); /* no raw key */
+    kp_buf_free(&b);
+  }
+  /* one plot per access type, saying its unit (HTML: inline SVG) */
+  f.o.lang = KP_LANG_EN;
+  f.o.format = KP_REPORT_HTML;
+  kp_buf_t h;
+  kp_buf_init(&h, 1 << 26);
+  KP_ASSERT_OK(kp_report_render(&f.o, f.s, f.is, &h));
+  const char *sec = strstr(kp_buf_str(&h), "Mobile and fixed</h2>");
+  KP_ASSERT(sec);
+  size_t units = 0;
+  for (const char *q = sec; (q = strstr(q, "% of measurements that found no network")); q++) units++;
+  KP_ASSERT_EQ(units, 2);
+  kp_buf_free(&h);
+  teardown(&f);
+}

@@ -513,3 +513,21 @@ KP_TEST(http_thresholds_pinned_both_sides) {
   free(orig);
   kp_json_doc_free(doc);
 }
+
+/* probe web writes the probe's access type (kp_access_resolve's answer) into test_keys, only
+ * when known: an IP literal on a closed loopback port, no helper (a result, not an error) */
+KP_TEST(probe_url_access_type) {
+  for (int k = 0; k < 2; k++) {
+    kp_wc_probe_cfg_t cfg = {.resolver = "127.0.0.1:9", .step_timeout = 0.5, .url_timeout = 2, .probe_cc = "KZ",
+                             .probe_asn = "AS29355", .software_version = "test", .access_type = k ? "mobile" : NULL};
+    kp_buf_t line;
+    kp_buf_init(&line, 1 << 22);
+    kp_wc_summary_t sum;
+    KP_ASSERT_OK(kp_wc_probe_url(&cfg, "http://127.0.0.1:9/", &line, &sum));
+    const char *tk = strstr(kp_buf_str(&line), "\"test_keys\":{");
+    KP_ASSERT(tk);
+    if (k) KP_ASSERT(strstr(tk, "\"keepon_access_type\":\"mobile\""));
+    else KP_ASSERT(!strstr(tk, "keepon_access_type"));
+    kp_buf_free(&line);
+  }
+}
