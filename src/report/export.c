@@ -7,6 +7,15 @@
  * columns stay empty for a human to complete. Dates are M/D/YYYY; "duration" is
  * days (rounded up) or "Curfew Style". Fields go through kp_csv_cell: RFC 4180
  * quoting and the spreadsheet formula guard (= + - @ TAB CR).
+ * Vocabulary, STOP's own values only (a cell keepon cannot fill from measurements stays
+ * empty rather than guessed):
+ *   shutdown_type    Shutdown | Throttle. STOP's "Shutdown, Throttle" row is one event with
+ *                    both; keepon writes a throttling incident as its own row (failures inside
+ *                    a cut are "unreachable", never a technique, so a shutdown row cannot
+ *                    carry throttling). Never Unknown: keepon saw what it reports.
+ *   affected_network Mobile | Broadband | "Mobile, Broadband" from the incident's access split
+ *                    (mobile/fixed, detect's access.c); empty when the split is not known.
+ *                    The networks' AS numbers go to telcos_involved, not here.
  *
  * CODF: export_codf.c.
  */
@@ -77,6 +86,12 @@ static void joined(char *out, size_t cap, const char *const *v, size_t n, const 
   }
 }
 
+/* STOP's affected_network from the access types the incident hit (KP_ACCESS_BIT_*) */
+static const char *stop_network(unsigned hit) {
+  bool m = hit & KP_ACCESS_BIT_MOBILE, f = hit & KP_ACCESS_BIT_FIXED;
+  return m && f ? "Mobile, Broadband" : m ? "Mobile" : f ? "Broadband" : "";
+}
+
 kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_buf_t *out) {
   kp_status_t st = KP_OK;
   for (size_t i = 0; i < NCOLS; i++) csv_field(out, stop_cols[i], i == 0, &st);
@@ -122,7 +137,7 @@ kp_status_t kp_export_stop(const kp_report_opts_t *o, const kp_incset_t *is, kp_
     val[6] = c->type == KP_INC_REGIONAL ? "Regional" : "National";
     val[7] = area;
     val[8] = c->type == KP_INC_THROTTLING ? "Throttle" : "Shutdown";
-    val[9] = nets;
+    val[9] = stop_network(c->access_affected);
     val[10] = svc ? "Service-based" : c->type == KP_INC_PARTIAL ? "Partial network" : "Full network";
     val[15] = "keepon measurements";
     val[16] = link;

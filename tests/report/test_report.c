@@ -613,5 +613,15 @@ KP_TEST(mobile_and_fixed_section) {
   for (const char *q = sec; (q = strstr(q, "% of measurements that found no network")); q++) units++;
   KP_ASSERT_EQ(units, 2);
   kp_buf_free(&h);
+  /* STOP: affected_network in Access Now's words from the split (the ASNs go to telcos_involved) */
+  kp_buf_t st;
+  kp_buf_init(&st, 1 << 20);
+  KP_ASSERT_OK(kp_export_stop(&f.o, f.is, &st));
+  const char *csv = kp_buf_str(&st);
+  const char *row = strstr(csv, "\r\nKnown,");
+  KP_ASSERT(row);
+  KP_ASSERT_MSG(strstr(csv, ",Shutdown,\"Mobile, Broadband\",Full network,"), "%s", csv);
+  KP_ASSERT(!strstr(csv, ",Shutdown,AS"));
+  kp_buf_free(&st);
   teardown(&f);
 }
