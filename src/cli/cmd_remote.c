@@ -50,7 +50,7 @@ int kp_cmd_remote(int argc, char **argv) {
   const char *out = NULL, *signals = NULL, *geo_table = NULL, *asn_mmdb = NULL, *ca_file = NULL;
   bool lab = false, no_cert = false;
   double host_rate = KP_RL_DEFAULT_HOST_RATE, as_rate = KP_RL_DEFAULT_AS_RATE, timeout = 3.0, window = 1.0;
-  long parallel = 0, retries = 3, port = 0, step = 3600;
+  long parallel = 0, retries = 3, dns_retries = 1, port = 0, step = 3600;
   const kp_opt_t opts[] = {
       {"targets", 0, KP_OPT_STR, "FILE", "servers: 'ADDR resolver|echo|web [asn=N] [cc=CC]' per line (required)", &targets, 0, 0},
       {"names", 0, KP_OPT_STR, "FILE", "test names, one per line (required)", &names, 0, 0},
@@ -67,7 +67,8 @@ int kp_cmd_remote(int argc, char **argv) {
       {"timeout", 0, KP_OPT_DOUBLE, "S", "per step (default 3)", &timeout, 0.1, 60},
       {"window", 0, KP_OPT_DOUBLE, "S", "dns: keep listening after the first answer (default 1)", &window, 0.05, 10},
       {"retries", 0, KP_OPT_INT, "N", "http: tries per name (default 3)", &retries, 1, 8},
-      {"parallel", 0, KP_OPT_INT, "N", "workers (default 64 dns, 32 http)", &parallel, 1, 64},
+      {"dns-retries", 0, KP_OPT_INT, "N", "dns: re-sends of a query unanswered after --timeout (default 1)", &dns_retries, 0, 5},
+      {"parallel", 0, KP_OPT_INT, "N", "workers: http, and dns's certificate step (default 64 dns, 32 http)", &parallel, 1, 64},
       {"port", 0, KP_OPT_INT, "N", "dns: resolver port (default 53); http: echo port (default 7)", &port, 1, 65535},
       {"step", 0, KP_OPT_INT, "S", "signal bin (default 3600)", &step, 60, 86400},
       {"no-cert-check", 0, KP_OPT_FLAG, NULL, "dns: skip Satellite v2's HTTPS check of unmatched answers", &no_cert, 0, 0},
@@ -156,7 +157,7 @@ int kp_cmd_remote(int argc, char **argv) {
   kp_rmt_cfg_t cfg = {.targets = tv, .ntargets = nt, .names = nv, .nnames = nn, .controls = cv, .ncontrols = nc,
                       .control_resolvers = crv, .ncontrol_resolvers = ncr, .port = (uint16_t)port, .policy = pol,
                       .rl = rl, .geo = geo, .ca_file = ca_file, .timeout = timeout, .window = window,
-                      .retries = (unsigned)retries, .parallel = (size_t)parallel, .lab = lab, .cert_check = !no_cert,
+                      .retries = (unsigned)retries, .dns_retries = (unsigned)dns_retries, .parallel = (size_t)parallel, .lab = lab, .cert_check = !no_cert,
                       .software_version = KP_VERSION, .bin_step = step};
   kp_rmt_stats_t st;
   kp_status_t s = dns ? kp_rmt_dns_run(&cfg, kp_clock_system(), out ? &mb : NULL, &sb, signals ? &gb : NULL, &st)

@@ -328,6 +328,41 @@ void kp_conn_close(kp_conn_t *c);
 /** Remote address of a connection as "ip:port" / "[ip]:port" into out[KP_ADDR_STRLEN + 8]. */
 const char *kp_conn_peer(const kp_conn_t *c, char *out);
 
+/* ------------------------------------------------------ many UDP lookups at once */
+/*
+ * kp_dnsq_t: asynchronous A+AAAA lookups over one unconnected UDP socket per family, many
+ * outstanding at once (for `keepon remote dns`: thousands of resolvers). Each lookup records
+ * its wire events into its own trace exactly as kp_net_resolve_udp does (one df-002 entry per
+ * answer message, later answers marked late, unanswered queries as timeouts), so the two are
+ * interchangeable for the analysis. A datagram counts for a query only when its source address
+ * and port are the resolver's, its id is the query's and its question (qname, qtype) is the
+ * query's; anything else is dropped unrecorded, as a connected socket would. The caller drives
+ * it: kp_dnsq_step polls at most max_wait_ms and fires due timers on the injectable clock.
+ */
+typedef struct kp_dnsq kp_dnsq_t;
+typedef struct kp_dnsq_cfg { /* caller-owned; transparent */
+  double timeout;          /* per try, seconds (0 = 3) */
+  unsigned retries;        /* extra tries of queries still unanswered at a try's end */
+  double window;           /* keep listening this long after each query's first answer (0 = 1) */
+  /* a retry may be sent only when admit() returns 0; else it waits the returned ns (NULL = always) */
+  int64_t (*admit)(void *ctx, const kp_addr_t *resolver, void *tag);
+  void *admit_ctx;
+  /* a lookup is over: @p failure as kp_net_resolve_udp's; the trace is the caller's again */
+  void (*done)(void *ctx, void *tag, const kp_addrs_t *out, const kp_addrs_t *late, const char *failure);
+  void *done_ctx;
+} kp_dnsq_cfg_t;
+kp_status_t kp_dnsq_new(const kp_dnsq_cfg_t *cfg, const kp_clock_t *clk, kp_dnsq_t **out);
+/** Frees without calling done for lookups still outstanding. */
+void kp_dnsq_free(kp_dnsq_t *q);
+/** Send A and AAAA for @p name to @p resolver:@p port (0 = 53) now; @p trace is borrowed until done. */
+kp_status_t kp_dnsq_submit(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t port, const char *name,
+                           kp_trace_t *trace, void *tag);
+/** Read what arrived (waiting at most @p max_wait_ms, less when a timer is due first), fire due timers. */
+kp_status_t kp_dnsq_step(kp_dnsq_t *q, int max_wait_ms);
+size_t kp_dnsq_inflight(const kp_dnsq_t *q);
+/** Datagrams dropped because they matched no outstanding query (wrong source, id or question). */
+uint64_t kp_dnsq_unmatched(const kp_dnsq_t *q);
+
 /* --------------------------------------------------------------------- pool */
 /** Run fn(arg[i]) for i < n on at most @p bound threads; returns when all are done. */
 kp_status_t kp_net_run_pool(size_t n, size_t bound, void (*fn)(void *arg, size_t i), void *arg);

@@ -179,7 +179,8 @@ typedef struct kp_rmt_cfg { /* caller-owned; transparent */
   double timeout;              /* per step, seconds (0 = 3) */
   double window;               /* dns: keep listening after the first answer (0 = 1.0) */
   unsigned retries;            /* http tries per name (0 = 3) */
-  size_t parallel;             /* workers (0 = 64) */
+  unsigned dns_retries;        /* dns: extra tries of a query unanswered after cfg->timeout (each under a permit) */
+  size_t parallel;             /* workers: http, and dns's certificate step (0 = 64); dns lookups are asynchronous */
   bool lab;
   bool cert_check;             /* dns: Satellite v2's HTTPS step for answers that match nothing */
   const char *software_version;
