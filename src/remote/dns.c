@@ -2,7 +2,11 @@
  * dns.c: `keepon remote dns`, Satellite's method over src/net.
  *
  *   1. controls: every control resolver is asked every test name (A + AAAA); the union of their
- *      addresses and those addresses' ASNs is the control of the name.
+ *      addresses and those addresses' ASNs is the control of the name. Controls and listed
+ *      resolvers are asked in the same run, so neither waits for the other; a measurement whose
+ *      name's control is not complete yet is held (answer + trace) on the name's deferred list
+ *      and decided when the last control lookup of that name ends (names go out in order on
+ *      every host, at the same rate, so the lists stay short).
  *   2. every listed resolver (policy-checked: refused ones are skipped and counted, nothing is
  *      sent) x every name: a permit (host and AS, kp_rmt_sched over the GCRA limiter), then the
  *      lookup goes out on kp_dnsq (one socket, thousands outstanding), which keeps listening
@@ -14,7 +18,7 @@
  *      few run in a bounded pool after the lookups.
  *   4. kp_rmt_dns_verdict; the measurement keeps the wire events (queries, late answers,
  *      tcp_connect, tls_handshakes) as src/net recorded them, in its own trace.
- * Phases 1 and 2 run on one thread driving kp_dnsq_step; the clock is cfg's injectable one.
+ * Steps 1 and 2 run on one thread driving kp_dnsq_step; the clock is cfg's injectable one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +36,8 @@ typedef struct job {
   kp_rmt_row_t *rows;         /* ntargets * nnames */
   struct pend *pend;          /* per row: the lookup in flight / waiting for its cert step */
   size_t *ctl_asked, *ctl_nx; /* per name */
-  uint32_t *ctl_asn;          /* per control resolver */
+  size_t nctl;                /* control resolvers the policy lets us ask */
+  size_t *deferred;           /* per name: first row waiting for the name's control (SIZE_MAX = none) */
   size_t *certq, ncert;       /* rows that need the HTTPS step */
   kp_status_t st;
 } job_t;
@@ -43,9 +48,10 @@ typedef struct pend {
   size_t idx;                 /* row (measurement) or resolver * nnames + name (control) */
   uint32_t asn;               /* of the resolver, for retries' permits */
   kp_trace_t *tr;
-  int64_t wall, t0;
+  int64_t wall, t0, t1;       /* t1: the lookup's end (0 = now), so time spent deferred is not runtime */
   const char *fail;
-  kp_rmt_answer_t *ans;       /* kept only for rows waiting for the cert step */
+  kp_rmt_answer_t *ans;       /* kept only for rows waiting for their control or the cert step */
+  size_t next_deferred;       /* the name's deferred list */
 } pend_t;
 
 #define MAX_INFLIGHT 8192
@@ -127,7 +133,7 @@ static void write_row(job_t *j, pend_t *p, const kp_rmt_answer_t *ans) {
   kp_jw_obj_end(&w);
   kp_msmt_write_tail(&w, &(kp_msmt_env_t){.test_name = "keepon_remote_dns", .test_version = "0.1.0",
                                           .start_wall_ns = p->wall},
-                     (double)(kp_now_mono(j->clk) - p->t0) / 1e9);
+                     (double)((p->t1 ? p->t1 : kp_now_mono(j->clk)) - p->t0) / 1e9);
 done:
   if (w.st != KP_OK) {
     j->st = w.st;
@@ -137,8 +143,26 @@ done:
   p->tr = NULL;
 }
 
-/* kp_dnsq's end of a lookup: a control folds into its name's control; a measurement gets its
- * answer and is written now, or queued for the cert step when an address matches nothing. */
+/* A measurement whose control is complete: queued for the cert step, or written now. */
+static void decide(job_t *j, pend_t *p, kp_rmt_answer_t *ans) {
+  const kp_rmt_cfg_t *cfg = j->cfg;
+  size_t ni = p->idx % cfg->nnames;
+  bool cert = false;
+  for (size_t i = 0; cfg->cert_check && i < ans->n; i++)
+    cert |= !kp_rmt_dns_matches(&j->ctl[ni], &ans->a[i], ans->asn[i], cfg->lab) &&
+            !kp_rmt_policy_refuse(cfg->policy, &ans->a[i]);
+  if (cert && !p->ans && (p->ans = malloc(sizeof *ans)) != NULL) *p->ans = *ans;
+  if (cert && p->ans) {
+    j->certq[j->ncert++] = p->idx;
+    return;
+  }
+  write_row(j, p, ans);
+  free(p->ans);
+  p->ans = NULL;
+}
+
+/* kp_dnsq's end of a lookup: a control folds into its name's control (the last one releases the
+ * name's deferred measurements); a measurement is decided, or deferred until its control is. */
 static void lookup_done(void *ctx, void *tag, const kp_addrs_t *out, const kp_addrs_t *late, const char *fail) {
   (void)ctx;
   pend_t *p = tag;
@@ -157,10 +181,19 @@ static void lookup_done(void *ctx, void *tag, const kp_addrs_t *out, const kp_ad
     }
     kp_trace_free(p->tr);
     p->tr = NULL;
+    if (j->ctl_asked[ni] < j->nctl) return;
+    c->nxdomain = j->ctl_nx[ni] == j->ctl_asked[ni];
+    for (size_t r = j->deferred[ni]; r != SIZE_MAX;) {
+      pend_t *d = &j->pend[r];
+      r = d->next_deferred;
+      decide(j, d, d->ans);
+    }
+    j->deferred[ni] = SIZE_MAX;
     return;
   }
   kp_rmt_answer_t ans;
   memset(&ans, 0, sizeof ans);
+  p->t1 = kp_now_mono(j->clk);
   ans.failure = p->fail = fail;
   for (size_t i = 0; i < out->n && ans.n < KP_RMT_MAX_ADDRS; i++) {
     char cc[3] = "";
@@ -173,30 +206,34 @@ static void lookup_done(void *ctx, void *tag, const kp_addrs_t *out, const kp_ad
     ans.late[ans.nlate] = late->a[i];
     kp_rmt_locate(cfg, &late->a[i], &ans.late_asn[ans.nlate++], cc);
   }
-  bool cert = false;
-  for (size_t i = 0; cfg->cert_check && i < ans.n; i++)
-    cert |= !kp_rmt_dns_matches(&j->ctl[ni], &ans.a[i], ans.asn[i], cfg->lab) &&
-            !kp_rmt_policy_refuse(cfg->policy, &ans.a[i]);
-  if (cert && (p->ans = malloc(sizeof ans)) != NULL) {
-    *p->ans = ans;
-    j->certq[j->ncert++] = p->idx;
+  if (j->ctl_asked[ni] < j->nctl) {
+    if ((p->ans = malloc(sizeof ans)) != NULL) {
+      *p->ans = ans;
+      p->next_deferred = j->deferred[ni];
+      j->deferred[ni] = (size_t)(p - j->pend);
+      return;
+    }
+    j->st = KP_ERR_NOMEM;
+    kp_trace_free(p->tr);
+    p->tr = NULL;
     return;
   }
-  write_row(j, p, &ans);
+  decide(j, p, &ans);
 }
 
 /* Satellite v2's HTTPS step for one queued row (in the pool), then its line. */
 static void cert_one(void *arg, size_t k) {
   job_t *j = arg;
   const kp_rmt_cfg_t *cfg = j->cfg;
-  pend_t *p = &j->pend[j->certq[k]];
+  size_t nc = cfg->ncontrol_resolvers;
+  pend_t *p = &j->pend[j->certq[k] + nc * cfg->nnames];
   kp_rmt_answer_t *ans = p->ans;
   const char *name = cfg->names[p->idx % cfg->nnames].s;
   const kp_rmt_control_t *ctl = &j->ctl[p->idx % cfg->nnames];
-  kp_net_cfg_t nc;
-  net_cfg(cfg, &j->rows[p->idx].t->addr, &nc);
+  kp_net_cfg_t ncfg;
+  net_cfg(cfg, &j->rows[p->idx].t->addr, &ncfg);
   kp_net_t *n = NULL;
-  if (kp_net_new(&nc, j->clk, p->tr, &n) != KP_OK) {
+  if (kp_net_new(&ncfg, j->clk, p->tr, &n) != KP_OK) {
     j->st = KP_ERR_NOMEM;
     return;
   }
@@ -218,6 +255,7 @@ static void cert_one(void *arg, size_t k) {
     }
   }
   kp_net_free(n);
+  p->t1 = 0; /* the cert step is part of the measurement */
   write_row(j, p, ans);
 }
 
@@ -227,12 +265,15 @@ static int64_t admit_retry(void *ctx, const kp_addr_t *res, void *tag) {
 }
 
 /*
- * One phase: every granted (host, name) goes out at once; the loop sleeps in kp_dnsq_step until
- * the next permit is due or an answer / timer needs it. Host h's job k is pend[h * nnames + k].
+ * The lookups: hosts are the control resolvers, then the listed resolvers; host h's name k is
+ * pend[h * nnames + k] (a measurement's row is that minus the controls'). Every granted
+ * (host, name) goes out at once; the loop sleeps in kp_dnsq_step until the next permit is due
+ * or an answer / timer needs it.
  */
-static kp_status_t run_phase(job_t *j, kp_dnsq_t *q, const kp_addr_t *addr, const uint32_t *asn, const bool *skip,
-                             size_t nh, bool control) {
+static kp_status_t run_lookups(job_t *j, kp_dnsq_t *q, const kp_addr_t *addr, const uint32_t *asn, const bool *skip,
+                               size_t nh) {
   const kp_rmt_cfg_t *cfg = j->cfg;
+  size_t nc = cfg->ncontrol_resolvers;
   kp_rmt_sched_t s;
   kp_status_t st = kp_rmt_sched_init(&s, cfg->rl, addr, asn, skip, nh, cfg->nnames, kp_now_mono(j->clk));
   if (st != KP_OK) return st;
@@ -246,8 +287,8 @@ static kp_status_t run_phase(job_t *j, kp_dnsq_t *q, const kp_addr_t *addr, cons
       pend_t *p = &j->pend[h * cfg->nnames + k];
       memset(p, 0, sizeof *p);
       p->j = j;
-      p->control = control;
-      p->idx = h * cfg->nnames + k;
+      p->control = h < nc;
+      p->idx = h < nc ? k : (h - nc) * cfg->nnames + k;
       p->asn = asn[h];
       p->wall = kp_now_wall(j->clk);
       p->t0 = kp_now_mono(j->clk);
@@ -273,51 +314,50 @@ kp_status_t kp_rmt_dns_run(const kp_rmt_cfg_t *cfg, const kp_clock_t *clk, kp_bu
   if (!cfg->policy || !cfg->rl || cfg->nnames == 0 || cfg->ncontrol_resolvers == 0) return KP_ERR_INVAL;
   int64_t t0 = kp_now_mono(clk);
   job_t j = {.cfg = cfg, .clk = clk, .st = KP_OK};
-  size_t total = cfg->ntargets * cfg->nnames, nc = cfg->ncontrol_resolvers;
-  size_t npend = total > nc * cfg->nnames ? total : nc * cfg->nnames;
+  size_t total = cfg->ntargets * cfg->nnames, nc = cfg->ncontrol_resolvers, nh = nc + cfg->ntargets;
+  size_t npend = nh * cfg->nnames;
   j.targets = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof *j.targets);
   j.ctl = calloc(cfg->nnames, sizeof *j.ctl);
   j.rows = calloc(total ? total : 1, sizeof *j.rows);
   j.pend = calloc(npend, sizeof *j.pend);
   j.ctl_asked = calloc(cfg->nnames, sizeof *j.ctl_asked);
   j.ctl_nx = calloc(cfg->nnames, sizeof *j.ctl_nx);
-  j.ctl_asn = calloc(nc, sizeof *j.ctl_asn);
+  j.deferred = malloc(cfg->nnames * sizeof *j.deferred);
   j.certq = calloc(total ? total : 1, sizeof *j.certq);
-  kp_addr_t *taddr = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof *taddr);
-  uint32_t *tasn = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof *tasn);
-  bool *skip = calloc(cfg->ntargets > nc ? cfg->ntargets : nc, sizeof *skip);
+  kp_addr_t *addr = calloc(nh, sizeof *addr);
+  uint32_t *asn = calloc(nh, sizeof *asn);
+  bool *skip = calloc(nh, sizeof *skip);
   kp_dnsq_t *q = NULL;
   kp_status_t rc = KP_ERR_NOMEM;
-  if (!j.targets || !j.ctl || !j.rows || !j.pend || !j.ctl_asked || !j.ctl_nx || !j.ctl_asn || !j.certq || !taddr ||
-      !tasn || !skip)
+  if (!j.targets || !j.ctl || !j.rows || !j.pend || !j.ctl_asked || !j.ctl_nx || !j.deferred || !j.certq || !addr ||
+      !asn || !skip)
     goto out;
+  for (size_t k = 0; k < cfg->nnames; k++) j.deferred[k] = SIZE_MAX;
   kp_dnsq_cfg_t qc = {.timeout = cfg->timeout > 0 ? cfg->timeout : 3.0, .retries = cfg->dns_retries,
                       .window = cfg->window > 0 ? cfg->window : 1.0, .admit = admit_retry, .admit_ctx = &j,
                       .done = lookup_done, .done_ctx = &j};
   if ((rc = kp_dnsq_new(&qc, clk, &q)) != KP_OK) goto out;
-  /* phase 1: controls */
   for (size_t r = 0; r < nc; r++) {
     char cc[3] = "";
-    kp_rmt_locate(cfg, &cfg->control_resolvers[r], &j.ctl_asn[r], cc);
-    skip[r] = kp_rmt_policy_refuse(cfg->policy, &cfg->control_resolvers[r]) != NULL;
+    addr[r] = cfg->control_resolvers[r];
+    kp_rmt_locate(cfg, &addr[r], &asn[r], cc);
+    skip[r] = kp_rmt_policy_refuse(cfg->policy, &addr[r]) != NULL;
+    j.nctl += !skip[r];
   }
-  if ((rc = run_phase(&j, q, cfg->control_resolvers, j.ctl_asn, skip, nc, true)) != KP_OK) goto out;
-  for (size_t k = 0; k < cfg->nnames; k++) j.ctl[k].nxdomain = j.ctl_asked[k] > 0 && j.ctl_nx[k] == j.ctl_asked[k];
-  /* phase 2: the listed resolvers */
   for (size_t i = 0; i < cfg->ntargets; i++) {
     j.targets[i] = cfg->targets[i];
     kp_rmt_locate(cfg, &j.targets[i].addr, &j.targets[i].asn, j.targets[i].cc);
-    taddr[i] = j.targets[i].addr;
-    tasn[i] = j.targets[i].asn;
-    skip[i] = cfg->targets[i].role != KP_RMT_RESOLVER || kp_rmt_policy_refuse(cfg->policy, &cfg->targets[i].addr);
-    if (cfg->targets[i].role == KP_RMT_RESOLVER && skip[i]) st->refused++;
+    addr[nc + i] = j.targets[i].addr;
+    asn[nc + i] = j.targets[i].asn;
+    skip[nc + i] = cfg->targets[i].role != KP_RMT_RESOLVER || kp_rmt_policy_refuse(cfg->policy, &cfg->targets[i].addr);
+    if (cfg->targets[i].role == KP_RMT_RESOLVER && skip[nc + i]) st->refused++;
   }
   for (size_t i = 0; i < total; i++) {
     j.rows[i].t = &j.targets[i / cfg->nnames];
     kp_buf_init(&j.rows[i].json, 4 << 20);
   }
-  if ((rc = run_phase(&j, q, taddr, tasn, skip, cfg->ntargets, false)) != KP_OK) goto out;
-  /* phase 3: Satellite v2's certificate step for the answers that matched nothing */
+  if ((rc = run_lookups(&j, q, addr, asn, skip, nh)) != KP_OK) goto out;
+  /* Satellite v2's certificate step for the answers that matched nothing */
   kp_net_run_pool(j.ncert, cfg->parallel ? cfg->parallel : 64, cert_one, &j);
   rc = j.st;
   size_t refused = st->refused;
@@ -339,10 +379,10 @@ out:
   free(j.pend);
   free(j.ctl_asked);
   free(j.ctl_nx);
-  free(j.ctl_asn);
+  free(j.deferred);
   free(j.certq);
-  free(taddr);
-  free(tasn);
+  free(addr);
+  free(asn);
   free(skip);
   return rc;
 }
