@@ -23,7 +23,7 @@ printf '198.18.200.10 resolver asn=64510 cc=KZ\n198.18.200.11 resolver asn=64511
 printf 'blocked.test\nopen.test\ninj.test\n' >"$S/names"
 printf '198.18.100.10\n' >"$S/ctlres"
 printf '198.18.200.20 web asn=64520 cc=KZ\n198.18.200.21 echo asn=64521 cc=KZ\n' >"$S/servers"
-printf 'rst.test\ndrop.test\nopen.test\n' >"$S/hnames"
+printf 'rst.test\ndrop.test\nsni-rst.test\nsni-drop.test\nopen.test\n' >"$S/hnames"
 printf 'control.test\n' >"$S/hctl"
 printf '198.18.200.77\n' >"$S/optout"
 
@@ -42,8 +42,8 @@ PY
 
 rdns() { ino "$KP_BIN" remote dns --lab --targets "$S/resolvers" --names "$S/names" --control-resolvers "$S/ctlres" \
   --opt-out "$S/optout" --window 0.5 --timeout 1.5 --rate 50 "$@"; }
-rhttp() { ino "$KP_BIN" remote http --lab --targets "$S/servers" --names "$S/hnames" --controls "$S/hctl" \
-  --timeout 1.5 --retries 2 --rate 50 "$@"; }
+rhttp() { ino "$KP_BIN" remote http --lab --targets "$S/servers" --names "${HN:-$S/hnames}" --controls "$S/hctl" \
+  --ca-file "$S/ca.pem" --timeout 1.5 --retries 2 --rate 50 "$@"; }
 
 # ---- clean: no censor, honest resolvers name nothing --------------------------------------
 rdns -o "$S/clean-dns.jsonl" --signals "$S/clean-sig.jsonl" >"$S/clean-sum.jsonl" 2>"$S/clean.err"
@@ -52,8 +52,9 @@ expect "opt-out resolver never asked" absent "$(v "$S/clean-dns.jsonl" 198.18.20
 expect "non-lab resolver never asked" absent "$(v "$S/clean-dns.jsonl" 8.8.8.8 open.test)"
 grep -q "2 target(s) refused by policy" "$S/clean.err" && ok "refusals counted" || bad "refusals: $(cat "$S/clean.err")"
 rhttp -o "$S/clean-http.jsonl" >/dev/null 2>&1
-for n in rst.test drop.test open.test; do
+for n in rst.test drop.test sni-rst.test sni-drop.test open.test; do
   expect "clean http $n" ok "$(v "$S/clean-http.jsonl" 198.18.200.20 $n http)"
+  expect "clean https $n" ok "$(v "$S/clean-http.jsonl" 198.18.200.20 $n https)"
   expect "clean echo $n" ok "$(v "$S/clean-http.jsonl" 198.18.200.21 $n echo)"
 done
 
@@ -73,9 +74,21 @@ rhttp -o "$S/cen-http.jsonl" --signals "$S/cen-hsig.jsonl" >/dev/null 2>&1
 expect "http Host reset" http-reset "$(v "$S/cen-http.jsonl" 198.18.200.20 rst.test http)"
 expect "http Host drop" http-timeout "$(v "$S/cen-http.jsonl" 198.18.200.20 drop.test http)"
 expect "http open" ok "$(v "$S/cen-http.jsonl" 198.18.200.20 open.test http)"
+expect "tls SNI reset" tls-reset "$(v "$S/cen-http.jsonl" 198.18.200.20 sni-rst.test https)"
+expect "tls SNI drop" tls-timeout "$(v "$S/cen-http.jsonl" 198.18.200.20 sni-drop.test https)"
+expect "tls SNI reset: plain http of the name" ok "$(v "$S/cen-http.jsonl" 198.18.200.20 sni-rst.test http)"
+expect "tls: Host rules do not see inside TLS" ok "$(v "$S/cen-http.jsonl" 198.18.200.20 rst.test https)"
+expect "https open" ok "$(v "$S/cen-http.jsonl" 198.18.200.20 open.test https)"
 expect "echo Host reset" echo-reset "$(v "$S/cen-http.jsonl" 198.18.200.21 rst.test echo)"
 expect "echo Host drop" echo-timeout "$(v "$S/cen-http.jsonl" 198.18.200.21 drop.test echo)"
 expect "echo open" ok "$(v "$S/cen-http.jsonl" 198.18.200.21 open.test echo)"
+# ---- a transparent proxy answering one Host with its own page ---------------------------------
+remote_blockpage_on
+printf 'bp.test\nopen.test\n' >"$S/bpnames"
+HN=$S/bpnames rhttp -o "$S/bp-http.jsonl" >/dev/null 2>&1
+expect "http blockpage" http-blockpage "$(v "$S/bp-http.jsonl" 198.18.200.20 bp.test http)"
+expect "blockpage proxy: other Host passes" ok "$(v "$S/bp-http.jsonl" 198.18.200.20 open.test http)"
+expect "blockpage proxy: https untouched" ok "$(v "$S/bp-http.jsonl" 198.18.200.20 bp.test https)"
 # summaries per AS and signals with the datasource
 grep -q '"scope":"asn","code":"AS64513".*"dns-timeout":1' "$S/cen-sum.jsonl" && ok "per-AS summary" || bad "per-AS summary: $(grep AS64513 "$S/cen-sum.jsonl")"
 grep -q '"entity_type":"country","entity_code":"KZ","datasource":"remote-dns"' "$S/cen-sig.jsonl" && ok "remote-dns signal" || bad "signals: $(head -3 "$S/cen-sig.jsonl")"
