@@ -324,6 +324,15 @@ typedef struct kp_http_result {
   char head[1024];
 } kp_http_result_t;
 kp_status_t kp_net_http(kp_net_t *n, kp_conn_t *c, const kp_http_req_t *req, kp_http_result_t *res);
+/**
+ * A raw exchange on @p c (cleartext or TLS; for echo servers, Hyperquack): write req[0..len),
+ * then read into got[0..cap) until @p want bytes came, the peer closed, or @p seconds passed.
+ * Records the write and each read as network events. @p have: bytes read.
+ * @p failure: NULL (want reached or the peer closed) or the df-007 failure (connection_reset,
+ * generic_timeout_error, ...).
+ */
+kp_status_t kp_net_exchange(kp_net_t *n, kp_conn_t *c, const void *req, size_t len, void *got, size_t cap, size_t want,
+                            double seconds, size_t *have, const char **failure);
 void kp_conn_close(kp_conn_t *c);
 /** Remote address of a connection as "ip:port" / "[ip]:port" into out[KP_ADDR_STRLEN + 8]. */
 const char *kp_conn_peer(const kp_conn_t *c, char *out);
