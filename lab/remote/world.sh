@@ -67,7 +67,7 @@ w_dnsmasq() { # NAME ADDR EXTRA-ARGS...
   [[ $addr == 198.18.100.* ]] && ns=$P-o
   w_start "$name" "$ns" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
     --listen-address="$addr" --port=53 --pid-file= --user=root --group=root --log-facility=- \
-    --address=/open.test/198.18.100.51 --address=/inj.test/198.18.100.52 "$@"
+    --address=/open.test/198.18.100.51 --address=/inj.test/198.18.100.52 --local=/scan.test/ "$@"
 }
 
 remote_world_up() {
@@ -89,7 +89,12 @@ remote_world_up() {
   ip -n "$P-i" route add 198.18.100.0/24 via 198.18.200.1
   inc sysctl -qw net.ipv4.ip_forward=1
   # the control resolver (outside) and the in-country resolvers
-  w_dnsmasq ctl 198.18.100.10 --address=/blocked.test/198.18.100.50
+  # the control resolver is also OUR reverse-DNS resolver for keepon remote scan: names of .10-.14
+  # (.13 named like an end-user line, .9 without a name); scan.test is local (NXDOMAIN) everywhere
+  w_dnsmasq ctl 198.18.100.10 --address=/blocked.test/198.18.100.50 \
+    --ptr-record=10.200.18.198.in-addr.arpa,ns1.isp.test --ptr-record=11.200.18.198.in-addr.arpa,ns2.isp.test \
+    --ptr-record=12.200.18.198.in-addr.arpa,nameserver.isp.test \
+    --ptr-record=13.200.18.198.in-addr.arpa,dsl-13.pool.isp.test --ptr-record=14.200.18.198.in-addr.arpa,ns4.isp.test
   w_dnsmasq r10 198.18.200.10 --address=/blocked.test/198.18.100.50
   w_dnsmasq r11 198.18.200.11 --address=/blocked.test/198.18.200.99
   w_dnsmasq r12 198.18.200.12 --address=/blocked.test/

@@ -61,6 +61,7 @@ struct lookup {
   kp_trace_t *tr;
   void *tag;
   query_t q[2];
+  int nq;                /* 2: A + AAAA; 1: one query of q[0].qtype */
   unsigned tries;
   int64_t deadline, due;
   size_t hi;             /* heap index */
@@ -238,8 +239,8 @@ static void send_query(kp_dnsq_t *q, query_t *x) {
     lk->sockfail = kp_net_failure_errno(errno, q->scratch, sizeof q->scratch);
 }
 
-kp_status_t kp_dnsq_submit(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t port, const char *name,
-                           kp_trace_t *trace, void *tag) {
+static kp_status_t submit(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t port, const char *name, uint16_t qtype,
+                          kp_trace_t *trace, void *tag) {
   uint8_t probe[300];
   size_t plen;
   if (kp_dns_build_query(name, KP_DNS_A, 0, probe, sizeof probe, &plen) != KP_OK) return KP_ERR_INVAL;
@@ -259,16 +260,17 @@ kp_status_t kp_dnsq_submit(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t por
   lk->tr = trace;
   lk->tag = tag;
   lk->tries = 1;
+  lk->nq = qtype ? 1 : 2;
   int64_t now = kp_now_mono(q->clk);
   lk->deadline = now + q->timeout_ns;
   lk->hi = q->n;
   lk->due = lk->deadline;
   q->heap[q->n++] = lk;
   sift(q, lk->hi);
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < lk->nq; i++) {
     query_t *x = &lk->q[i];
     x->lk = lk;
-    x->qtype = i == 0 ? KP_DNS_A : KP_DNS_AAAA;
+    x->qtype = qtype ? qtype : i == 0 ? KP_DNS_A : KP_DNS_AAAA;
     x->txid = kp_trace_txid(trace);
     x->t0 = kp_trace_now(trace);
     if (!lk->sockfail) send_query(q, x);
@@ -277,9 +279,20 @@ kp_status_t kp_dnsq_submit(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t por
   return KP_OK;
 }
 
+kp_status_t kp_dnsq_submit(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t port, const char *name,
+                           kp_trace_t *trace, void *tag) {
+  return submit(q, resolver, port, name, 0, trace, tag);
+}
+
+kp_status_t kp_dnsq_submit_one(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t port, const char *name,
+                               uint16_t qtype, kp_trace_t *trace, void *tag) {
+  if (qtype != KP_DNS_A && qtype != KP_DNS_AAAA && qtype != KP_DNS_PTR) return KP_ERR_INVAL;
+  return submit(q, resolver, port, name, qtype, trace, tag);
+}
+
 static void finish(kp_dnsq_t *q, lookup_t *lk) {
   const char *qf[2];
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < lk->nq; i++) {
     query_t *x = &lk->q[i];
     unhash(q, x);
     if (!x->answered) {
@@ -289,12 +302,20 @@ static void finish(kp_dnsq_t *q, lookup_t *lk) {
     qf[i] = x->failure;
   }
   heap_remove(q, lk);
-  q->cfg.done(q->cfg.done_ctx, lk->tag, &lk->out, &lk->late, kp_net_lookup_failure(qf, 2, lk->out.n));
+  /* a PTR lookup has names, not addresses: "no addresses" is not its failure */
+  size_t nout = lk->nq == 1 && lk->q[0].qtype == KP_DNS_PTR && !qf[0] ? 1 : lk->out.n;
+  q->cfg.done(q->cfg.done_ctx, lk->tag, &lk->out, &lk->late, kp_net_lookup_failure(qf, (size_t)lk->nq, nout));
   free(lk);
 }
 
+static bool all_answered(const lookup_t *lk) {
+  for (int i = 0; i < lk->nq; i++)
+    if (!lk->q[i].answered) return false;
+  return true;
+}
+
 static void on_due(kp_dnsq_t *q, lookup_t *lk, int64_t now) {
-  bool all = lk->q[0].answered && lk->q[1].answered;
+  bool all = all_answered(lk);
   if (lk->sockfail || all || lk->tries > q->cfg.retries) {
     finish(q, lk);
     return;
@@ -310,15 +331,16 @@ static void on_due(kp_dnsq_t *q, lookup_t *lk, int64_t now) {
   }
   lk->tries++;
   lk->deadline = now + q->timeout_ns;
-  for (int i = 0; i < 2 && !lk->sockfail; i++)
+  for (int i = 0; i < lk->nq && !lk->sockfail; i++)
     if (!lk->q[i].answered) send_query(q, &lk->q[i]);
   set_due(q, lk, lk->sockfail ? now : lk->deadline);
 }
 
 /* a lookup's due after an answer: every query answered -> its windows (bounded by the deadline) */
 static void after_answer(kp_dnsq_t *q, lookup_t *lk) {
-  if (!(lk->q[0].answered && lk->q[1].answered)) return;
-  int64_t w = lk->q[0].window_end > lk->q[1].window_end ? lk->q[0].window_end : lk->q[1].window_end;
+  if (!all_answered(lk)) return;
+  int64_t w = lk->q[0].window_end;
+  if (lk->nq == 2 && lk->q[1].window_end > w) w = lk->q[1].window_end;
   set_due(q, lk, w < lk->deadline ? w : lk->deadline);
 }
 
@@ -335,6 +357,7 @@ static void on_datagram(kp_dnsq_t *q, const uint8_t *p, size_t n, const struct s
     return;
   }
   lookup_t *lk = x->lk;
+  if (q->cfg.answer) q->cfg.answer(q->cfg.done_ctx, lk->tag, &q->msg, x->answered);
   const char *f = kp_net_record_answer(lk->tr, lk->resstr, lk->name, x->txid, x->qtype, x->t0, &q->msg, x->answered,
                                        &lk->out, &lk->late);
   if (x->answered) return;

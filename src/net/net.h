@@ -55,16 +55,16 @@ const char *kp_net_failure_errno(int err, char *scratch, size_t cap);
 bool kp_net_failure_is_cert(const char *failure);
 
 /* ---------------------------------------------------------------- DNS wire */
-enum { KP_DNS_A = 1, KP_DNS_CNAME = 5, KP_DNS_AAAA = 28 };
+enum { KP_DNS_A = 1, KP_DNS_CNAME = 5, KP_DNS_PTR = 12, KP_DNS_AAAA = 28 };
 enum { KP_DNS_NOERROR = 0, KP_DNS_SERVFAIL = 2, KP_DNS_NXDOMAIN = 3, KP_DNS_REFUSED = 5 };
 #define KP_DNS_NAME_MAX 255
 #define KP_DNS_MAX_ANSWERS 32
 
 typedef struct kp_dns_rr { /* one parsed answer record; transparent */
-  uint16_t type;           /* KP_DNS_A / AAAA / CNAME (others are skipped) */
+  uint16_t type;           /* KP_DNS_A / AAAA / CNAME / PTR (others are skipped) */
   uint32_t ttl;
   kp_addr_t addr;          /* A / AAAA */
-  char target[KP_DNS_NAME_MAX + 1]; /* CNAME target, dotted */
+  char target[KP_DNS_NAME_MAX + 1]; /* CNAME / PTR target, dotted */
 } kp_dns_rr_t;
 
 typedef struct kp_dns_msg { /* a parsed response; transparent, embed it */
@@ -359,6 +359,8 @@ typedef struct kp_dnsq_cfg { /* caller-owned; transparent */
   /* a lookup is over: @p failure as kp_net_resolve_udp's; the trace is the caller's again */
   void (*done)(void *ctx, void *tag, const kp_addrs_t *out, const kp_addrs_t *late, const char *failure);
   void *done_ctx;
+  /* optional: every matched answer message (first and late), before it is recorded (ctx = done_ctx) */
+  void (*answer)(void *ctx, void *tag, const kp_dns_msg_t *m, bool late);
 } kp_dnsq_cfg_t;
 kp_status_t kp_dnsq_new(const kp_dnsq_cfg_t *cfg, const kp_clock_t *clk, kp_dnsq_t **out);
 /** Frees without calling done for lookups still outstanding. */
@@ -366,6 +368,9 @@ void kp_dnsq_free(kp_dnsq_t *q);
 /** Send A and AAAA for @p name to @p resolver:@p port (0 = 53) now; @p trace is borrowed until done. */
 kp_status_t kp_dnsq_submit(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t port, const char *name,
                            kp_trace_t *trace, void *tag);
+/** The same with one query of @p qtype (KP_DNS_A, KP_DNS_AAAA, KP_DNS_PTR) instead of A + AAAA. */
+kp_status_t kp_dnsq_submit_one(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t port, const char *name,
+                               uint16_t qtype, kp_trace_t *trace, void *tag);
 /** Read what arrived (waiting at most @p max_wait_ms, less when a timer is due first), fire due timers. */
 kp_status_t kp_dnsq_step(kp_dnsq_t *q, int max_wait_ms);
 size_t kp_dnsq_inflight(const kp_dnsq_t *q);

@@ -81,18 +81,20 @@ const char *kp_net_record_answer(kp_trace_t *tr, const char *resolver, const cha
   r.txid = txid;
   r.engine = "udp";
   snprintf(r.hostname, sizeof r.hostname, "%s", host);
-  r.qtype = qtype == KP_DNS_A ? "A" : "AAAA";
+  r.qtype = qtype == KP_DNS_A ? "A" : qtype == KP_DNS_PTR ? "PTR" : "AAAA";
   snprintf(r.resolver, sizeof r.resolver, "%s", resolver);
   r.rcode = m->rcode;
   r.failure = rcode_failure(m->rcode);
   for (size_t i = 0; i < m->nanswers && r.nanswers < KP_TRACE_MAX_ANSWERS; i++) {
-    if (m->an[i].type != qtype) continue;
+    if (m->an[i].type != qtype || qtype == KP_DNS_PTR) continue; /* PTR names: the caller's (kp_dnsq answer) */
     r.ans[r.nanswers] = m->an[i].addr;
     r.ttl[r.nanswers++] = m->an[i].ttl;
     if (!late) kp_addrs_add(out, &m->an[i].addr);
     else if (lateout) kp_addrs_add(lateout, &m->an[i].addr);
   }
-  if (!r.failure && r.nanswers == 0) r.failure = KP_FAIL_DNS_NODATA;
+  bool ptr = false;
+  for (size_t i = 0; qtype == KP_DNS_PTR && i < m->nanswers; i++) ptr |= m->an[i].type == KP_DNS_PTR;
+  if (!r.failure && r.nanswers == 0 && !ptr) r.failure = KP_FAIL_DNS_NODATA;
   r.t0 = t0;
   r.t = kp_trace_now(tr);
   r.late = late;
@@ -107,7 +109,7 @@ void kp_net_record_unanswered(kp_trace_t *tr, const char *resolver, const char *
   r.txid = txid;
   r.engine = "udp";
   snprintf(r.hostname, sizeof r.hostname, "%s", host);
-  r.qtype = qtype == KP_DNS_A ? "A" : "AAAA";
+  r.qtype = qtype == KP_DNS_A ? "A" : qtype == KP_DNS_PTR ? "PTR" : "AAAA";
   snprintf(r.resolver, sizeof r.resolver, "%s", resolver);
   r.rcode = -1;
   r.failure = failure;

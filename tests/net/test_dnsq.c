@@ -255,3 +255,58 @@ KP_TEST(dnsq_many_in_flight_each_gets_its_own_answer) {
   kp_dnsq_free(dq);
   close(fd);
 }
+
+KP_TEST(dns_parse_ptr_and_dnsq_one_query) {
+  /* a PTR response (pointer into the question): its target is kept like a CNAME's */
+  static const uint8_t msg[] = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
+                                2, '1', '0', 3, '2', '0', '0', 2, '1', '8', 3, '1', '9', '8', 7, 'i', 'n', '-', 'a', 'd',
+                                'd', 'r', 4, 'a', 'r', 'p', 'a', 0, 0, 12, 0, 1,
+                                0xC0, 12, 0, 12, 0, 1, 0, 0, 0, 60, 0, 14, 3, 'n', 's', '1', 3, 'i', 's', 'p', 4, 't',
+                                'e', 's', 't', 0};
+  kp_dns_msg_t m;
+  KP_ASSERT_OK(kp_dns_parse(msg, sizeof msg, &m));
+  KP_ASSERT_EQ(m.qtype, KP_DNS_PTR);
+  KP_ASSERT_EQ(m.nanswers, 1);
+  KP_ASSERT_EQ(m.an[0].type, KP_DNS_PTR);
+  KP_ASSERT_STREQ(m.an[0].target, "ns1.isp.test");
+  /* kp_dnsq_submit_one sends exactly one query of that type; a PTR answer is not "no data" */
+  kp_clock_manual_t mc;
+  kp_clock_manual_init(&mc, 0);
+  uint16_t port;
+  int fd = udp_bound(&port);
+  res_t r = {0};
+  kp_dnsq_cfg_t c = {.timeout = 3, .window = 0.1, .done = on_done, .done_ctx = &r};
+  kp_dnsq_t *dq;
+  KP_ASSERT_OK(kp_dnsq_new(&c, &mc.clock, &dq));
+  kp_trace_t *tr;
+  KP_ASSERT_OK(kp_trace_new(&mc.clock, &tr));
+  kp_addr_t lo = kp_addr_v4(0x7f000001u);
+  KP_ASSERT(kp_dnsq_submit_one(dq, &lo, port, "x.example", KP_DNS_CNAME, tr, &r) == KP_ERR_INVAL);
+  KP_ASSERT_OK(kp_dnsq_submit_one(dq, &lo, port, "10.200.18.198.in-addr.arpa", KP_DNS_PTR, tr, &r));
+  qin_t q, q2;
+  KP_ASSERT(srv_recv(fd, &q, 1000));
+  KP_ASSERT_EQ(q.qtype, KP_DNS_PTR);
+  KP_ASSERT(!srv_recv(fd, &q2, 50)); /* no AAAA companion */
+  uint8_t resp[sizeof msg];
+  memcpy(resp, msg, sizeof msg);
+  resp[0] = (uint8_t)(q.id >> 8);
+  resp[1] = (uint8_t)q.id;
+  sendto(fd, resp, sizeof resp, 0, (struct sockaddr *)&q.from, q.fl);
+  for (int i = 0; i < 50 && kp_dnsq_unmatched(dq) == 0 && !r.ndone; i++) {
+    kp_dnsq_step(dq, 20);
+    mc.now_ns += 20000000;
+  }
+  for (int i = 0; i < 10 && !r.ndone; i++) {
+    mc.now_ns += 100000000;
+    kp_dnsq_step(dq, 0);
+  }
+  KP_ASSERT_EQ(r.ndone, 1);
+  KP_ASSERT(r.fail == NULL);
+  const kp_q_t *qs;
+  KP_ASSERT_EQ(kp_trace_queries(tr, &qs), 1);
+  KP_ASSERT_STREQ(qs[0].qtype, "PTR");
+  KP_ASSERT(qs[0].failure == NULL);
+  kp_trace_free(tr);
+  kp_dnsq_free(dq);
+  close(fd);
+}

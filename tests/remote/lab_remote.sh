@@ -59,6 +59,19 @@ for n in rst.test drop.test sni-rst.test sni-drop.test open.test; do
   expect "clean echo $n" ok "$(v "$S/clean-http.jsonl" 198.18.200.21 $n echo)"
 done
 
+# ---- scan: reverse DNS first, only name servers asked; control answer and NXDOMAIN decide ----
+printf '198.18.200.8/29\n' >"$S/cidrs"
+printf '198.18.200.14\n' >"$S/scan-optout"
+inc iptables -A FORWARD -d 198.18.200.13 -p udp --dport 53   # a counter: nothing may reach .13
+ino "$KP_BIN" remote scan --lab --cidrs "$S/cidrs" --ptr-resolver 198.18.100.10 --control-name blocked.test \
+  --control-answer 198.18.100.50 --nx-name none.scan.test --opt-out "$S/scan-optout" --timeout 1 --rate 50 \
+  -o "$S/scanned" 2>"$S/scan.err" || bad "scan: $(cat "$S/scan.err")"
+expect "scan keeps the honest name server" "198.18.200.10 resolver # ptr=ns1.isp.test" "$(cat "$S/scanned")"
+grep -q "6 addresses, 1 refused by policy, 1 without PTR, 1 not named as name servers (never sent anything), 3 asked: 0 silent, 0 wildcard, 2 wrong, 1 kept" "$S/scan.err" \
+  && ok "scan counts (forger and NXDOMAIN resolver dropped)" || bad "scan counts: $(cat "$S/scan.err")"
+expect "scan sent nothing to the end-user-named address" 0 "$(inc iptables -nvxL FORWARD | awk '$0 ~ /198.18.200.13/ && $0 ~ /dpt:53/ {print $1; exit}')"
+inc iptables -D FORWARD -d 198.18.200.13 -p udp --dport 53
+
 # ---- resolver-side censorship (no on-path censor yet) --------------------------------------
 expect "forging resolver" dns-forged "$(v "$S/clean-dns.jsonl" 198.18.200.11 blocked.test)"
 expect "forging resolver, other name" ok "$(v "$S/clean-dns.jsonl" 198.18.200.11 open.test)"

@@ -120,6 +120,35 @@ KP_TEST(sched_hands_out_at_exactly_the_cap) {
   kp_rl_free(rl);
 }
 
+KP_TEST(scan_infra_rule_and_cidrs) {
+  KP_ASSERT(kp_rmt_scan_infra_ptr("ns1.isp.kz"));
+  KP_ASSERT(kp_rmt_scan_infra_ptr("ns.isp.kz"));
+  KP_ASSERT(kp_rmt_scan_infra_ptr("nameserver2.telecom.kz"));
+  KP_ASSERT(kp_rmt_scan_infra_ptr("nameserver.kz"));
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("dsl-13.pool.isp.kz"));  /* an end-user line */
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("nsa1.isp.kz"));         /* ns must be the whole label (with digits) */
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("ns1-dyn.pool.kz"));
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("host.ns1.isp.kz"));     /* the first label decides */
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("ns1."));
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("ns1"));
+  KP_ASSERT(!kp_rmt_scan_infra_ptr(""));
+  const char ok[] = "# list\n198.18.200.8/29\n198.18.1.1 # one\n\n";
+  kp_prefix_t *v = NULL;
+  size_t n = 0, bad = 0;
+  KP_ASSERT(kp_rmt_cidrs_parse(ok, sizeof ok - 1, &v, &n, &bad) == KP_OK);
+  KP_ASSERT_EQ(n, 2);
+  KP_ASSERT_EQ(v[0].len, 29);
+  KP_ASSERT_EQ(v[1].len, 32);
+  free(v);
+  const char v6[] = "198.18.0.0/24\n2001:db8::/64\n";
+  KP_ASSERT(kp_rmt_cidrs_parse(v6, sizeof v6 - 1, &v, &n, &bad) == KP_ERR_INVAL);
+  KP_ASSERT_EQ(bad, 2);
+  KP_ASSERT(v == NULL && n == 0);
+  const char junk[] = "198.18.0.0/24\n198.18.0.0/33\n";
+  KP_ASSERT(kp_rmt_cidrs_parse(junk, sizeof junk - 1, &v, &n, &bad) == KP_ERR_INVAL);
+  KP_ASSERT_EQ(bad, 2);
+}
+
 KP_TEST(ratelimit_wait_uses_injected_sleep) {
   kp_clock_manual_t m;
   kp_clock_manual_init(&m, 0);
