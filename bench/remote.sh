@@ -2,7 +2,8 @@
 # bench/remote.sh [RESOLVERS] [NAMES] [extra keepon remote dns options]: `keepon remote dns` over
 # RESOLVERS lab resolvers x NAMES names (defaults 1000 x 100, the issue's goal: <= 2 min) at the
 # polite default rate, in lab/remote/world.sh's world; one dnsmasq answers on every resolver
-# address (198.18.16.0/22). Prints wall time, measurements, permits and the measured rate per host.
+# address (198.18.16.0/22; 20 ASes). Prints wall time, measurements, permits (each packet is sent
+# under one: lookups + control lookups + retries) and the floor the default rate sets.
 set -euo pipefail
 KP_BIN=${KP_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/src/cli/keepon}
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
@@ -40,3 +41,4 @@ ino "$KP_BIN" remote dns --lab --targets "$S/res" --names "$S/names" --control-r
 t1=$(date +%s.%N)
 cat "$S/err"
 echo "resolvers=$NR names=$ND wall=$(echo "$t1 - $t0" | bc) s lookups=$((NR * ND)) ok=$(grep -c '"scope":"server".*"blocked":0' "$S/sum")/$NR"
+echo "floor at 2/s per host, burst 1: $(echo "($ND - 1) / 2" | bc -l | cut -c1-5) s (+ the last window); per AS ($((NR / 20)) resolvers at 200/s): $(echo "$NR * $ND / 20 / 200" | bc -l | cut -c1-5) s"

@@ -1,4 +1,5 @@
-/* fuzz_remotelist.c: src/remote's list parsers (servers, names, opt-out) on arbitrary bytes. */
+/* fuzz_remotelist.c: src/remote's list parsers (servers, names, opt-out, scan CIDRs) and the scan's
+ * PTR-name rule on arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,5 +30,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st != KP_OK && kp_rmt_policy_optouts(p) != 0) __builtin_trap(); /* all or nothing */
     kp_rmt_policy_free(p);
   }
+  kp_prefix_t *pv = NULL;
+  if (kp_rmt_cidrs_parse(data, size, &pv, &n, &bad) == KP_OK) {
+    for (size_t i = 0; i < n; i++)
+      if (pv[i].addr.family != 4 || pv[i].len > 32) __builtin_trap();
+  } else if (pv || n) {
+    __builtin_trap(); /* a rejected list hands back nothing */
+  }
+  free(pv);
+  char name[300];
+  size_t k = size < sizeof name - 1 ? size : sizeof name - 1;
+  memcpy(name, data, k);
+  name[k] = 0;
+  if (kp_rmt_scan_infra_ptr(name) && strncmp(name, "ns", 2) != 0 && strncmp(name, "nameserver", 10) != 0)
+    __builtin_trap();
   return 0;
 }

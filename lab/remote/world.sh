@@ -5,13 +5,19 @@
 #   $P-c  censor    198.18.100.1 | 198.18.200.1  (forwarding, iptables string matching, injector)
 #   $P-i  "country" 198.18.200.2/24  resolvers .10 honest, .11 forges, .12 NXDOMAIN, .13 honest
 #                   (its queries for the name are dropped on path), .14 honest (injected on path);
-#                   web (nginx, port 80) .20, echo (port 7, python) .21; answers .99 forged
+#                   web (nginx, 80 and 443 with one lab-CA certificate for every test and control
+#                   name, $S/ca.pem) .20, echo (port 7, python) .21; answers .99 forged
 # Only 198.18.0.0/15, inside namespaces made and deleted here; daemons stopped by PID.
 # Censor actions (remote_censor_on) are this world's own, not lab/censor.sh's:
 #   dns-timeout  qname of blocked.test to .13 dropped
 #   dns-injected keepon lab inject on the censor's outside leg for inj.test, true query to .14 held back
 #   http reset   "Host: rst.test" to .20:80 and .21:7 -> TCP reset
 #   http drop    "Host: drop.test" to .20:80 and .21:7 -> dropped (the flow is marked and dropped)
+#   tls reset    SNI sni-rst.test in a ClientHello to .20:443 -> TCP reset
+#   tls drop     SNI sni-drop.test to .20:443 -> the flow is marked and dropped
+# remote_blockpage_on (a separate phase, it takes port 80 over): every connection to .20:80 is
+# DNATed to the censor's transparent proxy (nginx at 198.18.100.1:8080), which answers
+# "Host: bp.test" with its own short page and passes every other Host to the real server.
 
 W_NS="$P-o $P-c $P-i"
 w_pids=()
@@ -61,7 +67,7 @@ w_dnsmasq() { # NAME ADDR EXTRA-ARGS...
   [[ $addr == 198.18.100.* ]] && ns=$P-o
   w_start "$name" "$ns" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
     --listen-address="$addr" --port=53 --pid-file= --user=root --group=root --log-facility=- \
-    --address=/open.test/198.18.100.51 --address=/inj.test/198.18.100.52 "$@"
+    --address=/open.test/198.18.100.51 --address=/inj.test/198.18.100.52 --local=/scan.test/ "$@"
 }
 
 remote_world_up() {
@@ -83,13 +89,24 @@ remote_world_up() {
   ip -n "$P-i" route add 198.18.100.0/24 via 198.18.200.1
   inc sysctl -qw net.ipv4.ip_forward=1
   # the control resolver (outside) and the in-country resolvers
-  w_dnsmasq ctl 198.18.100.10 --address=/blocked.test/198.18.100.50
+  # the control resolver is also OUR reverse-DNS resolver for keepon remote scan: names of .10-.14
+  # (.13 named like an end-user line, .9 without a name); scan.test is local (NXDOMAIN) everywhere
+  w_dnsmasq ctl 198.18.100.10 --address=/blocked.test/198.18.100.50 \
+    --ptr-record=10.200.18.198.in-addr.arpa,ns1.isp.test --ptr-record=11.200.18.198.in-addr.arpa,ns2.isp.test \
+    --ptr-record=12.200.18.198.in-addr.arpa,nameserver.isp.test \
+    --ptr-record=13.200.18.198.in-addr.arpa,dsl-13.pool.isp.test --ptr-record=14.200.18.198.in-addr.arpa,ns4.isp.test
   w_dnsmasq r10 198.18.200.10 --address=/blocked.test/198.18.100.50
   w_dnsmasq r11 198.18.200.11 --address=/blocked.test/198.18.200.99
   w_dnsmasq r12 198.18.200.12 --address=/blocked.test/
   w_dnsmasq r13 198.18.200.13 --address=/blocked.test/198.18.100.50
   w_dnsmasq r14 198.18.200.14 --address=/blocked.test/198.18.100.50
-  # web: one page for every Host
+  # web: one page for every Host, over HTTP and HTTPS (a lab CA's certificate for all names)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=keepon-lab-remote-ca -keyout "$S/ca.key" \
+    -out "$S/ca.pem" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=web.test -keyout "$S/web.key" -out "$S/web.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:control.test,DNS:open.test,DNS:rst.test,DNS:drop.test,DNS:sni-rst.test,DNS:sni-drop.test,DNS:bp.test\n' >"$S/web.ext"
+  openssl x509 -req -in "$S/web.csr" -CA "$S/ca.pem" -CAkey "$S/ca.key" -CAcreateserial -days 2 \
+    -extfile "$S/web.ext" -out "$S/web.pem" 2>/dev/null
   mkdir -p "$S/www"
   printf '<html><body>%0400d</body></html>\n' 0 >"$S/www/index.html"
   cat >"$S/nginx.conf" <<NG
@@ -97,7 +114,9 @@ daemon off; master_process off; worker_processes 1; pid $S/nginx.pidfile; error_
 events { worker_connections 256; }
 http { access_log off; client_body_temp_path $S/tmp; proxy_temp_path $S/tmp; fastcgi_temp_path $S/tmp;
   uwsgi_temp_path $S/tmp; scgi_temp_path $S/tmp;
-  server { listen 198.18.200.20:80 default_server; server_name _; root $S/www; } }
+  server { listen 198.18.200.20:80 default_server; server_name _; root $S/www; }
+  server { listen 198.18.200.20:443 ssl default_server; server_name _; root $S/www;
+    ssl_certificate $S/web.pem; ssl_certificate_key $S/web.key; } }
 NG
   mkdir -p "$S/tmp"
   w_start nginx "$P-i" nginx -c "$S/nginx.conf" -p "$S"
@@ -117,7 +136,7 @@ while True:
     c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()'
   local i
   for i in $(seq 60); do
-    if ino bash -c 'exec 3<>/dev/tcp/198.18.200.20/80 && exec 4<>/dev/tcp/198.18.200.21/7' 2>/dev/null &&
+    if ino bash -c 'exec 3<>/dev/tcp/198.18.200.20/80 && exec 4<>/dev/tcp/198.18.200.21/7 && exec 5<>/dev/tcp/198.18.200.20/443' 2>/dev/null &&
       ini ss -uln | grep -q 198.18.200.14:53 && ino ss -uln | grep -q 198.18.100.10:53; then return 0; fi
     sleep 0.1
   done
@@ -133,10 +152,34 @@ remote_censor_on() {
     inc iptables -A FORWARD -i co -d "$d" -p tcp -m string --algo bm --string "Host: rst.test" -j REJECT --reject-with tcp-reset
     inc iptables -A FORWARD -i co -d "$d" -p tcp -m string --algo bm --string "Host: drop.test" -j CONNMARK --set-mark 0x77
   done
+  # SNI as it sits in a ClientHello's server_name: type 0, 16-bit length, the name (lab/censor.sh's sni_hex)
+  inc iptables -A FORWARD -i co -d 198.18.200.20 -p tcp --dport 443 -m string --algo bm --hex-string "|00 00 0c|sni-rst.test" -j REJECT --reject-with tcp-reset
+  inc iptables -A FORWARD -i co -d 198.18.200.20 -p tcp --dport 443 -m string --algo bm --hex-string "|00 00 0d|sni-drop.test" -j CONNMARK --set-mark 0x77
   inc iptables -I FORWARD -m connmark --mark 0x77 -j DROP
   w_start inject "$P-c" "$KP_BIN" lab inject --iface co --delay-ms 150 --forge4 198.18.200.98 --forge6 2001:db8:66::66 inj.test
   local i
   for i in $(seq 60); do grep -q "injector ready" "$S/inject.log" 2>/dev/null && return 0; sleep 0.05; done
   echo "injector did not start" >&2
   return 1
+}
+
+remote_blockpage_on() {
+  mkdir -p "$S/cen-tmp"
+  cat >"$S/cen-nginx.conf" <<NG
+daemon off; master_process off; worker_processes 1; pid $S/cen-nginx.pidfile; error_log $S/cen-nginx.err;
+events { worker_connections 256; }
+http { access_log off; client_body_temp_path $S/cen-tmp; proxy_temp_path $S/cen-tmp; fastcgi_temp_path $S/cen-tmp;
+  uwsgi_temp_path $S/cen-tmp; scgi_temp_path $S/cen-tmp;
+  server { listen 198.18.100.1:8080 default_server; server_name _;
+    location / { proxy_pass http://198.18.200.20:80; proxy_set_header Host \$host; } }
+  server { listen 198.18.100.1:8080; server_name bp.test;
+    location / { default_type text/html; return 200 "<html><body>Access restricted</body></html>\n"; } } }
+NG
+  w_start cen-nginx "$P-c" nginx -c "$S/cen-nginx.conf" -p "$S"
+  local i
+  for i in $(seq 60); do
+    inc ss -tln | grep -q 198.18.100.1:8080 && break
+    sleep 0.05
+  done
+  inc iptables -t nat -A PREROUTING -i co -d 198.18.200.20 -p tcp --dport 80 -j DNAT --to-destination 198.18.100.1:8080
 }

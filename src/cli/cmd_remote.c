@@ -1,5 +1,5 @@
 /*
- * cmd_remote.c: `keepon remote dns` / `keepon remote http` (thin: options, files, the library
+ * cmd_remote.c: `keepon remote dns` / `http` / `scan` (thin: options, files, the library
  * src/remote, output). Measurements go to --out (JSONL), summaries to stdout, signals to
  * --signals. Exit 0 when the run completed (blocked targets are results), 2 on bad input.
  */
@@ -40,9 +40,112 @@ static int write_out(const char *path, const kp_buf_t *b) {
   return 0;
 }
 
+/* keepon remote scan: a polite search of a CIDR list for infrastructure resolvers (src/remote/scan.c). */
+static int cmd_scan(int argc, char **argv) {
+  const char *cidrs = NULL, *ptr_res = NULL, *ctl_name = NULL, *ctl_answer = NULL, *nx_name = NULL, *optout = NULL;
+  const char *out = "-", *geo_table = NULL, *asn_mmdb = NULL;
+  bool lab = false;
+  double host_rate = KP_RL_DEFAULT_HOST_RATE, as_rate = KP_RL_DEFAULT_AS_RATE, ptr_rate = 20, timeout = 3.0;
+  long retries = 1, max_addrs = 65536;
+  const kp_opt_t opts[] = {
+      {"cidrs", 0, KP_OPT_STR, "FILE", "IPv4 prefixes / addresses to search, one per line (required)", &cidrs, 0, 0},
+      {"ptr-resolver", 0, KP_OPT_STR, "ADDR", "OUR resolver for the reverse-DNS step (required)", &ptr_res, 0, 0},
+      {"control-name", 0, KP_OPT_STR, "NAME", "a name every good resolver answers (required)", &ctl_name, 0, 0},
+      {"control-answer", 0, KP_OPT_STR, "ADDR", "its address (required)", &ctl_answer, 0, 0},
+      {"nx-name", 0, KP_OPT_STR, "NAME", "a name that does not exist: must be NXDOMAIN (required)", &nx_name, 0, 0},
+      {"opt-out", 0, KP_OPT_STR, "FILE", "prefixes never to touch (added to the reserved ranges)", &optout, 0, 0},
+      {"out", 'o', KP_OPT_STR, "FILE", "the kept resolvers as a --targets list (default '-')", &out, 0, 0},
+      {"geo-table", 0, KP_OPT_STR, "FILE", "geo table for ASN / country", &geo_table, 0, 0},
+      {"asn-mmdb", 0, KP_OPT_STR, "FILE", "ASN mmdb for the same", &asn_mmdb, 0, 0},
+      {"rate", 0, KP_OPT_DOUBLE, "N", "queries per second per candidate (default 2)", &host_rate, 0.01, 1000},
+      {"as-rate", 0, KP_OPT_DOUBLE, "N", "queries per second per AS (default 200)", &as_rate, 0.01, 100000},
+      {"ptr-rate", 0, KP_OPT_DOUBLE, "N", "reverse-DNS queries per second to our resolver (default 20)", &ptr_rate, 0.01, 10000},
+      {"timeout", 0, KP_OPT_DOUBLE, "S", "per try (default 3)", &timeout, 0.1, 60},
+      {"retries", 0, KP_OPT_INT, "N", "re-sends of an unanswered query (default 1)", &retries, 0, 5},
+      {"max-addrs", 0, KP_OPT_INT, "N", "refuse lists with more addresses (default 65536)", &max_addrs, 1, 1 << 24},
+      {"lab", 0, KP_OPT_FLAG, NULL, "lab mode: only 198.18.0.0/15 is touched", &lab, 0, 0},
+      {NULL, 0, 0, NULL, NULL, NULL, 0, 0}};
+  kp_cmd_help_t help = {"keepon remote scan --cidrs FILE --ptr-resolver ADDR --control-name NAME --control-answer ADDR "
+                        "--nx-name NAME [options]",
+                        "Find infrastructure resolvers (Censored Planet's rule): reverse DNS through our resolver "
+                        "first; only addresses named ns*/nameserver* are asked anything; kept when they answer the "
+                        "control right and NXDOMAIN for a name that does not exist. See docs/remote.md."};
+  char **pos = NULL;
+  int npos = 0, rc = kp_opts_parse_alloc(&help, opts, argc, argv, &pos, &npos);
+  if (rc) return kp_opts_exit(rc);
+  free(pos);
+  kp_addr_t pa, ca;
+  if (!cidrs || !ptr_res || !ctl_name || !ctl_answer || !nx_name || kp_addr_parse(ptr_res, &pa) != KP_OK ||
+      kp_addr_parse(ctl_answer, &ca) != KP_OK) {
+    kp_opts_help(stderr, &help, opts);
+    return KP_EXIT_USAGE;
+  }
+  kp_buf_t cb, ob, lb;
+  kp_buf_init(&cb, 0); kp_buf_init(&ob, 0); kp_buf_init(&lb, (size_t)256 << 20);
+  kp_prefix_t *pv = NULL;
+  size_t np = 0, bad = 0;
+  kp_rmt_policy_t *pol = NULL;
+  kp_rl_t *rl = NULL, *prl = NULL;
+  kp_geo_t *geo = NULL;
+  rc = KP_EXIT_USAGE;
+  if (read_or_die("cidrs", cidrs, &cb)) goto done;
+  if (kp_rmt_cidrs_parse(cb.data, cb.len, &pv, &np, &bad) != KP_OK) {
+    fprintf(stderr, "keepon remote: %s: bad line %zu\n", cidrs, bad);
+    goto done;
+  }
+  if (kp_rmt_policy_new(lab, &pol) != KP_OK) goto done;
+  if (optout) {
+    if (read_or_die("opt-out", optout, &ob)) goto done;
+    if (kp_rmt_policy_optout(pol, ob.data, ob.len, &bad) != KP_OK) {
+      fprintf(stderr, "keepon remote: %s: bad line %zu\n", optout, bad);
+      goto done;
+    }
+  }
+  if (kp_rmt_policy_refuse(pol, &pa)) {
+    fprintf(stderr, "keepon remote: the PTR resolver %s is refused by the policy\n", ptr_res);
+    goto done;
+  }
+  kp_rl_cfg_t rcfg = {.host_rate = host_rate, .host_burst = 1, .as_rate = as_rate, .as_burst = 1};
+  kp_rl_cfg_t pcfg = {.host_rate = ptr_rate, .host_burst = 1, .as_rate = ptr_rate, .as_burst = 1};
+  if (kp_rl_new(&rcfg, kp_clock_system(), &rl) != KP_OK || kp_rl_new(&pcfg, kp_clock_system(), &prl) != KP_OK) goto done;
+  if (geo_table || asn_mmdb) {
+    kp_geo_config_t gc = {.table = geo_table, .asn_mmdb = asn_mmdb};
+    if (kp_geo_open(&gc, &geo) != KP_OK) {
+      fprintf(stderr, "keepon remote: cannot open the geo data\n");
+      goto done;
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  kp_rmt_scan_cfg_t cfg = {.cidrs = pv, .ncidrs = np, .ptr_resolver = &pa, .ptr_rl = prl, .control_name = ctl_name,
+                           .control_answer = &ca, .nx_name = nx_name, .policy = pol, .rl = rl, .geo = geo,
+                           .timeout = timeout, .retries = (unsigned)retries, .max_addrs = (size_t)max_addrs};
+  kp_rmt_scan_stats_t st;
+  kp_status_t s = kp_rmt_scan_run(&cfg, kp_clock_system(), &lb, &st);
+  if (s != KP_OK) {
+    fprintf(stderr, "keepon remote scan: failed: %s (over --max-addrs, or not IPv4?)\n", kp_strstatus(s));
+    rc = s == KP_ERR_INVAL ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+    goto done;
+  }
+  fprintf(stderr, "keepon remote scan: %zu addresses, %zu refused by policy, %zu without PTR, %zu not named as name "
+                  "servers (never sent anything), %zu asked: %zu silent, %zu wildcard, %zu wrong, %zu kept, %.1f s\n",
+          st.addrs, st.refused, st.no_ptr, st.not_infra, st.asked, st.silent, st.wildcard, st.wrong, st.kept,
+          st.seconds);
+  rc = write_out(out, &lb);
+done:
+  kp_buf_free(&cb); kp_buf_free(&ob); kp_buf_free(&lb);
+  free(pv);
+  kp_rmt_policy_free(pol);
+  kp_rl_free(rl);
+  kp_rl_free(prl);
+  kp_geo_close(geo);
+  return rc;
+}
+
 int kp_cmd_remote(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "scan")) return cmd_scan(argc - 1, argv + 1);
   if (argc < 2 || (strcmp(argv[1], "dns") && strcmp(argv[1], "http"))) {
-    fprintf(stderr, "usage: keepon remote dns|http --targets FILE --names FILE [options] (--help)\n");
+    fprintf(stderr, "usage: keepon remote dns|http --targets FILE --names FILE [options] (--help)\n"
+                    "       keepon remote scan --cidrs FILE --ptr-resolver ADDR ... (--help)\n");
     return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : KP_EXIT_USAGE;
   }
   bool dns = !strcmp(argv[1], "dns");
@@ -50,7 +153,7 @@ int kp_cmd_remote(int argc, char **argv) {
   const char *out = NULL, *signals = NULL, *geo_table = NULL, *asn_mmdb = NULL, *ca_file = NULL;
   bool lab = false, no_cert = false;
   double host_rate = KP_RL_DEFAULT_HOST_RATE, as_rate = KP_RL_DEFAULT_AS_RATE, timeout = 3.0, window = 1.0;
-  long parallel = 0, retries = 3, port = 0, step = 3600;
+  long parallel = 0, retries = 3, dns_retries = 1, port = 0, step = 3600;
   const kp_opt_t opts[] = {
       {"targets", 0, KP_OPT_STR, "FILE", "servers: 'ADDR resolver|echo|web [asn=N] [cc=CC]' per line (required)", &targets, 0, 0},
       {"names", 0, KP_OPT_STR, "FILE", "test names, one per line (required)", &names, 0, 0},
@@ -67,7 +170,8 @@ int kp_cmd_remote(int argc, char **argv) {
       {"timeout", 0, KP_OPT_DOUBLE, "S", "per step (default 3)", &timeout, 0.1, 60},
       {"window", 0, KP_OPT_DOUBLE, "S", "dns: keep listening after the first answer (default 1)", &window, 0.05, 10},
       {"retries", 0, KP_OPT_INT, "N", "http: tries per name (default 3)", &retries, 1, 8},
-      {"parallel", 0, KP_OPT_INT, "N", "workers (default 64 dns, 32 http)", &parallel, 1, 64},
+      {"dns-retries", 0, KP_OPT_INT, "N", "dns: re-sends of a query unanswered after --timeout (default 1)", &dns_retries, 0, 5},
+      {"parallel", 0, KP_OPT_INT, "N", "workers: http, and dns's certificate step (default 64 dns, 32 http)", &parallel, 1, 64},
       {"port", 0, KP_OPT_INT, "N", "dns: resolver port (default 53); http: echo port (default 7)", &port, 1, 65535},
       {"step", 0, KP_OPT_INT, "S", "signal bin (default 3600)", &step, 60, 86400},
       {"no-cert-check", 0, KP_OPT_FLAG, NULL, "dns: skip Satellite v2's HTTPS check of unmatched answers", &no_cert, 0, 0},
@@ -156,7 +260,7 @@ int kp_cmd_remote(int argc, char **argv) {
   kp_rmt_cfg_t cfg = {.targets = tv, .ntargets = nt, .names = nv, .nnames = nn, .controls = cv, .ncontrols = nc,
                       .control_resolvers = crv, .ncontrol_resolvers = ncr, .port = (uint16_t)port, .policy = pol,
                       .rl = rl, .geo = geo, .ca_file = ca_file, .timeout = timeout, .window = window,
-                      .retries = (unsigned)retries, .parallel = (size_t)parallel, .lab = lab, .cert_check = !no_cert,
+                      .retries = (unsigned)retries, .dns_retries = (unsigned)dns_retries, .parallel = (size_t)parallel, .lab = lab, .cert_check = !no_cert,
                       .software_version = KP_VERSION, .bin_step = step};
   kp_rmt_stats_t st;
   kp_status_t s = dns ? kp_rmt_dns_run(&cfg, kp_clock_system(), out ? &mb : NULL, &sb, signals ? &gb : NULL, &st)

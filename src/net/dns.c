@@ -127,7 +127,7 @@ kp_status_t kp_dns_parse(const uint8_t *p, size_t n, kp_dns_msg_t *m) {
       if (rdlen != 16) return KP_ERR_INVAL;
       rr->addr.family = 6;
       kp_cur_bytes(&rd, rr->addr.b, 16);
-    } else if (type == KP_DNS_CNAME) {
+    } else if (type == KP_DNS_CNAME || type == KP_DNS_PTR) {
       /* the target may point back into the whole message: parse with the full cursor */
       kp_cur_t full = kp_cur_make(p, rd_start + rdlen);
       full.off = rd_start;

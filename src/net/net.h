@@ -55,16 +55,16 @@ const char *kp_net_failure_errno(int err, char *scratch, size_t cap);
 bool kp_net_failure_is_cert(const char *failure);
 
 /* ---------------------------------------------------------------- DNS wire */
-enum { KP_DNS_A = 1, KP_DNS_CNAME = 5, KP_DNS_AAAA = 28 };
+enum { KP_DNS_A = 1, KP_DNS_CNAME = 5, KP_DNS_PTR = 12, KP_DNS_AAAA = 28 };
 enum { KP_DNS_NOERROR = 0, KP_DNS_SERVFAIL = 2, KP_DNS_NXDOMAIN = 3, KP_DNS_REFUSED = 5 };
 #define KP_DNS_NAME_MAX 255
 #define KP_DNS_MAX_ANSWERS 32
 
 typedef struct kp_dns_rr { /* one parsed answer record; transparent */
-  uint16_t type;           /* KP_DNS_A / AAAA / CNAME (others are skipped) */
+  uint16_t type;           /* KP_DNS_A / AAAA / CNAME / PTR (others are skipped) */
   uint32_t ttl;
   kp_addr_t addr;          /* A / AAAA */
-  char target[KP_DNS_NAME_MAX + 1]; /* CNAME target, dotted */
+  char target[KP_DNS_NAME_MAX + 1]; /* CNAME / PTR target, dotted */
 } kp_dns_rr_t;
 
 typedef struct kp_dns_msg { /* a parsed response; transparent, embed it */
@@ -324,9 +324,58 @@ typedef struct kp_http_result {
   char head[1024];
 } kp_http_result_t;
 kp_status_t kp_net_http(kp_net_t *n, kp_conn_t *c, const kp_http_req_t *req, kp_http_result_t *res);
+/**
+ * A raw exchange on @p c (cleartext or TLS; for echo servers, Hyperquack): write req[0..len),
+ * then read into got[0..cap) until @p want bytes came, the peer closed, or @p seconds passed.
+ * Records the write and each read as network events. @p have: bytes read.
+ * @p failure: NULL (want reached or the peer closed) or the df-007 failure (connection_reset,
+ * generic_timeout_error, ...).
+ */
+kp_status_t kp_net_exchange(kp_net_t *n, kp_conn_t *c, const void *req, size_t len, void *got, size_t cap, size_t want,
+                            double seconds, size_t *have, const char **failure);
 void kp_conn_close(kp_conn_t *c);
 /** Remote address of a connection as "ip:port" / "[ip]:port" into out[KP_ADDR_STRLEN + 8]. */
 const char *kp_conn_peer(const kp_conn_t *c, char *out);
+
+/* ------------------------------------------------------ many UDP lookups at once */
+/*
+ * kp_dnsq_t: asynchronous A+AAAA lookups over one unconnected UDP socket per family, many
+ * outstanding at once (for `keepon remote dns`: thousands of resolvers). Each lookup records
+ * its wire events into its own trace exactly as kp_net_resolve_udp does (one df-002 entry per
+ * answer message, later answers marked late, unanswered queries as timeouts), so the two are
+ * interchangeable for the analysis. A datagram counts for a query only when its source address
+ * and port are the resolver's, its id is the query's and its question (qname, qtype) is the
+ * query's; anything else is dropped unrecorded, as a connected socket would. The caller drives
+ * it: kp_dnsq_step polls at most max_wait_ms and fires due timers on the injectable clock.
+ */
+typedef struct kp_dnsq kp_dnsq_t;
+typedef struct kp_dnsq_cfg { /* caller-owned; transparent */
+  double timeout;          /* per try, seconds (0 = 3) */
+  unsigned retries;        /* extra tries of queries still unanswered at a try's end */
+  double window;           /* keep listening this long after each query's first answer (0 = 1) */
+  /* a retry may be sent only when admit() returns 0; else it waits the returned ns (NULL = always) */
+  int64_t (*admit)(void *ctx, const kp_addr_t *resolver, void *tag);
+  void *admit_ctx;
+  /* a lookup is over: @p failure as kp_net_resolve_udp's; the trace is the caller's again */
+  void (*done)(void *ctx, void *tag, const kp_addrs_t *out, const kp_addrs_t *late, const char *failure);
+  void *done_ctx;
+  /* optional: every matched answer message (first and late), before it is recorded (ctx = done_ctx) */
+  void (*answer)(void *ctx, void *tag, const kp_dns_msg_t *m, bool late);
+} kp_dnsq_cfg_t;
+kp_status_t kp_dnsq_new(const kp_dnsq_cfg_t *cfg, const kp_clock_t *clk, kp_dnsq_t **out);
+/** Frees without calling done for lookups still outstanding. */
+void kp_dnsq_free(kp_dnsq_t *q);
+/** Send A and AAAA for @p name to @p resolver:@p port (0 = 53) now; @p trace is borrowed until done. */
+kp_status_t kp_dnsq_submit(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t port, const char *name,
+                           kp_trace_t *trace, void *tag);
+/** The same with one query of @p qtype (KP_DNS_A, KP_DNS_AAAA, KP_DNS_PTR) instead of A + AAAA. */
+kp_status_t kp_dnsq_submit_one(kp_dnsq_t *q, const kp_addr_t *resolver, uint16_t port, const char *name,
+                               uint16_t qtype, kp_trace_t *trace, void *tag);
+/** Read what arrived (waiting at most @p max_wait_ms, less when a timer is due first), fire due timers. */
+kp_status_t kp_dnsq_step(kp_dnsq_t *q, int max_wait_ms);
+size_t kp_dnsq_inflight(const kp_dnsq_t *q);
+/** Datagrams dropped because they matched no outstanding query (wrong source, id or question). */
+uint64_t kp_dnsq_unmatched(const kp_dnsq_t *q);
 
 /* --------------------------------------------------------------------- pool */
 /** Run fn(arg[i]) for i < n on at most @p bound threads; returns when all are done. */

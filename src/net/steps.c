@@ -74,30 +74,60 @@ static const char *rcode_failure(int rcode) {
   }
 }
 
-static void record_answer(kp_net_t *n, const char *host, uq_t *q, const kp_dns_msg_t *m, bool late,
-                          kp_addrs_t *out, kp_addrs_t *lateout) {
+const char *kp_net_record_answer(kp_trace_t *tr, const char *resolver, const char *host, int txid, uint16_t qtype,
+                                 double t0, const kp_dns_msg_t *m, bool late, kp_addrs_t *out, kp_addrs_t *lateout) {
   kp_q_t r;
   memset(&r, 0, sizeof r);
-  r.txid = q->txid;
+  r.txid = txid;
   r.engine = "udp";
   snprintf(r.hostname, sizeof r.hostname, "%s", host);
-  r.qtype = q->qtype == KP_DNS_A ? "A" : "AAAA";
-  kp_net_hostport(&n->cfg->resolver, n->cfg->resolver_port ? n->cfg->resolver_port : 53, r.resolver);
+  r.qtype = qtype == KP_DNS_A ? "A" : qtype == KP_DNS_PTR ? "PTR" : "AAAA";
+  snprintf(r.resolver, sizeof r.resolver, "%s", resolver);
   r.rcode = m->rcode;
   r.failure = rcode_failure(m->rcode);
   for (size_t i = 0; i < m->nanswers && r.nanswers < KP_TRACE_MAX_ANSWERS; i++) {
-    if (m->an[i].type != q->qtype) continue;
+    if (m->an[i].type != qtype || qtype == KP_DNS_PTR) continue; /* PTR names: the caller's (kp_dnsq answer) */
     r.ans[r.nanswers] = m->an[i].addr;
     r.ttl[r.nanswers++] = m->an[i].ttl;
     if (!late) kp_addrs_add(out, &m->an[i].addr);
     else if (lateout) kp_addrs_add(lateout, &m->an[i].addr);
   }
-  if (!r.failure && r.nanswers == 0) r.failure = KP_FAIL_DNS_NODATA;
-  r.t0 = q->t0;
-  r.t = kp_trace_now(n->trace);
+  bool ptr = false;
+  for (size_t i = 0; qtype == KP_DNS_PTR && i < m->nanswers; i++) ptr |= m->an[i].type == KP_DNS_PTR;
+  if (!r.failure && r.nanswers == 0 && !ptr) r.failure = KP_FAIL_DNS_NODATA;
+  r.t0 = t0;
+  r.t = kp_trace_now(tr);
   r.late = late;
-  if (!late) q->failure = r.failure;
-  kp_trace_add_query(n->trace, &r);
+  kp_trace_add_query(tr, &r);
+  return r.failure;
+}
+
+void kp_net_record_unanswered(kp_trace_t *tr, const char *resolver, const char *host, int txid, uint16_t qtype,
+                              double t0, const char *failure) {
+  kp_q_t r;
+  memset(&r, 0, sizeof r);
+  r.txid = txid;
+  r.engine = "udp";
+  snprintf(r.hostname, sizeof r.hostname, "%s", host);
+  r.qtype = qtype == KP_DNS_A ? "A" : qtype == KP_DNS_PTR ? "PTR" : "AAAA";
+  snprintf(r.resolver, sizeof r.resolver, "%s", resolver);
+  r.rcode = -1;
+  r.failure = failure;
+  r.t0 = t0;
+  r.t = kp_trace_now(tr);
+  kp_trace_add_query(tr, &r);
+}
+
+const char *kp_net_lookup_failure(const char *const *qfail, size_t nq, size_t naddrs) {
+  const char *first = NULL;
+  for (size_t i = 0; i < nq; i++)
+    if (!first && qfail[i]) first = qfail[i];
+  /* NXDOMAIN wins over a missing AAAA: it is the answer about the name */
+  for (size_t i = 0; i < nq; i++)
+    if (qfail[i] && strcmp(qfail[i], KP_FAIL_NXDOMAIN) == 0) first = KP_FAIL_NXDOMAIN;
+  const char *f = naddrs ? NULL : (first ? first : KP_FAIL_DNS_NODATA);
+  if (f && strncmp(f, "unknown", 7) == 0) f = "unknown_failure";
+  return f;
 }
 
 kp_status_t kp_net_resolve_udp(kp_net_t *n, const char *host, kp_addrs_t *out, kp_addrs_t *late,
@@ -158,7 +188,11 @@ kp_status_t kp_net_resolve_udp(kp_net_t *n, const char *host, kp_addrs_t *out, k
     if (kp_dns_parse(buf, (size_t)got, m) == KP_OK && kp_dns_name_eq(m->qname, host)) {
       for (size_t i = 0; i < nq; i++) {
         if (m->id != qs[i].id || m->qtype != qs[i].qtype) continue;
-        record_answer(n, host, &qs[i], m, qs[i].answered, out, late);
+        char rs[KP_ADDR_STRLEN + 8];
+        kp_net_hostport(&n->cfg->resolver, n->cfg->resolver_port ? n->cfg->resolver_port : 53, rs);
+        const char *f = kp_net_record_answer(n->trace, rs, host, qs[i].txid, qs[i].qtype, qs[i].t0, m,
+                                             qs[i].answered, out, late);
+        if (!qs[i].answered) qs[i].failure = f;
         if (!qs[i].answered) {
           qs[i].answered = true;
           qs[i].window_end = kp_now_mono(n->clk) + (int64_t)(n->cfg->dns_window * 1e9);
@@ -168,30 +202,17 @@ kp_status_t kp_net_resolve_udp(kp_net_t *n, const char *host, kp_addrs_t *out, k
     free(m);
   }
   if (fd >= 0) close(fd);
-  const char *first = NULL;
+  const char *qf[2];
   for (size_t i = 0; i < nq; i++) {
     if (!qs[i].answered) {
-      kp_q_t r;
-      memset(&r, 0, sizeof r);
-      r.txid = qs[i].txid;
-      r.engine = "udp";
-      snprintf(r.hostname, sizeof r.hostname, "%s", host);
-      r.qtype = qs[i].qtype == KP_DNS_A ? "A" : "AAAA";
-      kp_net_hostport(&n->cfg->resolver, n->cfg->resolver_port ? n->cfg->resolver_port : 53, r.resolver);
-      r.rcode = -1;
-      r.failure = sockfail ? sockfail : KP_FAIL_TIMEOUT;
-      r.t0 = qs[i].t0;
-      r.t = kp_trace_now(n->trace);
-      kp_trace_add_query(n->trace, &r);
-      qs[i].failure = r.failure;
+      char rs[KP_ADDR_STRLEN + 8];
+      kp_net_hostport(&n->cfg->resolver, n->cfg->resolver_port ? n->cfg->resolver_port : 53, rs);
+      qs[i].failure = sockfail ? sockfail : KP_FAIL_TIMEOUT;
+      kp_net_record_unanswered(n->trace, rs, host, qs[i].txid, qs[i].qtype, qs[i].t0, qs[i].failure);
     }
-    if (!first && qs[i].failure) first = qs[i].failure;
+    qf[i] = qs[i].failure;
   }
-  /* NXDOMAIN wins over a missing AAAA: it is the answer about the name */
-  for (size_t i = 0; i < nq; i++)
-    if (qs[i].failure && strcmp(qs[i].failure, KP_FAIL_NXDOMAIN) == 0) first = KP_FAIL_NXDOMAIN;
-  *failure = out->n ? NULL : (first ? first : KP_FAIL_DNS_NODATA);
-  if (*failure && strncmp(*failure, "unknown", 7) == 0) *failure = "unknown_failure";
+  *failure = kp_net_lookup_failure(qf, nq, out->n);
   return KP_OK;
 }
 

@@ -329,6 +329,43 @@ static ssize_t conn_read(kp_conn_t *c, uint8_t *buf, size_t cap, const char **fa
   return -1;
 }
 
+kp_status_t kp_net_exchange(kp_net_t *n, kp_conn_t *c, const void *req, size_t len, void *got, size_t cap, size_t want,
+                            double seconds, size_t *have, const char **failure) {
+  char addr[KP_ADDR_STRLEN + 8];
+  kp_conn_peer(c, addr);
+  *have = 0;
+  int64_t deadline = kp_net_deadline(n, seconds);
+  const char *fail = conn_write(n, c, req, len, deadline);
+  kp_net_event(n, c->txid, "write", addr, fail, fail ? 0 : (int64_t)len);
+  if (want > cap) want = cap;
+  while (!fail && *have < want) {
+    bool ww;
+    const char *rf;
+    ssize_t r = conn_read(c, (uint8_t *)got + *have, cap - *have, &rf, &ww);
+    if (r > 0) {
+      *have += (size_t)r;
+      kp_net_event(n, c->txid, "read", addr, NULL, r);
+      continue;
+    }
+    if (r == 0) break; /* the peer closed before `want`: what came is the result */
+    if (rf) {
+      fail = rf;
+      kp_net_event(n, c->txid, "read", addr, rf, 0);
+      break;
+    }
+    int ms = kp_net_ms_left(n, deadline);
+    if (ms == 0) {
+      fail = KP_FAIL_TIMEOUT;
+      kp_net_event(n, c->txid, "read", addr, fail, 0);
+      break;
+    }
+    struct pollfd pf = {.fd = c->fd, .events = (short)(ww ? POLLOUT : POLLIN)};
+    poll(&pf, 1, ms);
+  }
+  *failure = fail && strncmp(fail, "unknown", 7) == 0 ? "unknown_failure" : fail;
+  return KP_OK;
+}
+
 kp_status_t kp_net_http(kp_net_t *n, kp_conn_t *c, const kp_http_req_t *req, kp_http_result_t *res) {
   memset(res, 0, sizeof *res);
   res->status = 0;

@@ -7,6 +7,8 @@
  * capped at KP_TRACE_EVENTS_PER_CONN per transaction, as OONI does per
  * connection. Failure strings in records must be static or interned here
  * (kp_trace interns "unknown_failure: ..." strings into its own arena).
+ * Lists start empty and double up to their cap (a DNS-only measurement of remote dns holds a
+ * few queries: preallocating every cap cost ~2 MB zeroed per trace, with thousands in flight).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -30,11 +32,11 @@ struct kp_trace {
   pthread_mutex_t mu;
   int next_txid;
   kp_arena_t *strs;
-  kp_q_t *q; size_t nq;
-  kp_tcp_t *tcp; size_t ntcp;
-  kp_tlsobs_t *tls; size_t ntls;
-  kp_httpobs_t *http; size_t nhttp;
-  kp_nev_t *ev; size_t nev;
+  kp_q_t *q; size_t nq, cq;
+  kp_tcp_t *tcp; size_t ntcp, ctcp;
+  kp_tlsobs_t *tls; size_t ntls, ctls;
+  kp_httpobs_t *http; size_t nhttp, chttp;
+  kp_nev_t *ev; size_t nev, cev;
   size_t dropped;
 };
 
@@ -46,12 +48,7 @@ kp_status_t kp_trace_new(const kp_clock_t *clk, kp_trace_t **out) {
   t->next_txid = 1;
   pthread_mutex_init(&t->mu, NULL);
   t->strs = kp_arena_create(1 << 20);
-  t->q = calloc(CAP_Q, sizeof *t->q);
-  t->tcp = calloc(CAP_TCP, sizeof *t->tcp);
-  t->tls = calloc(CAP_TLS, sizeof *t->tls);
-  t->http = calloc(CAP_HTTP, sizeof *t->http);
-  t->ev = calloc(CAP_EV, sizeof *t->ev);
-  if (!t->strs || !t->q || !t->tcp || !t->tls || !t->http || !t->ev) {
+  if (!t->strs) {
     kp_trace_free(t);
     return KP_ERR_NOMEM;
   }
@@ -93,10 +90,23 @@ static const char *intern(kp_trace_t *t, const char *f) {
   return s ? s : "unknown_failure";
 }
 
-#define ADD(list, n, cap, rec)            \
+/* Room for one more in a list of n (capacity *c, at most max); false = over the cap (or no memory). */
+static bool room(void *pp, size_t *c, size_t n, size_t max, size_t sz) {
+  if (n < *c) return true;
+  if (*c >= max) return false;
+  size_t nc = *c ? *c * 2 : 4;
+  if (nc > max) nc = max;
+  void *np = realloc(*(void **)pp, nc * sz);
+  if (!np) return false;
+  *(void **)pp = np;
+  *c = nc;
+  return true;
+}
+
+#define ADD(list, n, c, cap, rec)         \
   do {                                    \
     pthread_mutex_lock(&t->mu);           \
-    if (t->n < (cap)) t->list[t->n++] = (rec); \
+    if (room(&t->list, &t->c, t->n, (cap), sizeof *t->list)) t->list[t->n++] = (rec); \
     else t->dropped++;                    \
     pthread_mutex_unlock(&t->mu);         \
   } while (0)
@@ -106,7 +116,7 @@ void kp_trace_add_query(kp_trace_t *t, const kp_q_t *q) {
   pthread_mutex_lock(&t->mu);
   c.failure = intern(t, c.failure);
   pthread_mutex_unlock(&t->mu);
-  ADD(q, nq, CAP_Q, c);
+  ADD(q, nq, cq, CAP_Q, c);
 }
 
 void kp_trace_add_tcp(kp_trace_t *t, const kp_tcp_t *r) {
@@ -114,13 +124,13 @@ void kp_trace_add_tcp(kp_trace_t *t, const kp_tcp_t *r) {
   pthread_mutex_lock(&t->mu);
   c.failure = intern(t, c.failure);
   pthread_mutex_unlock(&t->mu);
-  ADD(tcp, ntcp, CAP_TCP, c);
+  ADD(tcp, ntcp, ctcp, CAP_TCP, c);
 }
 
 void kp_trace_add_tls(kp_trace_t *t, kp_tlsobs_t *h) {
   pthread_mutex_lock(&t->mu);
   h->failure = intern(t, h->failure);
-  if (t->ntls < CAP_TLS) {
+  if (room(&t->tls, &t->ctls, t->ntls, CAP_TLS, sizeof *t->tls)) {
     t->tls[t->ntls++] = *h;
   } else {
     t->dropped++;
@@ -133,7 +143,7 @@ void kp_trace_add_tls(kp_trace_t *t, kp_tlsobs_t *h) {
 void kp_trace_add_http(kp_trace_t *t, kp_httpobs_t *r) {
   pthread_mutex_lock(&t->mu);
   r->failure = intern(t, r->failure);
-  if (t->nhttp < CAP_HTTP) {
+  if (room(&t->http, &t->chttp, t->nhttp, CAP_HTTP, sizeof *t->http)) {
     t->http[t->nhttp++] = *r;
   } else {
     t->dropped++;
@@ -150,7 +160,7 @@ void kp_trace_add_event(kp_trace_t *t, const kp_nev_t *e) {
   size_t same = 0;
   for (size_t i = t->nev; i-- > 0 && same < KP_TRACE_EVENTS_PER_CONN;)
     if (t->ev[i].txid == e->txid) same++;
-  if (same < KP_TRACE_EVENTS_PER_CONN && t->nev < CAP_EV) {
+  if (same < KP_TRACE_EVENTS_PER_CONN && room(&t->ev, &t->cev, t->nev, CAP_EV, sizeof *t->ev)) {
     t->ev[t->nev] = *e;
     t->ev[t->nev].failure = intern(t, e->failure);
     t->nev++;

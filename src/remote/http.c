@@ -9,18 +9,13 @@
  *                  a failure of the handshake; recorded as cert_ok = false with the response)
  * Each is tried cfg->retries times for the name and for the control name (cfg->controls[0]) on
  * the same server, every try behind a permit (host and AS); kp_rmt_http_verdict decides.
- * The echo step reads the connection's socket directly (src/net has no raw-stream step); the
- * connect is still src/net's, recorded in the trace.
+ * The echo step is src/net's raw exchange (kp_net_exchange), recorded in the trace like the rest.
  */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "msmt/msmt.h"
-#include "net/internal.h" /* kp_conn_t's socket, for the echo step */
 #include "net/net.h"
 #include "remote/internal.h"
 
@@ -47,35 +42,14 @@ static kp_rmt_out_t classify(const char *f) {
   return KP_RMT_O_OTHER;
 }
 
-static void echo_try(kp_net_t *n, kp_conn_t *c, const char *name, double to, const kp_clock_t *clk, kp_rmt_try_t *t) {
-  char req[512];
+static void echo_try(kp_net_t *n, kp_conn_t *c, const char *name, double to, kp_rmt_try_t *t) {
+  char req[512], got[512];
   int len = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", name);
-  (void)n;
-  if (send(c->fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
-    t->out = errno == ECONNRESET ? KP_RMT_O_RESET : KP_RMT_O_OTHER;
-    return;
-  }
-  char got[512];
   size_t have = 0;
-  int64_t deadline = kp_now_mono(clk) + (int64_t)(to * 1e9);
-  t->out = KP_RMT_O_TIMEOUT;
-  while (have < (size_t)len) {
-    int64_t left = deadline - kp_now_mono(clk);
-    if (left <= 0) return;
-    struct pollfd pf = {.fd = c->fd, .events = POLLIN};
-    int pr = poll(&pf, 1, (int)((left + 999999) / 1000000));
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) continue;
-    ssize_t r = recv(c->fd, got + have, sizeof got - have, 0);
-    if (r < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      t->out = errno == ECONNRESET ? KP_RMT_O_RESET : KP_RMT_O_OTHER;
-      return;
-    }
-    if (r == 0) break; /* closed before echoing everything */
-    have += (size_t)r;
-  }
-  t->out = KP_RMT_O_OK;
+  const char *f = NULL;
+  kp_net_exchange(n, c, req, (size_t)len, got, sizeof got, (size_t)len, to, &have, &f);
+  t->out = classify(f);
+  if (f) return;
   t->body_len = have;
   t->body_hash = fnv(got, have);
   t->echo_exact = have == (size_t)len && !memcmp(got, req, have);
@@ -100,7 +74,7 @@ static void one_try(hjob_t *j, kp_net_t *n, const kp_rmt_target_t *t, kp_rmt_pro
   }
   double to = cfg->timeout > 0 ? cfg->timeout : 3.0;
   if (proto == KP_RMT_P_ECHO) {
-    echo_try(n, c, name, to, j->clk, out);
+    echo_try(n, c, name, to, out);
     kp_conn_close(c);
     return;
   }

@@ -238,6 +238,46 @@ bad:
 
 size_t kp_rmt_policy_optouts(const kp_rmt_policy_t *p) { return p->nopt; }
 
+kp_status_t kp_rmt_cidrs_parse(const void *bytes, size_t n, kp_prefix_t **out, size_t *count, size_t *bad_line) {
+  *out = NULL;
+  *count = 0;
+  *bad_line = 0;
+  kp_cur_t c = kp_cur_make(bytes, n);
+  char line[KP_RMT_LINE_MAX + 1];
+  bool tl;
+  size_t lineno = 0, cap = 0;
+  kp_prefix_t *v = NULL;
+  while (next_line(&c, line, &tl)) {
+    lineno++;
+    if (tl) goto bad;
+    if (!line[0]) continue;
+    kp_prefix_t pf;
+    if (strchr(line, '/')) {
+      if (kp_prefix_parse(line, &pf) != KP_OK) goto bad;
+    } else {
+      if (kp_addr_parse(line, &pf.addr) != KP_OK) goto bad;
+      pf.len = 32;
+    }
+    if (pf.addr.family != 4) goto bad;
+    if (*count == cap) {
+      size_t nc = cap ? cap * 2 : 64;
+      if (nc > KP_RMT_LIST_MAX) goto bad;
+      kp_prefix_t *nv = realloc(v, nc * sizeof *nv);
+      if (!nv) { free(v); *count = 0; return KP_ERR_NOMEM; }
+      v = nv;
+      cap = nc;
+    }
+    v[(*count)++] = pf;
+  }
+  *out = v;
+  return KP_OK;
+bad:
+  free(v);
+  *count = 0;
+  *bad_line = lineno;
+  return KP_ERR_INVAL;
+}
+
 static bool in_lab(const kp_addr_t *a) {
   if (a->family == 4) return a->b[0] == 198 && (a->b[1] & 0xfe) == 18;
   return a->family == 6 && a->b[0] == 0x20 && a->b[1] == 0x01 && a->b[2] == 0x0d && a->b[3] == 0xb8;

@@ -179,7 +179,8 @@ typedef struct kp_rmt_cfg { /* caller-owned; transparent */
   double timeout;              /* per step, seconds (0 = 3) */
   double window;               /* dns: keep listening after the first answer (0 = 1.0) */
   unsigned retries;            /* http tries per name (0 = 3) */
-  size_t parallel;             /* workers (0 = 64) */
+  unsigned dns_retries;        /* dns: extra tries of a query unanswered after cfg->timeout (each under a permit) */
+  size_t parallel;             /* workers: http, and dns's certificate step (0 = 64); dns lookups are asynchronous */
   bool lab;
   bool cert_check;             /* dns: Satellite v2's HTTPS step for answers that match nothing */
   const char *software_version;
@@ -199,5 +200,39 @@ kp_status_t kp_rmt_dns_run(const kp_rmt_cfg_t *cfg, const kp_clock_t *clk, kp_bu
                            kp_buf_t *signals, kp_rmt_stats_t *st);
 kp_status_t kp_rmt_http_run(const kp_rmt_cfg_t *cfg, const kp_clock_t *clk, kp_buf_t *msmts, kp_buf_t *summary,
                             kp_buf_t *signals, kp_rmt_stats_t *st);
+
+/* ------------------------------------------------------------------- scan */
+/*
+ * A polite search of a CIDR list for infrastructure resolvers (scan.c has the order of steps):
+ * reverse DNS of every allowed address through OUR resolver first; only addresses named as name
+ * servers (kp_rmt_scan_infra_ptr) are then asked the control name and a non-existent name, per
+ * host and per AS under the limiter; kept: right control answer AND NXDOMAIN for the other.
+ */
+typedef struct kp_rmt_scan_cfg { /* caller-owned; transparent */
+  const kp_prefix_t *cidrs; size_t ncidrs;  /* IPv4 only */
+  const kp_addr_t *ptr_resolver; uint16_t ptr_port; /* ours; 0 = 53 */
+  kp_rl_t *ptr_rl;                          /* its own limiter (all PTR queries go to it) */
+  const char *control_name;                 /* must resolve to control_answer */
+  const kp_addr_t *control_answer;
+  const char *nx_name;                      /* must be NXDOMAIN */
+  const kp_rmt_policy_t *policy;
+  kp_rl_t *rl;                              /* per host and per AS, for the candidates */
+  const kp_geo_t *geo;                      /* ASN / country of the kept, or NULL */
+  uint16_t port;                            /* candidates' DNS port (0 = 53) */
+  double timeout;                           /* per try (0 = 3) */
+  unsigned retries;
+  size_t max_addrs;                         /* 0 = 65536: a country's list, never the Internet */
+} kp_rmt_scan_cfg_t;
+typedef struct kp_rmt_scan_stats {
+  size_t addrs, refused, no_ptr, not_infra, asked, silent, wildcard, wrong, kept;
+  double seconds;
+} kp_rmt_scan_stats_t;
+/** Iris's rule (pure): the PTR name's first label is ns or nameserver, optionally with digits. */
+bool kp_rmt_scan_infra_ptr(const char *ptr);
+/** A CIDR list (pure): one IPv4 prefix or address per line, '#' comments. */
+kp_status_t kp_rmt_cidrs_parse(const void *bytes, size_t n, kp_prefix_t **out, size_t *count, size_t *bad_line);
+/** Run the scan; kept resolvers appended to @p list as target lines ("ADDR resolver ... # ptr=NAME"). */
+kp_status_t kp_rmt_scan_run(const kp_rmt_scan_cfg_t *cfg, const kp_clock_t *clk, kp_buf_t *list,
+                            kp_rmt_scan_stats_t *st);
 
 #endif

@@ -3,10 +3,13 @@
  * policy (reserved ranges, lab mode, opt-out), the list parsers, and Satellite's / Hyperquack's
  * decisions, each threshold with a case on both sides.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kp_test.h"
 #include "net/net.h"
+#include "remote/internal.h"
 #include "remote/remote.h"
 
 static kp_addr_t A(const char *s) {
@@ -66,6 +69,84 @@ KP_TEST(ratelimit_as_cap_binds_across_hosts) {
   /* a refusal by the AS charges no host: host 198.18.0.1 may go as soon as the AS allows */
   KP_ASSERT(kp_rl_granted(rl) == 11);
   kp_rl_free(rl);
+}
+
+/* The scheduler that feeds kp_dnsq: every job handed out once, in order, only under a permit,
+ * never closer than the host's or the AS's interval, and no slower than the binding cap. */
+KP_TEST(sched_hands_out_at_exactly_the_cap) {
+  kp_clock_manual_t m;
+  kp_clock_manual_init(&m, 0);
+  kp_rl_cfg_t c = {.host_rate = 2, .host_burst = 1, .as_rate = 5, .as_burst = 1};
+  kp_rl_t *rl;
+  KP_ASSERT(kp_rl_new(&c, &m.clock, &rl) == KP_OK);
+  enum { NH = 7, PER = 10 };
+  kp_addr_t addr[NH];
+  uint32_t asn[NH] = {1, 1, 1, 1, 2, 2, 3};
+  bool skip[NH] = {false, false, false, false, false, false, true}; /* refused: gets nothing */
+  for (int i = 0; i < NH; i++) addr[i] = kp_addr_v4(0xC6120100u + (uint32_t)i);
+  kp_rmt_sched_t s;
+  KP_ASSERT(kp_rmt_sched_init(&s, rl, addr, asn, skip, NH, PER, m.now_ns) == KP_OK);
+  int64_t last_h[NH], last_as[4], end = 0;
+  size_t next[NH] = {0}, total = 0;
+  for (int i = 0; i < NH; i++) last_h[i] = INT64_MIN / 2;
+  for (int i = 0; i < 4; i++) last_as[i] = INT64_MIN / 2;
+  for (;;) {
+    size_t h, k;
+    int64_t w = 0;
+    int r = kp_rmt_sched_next(&s, m.now_ns, &h, &k, &w);
+    if (r < 0) break;
+    if (r == 0) {
+      KP_ASSERT(w > 0);
+      m.now_ns += w; /* sleep exactly as long as asked */
+      continue;
+    }
+    KP_ASSERT(!skip[h]);
+    KP_ASSERT_EQ(k, next[h]++);
+    KP_ASSERT_MSG(m.now_ns - last_h[h] >= 500000000, "host %zu twice within %lld ns", h,
+                  (long long)(m.now_ns - last_h[h]));
+    KP_ASSERT_MSG(m.now_ns - last_as[asn[h]] >= 200000000, "AS %u twice within %lld ns", asn[h],
+                  (long long)(m.now_ns - last_as[asn[h]]));
+    if (getenv("SCHED_TRACE")) fprintf(stderr, "%lld h%zu k%zu\n", (long long)m.now_ns, h, k);
+    last_h[h] = last_as[asn[h]] = end = m.now_ns;
+    total++;
+  }
+  KP_ASSERT_EQ(total, 60);
+  for (int i = 0; i < 6; i++) KP_ASSERT_EQ(next[i], PER);
+  KP_ASSERT_EQ(kp_rl_granted(rl), 60); /* no permit taken that was not handed out */
+  /* AS 1: 40 jobs at 5/s (its hosts could do 8/s) -> the last at 39 x 200 ms; AS 2: 2/s per host */
+  KP_ASSERT_MSG(end == 7800000000LL, "last grant at %lld ns", (long long)end);
+  KP_ASSERT_EQ(last_h[4], 4500000000LL);
+  kp_rmt_sched_free(&s);
+  kp_rl_free(rl);
+}
+
+KP_TEST(scan_infra_rule_and_cidrs) {
+  KP_ASSERT(kp_rmt_scan_infra_ptr("ns1.isp.kz"));
+  KP_ASSERT(kp_rmt_scan_infra_ptr("ns.isp.kz"));
+  KP_ASSERT(kp_rmt_scan_infra_ptr("nameserver2.telecom.kz"));
+  KP_ASSERT(kp_rmt_scan_infra_ptr("nameserver.kz"));
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("dsl-13.pool.isp.kz"));  /* an end-user line */
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("nsa1.isp.kz"));         /* ns must be the whole label (with digits) */
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("ns1-dyn.pool.kz"));
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("host.ns1.isp.kz"));     /* the first label decides */
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("ns1."));
+  KP_ASSERT(!kp_rmt_scan_infra_ptr("ns1"));
+  KP_ASSERT(!kp_rmt_scan_infra_ptr(""));
+  const char ok[] = "# list\n198.18.200.8/29\n198.18.1.1 # one\n\n";
+  kp_prefix_t *v = NULL;
+  size_t n = 0, bad = 0;
+  KP_ASSERT(kp_rmt_cidrs_parse(ok, sizeof ok - 1, &v, &n, &bad) == KP_OK);
+  KP_ASSERT_EQ(n, 2);
+  KP_ASSERT_EQ(v[0].len, 29);
+  KP_ASSERT_EQ(v[1].len, 32);
+  free(v);
+  const char v6[] = "198.18.0.0/24\n2001:db8::/64\n";
+  KP_ASSERT(kp_rmt_cidrs_parse(v6, sizeof v6 - 1, &v, &n, &bad) == KP_ERR_INVAL);
+  KP_ASSERT_EQ(bad, 2);
+  KP_ASSERT(v == NULL && n == 0);
+  const char junk[] = "198.18.0.0/24\n198.18.0.0/33\n";
+  KP_ASSERT(kp_rmt_cidrs_parse(junk, sizeof junk - 1, &v, &n, &bad) == KP_ERR_INVAL);
+  KP_ASSERT_EQ(bad, 2);
 }
 
 KP_TEST(ratelimit_wait_uses_injected_sleep) {
