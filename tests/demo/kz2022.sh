@@ -71,6 +71,13 @@ grep -q '^- mobile data: network down from 2022-01-04 ' "$out/report.en.md" &&
   grep -q '^mobile data went down .* before fixed lines' "$out/report.en.md" || fail "the report's Mobile and fixed section"
 grep -q 'мобильный интернет: сети нет с 2022-01-04' "$out/report.ru.md" &&
   grep -q 'мобильді интернет: желі 2022-01-04' "$out/report.kk.md" || fail "the ru/kk Mobile and fixed sections"
+# what stayed reachable: the whitelist night (Jan 5 22:00 - Jan 6 10:30) in the report, with the
+# domestic services that answered, in the three languages
+grep -q 'whitelist (only some domestic services reachable); reachable: .*kaspi\.kz' "$out/report.en.md" ||
+  fail "the report's What stayed reachable section lacks the whitelist window"
+grep -q 'белый список (доступны лишь некоторые внутренние сервисы).*kaspi\.kz' "$out/report.ru.md" &&
+  grep -q 'ақ тізім (тек кейбір ішкі қызметтер қолжетімді).*kaspi\.kz' "$out/report.kk.md" ||
+  fail "the ru/kk What stayed reachable sections lack the whitelist window"
 [ "$rc" = 0 ] || fail "keepon demo exited $rc"
 # nothing went wrong on the way (a refused signal batch, a failed lab action, a failed upload)
 ! grep -q ' WARN ' "$tmp/demo.log" || fail "the demo warned: $(grep ' WARN ' "$tmp/demo.log" | head -3)"
