@@ -130,7 +130,8 @@ typedef struct kp_rmt_verdict {
   const char *reason;          /* one word: "address", "asn", "cert", "control-failure", ... */
 } kp_rmt_verdict_t;
 /**
- * Satellite's comparison (pure). In order: a control that failed -> no_verdict; timeout;
+ * Satellite's comparison (pure). In order: a control that failed -> no_verdict; a resolver
+ * that is unreachable (ICMP refused / host or network unreachable) -> no_verdict; timeout;
  * NXDOMAIN (control has addresses) / SERVFAIL-REFUSED; a first answer that matches the control by
  * address, else by ASN, else by a valid certificate for the name is ok -- unless a LATER answer
  * to the same query differs and one of the two does not match: an injected answer raced the

@@ -4,6 +4,9 @@
  * DNS (one resolver, one name, against the union of the control resolvers):
  *   control failed (no address, not NXDOMAIN everywhere)  -> no_verdict control-failure
  *   control NXDOMAIN everywhere                           -> no_verdict control-nxdomain
+ *   resolver unreachable (ICMP port / host / network      -> no_verdict resolver-unreachable
+ *        unreachable: nothing answers on its port 53, so nothing was said about the name;
+ *        Satellite's connect_error, not an anomaly)
  *   first answer timed out                                -> blocked dns-timeout
  *   NXDOMAIN                                              -> blocked dns-nxdomain
  *   SERVFAIL / REFUSED / no answer                        -> blocked dns-servfail
@@ -58,6 +61,9 @@ kp_rmt_verdict_t kp_rmt_dns_verdict(const kp_rmt_answer_t *ans, const kp_rmt_con
     return NV_CTL;
   }
   if (ans->failure) {
+    if (!strcmp(ans->failure, KP_FAIL_REFUSED) || !strcmp(ans->failure, KP_FAIL_HOST_UNREACH) ||
+        !strcmp(ans->failure, KP_FAIL_NET_UNREACH))
+      return (kp_rmt_verdict_t){"no_verdict", NULL, "resolver-unreachable"};
     if (!strcmp(ans->failure, KP_FAIL_TIMEOUT)) v.technique = KP_RMT_DNS_TIMEOUT, v.reason = "timeout";
     else if (!strcmp(ans->failure, KP_FAIL_NXDOMAIN)) v.technique = KP_RMT_DNS_NXDOMAIN, v.reason = "nxdomain";
     else v.technique = KP_RMT_DNS_SERVFAIL, v.reason = ans->failure;

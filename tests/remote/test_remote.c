@@ -288,6 +288,14 @@ KP_TEST(dns_verdicts) {
   KP_ASSERT(!strcmp(kp_rmt_dns_verdict(&a, &c, false).technique, KP_RMT_DNS_SERVFAIL));
   a.failure = KP_FAIL_TIMEOUT;
   KP_ASSERT(!strcmp(kp_rmt_dns_verdict(&a, &c, false).technique, KP_RMT_DNS_TIMEOUT));
+  /* nothing listens on the resolver's port 53 (or no route to it): nothing said about the name */
+  static const char *const unreach[] = {KP_FAIL_REFUSED, KP_FAIL_HOST_UNREACH, KP_FAIL_NET_UNREACH};
+  for (size_t i = 0; i < 3; i++) {
+    a.failure = unreach[i];
+    v = kp_rmt_dns_verdict(&a, &c, false);
+    KP_ASSERT(!strcmp(v.verdict, "no_verdict") && v.technique == NULL && !strcmp(v.reason, "resolver-unreachable"));
+  }
+  a.failure = KP_FAIL_TIMEOUT;
   /* no control: no verdict, whatever the resolver said */
   kp_rmt_control_t none;
   memset(&none, 0, sizeof none);
