@@ -136,7 +136,8 @@ typedef struct kp_rmt_verdict {
  * address, else by ASN, else by a valid certificate for the name is ok -- unless a LATER answer
  * to the same query differs and one of the two does not match: an injected answer raced the
  * real one (dns-injected). A first answer that matches nothing (or holds a non-public address)
- * is dns-forged.
+ * is dns-forged -- unless only its address could be compared (no ASN on it or on the control,
+ * no certificate result): no_verdict "untagged", as Satellite declines untagged answers.
  */
 kp_rmt_verdict_t kp_rmt_dns_verdict(const kp_rmt_answer_t *ans, const kp_rmt_control_t *ctl, bool lab);
 /** Does @p a match the control by address or ASN (the cert step is the caller's)? */
