@@ -130,12 +130,14 @@ typedef struct kp_rmt_verdict {
   const char *reason;          /* one word: "address", "asn", "cert", "control-failure", ... */
 } kp_rmt_verdict_t;
 /**
- * Satellite's comparison (pure). In order: a control that failed -> no_verdict; timeout;
+ * Satellite's comparison (pure). In order: a control that failed -> no_verdict; a resolver
+ * that is unreachable (ICMP refused / host or network unreachable) -> no_verdict; timeout;
  * NXDOMAIN (control has addresses) / SERVFAIL-REFUSED; a first answer that matches the control by
  * address, else by ASN, else by a valid certificate for the name is ok -- unless a LATER answer
  * to the same query differs and one of the two does not match: an injected answer raced the
  * real one (dns-injected). A first answer that matches nothing (or holds a non-public address)
- * is dns-forged.
+ * is dns-forged -- unless only its address could be compared (no ASN on it or on the control,
+ * no certificate result): no_verdict "untagged", as Satellite declines untagged answers.
  */
 kp_rmt_verdict_t kp_rmt_dns_verdict(const kp_rmt_answer_t *ans, const kp_rmt_control_t *ctl, bool lab);
 /** Does @p a match the control by address or ASN (the cert step is the caller's)? */

@@ -4,6 +4,9 @@
  * DNS (one resolver, one name, against the union of the control resolvers):
  *   control failed (no address, not NXDOMAIN everywhere)  -> no_verdict control-failure
  *   control NXDOMAIN everywhere                           -> no_verdict control-nxdomain
+ *   resolver unreachable (ICMP port / host / network      -> no_verdict resolver-unreachable
+ *        unreachable: nothing answers on its port 53, so nothing was said about the name;
+ *        Satellite's connect_error, not an anomaly)
  *   first answer timed out                                -> blocked dns-timeout
  *   NXDOMAIN                                              -> blocked dns-nxdomain
  *   SERVFAIL / REFUSED / no answer                        -> blocked dns-servfail
@@ -11,6 +14,11 @@
  *        same query differs and does not match            -> blocked dns-injected
  *   first answer matches nothing, a later one does        -> blocked dns-injected (the forged
  *        answer won the race, the real one came after)
+ *   first answer matches nothing, but nothing beyond the  -> no_verdict untagged
+ *        address could be compared: no answer address has an ASN (or the control has none)
+ *        and none went through the cert step (--no-cert-check, or refused by the policy).
+ *        Satellite's conservative rule (no tags on the answer or the control: no anomaly);
+ *        a CDN's other address would otherwise read as forged.
  *   first answer matches nothing                          -> blocked dns-forged
  * A non-public answer never matches (outside the lab: the lab's own addresses are 198.18/15).
  * HTTP: see remote.h (every test try must fail the same way; one control success needed).
@@ -51,6 +59,19 @@ static int first_match(const kp_rmt_answer_t *ans, const kp_rmt_control_t *ctl, 
   return 0;
 }
 
+/* Only the address could be compared: a first answer with no usable ASN (its own, or the
+ * control's) and no certificate result. A non-public address is never untagged: it is forged
+ * on its face (CP's ip.invalid). */
+static bool untagged(const kp_rmt_answer_t *ans, const kp_rmt_control_t *ctl, bool lab) {
+  bool asn = false;
+  for (size_t i = 0; i < ans->n; i++) {
+    if (!lab && !kp_addr_is_public(&ans->a[i])) return false;
+    if (ans->cert[i] != -1) return false;
+    asn |= ans->asn[i] != 0;
+  }
+  return ans->n > 0 && (!asn || ctl->nasn == 0);
+}
+
 kp_rmt_verdict_t kp_rmt_dns_verdict(const kp_rmt_answer_t *ans, const kp_rmt_control_t *ctl, bool lab) {
   kp_rmt_verdict_t v = {"blocked", NULL, NULL};
   if (ctl->n == 0) {
@@ -58,6 +79,9 @@ kp_rmt_verdict_t kp_rmt_dns_verdict(const kp_rmt_answer_t *ans, const kp_rmt_con
     return NV_CTL;
   }
   if (ans->failure) {
+    if (!strcmp(ans->failure, KP_FAIL_REFUSED) || !strcmp(ans->failure, KP_FAIL_HOST_UNREACH) ||
+        !strcmp(ans->failure, KP_FAIL_NET_UNREACH))
+      return (kp_rmt_verdict_t){"no_verdict", NULL, "resolver-unreachable"};
     if (!strcmp(ans->failure, KP_FAIL_TIMEOUT)) v.technique = KP_RMT_DNS_TIMEOUT, v.reason = "timeout";
     else if (!strcmp(ans->failure, KP_FAIL_NXDOMAIN)) v.technique = KP_RMT_DNS_NXDOMAIN, v.reason = "nxdomain";
     else v.technique = KP_RMT_DNS_SERVFAIL, v.reason = ans->failure;
@@ -78,6 +102,7 @@ kp_rmt_verdict_t kp_rmt_dns_verdict(const kp_rmt_answer_t *ans, const kp_rmt_con
     return (kp_rmt_verdict_t){"ok", NULL, why};
   }
   if (late_match) return (kp_rmt_verdict_t){"blocked", KP_RMT_DNS_INJECTED, "raced"};
+  if (untagged(ans, ctl, lab)) return (kp_rmt_verdict_t){"no_verdict", NULL, "untagged"};
   return (kp_rmt_verdict_t){"blocked", KP_RMT_DNS_FORGED, why};
 }
 

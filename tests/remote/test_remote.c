@@ -262,6 +262,18 @@ KP_TEST(dns_verdicts) {
   a.cert[0] = 1;
   v = kp_rmt_dns_verdict(&a, &c, false);
   KP_ASSERT(!strcmp(v.technique, KP_RMT_DNS_FORGED));
+  /* nothing but the address to compare (no ASN on the answer, no cert step): untagged */
+  a = ans1("5.6.7.8", 0);
+  v = kp_rmt_dns_verdict(&a, &c, false);
+  KP_ASSERT(!strcmp(v.verdict, "no_verdict") && !strcmp(v.reason, "untagged"));
+  a.cert[0] = 0; /* the cert step ran and found no valid certificate: forged */
+  KP_ASSERT(!strcmp(kp_rmt_dns_verdict(&a, &c, false).technique, KP_RMT_DNS_FORGED));
+  a = ans1("5.6.7.8", 64999); /* an ASN, but the control has none (no geo for it): untagged */
+  kp_rmt_control_t noasn = c;
+  noasn.nasn = 0;
+  KP_ASSERT(!strcmp(kp_rmt_dns_verdict(&a, &noasn, false).reason, "untagged"));
+  a = ans1("127.0.0.1", 0); /* a non-public answer is forged on its face, tags or not */
+  KP_ASSERT(!strcmp(kp_rmt_dns_verdict(&a, &c, false).technique, KP_RMT_DNS_FORGED));
   /* injection: the forged answer first, the real one late */
   a = ans1("5.6.7.8", 64999);
   a.nlate = 1;
@@ -288,6 +300,14 @@ KP_TEST(dns_verdicts) {
   KP_ASSERT(!strcmp(kp_rmt_dns_verdict(&a, &c, false).technique, KP_RMT_DNS_SERVFAIL));
   a.failure = KP_FAIL_TIMEOUT;
   KP_ASSERT(!strcmp(kp_rmt_dns_verdict(&a, &c, false).technique, KP_RMT_DNS_TIMEOUT));
+  /* nothing listens on the resolver's port 53 (or no route to it): nothing said about the name */
+  static const char *const unreach[] = {KP_FAIL_REFUSED, KP_FAIL_HOST_UNREACH, KP_FAIL_NET_UNREACH};
+  for (size_t i = 0; i < 3; i++) {
+    a.failure = unreach[i];
+    v = kp_rmt_dns_verdict(&a, &c, false);
+    KP_ASSERT(!strcmp(v.verdict, "no_verdict") && v.technique == NULL && !strcmp(v.reason, "resolver-unreachable"));
+  }
+  a.failure = KP_FAIL_TIMEOUT;
   /* no control: no verdict, whatever the resolver said */
   kp_rmt_control_t none;
   memset(&none, 0, sizeof none);
