@@ -74,15 +74,20 @@ static const char *rcode_failure(int rcode) {
   }
 }
 
+/* the fields every recorded UDP query has, answered or not */
+static void q_init(kp_q_t *r, const char *resolver, const char *host, int txid, uint16_t qtype) {
+  memset(r, 0, sizeof *r);
+  r->txid = txid;
+  r->engine = "udp";
+  snprintf(r->hostname, sizeof r->hostname, "%s", host);
+  r->qtype = qtype == KP_DNS_A ? "A" : qtype == KP_DNS_PTR ? "PTR" : "AAAA";
+  snprintf(r->resolver, sizeof r->resolver, "%s", resolver);
+}
+
 const char *kp_net_record_answer(kp_trace_t *tr, const char *resolver, const char *host, int txid, uint16_t qtype,
                                  double t0, const kp_dns_msg_t *m, bool late, kp_addrs_t *out, kp_addrs_t *lateout) {
   kp_q_t r;
-  memset(&r, 0, sizeof r);
-  r.txid = txid;
-  r.engine = "udp";
-  snprintf(r.hostname, sizeof r.hostname, "%s", host);
-  r.qtype = qtype == KP_DNS_A ? "A" : qtype == KP_DNS_PTR ? "PTR" : "AAAA";
-  snprintf(r.resolver, sizeof r.resolver, "%s", resolver);
+  q_init(&r, resolver, host, txid, qtype);
   r.rcode = m->rcode;
   r.failure = rcode_failure(m->rcode);
   for (size_t i = 0; i < m->nanswers && r.nanswers < KP_TRACE_MAX_ANSWERS; i++) {
@@ -105,12 +110,7 @@ const char *kp_net_record_answer(kp_trace_t *tr, const char *resolver, const cha
 void kp_net_record_unanswered(kp_trace_t *tr, const char *resolver, const char *host, int txid, uint16_t qtype,
                               double t0, const char *failure) {
   kp_q_t r;
-  memset(&r, 0, sizeof r);
-  r.txid = txid;
-  r.engine = "udp";
-  snprintf(r.hostname, sizeof r.hostname, "%s", host);
-  r.qtype = qtype == KP_DNS_A ? "A" : qtype == KP_DNS_PTR ? "PTR" : "AAAA";
-  snprintf(r.resolver, sizeof r.resolver, "%s", resolver);
+  q_init(&r, resolver, host, txid, qtype);
   r.rcode = -1;
   r.failure = failure;
   r.t0 = t0;
