@@ -6,8 +6,11 @@
 # Needs clickhouse-server (tests/store/ch_lab.sh starts throw-away servers in a temp folder),
 # sqlite3, and keepon, kp_serve_load, kp_store_bench built.
 # 1. ingest through `keepon serve` (the OONI collector path, group commit, 2xx after the
-#    store acknowledged): kp_serve_load at 8/32/128/1024 clients (INGEST_CLIENTS), fresh store
-#    per run; 1024 stands for many probes, each with one submission outstanding.
+#    store acknowledged): kp_serve_load at 8/32/128/1024/4096/8192 clients (INGEST_CLIENTS),
+#    fresh store per run; INGEST_TOTAL submissions a run (default 8192), at least 20 a client.
+#    Each client waits for its answer before the next submission (closed loop), so the rate
+#    is at most clients / latency: 1024 to 8192 stand for many probes, each with one
+#    submission outstanding, which is what fills the collector's batches.
 # 2. ingest through the store API with big batches (4 writer processes x batch 5000): what
 #    the backend takes when batches are large.
 # 3. queries over ROWS stored measurements (the same rows in every store, generated inside the
@@ -40,6 +43,11 @@ P1=($(ch_free_ports 3)) P2=($(ch_free_ports 3))
 SPEC=$(ch_cluster "127.0.0.1:${P1[1]} 127.0.0.1:${P2[1]}")
 CH_PORTS="${P1[*]}" ch_start "$T/s1" "$SPEC" && PIDS+=("$CH_PID")
 CH_PORTS="${P2[*]}" ch_start "$T/s2" "$SPEC" && PIDS+=("$CH_PID")
+cpu_ticks() { # PID... -> utime+stime in clock ticks (1/100 s), summed
+  local t=0 p
+  for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) )); done
+  echo "$t"
+}
 want() { [[ " ${SECTIONS:-1 2 3 4} " == *" $1 "* ]]; }
 url() { # KIND DBNAME
   case $1 in
@@ -52,18 +60,23 @@ url() { # KIND DBNAME
 if want 1; then
 echo "== 1. ingest through keepon serve (OONI collector protocol, loopback; msm/s, latency of one submission)"
 for kind in sqlite ch1 ch2; do
-  for c in ${INGEST_CLIENTS:-8 32 128 1024}; do
-    per=$(( ${INGEST_TOTAL:-8192} / c ))
+  for c in ${INGEST_CLIENTS:-8 32 128 1024 4096 8192}; do
+    per=$(( ${INGEST_TOTAL:-8192} / c )); [ "$per" -ge 20 ] || per=20
     # every client is on 127.0.0.1: without --max-conns-per-addr the default 32 per address
     # (the hostile-Internet cap) lets only 32 in at once, and the others wait in their report
     # open loop, so a "128 clients" row measured 32 (the first figures in docs/store.md did)
-    "$K" serve --store "$(url $kind ing$c)" --listen 127.0.0.1:0 --max-conns 4096 --max-conns-per-addr 4096 \
+    "$K" serve --store "$(url $kind ing$c)" --listen 127.0.0.1:0 --max-conns 8192 --max-conns-per-addr 8192 \
       2>"$T/serve.log" &
     SRV=$!
     for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
     PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
     printf '%-6s %4d clients x %4d: ' "$kind" "$c" "$per"
-    "$L" 127.0.0.1:$PORT "$c" "$per" b$c
+    c0=$(cpu_ticks "$SRV") h0=$(cpu_ticks "${PIDS[@]}")
+    out=$("$L" 127.0.0.1:$PORT "$c" "$per" b$c)
+    c1=$(cpu_ticks "$SRV") h1=$(cpu_ticks "${PIDS[@]}")
+    # CPU per acknowledged measurement, to see which process holds the cores
+    ok=$(sed -n 's/^ok=\([0-9]*\).*/\1/p' <<<"$out")
+    echo "$out cpu_us/msm: serve=$(( (c1 - c0) * 10000 / (ok ? ok : 1) )) clickhouse=$(( (h1 - h0) * 10000 / (ok ? ok : 1) )) load=$(cut -d' ' -f1 /proc/loadavg)"
     kill "$SRV"; wait "$SRV" 2>/dev/null || true; SRV=
   done
 done
