@@ -68,11 +68,13 @@ for kind in sqlite ch1 ch2; do
     "$K" serve --store "$(url $kind ing$c)" --listen 127.0.0.1:0 --max-conns 8192 --max-conns-per-addr 8192 \
       2>"$T/serve.log" &
     SRV=$!
-    for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
+    # the schema migration of a fresh database can take seconds on a busy machine
+    for _ in $(seq 600); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
     PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
     printf '%-6s %4d clients x %4d: ' "$kind" "$c" "$per"
+    if [ -z "$PORT" ]; then echo "keepon serve did not start: $(tail -c 300 "$T/serve.log")"; kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null || true; SRV=; continue; fi
     c0=$(cpu_ticks "$SRV") h0=$(cpu_ticks "${PIDS[@]}")
-    out=$("$L" 127.0.0.1:$PORT "$c" "$per" b$c)
+    out=$("$L" 127.0.0.1:$PORT "$c" "$per" b$c) || true
     c1=$(cpu_ticks "$SRV") h1=$(cpu_ticks "${PIDS[@]}")
     # CPU per acknowledged measurement, to see which process holds the cores
     ok=$(sed -n 's/^ok=\([0-9]*\).*/\1/p' <<<"$out")
