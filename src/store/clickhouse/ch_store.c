@@ -8,7 +8,9 @@
  * put_batch, the collector's group commit (a batch is one INSERT of measurements):
  *   1. look the batch's content hashes up in msm_hash (primary-key lookups) -> duplicates
  *      report the stored uid, as SQLite's UNIQUE index does; within the batch the first
- *      row of a hash wins;
+ *      row of a hash wins. The hashes (and step 2's (key_id, seq)) go as HTTP external data
+ *      (kp_ch_http_query_ext), never as an SQL literal list: max_query_size (256 KiB in 18.16)
+ *      would bound the batch at ~3,900 hashes;
  *   2. signed rows: look (key_id, seq) up in chain (ch_chain.c) -> a slot holding this
  *      content is a duplicate (a retry), other content is KP_ERR_EXISTS (409 at the
  *      collector); dedup is per (key_id, hash), so a free slot is taken even when the bytes
