@@ -122,6 +122,45 @@ KP_TEST(chain_slot_conflict) {
   kp_store_close(s);
 }
 
+/* one group commit as big as the collector's --batch default (8192): 8,192 distinct
+ * measurements, half of them signed (one key, seq 1..4096), then the same batch again with new
+ * uids -> all duplicates answering the first uids, count unchanged. On ClickHouse the dedup
+ * lookups (content hashes, (key_id, seq)) once were SQL literal lists, which 18.16's
+ * max_query_size (256 KiB) refused above ~3,900 hashes: every such batch failed (503). */
+KP_TEST(big_batch_dedup) {
+  enum { N = 8192 };
+  kp_store_t *s = fresh();
+  kp_store_msm_t *m = calloc(N, sizeof *m);
+  kp_store_put_result_t *r = calloc(N, sizeof *r);
+  char(*uid)[24] = calloc(N, sizeof *uid), (*uid2)[24] = calloc(N, sizeof *uid2), (*hash)[72] = calloc(N, sizeof *hash);
+  KP_ASSERT(m && r && uid && uid2 && hash);
+  for (int i = 0; i < N; i++) {
+    snprintf(uid[i], sizeof uid[i], "bu%05d", i);
+    snprintf(uid2[i], sizeof uid2[i], "bv%05d", i);
+    snprintf(hash[i], sizeof hash[i], "%064x", (unsigned)(i * 2654435761u)); /* distinct: odd multiplier */
+    m[i] = mk(uid[i], hash[i], "IT", i % 3 == 0, 0, 0, 1000 + i);
+    if (i % 2) m[i].key_id = "0123456789abcdef0123456789abcdef", m[i].pubkey = "pk", m[i].sig = "sg",
+               m[i].prev_hash = "ph", m[i].seq = i / 2 + 1;
+  }
+  KP_ASSERT_OK(kp_store_put_batch(s, m, N, r));
+  for (int i = 0; i < N; i++) KP_ASSERT_MSG(r[i].inserted && r[i].status == KP_OK, "row %d not inserted", i);
+  kp_store_filter_t f;
+  kp_store_filter_init(&f);
+  int64_t c0 = 0, c1 = 0;
+  KP_ASSERT_OK(kp_store_count(s, &f, &c0));
+  KP_ASSERT_EQ(c0, N);
+  for (int i = 0; i < N; i++) m[i].uid = uid2[i];
+  KP_ASSERT_OK(kp_store_put_batch(s, m, N, r));
+  for (int i = 0; i < N; i++) {
+    KP_ASSERT_MSG(!r[i].inserted && r[i].status == KP_OK, "row %d: not a duplicate", i);
+    KP_ASSERT_STREQ(r[i].uid, uid[i]);
+  }
+  KP_ASSERT_OK(kp_store_count(s, &f, &c1));
+  KP_ASSERT_EQ(c1, c0);
+  kp_store_close(s);
+  free(m), free(r), free(uid), free(uid2), free(hash);
+}
+
 static int head_seq_cb(void *ctx, const kp_store_head_t *h) {
   *(int64_t *)ctx = h->seq;
   return 0;

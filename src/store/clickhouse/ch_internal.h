@@ -28,6 +28,14 @@ void kp_ch_http_close(kp_ch_http_t *h);
  * sent one). @p out is reset first.
  */
 kp_status_t kp_ch_http_post(kp_ch_http_t *h, const char *params, const void *body, size_t n, kp_buf_t *out);
+/**
+ * Run the query @p sql with one external table @p name (plain name) whose columns are
+ * @p structure ("content_hash String, seq Int64") and whose rows are @p tsv (TabSeparated,
+ * values escaped with kp_ch_tsv_str): the SQL names it as `IN name` or `FROM name`. As
+ * kp_ch_http_post otherwise; KP_ERR_INVAL only when no boundary could be found.
+ */
+kp_status_t kp_ch_http_query_ext(kp_ch_http_t *h, const char *sql, const char *name, const char *structure,
+                                 const kp_buf_t *tsv, kp_buf_t *out);
 
 /* ---- TabSeparated answers (ch_tsv.c) ---- */
 #define KP_CH_MAX_COLS 24
@@ -43,6 +51,8 @@ typedef struct kp_ch_row {
  * KP_CH_MAX_COLS fields or a line that does not end in '\n'.
  */
 kp_status_t kp_ch_tsv_next(uint8_t *p, size_t n, size_t *off, kp_ch_row_t *row);
+/** Append @p v (NULL -> "") as one TabSeparated field: \\ \t \n \r escaped. */
+kp_status_t kp_ch_tsv_str(kp_buf_t *b, const char *v);
 
 /* ---- store URL (ch_store.c) ---- */
 #define KP_CH_MAX_NODES 8
@@ -65,6 +75,7 @@ typedef struct kp_ch_store {
   int version;
   uint64_t last_seq;  /* ingest_seq / signal ver: monotonic microseconds */
   kp_buf_t sql, ans;  /* the request being built, the last answer */
+  kp_buf_t ext;       /* an external table being built (kp_ch_http_query_ext) */
 } kp_ch_store_t;
 /** Run s->sql on the entry node; the answer in s->ans. */
 kp_status_t kp_ch_sql(kp_ch_store_t *s);

@@ -8,7 +8,9 @@
  * put_batch, the collector's group commit (a batch is one INSERT of measurements):
  *   1. look the batch's content hashes up in msm_hash (primary-key lookups) -> duplicates
  *      report the stored uid, as SQLite's UNIQUE index does; within the batch the first
- *      row of a hash wins;
+ *      row of a hash wins. The hashes (and step 2's (key_id, seq)) go as HTTP external data
+ *      (kp_ch_http_query_ext), never as an SQL literal list: max_query_size (256 KiB in 18.16)
+ *      would bound the batch at ~3,900 hashes;
  *   2. signed rows: look (key_id, seq) up in chain (ch_chain.c) -> a slot holding this
  *      content is a duplicate (a retry), other content is KP_ERR_EXISTS (409 at the
  *      collector); dedup is per (key_id, hash), so a free slot is taken even when the bytes
@@ -148,6 +150,7 @@ static void ch_close(kp_store_t *b) {
   for (size_t i = 0; i < KP_CH_MAX_NODES; i++) kp_ch_http_close(s->node[i]);
   kp_buf_free(&s->sql);
   kp_buf_free(&s->ans);
+  kp_buf_free(&s->ext);
   free(s);
 }
 
@@ -157,6 +160,7 @@ static kp_status_t ch_open(const char *url, kp_store_t **out) {
   s->base.ops = &kp_store_clickhouse_ops;
   kp_buf_init(&s->sql, (size_t)256 << 20);
   kp_buf_init(&s->ans, CH_ANS_CAP);
+  kp_buf_init(&s->ext, (size_t)256 << 20);
   kp_status_t st = kp_ch_url_parse(url, &s->u);
   if (st != KP_OK) kp_log_warnx("store", "bad ClickHouse URL (clickhouse://HOST:PORT[,HOST:PORT]/DB[?cluster=NAME])");
   for (size_t i = 0; st == KP_OK && i < s->u.nnodes; i++) st = kp_ch_http_open(s->u.host[i], s->u.port[i], &s->node[i]);
@@ -207,19 +211,22 @@ static void group(slot_t *sl, size_t n, const char *h, slot_t **lo, slot_t **hi)
  * retry only the ones still to send) in msm_hash. First pass: a hit marks in_db with the
  * stored uid. Retry: a hit with the row's own uid is our own insert that landed. */
 static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry) {
-  kp_buf_reset(&s->sql);
-  kp_status_t st = kp_buf_printf(&s->sql, "SELECT content_hash, measurement_uid FROM %s.msm_hash WHERE content_hash IN (",
-                                 s->u.db);
-  size_t k = 0;
+  kp_buf_reset(&s->ext); /* the hashes go as external table h: no SQL literal list (max_query_size) */
+  kp_status_t st = KP_OK;
+  const char *last = NULL;
   for (size_t i = 0; i < n && st == KP_OK; i++) {
     if (retry && !sl[i].send) continue;
-    if (i && strcmp(sl[i].m->content_hash, sl[i - 1].m->content_hash) == 0 && !retry) continue;
-    if (k++) st = kp_buf_putc(&s->sql, ',');
-    if (st == KP_OK) st = kp_ch_q_str(&s->sql, sl[i].m->content_hash);
+    if (last && strcmp(sl[i].m->content_hash, last) == 0) continue; /* sorted by hash */
+    last = sl[i].m->content_hash;
+    if ((st = kp_ch_tsv_str(&s->ext, last)) == KP_OK) st = kp_buf_putc(&s->ext, '\n');
   }
-  if (!k) return st;
-  if (st == KP_OK) st = kp_buf_puts(&s->sql, ") ORDER BY content_hash, measurement_uid FORMAT TabSeparated");
-  if (st == KP_OK) st = kp_ch_sql(s);
+  if (!last || st != KP_OK) return st;
+  kp_buf_reset(&s->sql);
+  st = kp_buf_printf(&s->sql,
+                     "SELECT content_hash, measurement_uid FROM %s.msm_hash WHERE content_hash IN h"
+                     " ORDER BY content_hash, measurement_uid FORMAT TabSeparated",
+                     s->u.db);
+  if (st == KP_OK) st = kp_ch_http_query_ext(s->node[0], kp_buf_str(&s->sql), "h", "content_hash String", &s->ext, &s->ans);
   size_t off = 0;
   kp_ch_row_t row;
   while (st == KP_OK && (st = kp_ch_tsv_next(s->ans.data, s->ans.len, &off, &row)) == KP_OK) {
@@ -246,21 +253,23 @@ static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry)
 /* signed rows: is their (key_id, seq) stored, with this content (the stored uid) or other
  * content? -> slot_db. Twins of one chain row (a re-written row) answer the same. */
 static kp_status_t check_chain(ch_store_t *s, slot_t *sl, size_t n) {
-  kp_buf_reset(&s->sql);
-  kp_status_t st = kp_buf_printf(&s->sql,
-                                 "SELECT key_id, seq, content_hash, measurement_uid FROM %s.chain WHERE (key_id, seq) IN (",
-                                 s->u.db);
+  kp_buf_reset(&s->ext); /* (key_id, seq) as external table h, as in check_hashes */
+  kp_status_t st = KP_OK;
   size_t k = 0;
   for (size_t i = 0; i < n && st == KP_OK; i++) {
     if (!sl[i].m->key_id) continue;
-    if (k++) st = kp_buf_putc(&s->sql, ',');
-    if (st == KP_OK) st = kp_buf_putc(&s->sql, '(');
-    if (st == KP_OK) st = kp_ch_q_str(&s->sql, sl[i].m->key_id);
-    if (st == KP_OK) st = kp_buf_printf(&s->sql, ",%lld)", (long long)sl[i].m->seq);
+    k++;
+    if ((st = kp_ch_tsv_str(&s->ext, sl[i].m->key_id)) == KP_OK)
+      st = kp_buf_printf(&s->ext, "\t%lld\n", (long long)sl[i].m->seq);
   }
-  if (!k) return st;
-  if (st == KP_OK) st = kp_buf_puts(&s->sql, ") ORDER BY ingest_seq FORMAT TabSeparated");
-  if (st == KP_OK) st = kp_ch_sql(s);
+  if (!k || st != KP_OK) return st;
+  kp_buf_reset(&s->sql);
+  st = kp_buf_printf(&s->sql,
+                     "SELECT key_id, seq, content_hash, measurement_uid FROM %s.chain WHERE (key_id, seq) IN h"
+                     " ORDER BY ingest_seq FORMAT TabSeparated",
+                     s->u.db);
+  if (st == KP_OK)
+    st = kp_ch_http_query_ext(s->node[0], kp_buf_str(&s->sql), "h", "key_id String, seq Int64", &s->ext, &s->ans);
   size_t off = 0;
   kp_ch_row_t row;
   while (st == KP_OK && (st = kp_ch_tsv_next(s->ans.data, s->ans.len, &off, &row)) == KP_OK) {

@@ -6,6 +6,8 @@
  * field, so it is done in place: the write index never passes the read index, and every
  * field gets its NUL where its separator (or the last escape's second byte) was. Any other
  * escaped byte stands for itself (ClickHouse's own reader does the same).
+ * kp_ch_tsv_str writes a field the other way (external data, ch_http.c): \ \t \n \r
+ * escaped, so a written row holds no CR and no bare separator.
  */
 #include <string.h>
 
@@ -50,4 +52,14 @@ kp_status_t kp_ch_tsv_next(uint8_t *p, size_t n, size_t *off, kp_ch_row_t *row) 
   }
   *off = c.off;
   return KP_OK;
+}
+
+kp_status_t kp_ch_tsv_str(kp_buf_t *b, const char *v) {
+  kp_status_t st = KP_OK;
+  for (const char *p = v ? v : ""; *p && st == KP_OK; p++) {
+    char e = *p == '\\' ? '\\' : *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : 0;
+    st = e ? kp_buf_putc(b, '\\') : kp_buf_putc(b, *p);
+    if (e && st == KP_OK) st = kp_buf_putc(b, e);
+  }
+  return st;
 }
