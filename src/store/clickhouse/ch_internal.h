@@ -68,6 +68,16 @@ kp_status_t kp_ch_url_parse(const char *url, kp_ch_url_t *u);
 
 /* ---- the store (ch_store.c: open, put, signals; ch_query.c: reads) ---- */
 #include "store/store.h"
+/* hashes of rows sent in a failed batch (ch_suspect.c: why, and its invariant) */
+#define KP_CH_SUSPECT_SLOTS ((size_t)1 << 16)
+typedef struct kp_ch_suspect {
+  char (*tab)[72]; /* KP_CH_SUSPECT_SLOTS hex hashes, "" = free */
+  size_t n;
+  bool all;        /* the table filled up: every hash counts as suspect */
+} kp_ch_suspect_t;
+void kp_ch_suspect_add(kp_ch_suspect_t *s, const char *hash);
+bool kp_ch_suspect_has(const kp_ch_suspect_t *s, const char *hash);
+void kp_ch_suspect_free(kp_ch_suspect_t *s);
 typedef struct kp_ch_store {
   kp_store_t base; /* first */
   kp_ch_url_t u;
@@ -76,6 +86,7 @@ typedef struct kp_ch_store {
   uint64_t last_seq;  /* ingest_seq / signal ver: monotonic microseconds */
   kp_buf_t sql, ans;  /* the request being built, the last answer */
   kp_buf_t ext;       /* an external table being built (kp_ch_http_query_ext) */
+  kp_ch_suspect_t suspect; /* ch_suspect.c */
 } kp_ch_store_t;
 /** Run s->sql on the entry node; the answer in s->ans. */
 kp_status_t kp_ch_sql(kp_ch_store_t *s);

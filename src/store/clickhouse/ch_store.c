@@ -19,9 +19,13 @@
  *      the 2xx comes only after every shard wrote its part: then put_batch returns KP_OK and
  *      the collector acknowledges. Otherwise it retries twice (100 ms, 400 ms); before each
  *      retry it repeats step 1 for the rows it is about to send, so rows that did land (one
- *      shard took its part, another did not) are not written twice. If it still fails,
- *      put_batch fails and the collector answers 503 (it refuses; the probe's outbox
- *      retries later and the retry dedups by content hash).
+ *      shard took its part, another did not) are not written twice; it also looks them up
+ *      in measurements itself, since a shard can commit its measurements part and fail (or
+ *      die) before the view writes msm_hash. If it still fails, put_batch fails and the
+ *      collector answers 503 (it refuses; the probe's outbox retries later and the retry
+ *      dedups by content hash). The hashes of every row it sent become suspect
+ *      (ch_suspect.c): a later batch looks a suspect hash that msm_hash lacks up in
+ *      measurements (check_landed) and rewrites the missing msm_hash row.
  *   4. signed records whose bytes were known: their chain rows, one more INSERT into chain
  *      (kp_ch_chain_write), after step 3 so a chain row never points at bytes that did not
  *      land. If it fails, put_batch fails (503); the retry finds the slot still free and
@@ -151,6 +155,7 @@ static void ch_close(kp_store_t *b) {
   kp_buf_free(&s->sql);
   kp_buf_free(&s->ans);
   kp_buf_free(&s->ext);
+  kp_ch_suspect_free(&s->suspect);
   free(s);
 }
 
@@ -188,6 +193,8 @@ typedef struct slot {
   bool took_slot;  /* signed: this row takes its (key_id, seq) in this batch */
   struct slot *src; /* signed, bytes known: the batch row sending them (NULL: stored before) */
   bool chain_row;  /* signed, bytes known: a chain row is written for it (kp_ch_chain_write) */
+  bool sent;       /* its row was in some INSERT attempt of this batch */
+  bool repair;     /* found in measurements, not in msm_hash: its msm_hash row is rewritten */
 } slot_t;
 
 static int by_hash(const void *a, const void *b) {
@@ -248,6 +255,78 @@ static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry)
     }
   }
   return st == KP_ERR_NOTFOUND ? KP_OK : st;
+}
+
+/* The rows msm_hash may not know although they are stored (ch_suspect.c): looked up in
+ * measurements by (measurement_start_time, content_hash), the ORDER BY prefix, so an index
+ * range. First pass: the slots not found in msm_hash whose hash is suspect. Retry: every
+ * slot still to send (the failed INSERT may have landed on a shard without its view's rows).
+ * A hit counts as check_hashes's would, and its msm_hash row is written again (best effort:
+ * the hash stays suspect, so a failed repair is found the same way next time). */
+static kp_status_t check_landed(ch_store_t *s, slot_t *sl, size_t n, bool retry) {
+  kp_buf_reset(&s->ext);
+  kp_status_t st = KP_OK;
+  size_t k = 0;
+  for (size_t i = 0; i < n && st == KP_OK; i++) {
+    slot_t *x = &sl[i];
+    if (retry ? !x->send : (x->in_db || !kp_ch_suspect_has(&s->suspect, x->m->content_hash))) continue;
+    st = kp_buf_printf(&s->ext, "%lld\t", (long long)kp_ch_clamp_time(x->m->start_time));
+    if (st == KP_OK) st = kp_ch_tsv_str(&s->ext, x->m->content_hash);
+    if (st == KP_OK) st = kp_buf_putc(&s->ext, '\n');
+    k++;
+  }
+  if (!k || st != KP_OK) return st;
+  kp_buf_reset(&s->sql);
+  st = kp_buf_printf(&s->sql,
+                     "SELECT content_hash, measurement_uid FROM %s.measurements WHERE (measurement_start_time,"
+                     " content_hash) IN (SELECT toDateTime(t), content_hash FROM h)"
+                     " ORDER BY content_hash, measurement_uid FORMAT TabSeparated",
+                     s->u.db);
+  if (st == KP_OK)
+    st = kp_ch_http_query_ext(s->node[0], kp_buf_str(&s->sql), "h", "t UInt32, content_hash String", &s->ext, &s->ans);
+  size_t off = 0;
+  kp_ch_row_t row;
+  kp_buf_t fix;
+  kp_buf_init(&fix, (size_t)64 << 20);
+  while (st == KP_OK && (st = kp_ch_tsv_next(s->ans.data, s->ans.len, &off, &row)) == KP_OK) {
+    if (row.ncol != 2) {
+      st = KP_ERR_INVAL;
+      break;
+    }
+    slot_t *lo, *hi;
+    bool hit = false;
+    group(sl, n, row.col[0], &lo, &hi);
+    for (slot_t *x = lo; x && x < hi; x++) {
+      if (retry ? !x->send : x->in_db) continue;
+      hit = true;
+      if (retry) {
+        x->send = false;
+        x->r->inserted = strcmp(x->m->uid, row.col[1]) == 0;
+        if (!x->r->inserted) snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
+        if (!x->r->inserted && x->took_slot) x->chain_row = x->r->inserted = true;
+      } else {
+        x->in_db = true;
+        snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
+      }
+    }
+    if (hit) { /* stays suspect: the repair below may fail, and is then found here again */
+      kp_ch_suspect_add(&s->suspect, row.col[0]);
+      kp_jw_t w;
+      kp_jw_init(&w, &fix);
+      kp_jw_obj_begin(&w);
+      kp_jw_kstr(&w, "content_hash", row.col[0]);
+      kp_jw_kstr(&w, "measurement_uid", row.col[1]);
+      kp_jw_obj_end(&w);
+      if (w.st != KP_OK || kp_buf_putc(&fix, '\n') != KP_OK) st = KP_ERR_NOMEM;
+    }
+  }
+  if (st == KP_ERR_NOTFOUND) st = KP_OK;
+  if (st == KP_OK && fix.len) { /* the answer buffer is reused: hits were copied into fix first */
+    kp_log_warnx("store", "clickhouse: stored measurements without their msm_hash rows (a failed batch): rewriting them");
+    (void)kp_ch_insert(s, "msm_hash", "content_hash,measurement_uid", &fix);
+  }
+  kp_buf_free(&fix);
+  return st;
 }
 
 /* signed rows: is their (key_id, seq) stored, with this content (the stored uid) or other
@@ -397,6 +476,7 @@ static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
   qsort(sl, n, sizeof *sl, by_hash);
   for (size_t i = 0; i < n; i++) by_idx[sl[i].idx] = &sl[i];
   kp_status_t st = check_hashes(s, sl, n, false);
+  if (st == KP_OK) st = check_landed(s, sl, n, false);
   if (st == KP_OK) st = check_chain(s, sl, n);
   if (st == KP_OK) decide(sl, n, by_idx);
   kp_buf_t rows;
@@ -407,6 +487,7 @@ static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
     size_t k = 0;
     for (size_t i = 0; i < n; i++) { /* batch order: ingest_seq is the insertion order */
       if (!by_idx[i]->send) continue;
+      by_idx[i]->sent = true;
       kp_jw_init(&w, &rows);
       row_json(&w, by_idx[i]->m, kp_ch_next_seq(s));
       if (kp_buf_putc(&rows, '\n') != KP_OK) st = KP_ERR_NOMEM;
@@ -418,8 +499,12 @@ static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
     struct timespec d = {0, attempt ? 400000000L : 100000000L};
     nanosleep(&d, NULL);
     st = check_hashes(s, sl, n, true); /* what did land stays landed */
+    if (st == KP_OK) st = check_landed(s, sl, n, true); /* also where the view's rows did not */
   }
   kp_buf_free(&rows);
+  if (st != KP_OK) /* some of these may have landed without their msm_hash rows: ch_suspect.c */
+    for (size_t i = 0; i < n; i++)
+      if (sl[i].sent) kp_ch_suspect_add(&s->suspect, sl[i].m->content_hash);
   /* then the chain rows of signed records whose bytes are stored (or were just sent): after
    * the measurements, so a chain row never points at bytes that did not land */
   size_t nc = 0;
