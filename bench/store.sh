@@ -72,7 +72,10 @@ for kind in sqlite ch1 ch2; do
     for _ in $(seq 600); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
     PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
     printf '%-6s %4d clients x %4d: ' "$kind" "$c" "$per"
-    if [ -z "$PORT" ]; then echo "keepon serve did not start: $(tail -c 300 "$T/serve.log")"; kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null || true; SRV=; continue; fi
+    if [ -z "$PORT" ]; then
+      kill "$SRV" 2>/dev/null; rc=0; wait "$SRV" 2>/dev/null || rc=$?; SRV=
+      echo "keepon serve did not start (exit $rc): $(tail -c 300 "$T/serve.log")"; continue
+    fi
     c0=$(cpu_ticks "$SRV") h0=$(cpu_ticks "${PIDS[@]}")
     out=$("$L" 127.0.0.1:$PORT "$c" "$per" b$c) || true
     c1=$(cpu_ticks "$SRV") h1=$(cpu_ticks "${PIDS[@]}")
