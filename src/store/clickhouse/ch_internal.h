@@ -76,6 +76,8 @@ typedef struct kp_ch_store {
   uint64_t last_seq;  /* ingest_seq / signal ver: monotonic microseconds */
   kp_buf_t sql, ans;  /* the request being built, the last answer */
   kp_buf_t ext;       /* an external table being built (kp_ch_http_query_ext) */
+  bool insert_failed; /* an INSERT into measurements failed since open: msm_hash may miss rows
+                         that did land, so misses are looked up in measurements too (ch_store.c) */
 } kp_ch_store_t;
 /** Run s->sql on the entry node; the answer in s->ans. */
 kp_status_t kp_ch_sql(kp_ch_store_t *s);

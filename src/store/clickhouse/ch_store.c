@@ -210,6 +210,91 @@ static void group(slot_t *sl, size_t n, const char *h, slot_t **lo, slot_t **hi)
 /* Look up the content hashes of the slots selected by @p only_send (all slots at first; on a
  * retry only the ones still to send) in msm_hash. First pass: a hit marks in_db with the
  * stored uid. Retry: a hit with the row's own uid is our own insert that landed. */
+/* A hit of check_hashes: mark the slots of hash @p h (see check_hashes). */
+static void mark_hit(slot_t *sl, size_t n, const char *h, const char *uid, bool retry) {
+  slot_t *lo, *hi;
+  group(sl, n, h, &lo, &hi);
+  for (slot_t *x = lo; x && x < hi; x++) {
+    if (retry) {
+      if (!x->send) continue;
+      x->send = false; /* landed: ours (same uid) or a concurrent writer's */
+      x->r->inserted = strcmp(x->m->uid, uid) == 0;
+      if (!x->r->inserted) snprintf(x->r->uid, sizeof x->r->uid, "%s", uid);
+      if (!x->r->inserted && x->took_slot) /* a signed record still takes its slot, over those bytes */
+        x->chain_row = x->r->inserted = true;
+    } else if (!x->in_db) {
+      x->in_db = true;
+      snprintf(x->r->uid, sizeof x->r->uid, "%s", uid);
+    }
+  }
+}
+
+/* The rows msm_hash does not know (found == false among the slots check_hashes looked up),
+ * looked up in measurements itself by (measurement_start_time, content_hash): the ORDER BY
+ * prefix, so an index range per row, not a scan. Only after an INSERT failed (insert_failed):
+ * a part of measurements_local can be committed while its materialized view's msm_hash_local
+ * part is not (a shard killed between the two, or the view's insert failing), and such a row
+ * exists but is invisible to msm_hash. A hit is marked as an msm_hash hit would be and its
+ * msm_hash row is written again (repair; msm_hash shards by measurement_uid like
+ * measurements, so the row lands beside its measurement). A repair that fails fails the
+ * batch (the retry repairs it). */
+static kp_status_t check_measurements(ch_store_t *s, slot_t *sl, size_t n, const bool *found, bool retry) {
+  kp_buf_reset(&s->ext);
+  kp_status_t st = KP_OK;
+  const char *last = NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n && st == KP_OK; i++) {
+    if ((retry && !sl[i].send) || found[i]) continue;
+    if (last && strcmp(sl[i].m->content_hash, last) == 0) continue;
+    last = sl[i].m->content_hash;
+    k++;
+    /* every start time of the hash group: rows with one hash may differ in start time */
+    for (size_t j = i; j < n && strcmp(sl[j].m->content_hash, last) == 0 && st == KP_OK; j++) {
+      st = kp_buf_printf(&s->ext, "%lld\t", (long long)kp_ch_clamp_time(sl[j].m->start_time));
+      if (st == KP_OK) st = kp_ch_tsv_str(&s->ext, last);
+      if (st == KP_OK) st = kp_buf_putc(&s->ext, '\n');
+    }
+  }
+  if (!k || st != KP_OK) return st;
+  kp_buf_reset(&s->sql);
+  st = kp_buf_printf(&s->sql,
+                     "SELECT content_hash, min(measurement_uid) FROM %s.measurements"
+                     " WHERE (measurement_start_time, content_hash) IN (SELECT toDateTime(t), content_hash FROM h)"
+                     " GROUP BY content_hash ORDER BY content_hash FORMAT TabSeparated",
+                     s->u.db);
+  if (st == KP_OK) st = kp_ch_http_query_ext(s->node[0], kp_buf_str(&s->sql), "h", "t UInt32, content_hash String", &s->ext, &s->ans);
+  if (st != KP_OK) return st;
+  kp_buf_t rep; /* the msm_hash rows to write again; the answer buffer is reused by the insert */
+  kp_buf_init(&rep, (size_t)256 << 20);
+  size_t off = 0, nrep = 0;
+  kp_ch_row_t row;
+  while ((st = kp_ch_tsv_next(s->ans.data, s->ans.len, &off, &row)) == KP_OK) {
+    if (row.ncol != 2) {
+      st = KP_ERR_INVAL;
+      break;
+    }
+    mark_hit(sl, n, row.col[0], row.col[1], retry);
+    kp_jw_t w;
+    kp_jw_init(&w, &rep);
+    kp_jw_obj_begin(&w);
+    kp_jw_kstr(&w, "content_hash", row.col[0]);
+    kp_jw_kstr(&w, "measurement_uid", row.col[1]);
+    kp_jw_obj_end(&w);
+    if (kp_buf_putc(&rep, '\n') != KP_OK) {
+      st = KP_ERR_NOMEM;
+      break;
+    }
+    nrep++;
+  }
+  if (st == KP_ERR_NOTFOUND) st = KP_OK;
+  if (st == KP_OK && nrep) {
+    kp_log_warnx("store", "%zu stored measurements had no msm_hash row: repaired", nrep);
+    st = kp_ch_insert(s, "msm_hash", "content_hash,measurement_uid", &rep);
+  }
+  kp_buf_free(&rep);
+  return st;
+}
+
 static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry) {
   kp_buf_reset(&s->ext); /* the hashes go as external table h: no SQL literal list (max_query_size) */
   kp_status_t st = KP_OK;
@@ -227,27 +312,26 @@ static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry)
                      " ORDER BY content_hash, measurement_uid FORMAT TabSeparated",
                      s->u.db);
   if (st == KP_OK) st = kp_ch_http_query_ext(s->node[0], kp_buf_str(&s->sql), "h", "content_hash String", &s->ext, &s->ans);
+  bool *found = s->insert_failed ? calloc(n, sizeof *found) : NULL;
+  if (s->insert_failed && !found) return KP_ERR_NOMEM;
   size_t off = 0;
   kp_ch_row_t row;
   while (st == KP_OK && (st = kp_ch_tsv_next(s->ans.data, s->ans.len, &off, &row)) == KP_OK) {
-    if (row.ncol != 2) return KP_ERR_INVAL;
-    slot_t *lo, *hi;
-    group(sl, n, row.col[0], &lo, &hi);
-    for (slot_t *x = lo; x && x < hi; x++) {
-      if (retry) {
-        if (!x->send) continue;
-        x->send = false; /* landed: ours (same uid) or a concurrent writer's */
-        x->r->inserted = strcmp(x->m->uid, row.col[1]) == 0;
-        if (!x->r->inserted) snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
-        if (!x->r->inserted && x->took_slot) /* a signed record still takes its slot, over those bytes */
-          x->chain_row = x->r->inserted = true;
-      } else if (!x->in_db) {
-        x->in_db = true;
-        snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
-      }
+    if (row.ncol != 2) {
+      st = KP_ERR_INVAL;
+      break;
     }
+    if (found) {
+      slot_t *lo, *hi;
+      group(sl, n, row.col[0], &lo, &hi);
+      for (slot_t *x = lo; x && x < hi; x++) found[x - sl] = true;
+    }
+    mark_hit(sl, n, row.col[0], row.col[1], retry);
   }
-  return st == KP_ERR_NOTFOUND ? KP_OK : st;
+  if (st == KP_ERR_NOTFOUND) st = KP_OK;
+  if (st == KP_OK && found) st = check_measurements(s, sl, n, found, retry);
+  free(found);
+  return st;
 }
 
 /* signed rows: is their (key_id, seq) stored, with this content (the stored uid) or other
@@ -414,6 +498,7 @@ static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
     }
     if (st != KP_OK || !k) break;
     if ((st = kp_ch_insert(s, "measurements", MSM_COLS, &rows)) == KP_OK) break;
+    s->insert_failed = true; /* from now on msm_hash misses are checked in measurements */
     if (attempt == 2) break;
     struct timespec d = {0, attempt ? 400000000L : 100000000L};
     nanosleep(&d, NULL);
