@@ -10,7 +10,12 @@
  *      report the stored uid, as SQLite's UNIQUE index does; within the batch the first
  *      row of a hash wins. The hashes (and step 2's (key_id, seq)) go as HTTP external data
  *      (kp_ch_http_query_ext), never as an SQL literal list: max_query_size (256 KiB in 18.16)
- *      would bound the batch at ~3,900 hashes;
+ *      would bound the batch at ~3,900 hashes. Once an INSERT into measurements has failed
+ *      in this process (insert_failed), the misses are looked up in measurements too, by
+ *      (measurement_start_time, content_hash), the ORDER BY prefix (check_measurements): a
+ *      shard killed between committing its measurements_local part and the view's
+ *      msm_hash_local part leaves a stored row msm_hash cannot find. A hit is a duplicate (its
+ *      stored uid) and its msm_hash row is written again (a failed repair fails the batch);
  *   2. signed rows: look (key_id, seq) up in chain (ch_chain.c) -> a slot holding this
  *      content is a duplicate (a retry), other content is KP_ERR_EXISTS (409 at the
  *      collector); dedup is per (key_id, hash), so a free slot is taken even when the bytes
@@ -26,7 +31,10 @@
  *      (kp_ch_chain_write), after step 3 so a chain row never points at bytes that did not
  *      land. If it fails, put_batch fails (503); the retry finds the slot still free and
  *      writes it then.
- *   Dedup is exact for one collector process (its batches are serial). Two collectors
+ *   Dedup is exact for one collector process (its batches are serial), also across a shard
+ *   failing mid-insert. Not across a restart: a new process has insert_failed unset, so a row
+ *   stored without its msm_hash row by the previous process (one killed, or that failed and
+ *   exited before its retry came) is written again when it comes back. Two collectors
  *   writing the same measurement at the same instant can both miss step 1; the rows then
  *   differ in measurement_uid and both are kept (ReplacingMergeTree only folds rows with the
  *   same ORDER BY key, which includes measurement_uid: that catches a re-sent identical row).
