@@ -109,6 +109,104 @@ KP_TEST(json_writer_roundtrip) {
   kp_buf_free(&b);
 }
 
+/* The escaper copies runs of plain bytes in one append. Its reference: one
+ * byte at a time, written out here independently of jsonw.c. */
+static void ref_escape(kp_buf_t *o, const uint8_t *p, size_t n) {
+  kp_buf_putc(o, '"');
+  for (size_t i = 0; i < n;) {
+    uint8_t c = p[i];
+    size_t l = 1;
+    if (c == '"') kp_buf_puts(o, "\\\"");
+    else if (c == '\\') kp_buf_puts(o, "\\\\");
+    else if (c == '\n') kp_buf_puts(o, "\\n");
+    else if (c == '\r') kp_buf_puts(o, "\\r");
+    else if (c == '\t') kp_buf_puts(o, "\\t");
+    else if (c < 0x20 || c == 0x7f) kp_buf_printf(o, "\\u%04x", c);
+    else if (c < 0x80) kp_buf_putc(o, (char)c);
+    else {
+      /* well-formed UTF-8 (RFC 3629 table 3-7), else U+FFFD for this byte */
+      size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+      bool ok = len && len <= n - i;
+      for (size_t k = 1; ok && k < len; k++) ok = (p[i + k] & 0xC0) == 0x80;
+      if (ok && len >= 3) {
+        uint8_t lo = 0x80, hi = 0xBF, c1 = p[i + 1];
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+        ok = c1 >= lo && c1 <= hi;
+      }
+      if (ok) { kp_buf_append(o, p + i, len); l = len; }
+      else kp_buf_puts(o, "\xEF\xBF\xBD");
+    }
+    i += l;
+  }
+  kp_buf_putc(o, '"');
+}
+
+static void check_escape(const uint8_t *p, size_t n) {
+  kp_buf_t a, b;
+  kp_buf_init(&a, 0);
+  kp_buf_init(&b, 0);
+  kp_jw_t w;
+  kp_jw_init(&w, &a);
+  kp_jw_strn(&w, (const char *)p, n);
+  KP_ASSERT_OK(w.st);
+  ref_escape(&b, p, n);
+  KP_ASSERT_EQ(a.len, b.len);
+  KP_ASSERT(memcmp(a.data, b.data, a.len) == 0);
+  /* Cap one byte short of the output: NOMEM, nothing written past the cap. */
+  kp_buf_t c;
+  kp_buf_init(&c, b.len - 1);
+  kp_jw_init(&w, &c);
+  kp_jw_strn(&w, (const char *)p, n);
+  KP_ASSERT_EQ(w.st, KP_ERR_NOMEM);
+  KP_ASSERT(c.len < b.len);
+  KP_ASSERT(c.len == 0 || memcmp(c.data, b.data, c.len) == 0);
+  kp_buf_free(&a);
+  kp_buf_free(&b);
+  kp_buf_free(&c);
+}
+
+KP_TEST(json_escape_runs) {
+  /* A 700-byte plain run with each special put at every position. */
+  static const char *specials[] = {"\"", "\\", "\n", "\r", "\t", "\x01", "\x1f", "\x7f", "\x00",
+                                   "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3",
+                                   "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf",
+                                   "\xe0\x80\xaf", "\xf0\x80\x80\x80", "\x80"};
+  static const size_t slen[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 4, 1, 1, 2, 3, 4, 2, 3, 4, 1};
+  uint8_t s[720];
+  for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
+    for (size_t pos = 0; pos <= 64; pos++) {
+      for (size_t i = 0; i < sizeof s; i++) s[i] = (uint8_t)('a' + i % 26);
+      memcpy(s + pos, specials[k], slen[k]);
+      check_escape(s, 64 + slen[k]);           /* special at start .. end */
+      check_escape(s, pos + slen[k]);          /* special last, possibly cut */
+      if (slen[k] > 1) check_escape(s, pos + 1); /* truncated sequence at the end */
+    }
+    for (size_t i = 0; i < sizeof s; i++) s[i] = (uint8_t)('a' + i % 26);
+    memcpy(s + 350, specials[k], slen[k]);
+    check_escape(s, 700);
+  }
+  /* Every byte value alone and doubled, and pseudo-random mixes. */
+  for (int c = 0; c < 256; c++) {
+    uint8_t two[2] = {(uint8_t)c, (uint8_t)c};
+    check_escape(two, 1);
+    check_escape(two, 2);
+  }
+  uint32_t x = 12345;
+  for (int r = 0; r < 2000; r++) {
+    size_t n = 1 + (size_t)(r % 97);
+    for (size_t i = 0; i < n; i++) {
+      x = x * 1103515245u + 12345u;
+      uint8_t v = (uint8_t)(x >> 16);
+      s[i] = (x >> 8) % 4 ? (uint8_t)('A' + v % 26) : v; /* mostly plain, some anything */
+    }
+    check_escape(s, n);
+  }
+  check_escape((const uint8_t *)"", 0);
+}
+
 /* issue 13: "probe_cc\u0000x" must not answer for "probe_cc", and a value
  * with \u0000 must not reach an indexed field truncated. */
 KP_TEST(json_nul_in_keys_rejected_and_values_length_safe) {
