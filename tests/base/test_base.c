@@ -333,6 +333,64 @@ KP_TEST(time_formats) {
   KP_ASSERT(kp_time_parse("2022-13-05", &t) != 0);
 }
 
+/* kp_time_parse reads the canonical shapes without sscanf; every other input
+ * must get the answer the sscanf-only parser gave (reference below). */
+static int ref_time_parse(const char *s, time_t *out) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
+  char sep = 0;
+  if (strlen(s) == 10) {
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) return -1;
+  } else {
+    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &se, &n) != 7) return -1;
+    if (sep != ' ' && sep != 'T') return -1;
+    if (!(s[n] == 0 || (s[n] == 'Z' && s[n + 1] == 0))) return -1;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return -1;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  *out = timegm(&tm);
+  return 0;
+}
+
+KP_TEST(time_parse_same_as_sscanf) {
+  static const char *cases[] = {
+      "2022-01-05 10:30:00", "2022-01-05T10:30:00", "2022-01-05T10:30:00Z", "2022-01-05 10:30:00Z",
+      "2022-01-05", "1999-12-31 23:59:60", "2022-00-05", "2022-01-00", "2022-01-32", "2022-12-31 24:00:00",
+      "2022-12-31 23:60:00", "2022-12-31 23:59:61", "2022-01-05X10:30:00", "2022-01-05 10:30:00ZZ",
+      "2022-01-05 10:30:00z", "2022-1-5 1:2:3", " 2022-01-05", "+022-01-05", "-022-01-05 10:30:00",
+      "2022-01-0a", "2022/01/05", "2022-01-05 10:30", "2022-01-05 10:30:0", "2022-01-05 10:30:000",
+      "0000-01-01 00:00:00", "9999-12-31 23:59:59", "2022-01-05 1a:30:00", "2022-01- 5 10:30:00",
+      "2022-01-05  0:30:00", "", "2022", "2022-01-05 10:30:00.123Z"};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    time_t a = 7, b = 7;
+    int ra = kp_time_parse(cases[i], &a), rb = ref_time_parse(cases[i], &b);
+    KP_ASSERT_EQ(ra, rb);
+    if (ra == 0) KP_ASSERT_EQ((long long)a, (long long)b);
+  }
+  /* Every byte at every position of the canonical forms. */
+  static const char *bases[] = {"2022-01-05 10:30:00", "2022-01-05T10:30:00Z", "2022-01-05"};
+  for (size_t k = 0; k < 3; k++) {
+    char s[24];
+    size_t n = strlen(bases[k]);
+    for (size_t pos = 0; pos < n; pos++) {
+      for (int c = 1; c < 256; c++) {
+        memcpy(s, bases[k], n + 1);
+        s[pos] = (char)c;
+        time_t a = 7, b = 7;
+        int ra = kp_time_parse(s, &a), rb = ref_time_parse(s, &b);
+        KP_ASSERT_EQ(ra, rb);
+        if (ra == 0) KP_ASSERT_EQ((long long)a, (long long)b);
+      }
+    }
+  }
+}
+
 KP_TEST(opts_table) {
   bool flag = false;
   const char *s = "def";
