@@ -82,36 +82,49 @@ bool kp_utf8_valid(const uint8_t *p, size_t n) {
   return true;
 }
 
+/* Printable ASCII other than '"' and '\\': copied as is. */
+static inline bool plain_ascii(uint8_t c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
+
+/*
+ * Writes s[0..n) as a JSON string. Runs of bytes that need no escape (ASCII
+ * and valid UTF-8) are appended with one kp_buf_append each; the output is the
+ * same byte for byte as escaping one byte at a time: the short escapes for
+ * '"' '\\' \n \r \t, \u00XX (lower-case hex) for the other controls and DEL,
+ * U+FFFD for each byte that does not start a valid UTF-8 sequence.
+ * Every read is at i < n; a failed append sets w->st and later puts are no-ops.
+ */
 static void put_escaped(kp_jw_t *w, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
   const uint8_t *p = (const uint8_t *)s;
   put(w, "\"", 1);
-  size_t i = 0, run = 0;
+  size_t i = 0;
   while (i < n) {
-    uint8_t c = p[i];
-    const char *esc = NULL;
-    char tmp[8];
-    size_t l = 1;
-    if (c == '"') esc = "\\\"";
-    else if (c == '\\') esc = "\\\\";
-    else if (c == '\n') esc = "\\n";
-    else if (c == '\r') esc = "\\r";
-    else if (c == '\t') esc = "\\t";
-    else if (c < 0x20 || c == 0x7f) { snprintf(tmp, sizeof tmp, "\\u%04x", c); esc = tmp; }
-    else if (c >= 0x80) {
-      l = utf8_seq(p + i, n - i);
-      if (!l) { esc = "\xEF\xBF\xBD"; l = 1; }
+    size_t start = i;
+    for (;;) {
+      while (i < n && plain_ascii(p[i])) i++;
+      if (i < n && p[i] >= 0x80) {
+        size_t l = utf8_seq(p + i, n - i);
+        if (l) { i += l; continue; }
+      }
+      break;
     }
-    if (esc) {
-      if (run) put(w, s + i - run, run);
-      run = 0;
-      put(w, esc, strlen(esc));
-      i += l;
-    } else {
-      run += l;
-      i += l;
+    if (i > start) put(w, s + start, i - start);
+    if (i >= n) break;
+    uint8_t c = p[i++];
+    char tmp[6];
+    switch (c) {
+    case '"': put(w, "\\\"", 2); break;
+    case '\\': put(w, "\\\\", 2); break;
+    case '\n': put(w, "\\n", 2); break;
+    case '\r': put(w, "\\r", 2); break;
+    case '\t': put(w, "\\t", 2); break;
+    default:
+      if (c >= 0x80) { put(w, "\xEF\xBF\xBD", 3); break; }
+      tmp[0] = '\\'; tmp[1] = 'u'; tmp[2] = '0'; tmp[3] = '0';
+      tmp[4] = hex[c >> 4]; tmp[5] = hex[c & 15];
+      put(w, tmp, sizeof tmp);
     }
   }
-  if (run) put(w, s + n - run, run);
   put(w, "\"", 1);
 }
 

@@ -109,6 +109,104 @@ KP_TEST(json_writer_roundtrip) {
   kp_buf_free(&b);
 }
 
+/* The escaper copies runs of plain bytes in one append. Its reference: one
+ * byte at a time, written out here independently of jsonw.c. */
+static void ref_escape(kp_buf_t *o, const uint8_t *p, size_t n) {
+  kp_buf_putc(o, '"');
+  for (size_t i = 0; i < n;) {
+    uint8_t c = p[i];
+    size_t l = 1;
+    if (c == '"') kp_buf_puts(o, "\\\"");
+    else if (c == '\\') kp_buf_puts(o, "\\\\");
+    else if (c == '\n') kp_buf_puts(o, "\\n");
+    else if (c == '\r') kp_buf_puts(o, "\\r");
+    else if (c == '\t') kp_buf_puts(o, "\\t");
+    else if (c < 0x20 || c == 0x7f) kp_buf_printf(o, "\\u%04x", c);
+    else if (c < 0x80) kp_buf_putc(o, (char)c);
+    else {
+      /* well-formed UTF-8 (RFC 3629 table 3-7), else U+FFFD for this byte */
+      size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+      bool ok = len && len <= n - i;
+      for (size_t k = 1; ok && k < len; k++) ok = (p[i + k] & 0xC0) == 0x80;
+      if (ok && len >= 3) {
+        uint8_t lo = 0x80, hi = 0xBF, c1 = p[i + 1];
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+        ok = c1 >= lo && c1 <= hi;
+      }
+      if (ok) { kp_buf_append(o, p + i, len); l = len; }
+      else kp_buf_puts(o, "\xEF\xBF\xBD");
+    }
+    i += l;
+  }
+  kp_buf_putc(o, '"');
+}
+
+static void check_escape(const uint8_t *p, size_t n) {
+  kp_buf_t a, b;
+  kp_buf_init(&a, 0);
+  kp_buf_init(&b, 0);
+  kp_jw_t w;
+  kp_jw_init(&w, &a);
+  kp_jw_strn(&w, (const char *)p, n);
+  KP_ASSERT_OK(w.st);
+  ref_escape(&b, p, n);
+  KP_ASSERT_EQ(a.len, b.len);
+  KP_ASSERT(memcmp(a.data, b.data, a.len) == 0);
+  /* Cap one byte short of the output: NOMEM, nothing written past the cap. */
+  kp_buf_t c;
+  kp_buf_init(&c, b.len - 1);
+  kp_jw_init(&w, &c);
+  kp_jw_strn(&w, (const char *)p, n);
+  KP_ASSERT_EQ(w.st, KP_ERR_NOMEM);
+  KP_ASSERT(c.len < b.len);
+  KP_ASSERT(c.len == 0 || memcmp(c.data, b.data, c.len) == 0);
+  kp_buf_free(&a);
+  kp_buf_free(&b);
+  kp_buf_free(&c);
+}
+
+KP_TEST(json_escape_runs) {
+  /* A 700-byte plain run with each special put at every position. */
+  static const char *specials[] = {"\"", "\\", "\n", "\r", "\t", "\x01", "\x1f", "\x7f", "\x00",
+                                   "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3",
+                                   "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf",
+                                   "\xe0\x80\xaf", "\xf0\x80\x80\x80", "\x80"};
+  static const size_t slen[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 4, 1, 1, 2, 3, 4, 2, 3, 4, 1};
+  uint8_t s[720];
+  for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
+    for (size_t pos = 0; pos <= 64; pos++) {
+      for (size_t i = 0; i < sizeof s; i++) s[i] = (uint8_t)('a' + i % 26);
+      memcpy(s + pos, specials[k], slen[k]);
+      check_escape(s, 64 + slen[k]);           /* special at start .. end */
+      check_escape(s, pos + slen[k]);          /* special last, possibly cut */
+      if (slen[k] > 1) check_escape(s, pos + 1); /* truncated sequence at the end */
+    }
+    for (size_t i = 0; i < sizeof s; i++) s[i] = (uint8_t)('a' + i % 26);
+    memcpy(s + 350, specials[k], slen[k]);
+    check_escape(s, 700);
+  }
+  /* Every byte value alone and doubled, and pseudo-random mixes. */
+  for (int c = 0; c < 256; c++) {
+    uint8_t two[2] = {(uint8_t)c, (uint8_t)c};
+    check_escape(two, 1);
+    check_escape(two, 2);
+  }
+  uint32_t x = 12345;
+  for (int r = 0; r < 2000; r++) {
+    size_t n = 1 + (size_t)(r % 97);
+    for (size_t i = 0; i < n; i++) {
+      x = x * 1103515245u + 12345u;
+      uint8_t v = (uint8_t)(x >> 16);
+      s[i] = (x >> 8) % 4 ? (uint8_t)('A' + v % 26) : v; /* mostly plain, some anything */
+    }
+    check_escape(s, n);
+  }
+  check_escape((const uint8_t *)"", 0);
+}
+
 /* issue 13: "probe_cc\u0000x" must not answer for "probe_cc", and a value
  * with \u0000 must not reach an indexed field truncated. */
 KP_TEST(json_nul_in_keys_rejected_and_values_length_safe) {
@@ -233,6 +331,64 @@ KP_TEST(time_formats) {
   KP_ASSERT_EQ(kp_time_parse("2022-01-05", &t), 0);
   KP_ASSERT_EQ(t, 1641340800);
   KP_ASSERT(kp_time_parse("2022-13-05", &t) != 0);
+}
+
+/* kp_time_parse reads the canonical shapes without sscanf; every other input
+ * must get the answer the sscanf-only parser gave (reference below). */
+static int ref_time_parse(const char *s, time_t *out) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
+  char sep = 0;
+  if (strlen(s) == 10) {
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) return -1;
+  } else {
+    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &se, &n) != 7) return -1;
+    if (sep != ' ' && sep != 'T') return -1;
+    if (!(s[n] == 0 || (s[n] == 'Z' && s[n + 1] == 0))) return -1;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return -1;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  *out = timegm(&tm);
+  return 0;
+}
+
+KP_TEST(time_parse_same_as_sscanf) {
+  static const char *cases[] = {
+      "2022-01-05 10:30:00", "2022-01-05T10:30:00", "2022-01-05T10:30:00Z", "2022-01-05 10:30:00Z",
+      "2022-01-05", "1999-12-31 23:59:60", "2022-00-05", "2022-01-00", "2022-01-32", "2022-12-31 24:00:00",
+      "2022-12-31 23:60:00", "2022-12-31 23:59:61", "2022-01-05X10:30:00", "2022-01-05 10:30:00ZZ",
+      "2022-01-05 10:30:00z", "2022-1-5 1:2:3", " 2022-01-05", "+022-01-05", "-022-01-05 10:30:00",
+      "2022-01-0a", "2022/01/05", "2022-01-05 10:30", "2022-01-05 10:30:0", "2022-01-05 10:30:000",
+      "0000-01-01 00:00:00", "9999-12-31 23:59:59", "2022-01-05 1a:30:00", "2022-01- 5 10:30:00",
+      "2022-01-05  0:30:00", "", "2022", "2022-01-05 10:30:00.123Z"};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    time_t a = 7, b = 7;
+    int ra = kp_time_parse(cases[i], &a), rb = ref_time_parse(cases[i], &b);
+    KP_ASSERT_EQ(ra, rb);
+    if (ra == 0) KP_ASSERT_EQ((long long)a, (long long)b);
+  }
+  /* Every byte at every position of the canonical forms. */
+  static const char *bases[] = {"2022-01-05 10:30:00", "2022-01-05T10:30:00Z", "2022-01-05"};
+  for (size_t k = 0; k < 3; k++) {
+    char s[24];
+    size_t n = strlen(bases[k]);
+    for (size_t pos = 0; pos < n; pos++) {
+      for (int c = 1; c < 256; c++) {
+        memcpy(s, bases[k], n + 1);
+        s[pos] = (char)c;
+        time_t a = 7, b = 7;
+        int ra = kp_time_parse(s, &a), rb = ref_time_parse(s, &b);
+        KP_ASSERT_EQ(ra, rb);
+        if (ra == 0) KP_ASSERT_EQ((long long)a, (long long)b);
+      }
+    }
+  }
 }
 
 KP_TEST(opts_table) {
