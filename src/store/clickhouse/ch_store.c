@@ -194,7 +194,6 @@ typedef struct slot {
   struct slot *src; /* signed, bytes known: the batch row sending them (NULL: stored before) */
   bool chain_row;  /* signed, bytes known: a chain row is written for it (kp_ch_chain_write) */
   bool sent;       /* its row was in some INSERT attempt of this batch */
-  bool repair;     /* found in measurements, not in msm_hash: its msm_hash row is rewritten */
 } slot_t;
 
 static int by_hash(const void *a, const void *b) {
@@ -212,6 +211,21 @@ static void group(slot_t *sl, size_t n, const char *h, slot_t **lo, slot_t **hi)
   if (!hit) return;
   while (*lo > sl && strcmp((*lo)[-1].m->content_hash, h) == 0) (*lo)--;
   while (*hi < sl + n && strcmp((*hi)->m->content_hash, h) == 0) (*hi)++;
+}
+
+/* Slot x's content is stored under uid. First pass: a duplicate (in_db, the stored uid).
+ * Retry: the row landed, ours (same uid) or a concurrent writer's, and is not sent again. */
+static void found(slot_t *x, const char *uid, bool retry) {
+  if (!retry) {
+    x->in_db = true;
+    snprintf(x->r->uid, sizeof x->r->uid, "%s", uid);
+    return;
+  }
+  x->send = false;
+  x->r->inserted = strcmp(x->m->uid, uid) == 0;
+  if (!x->r->inserted) snprintf(x->r->uid, sizeof x->r->uid, "%s", uid);
+  if (!x->r->inserted && x->took_slot) /* a signed record still takes its slot, over those bytes */
+    x->chain_row = x->r->inserted = true;
 }
 
 /* Look up the content hashes of the slots selected by @p only_send (all slots at first; on a
@@ -241,17 +255,7 @@ static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry)
     slot_t *lo, *hi;
     group(sl, n, row.col[0], &lo, &hi);
     for (slot_t *x = lo; x && x < hi; x++) {
-      if (retry) {
-        if (!x->send) continue;
-        x->send = false; /* landed: ours (same uid) or a concurrent writer's */
-        x->r->inserted = strcmp(x->m->uid, row.col[1]) == 0;
-        if (!x->r->inserted) snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
-        if (!x->r->inserted && x->took_slot) /* a signed record still takes its slot, over those bytes */
-          x->chain_row = x->r->inserted = true;
-      } else if (!x->in_db) {
-        x->in_db = true;
-        snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
-      }
+      if (retry ? x->send : !x->in_db) found(x, row.col[1], retry);
     }
   }
   return st == KP_ERR_NOTFOUND ? KP_OK : st;
@@ -299,15 +303,7 @@ static kp_status_t check_landed(ch_store_t *s, slot_t *sl, size_t n, bool retry)
     for (slot_t *x = lo; x && x < hi; x++) {
       if (retry ? !x->send : x->in_db) continue;
       hit = true;
-      if (retry) {
-        x->send = false;
-        x->r->inserted = strcmp(x->m->uid, row.col[1]) == 0;
-        if (!x->r->inserted) snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
-        if (!x->r->inserted && x->took_slot) x->chain_row = x->r->inserted = true;
-      } else {
-        x->in_db = true;
-        snprintf(x->r->uid, sizeof x->r->uid, "%s", row.col[1]);
-      }
+      found(x, row.col[1], retry);
     }
     if (hit) { /* stays suspect: the repair below may fail, and is then found here again */
       kp_ch_suspect_add(&s->suspect, row.col[0]);
