@@ -8,6 +8,8 @@
 #                                # ports: CH_PORTS="HTTP TCP INTERSERVER" if set, else free ones
 #   ch_cluster "127.0.0.1:TCP1 127.0.0.1:TCP2"  # -> CLUSTER_SPEC (one shard per host:port)
 #   ch_stop PID                  # SIGTERM, wait, then SIGKILL; by PID only
+#   CH_KEEP_PARTS=SECONDS ch_start ...  # merged-away parts kept that long (old_parts_lifetime,
+#                                # 480 s by default): bench/store.sh, so no file is deleted mid-run
 #
 # Each server runs as a plain process from DIR: config.xml and users.xml copied from
 # /etc/clickhouse-server, every path rewritten into DIR, free loopback ports, listening on
@@ -45,6 +47,7 @@ ch_write_config() {
 import sys, shutil, xml.etree.ElementTree as ET
 etc, d, http, tcp, inter = sys.argv[1:6]
 cluster = sys.argv[6] if len(sys.argv) > 6 else ""
+keep = sys.argv[7] if len(sys.argv) > 7 else ""
 t = ET.parse(etc + "/config.xml"); r = t.getroot()
 def setv(tag, v):
     e = r.find(tag)
@@ -65,6 +68,10 @@ lg.find("level").text = "warning"
 rs = r.find("remote_servers")
 for c in list(rs): rs.remove(c)
 if cluster: rs.append(ET.fromstring(cluster))
+if keep:  # bench: no part is deleted while it runs (see docs/store.md, "the disk")
+    mt = r.find("merge_tree")
+    if mt is None: mt = ET.SubElement(r, "merge_tree")
+    e = ET.SubElement(mt, "old_parts_lifetime"); e.text = keep
 dd = r.find("distributed_ddl")
 if dd is not None: r.remove(dd)
 t.write(d + "/config.xml")
@@ -78,7 +85,7 @@ ch_start() { # DIR [CLUSTER_SPEC]
   mkdir -p "$d/log" "$d/data" "$d/tmp"
   ports=(${CH_PORTS:-$(ch_free_ports 3)})
   CH_HTTP=${ports[0]} CH_TCP=${ports[1]}
-  ch_write_config "$d" "${ports[0]}" "${ports[1]}" "${ports[2]}" "${2:-}"
+  ch_write_config "$d" "${ports[0]}" "${ports[1]}" "${ports[2]}" "${2:-}" "${CH_KEEP_PARTS:-}"
   (cd "$d" && exec clickhouse-server --config-file="$d/config.xml" >"$d/log/stdout" 2>&1) &
   CH_PID=$!
   local i
