@@ -101,6 +101,9 @@ bool kp_ch_asn_num(const char *a, uint32_t *out);
 uint64_t kp_ch_next_seq(kp_ch_store_t *s);
 /** INSERT INTO db.@p table (@p cols) FORMAT JSONEachRow @p rows, insert_distributed_sync=1. */
 kp_status_t kp_ch_insert(kp_ch_store_t *s, const char *table, const char *cols, const kp_buf_t *rows);
+/** The same in @p format ("RowBinary" for measurements: ch_store.c's row_rb). */
+kp_status_t kp_ch_insert_as(kp_ch_store_t *s, const char *table, const char *cols, const char *format,
+                            const kp_buf_t *rows);
 /** Append " WHERE ..." for @p f (columns present in measurements and in chain). */
 kp_status_t kp_ch_build_where(kp_buf_t *b, const kp_store_filter_t *f);
 
