@@ -464,8 +464,11 @@ static void start_read(kp_srv_t *s, conn_t *c, bool fresh) {
   set_events(s, c, EPOLLIN);
 }
 
-/* serialize c->resp's head into c->out and switch to WRITE (the body is sent from resp.body) */
-static void begin_write(kp_srv_t *s, conn_t *c) {
+/* serialize c->resp's head into c->out and switch to WRITE (the body is sent from resp.body).
+ * @p arm: wait for EPOLLOUT. A caller that calls on_writable right away passes false: most
+ * responses fit the socket buffer, and on_writable arms EPOLLOUT itself when the send would
+ * block; that saves an epoll_ctl per response on the group-commit path. */
+static void begin_write_arm(kp_srv_t *s, conn_t *c, bool arm) {
   kp_srv_resp_t *r = &c->resp;
   if (r->status == 0) r->status = 500;
   if (c->eof) c->close_after = true;
@@ -480,8 +483,9 @@ static void begin_write(kp_srv_t *s, conn_t *c) {
   s->out_bytes += c->out_total;
   c->st = ST_WRITE;
   c->deadline = now_ms() + s->cfg.write_timeout_ms;
-  set_events(s, c, EPOLLOUT);
+  if (arm) set_events(s, c, EPOLLOUT);
 }
+static void begin_write(kp_srv_t *s, conn_t *c) { begin_write_arm(s, c, true); }
 
 static void respond_error(kp_srv_t *s, conn_t *c, int status, const char *msg) {
   kp_srv_error(&c->resp, status, msg);
@@ -627,7 +631,7 @@ static void on_writable(kp_srv_t *s, conn_t *c) {
       continue;
     }
     if (n == -1) {
-      if (c->ssl) set_events(s, c, c->want_write ? EPOLLOUT : EPOLLIN | EPOLLOUT);
+      set_events(s, c, !c->ssl || c->want_write ? EPOLLOUT : EPOLLIN | EPOLLOUT);
       return;
     }
     conn_free(s, c);
@@ -812,7 +816,7 @@ kp_status_t kp_srv_run(kp_srv_t *s, volatile sig_atomic_t *stop) {
           conn_free(s, c);
           continue;
         }
-        begin_write(s, c);
+        begin_write_arm(s, c, false);
         on_writable(s, c); /* most responses fit the socket buffer: skip a loop round */
       }
     }
