@@ -432,7 +432,9 @@ typedef struct bodies {
 static int bodies_cb(void *ctx, const kp_store_msm_t *m) {
   bodies_t *b = ctx;
   int i = m->uid[1] - '0'; /* uid "bI" */
-  if (i < 0 || i >= 8 || m->body_len != b->len[i] || memcmp(m->body, b->want[i], b->len[i]) != 0) b->bad++;
+  if (i < 0 || i >= 8 || m->body_len != b->len[i] ||
+      (b->len[i] && memcmp(m->body, b->want[i], b->len[i]) != 0)) /* an empty body may be NULL */
+    b->bad++;
   b->n++;
   return 0;
 }
