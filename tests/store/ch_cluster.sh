@@ -42,7 +42,7 @@ SRV=$!
 for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
 [ -n "$PORT" ] || fail "serve did not start"
-grep -q 'schema v4' "$T/serve.log" || fail "schema version not reported: $(cat "$T/serve.log")"
+grep -q 'schema v5' "$T/serve.log" || fail "schema version not reported: $(cat "$T/serve.log")"
 
 CLIENTS=32 PER=150 TOTAL=$((32 * 150))
 "$LOAD" 127.0.0.1:$PORT $CLIENTS $PER cl "$T/run1.log" > "$T/run1.out" &

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# ch_viewgap.sh: a measurement stored on a shard without its msm_hash row is still deduplicated.
+# ch_viewgap.sh: a measurement stored on a shard without its msm_dedup row is still deduplicated.
 #
 # On a cluster the INSERT into the Distributed measurements table can fail after a shard
-# committed its measurements_local part but before the materialized view wrote msm_hash_local
+# committed its measurements_local part but before the materialized view wrote msm_dedup_local
 # (shard killed in between: store_clickhouse_cluster once stored 4 of 4,800 twice this way).
-# Made deterministic here: shard 2's msm_hash_local is swapped for a table the view cannot
+# Made deterministic here: shard 2's msm_dedup_local is swapped for a table the view cannot
 # write into (measurement_uid UInt64), so every row that lands on shard 2 lands in
 # measurements only. Checks:
 #   - while the view is broken, no measurement is stored twice by the collector's own
 #     retries (put_batch looks failed rows up in measurements too), and nothing is lost:
 #     a 200 means the row is stored;
-#   - with msm_hash_local restored, the whole burst re-sent is answered 200, each row once
-#     (count() == uniqExact(content_hash) == the burst), and msm_hash has a row for every
+#   - with msm_dedup_local restored, the whole burst re-sent is answered 200, each row once
+#     (count() == uniqExact(content_hash) == the burst), and msm_dedup has a row for every
 #     measurement again (the suspect hashes were looked up in measurements and repaired).
+# Then migration 5 on the same cluster: both shards are put back to schema 4 (the dedup index
+# as v1 made it, msm_hash with the default index granularity, filled from measurements), serve
+# is restarted, and must report schema v5 with msm_dedup (index_granularity 256) holding every
+# hash, msm_hash gone, and the burst re-sent answered 200 without a row stored twice.
 set -u
 . "$(dirname "$0")/ch_lab.sh"
 ch_need
@@ -44,8 +48,8 @@ PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
 [ -n "$PORT" ] || fail "serve did not start"
 
 # break shard 2's view target
-ch_q "$H2" "RENAME TABLE kp.msm_hash_local TO kp.msm_hash_keep" || fail "rename"
-ch_q "$H2" "CREATE TABLE kp.msm_hash_local (content_hash String, measurement_uid UInt64) ENGINE = MergeTree ORDER BY content_hash" || fail "create"
+ch_q "$H2" "RENAME TABLE kp.msm_dedup_local TO kp.msm_dedup_keep" || fail "rename"
+ch_q "$H2" "CREATE TABLE kp.msm_dedup_local (content_hash String, measurement_uid UInt64) ENGINE = MergeTree ORDER BY content_hash" || fail "create"
 N=60
 "$LOAD" 127.0.0.1:$PORT 1 $N vg "$T/run1.log" > "$T/run1.out" || fail "load 1: $(cat "$T/run1.out")"
 ok1=$(grep -c ' 200$' "$T/run1.log")
@@ -60,14 +64,48 @@ acked_missing=$(grep ' 200$' "$T/run1.log" | cut -d' ' -f1 | sort -u > "$T/acked
 [ "$acked_missing" = 0 ] || fail "$acked_missing acknowledged measurements are not stored"
 
 # restore the view's table and re-send the whole burst
-ch_q "$H2" "DROP TABLE kp.msm_hash_local" || fail "drop"
-ch_q "$H2" "RENAME TABLE kp.msm_hash_keep TO kp.msm_hash_local" || fail "restore"
+ch_q "$H2" "DROP TABLE kp.msm_dedup_local" || fail "drop"
+ch_q "$H2" "RENAME TABLE kp.msm_dedup_keep TO kp.msm_dedup_local" || fail "restore"
 "$LOAD" 127.0.0.1:$PORT 1 $N vg "$T/run2.log" > "$T/run2.out" || fail "load 2"
 ok2=$(grep -c ' 200$' "$T/run2.log")
 read -r cnt uniq <<<"$(ch_q "$H1" "SELECT count(), uniqExact(content_hash) FROM kp.measurements")"
-hashes=$(ch_q "$H1" "SELECT uniqExact(content_hash) FROM kp.msm_hash")
-echo "run 2 (view restored, burst re-sent): 200s=$ok2; measurements $cnt rows, $uniq distinct; msm_hash $hashes hashes"
+hashes=$(ch_q "$H1" "SELECT uniqExact(content_hash) FROM kp.msm_dedup")
+echo "run 2 (view restored, burst re-sent): 200s=$ok2; measurements $cnt rows, $uniq distinct; msm_dedup $hashes hashes"
 [ "$ok2" = "$N" ] || fail "re-sent burst: $ok2 of $N answered 200"
 [ "$cnt" = "$N" ] && [ "$uniq" = "$N" ] || fail "after the re-send: $cnt rows, $uniq distinct, want $N once each"
-[ "$hashes" = "$N" ] || fail "msm_hash not repaired: $hashes of $N hashes"
-echo "PASS: rows stored without their msm_hash row are found, answered once and repaired"
+[ "$hashes" = "$N" ] || fail "msm_dedup not repaired: $hashes of $N hashes"
+echo "PASS: rows stored without their msm_dedup row are found, answered once and repaired"
+
+# migration 5 over a schema-4 cluster holding these N measurements
+kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=
+for H in $H1 $H2; do
+  for q in "DROP TABLE kp.msm_dedup" "DROP TABLE kp.msm_dedup_mv_local" "DROP TABLE kp.msm_dedup_local" \
+    "CREATE TABLE kp.msm_hash_local (content_hash String, measurement_uid String) ENGINE = ReplacingMergeTree ORDER BY (content_hash, measurement_uid)" \
+    "CREATE MATERIALIZED VIEW kp.msm_hash_mv_local TO kp.msm_hash_local AS SELECT content_hash, measurement_uid FROM kp.measurements_local" \
+    "INSERT INTO kp.msm_hash_local SELECT content_hash, measurement_uid FROM kp.measurements_local" \
+    "CREATE TABLE kp.msm_hash AS kp.msm_hash_local ENGINE = Distributed(kp, kp, msm_hash_local, cityHash64(measurement_uid))" \
+    "DROP TABLE kp.schema_version" \
+    "CREATE TABLE kp.schema_version (version UInt32, applied_at DateTime) ENGINE = ReplacingMergeTree ORDER BY version" \
+    "INSERT INTO kp.schema_version VALUES (1, now()), (2, now()), (3, now()), (4, now())"; do
+    ch_q "$H" "$q" || fail "back to schema 4 on $H: $q"
+  done
+done
+"$BIN" serve --store "clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp" --listen 127.0.0.1:0 2> "$T/serve.log" &
+SRV=$!
+for _ in $(seq 300); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
+PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
+[ -n "$PORT" ] || fail "serve did not start on the schema-4 cluster"
+grep -q 'schema v5' "$T/serve.log" || fail "not migrated to schema 5: $(cat "$T/serve.log")"
+for H in $H1 $H2; do
+  [ "$(ch_q "$H" "SELECT count() FROM system.tables WHERE database = 'kp' AND name LIKE 'msm_hash%'")" = 0 ] || fail "msm_hash left on $H"
+  ch_q "$H" "SELECT engine_full FROM system.tables WHERE database = 'kp' AND name = 'msm_dedup_local'" | grep -q 'index_granularity = 256' \
+    || fail "msm_dedup_local on $H: $(ch_q "$H" "SELECT engine_full FROM system.tables WHERE database = 'kp' AND name = 'msm_dedup_local'")"
+done
+hashes=$(ch_q "$H1" "SELECT uniqExact(content_hash) FROM kp.msm_dedup")
+[ "$hashes" = "$N" ] || fail "migration 5: msm_dedup holds $hashes of $N hashes"
+"$LOAD" 127.0.0.1:$PORT 1 $N vg "$T/run3.log" > "$T/run3.out" || fail "load 3"
+ok3=$(grep -c ' 200$' "$T/run3.log")
+read -r cnt uniq <<<"$(ch_q "$H1" "SELECT count(), uniqExact(content_hash) FROM kp.measurements")"
+echo "run 3 (after migration 5, burst re-sent): 200s=$ok3; measurements $cnt rows, $uniq distinct; msm_dedup $hashes hashes"
+[ "$ok3" = "$N" ] && [ "$cnt" = "$N" ] && [ "$uniq" = "$N" ] || fail "after migration 5: $ok3 answered 200, $cnt rows, $uniq distinct, want $N"
+echo "PASS: migration 5 moved the dedup index to msm_dedup, and the old rows are still found"
