@@ -71,16 +71,11 @@ url() { # KIND DBNAME
 # ingest_row KIND DB CLIENTS PER: keepon serve on the store, kp_serve_load CLIENTS x PER against
 # it, one line: rate, latency, CPU per acknowledged measurement of serve and of ClickHouse
 ingest_row() {
-  local kind=$1 db=$2 c=$3 per=$4 out ok c0 c1 h0 h1 rc PORT
+  local kind=$1 db=$2 c=$3 per=$4 out ok c0 c1 h0 h1 rc
   # every client is on 127.0.0.1: without --max-conns-per-addr the default 32 per address
   # (the hostile-Internet cap) lets only 32 in at once, and the others wait in their report
   # open loop, so a "128 clients" row measured 32 (the first figures in docs/store.md did)
-  "$K" serve --store "$(url "$kind" "$db")" --listen 127.0.0.1:0 --max-conns 8192 --max-conns-per-addr 8192 \
-    2>"$T/serve.log" &
-  SRV=$!
-  # the schema migration of a fresh database can take seconds on a busy machine
-  for _ in $(seq 600); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
-  PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
+  ch_serve "$K" "$T/serve.log" "$(url "$kind" "$db")" --max-conns 8192 --max-conns-per-addr 8192 || true
   printf '%-6s %4d clients x %4d: ' "$kind" "$c" "$per"
   if [ -z "$PORT" ]; then
     kill "$SRV" 2>/dev/null; rc=0; wait "$SRV" 2>/dev/null || rc=$?; SRV=

@@ -37,11 +37,7 @@ S2=$CH_PID
 H1=${P1[0]} H2=${P2[0]}
 URL="clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp"
 
-"$BIN" serve --store "$URL" --listen 127.0.0.1:0 2> "$T/serve.log" &
-SRV=$!
-for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
-PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
-[ -n "$PORT" ] || fail "serve did not start"
+ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not start"
 grep -q 'schema v5' "$T/serve.log" || fail "schema version not reported: $(cat "$T/serve.log")"
 
 CLIENTS=32 PER=150 TOTAL=$((32 * 150))

@@ -8,6 +8,9 @@
 #                                # ports: CH_PORTS="HTTP TCP INTERSERVER" if set, else free ones
 #   ch_cluster "127.0.0.1:TCP1 127.0.0.1:TCP2"  # -> CLUSTER_SPEC (one shard per host:port)
 #   ch_stop PID                  # SIGTERM, wait, then SIGKILL; by PID only
+#   ch_serve BIN LOG STORE_URL [ARGS...]  # `BIN serve` on 127.0.0.1:0 in the background: sets SRV
+#                                # and PORT once it listens (up to 60 s: a fresh schema's
+#                                # migration); returns 1 with PORT empty if it did not
 #   CH_KEEP_PARTS=SECONDS ch_start ...  # merged-away parts kept that long (old_parts_lifetime,
 #                                # 480 s by default): bench/store.sh, so no file is deleted mid-run
 #
@@ -122,6 +125,15 @@ ch_stop() { # PID
   for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$p" 2>/dev/null || true
   wait "$p" 2>/dev/null || true
+}
+
+ch_serve() {
+  local bin=$1 log=$2 url=$3; shift 3
+  "$bin" serve --store "$url" --listen 127.0.0.1:0 "$@" 2> "$log" &
+  SRV=$!
+  for _ in $(seq 600); do grep -q 'port [0-9]' "$log" 2>/dev/null && break; kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
+  PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$log")
+  [ -n "$PORT" ]
 }
 
 ch_q() { # PORT SQL -> answer

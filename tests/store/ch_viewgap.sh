@@ -41,11 +41,8 @@ S1=$CH_PID
 CH_PORTS="${P2[*]}" ch_start "$T/s2" "$SPEC" || fail "shard 2 did not start"
 S2=$CH_PID
 H1=${P1[0]} H2=${P2[0]}
-"$BIN" serve --store "clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp" --listen 127.0.0.1:0 2> "$T/serve.log" &
-SRV=$!
-for _ in $(seq 300); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
-PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
-[ -n "$PORT" ] || fail "serve did not start"
+URL="clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp"
+ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not start"
 
 # break shard 2's view target
 ch_q "$H2" "RENAME TABLE kp.msm_dedup_local TO kp.msm_dedup_keep" || fail "rename"
@@ -90,11 +87,7 @@ for H in $H1 $H2; do
     ch_q "$H" "$q" || fail "back to schema 4 on $H: $q"
   done
 done
-"$BIN" serve --store "clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp" --listen 127.0.0.1:0 2> "$T/serve.log" &
-SRV=$!
-for _ in $(seq 300); do grep -q 'port [0-9]' "$T/serve.log" 2>/dev/null && break; sleep 0.1; done
-PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/serve.log")
-[ -n "$PORT" ] || fail "serve did not start on the schema-4 cluster"
+ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not start on the schema-4 cluster"
 grep -q 'schema v5' "$T/serve.log" || fail "not migrated to schema 5: $(cat "$T/serve.log")"
 for H in $H1 $H2; do
   [ "$(ch_q "$H" "SELECT count() FROM system.tables WHERE database = 'kp' AND name LIKE 'msm_hash%'")" = 0 ] || fail "msm_hash left on $H"
