@@ -28,7 +28,7 @@ PIDS+=("$CH_PID")
 echo "== 2-shard cluster (HTTP ${P1[0]}, ${P2[0]})"
 KP_STORE_URL="clickhouse://127.0.0.1:${P1[0]},127.0.0.1:${P2[0]}/kpt?cluster=kp" "$SUITE" || fail "suite on the cluster"
 KP_STORE_URL="clickhouse://127.0.0.1:${P1[0]},127.0.0.1:${P2[0]}/kpt?cluster=kp" "$KP_BUILD/tests/store/test_ch_repair" \
-  || fail "msm_dedup gap on the cluster"
+  || fail "msm_key gap on the cluster"
 # the data really is spread: both shards hold rows of the last suite database
 for port in "${P1[0]}" "${P2[0]}"; do
   n=$(ch_q "$port" "SELECT sum(rows) FROM system.parts WHERE active AND table = 'measurements_local'")

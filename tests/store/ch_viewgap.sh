@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# ch_viewgap.sh: a measurement stored on a shard without its msm_dedup row is still deduplicated.
+# ch_viewgap.sh: a measurement stored on a shard without its msm_key row is still deduplicated.
 #
 # On a cluster the INSERT into the Distributed measurements table can fail after a shard
-# committed its measurements_local part but before the materialized view wrote msm_dedup_local
+# committed its measurements_local part but before the materialized view wrote msm_key_local
 # (shard killed in between: store_clickhouse_cluster once stored 4 of 4,800 twice this way).
-# Made deterministic here: shard 2's msm_dedup_local is swapped for a table the view cannot
+# Made deterministic here: shard 2's msm_key_local is swapped for a table the view cannot
 # write into (measurement_uid UInt64), so every row that lands on shard 2 lands in
 # measurements only. Checks:
 #   - while the view is broken, no measurement is stored twice by the collector's own
 #     retries (put_batch looks failed rows up in measurements too), and nothing is lost:
 #     a 200 means the row is stored;
-#   - with msm_dedup_local restored, the whole burst re-sent is answered 200, each row once
-#     (count() == uniqExact(content_hash) == the burst), and msm_dedup has a row for every
+#   - with msm_key_local restored, the whole burst re-sent is answered 200, each row once
+#     (count() == uniqExact(content_hash) == the burst), and msm_key has a row for every
 #     measurement again (the suspect hashes were looked up in measurements and repaired).
-# Then migration 5 on the same cluster: both shards are put back to schema 4 (the dedup index
-# as v1 made it, msm_hash with the default index granularity, filled from measurements), serve
-# is restarted, and must report schema v5 with msm_dedup (index_granularity 256) holding every
-# hash, msm_hash gone, and the burst re-sent answered 200 without a row stored twice.
+# Then migrations 5 and 6 on the same cluster: both shards are put back to schema 4 (the dedup
+# index as v1 made it, msm_hash with the default index granularity, filled from measurements),
+# serve is restarted, and must report schema v6 with msm_key (ordered by h64, granularity 1024,
+# every h64 the prefix of its hash) holding every hash, msm_hash and msm_dedup gone, and the
+# burst re-sent answered 200 without a row stored twice.
 set -u
 . "$(dirname "$0")/ch_lab.sh"
 ch_need
@@ -45,8 +46,8 @@ URL="clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp"
 ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not start"
 
 # break shard 2's view target
-ch_q "$H2" "RENAME TABLE kp.msm_dedup_local TO kp.msm_dedup_keep" || fail "rename"
-ch_q "$H2" "CREATE TABLE kp.msm_dedup_local (content_hash String, measurement_uid UInt64) ENGINE = MergeTree ORDER BY content_hash" || fail "create"
+ch_q "$H2" "RENAME TABLE kp.msm_key_local TO kp.msm_key_keep" || fail "rename"
+ch_q "$H2" "CREATE TABLE kp.msm_key_local (h64 UInt64, content_hash String, measurement_uid UInt64) ENGINE = MergeTree ORDER BY content_hash" || fail "create"
 N=60
 "$LOAD" 127.0.0.1:$PORT 1 $N vg "$T/run1.log" > "$T/run1.out" || fail "load 1: $(cat "$T/run1.out")"
 ok1=$(grep -c ' 200$' "$T/run1.log")
@@ -61,22 +62,22 @@ acked_missing=$(grep ' 200$' "$T/run1.log" | cut -d' ' -f1 | sort -u > "$T/acked
 [ "$acked_missing" = 0 ] || fail "$acked_missing acknowledged measurements are not stored"
 
 # restore the view's table and re-send the whole burst
-ch_q "$H2" "DROP TABLE kp.msm_dedup_local" || fail "drop"
-ch_q "$H2" "RENAME TABLE kp.msm_dedup_keep TO kp.msm_dedup_local" || fail "restore"
+ch_q "$H2" "DROP TABLE kp.msm_key_local" || fail "drop"
+ch_q "$H2" "RENAME TABLE kp.msm_key_keep TO kp.msm_key_local" || fail "restore"
 "$LOAD" 127.0.0.1:$PORT 1 $N vg "$T/run2.log" > "$T/run2.out" || fail "load 2"
 ok2=$(grep -c ' 200$' "$T/run2.log")
 read -r cnt uniq <<<"$(ch_q "$H1" "SELECT count(), uniqExact(content_hash) FROM kp.measurements")"
-hashes=$(ch_q "$H1" "SELECT uniqExact(content_hash) FROM kp.msm_dedup")
-echo "run 2 (view restored, burst re-sent): 200s=$ok2; measurements $cnt rows, $uniq distinct; msm_dedup $hashes hashes"
+hashes=$(ch_q "$H1" "SELECT uniqExact(content_hash) FROM kp.msm_key")
+echo "run 2 (view restored, burst re-sent): 200s=$ok2; measurements $cnt rows, $uniq distinct; msm_key $hashes hashes"
 [ "$ok2" = "$N" ] || fail "re-sent burst: $ok2 of $N answered 200"
 [ "$cnt" = "$N" ] && [ "$uniq" = "$N" ] || fail "after the re-send: $cnt rows, $uniq distinct, want $N once each"
-[ "$hashes" = "$N" ] || fail "msm_dedup not repaired: $hashes of $N hashes"
-echo "PASS: rows stored without their msm_dedup row are found, answered once and repaired"
+[ "$hashes" = "$N" ] || fail "msm_key not repaired: $hashes of $N hashes"
+echo "PASS: rows stored without their msm_key row are found, answered once and repaired"
 
-# migration 5 over a schema-4 cluster holding these N measurements
+# migrations 5 and 6 over a schema-4 cluster holding these N measurements
 kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=
 for H in $H1 $H2; do
-  for q in "DROP TABLE kp.msm_dedup" "DROP TABLE kp.msm_dedup_mv_local" "DROP TABLE kp.msm_dedup_local" \
+  for q in "DROP TABLE kp.msm_key" "DROP TABLE kp.msm_key_mv_local" "DROP TABLE kp.msm_key_local" \
     "CREATE TABLE kp.msm_hash_local (content_hash String, measurement_uid String) ENGINE = ReplacingMergeTree ORDER BY (content_hash, measurement_uid)" \
     "CREATE MATERIALIZED VIEW kp.msm_hash_mv_local TO kp.msm_hash_local AS SELECT content_hash, measurement_uid FROM kp.measurements_local" \
     "INSERT INTO kp.msm_hash_local SELECT content_hash, measurement_uid FROM kp.measurements_local" \
@@ -88,17 +89,20 @@ for H in $H1 $H2; do
   done
 done
 ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not start on the schema-4 cluster"
-grep -q 'schema v5' "$T/serve.log" || fail "not migrated to schema 5: $(cat "$T/serve.log")"
+grep -q 'schema v6' "$T/serve.log" || fail "not migrated to schema 6: $(cat "$T/serve.log")"
 for H in $H1 $H2; do
-  [ "$(ch_q "$H" "SELECT count() FROM system.tables WHERE database = 'kp' AND name LIKE 'msm_hash%'")" = 0 ] || fail "msm_hash left on $H"
-  ch_q "$H" "SELECT engine_full FROM system.tables WHERE database = 'kp' AND name = 'msm_dedup_local'" | grep -q 'index_granularity = 256' \
-    || fail "msm_dedup_local on $H: $(ch_q "$H" "SELECT engine_full FROM system.tables WHERE database = 'kp' AND name = 'msm_dedup_local'")"
+  [ "$(ch_q "$H" "SELECT count() FROM system.tables WHERE database = 'kp' AND (name LIKE 'msm_hash%' OR name LIKE 'msm_dedup%')")" = 0 ] || fail "msm_hash or msm_dedup left on $H"
+  ch_q "$H" "SELECT engine_full FROM system.tables WHERE database = 'kp' AND name = 'msm_key_local'" \
+    | grep -q 'ORDER BY (h64, content_hash, measurement_uid) SETTINGS index_granularity = 1024' \
+    || fail "msm_key_local on $H: $(ch_q "$H" "SELECT engine_full FROM system.tables WHERE database = 'kp' AND name = 'msm_key_local'")"
+  bad=$(ch_q "$H" "SELECT countIf(h64 != reinterpretAsUInt64(reverse(unhex(substring(content_hash, 1, 16))))) FROM kp.msm_key_local")
+  [ "$bad" = 0 ] || fail "msm_key_local on $H: $bad rows whose h64 is not their hash's prefix"
 done
-hashes=$(ch_q "$H1" "SELECT uniqExact(content_hash) FROM kp.msm_dedup")
-[ "$hashes" = "$N" ] || fail "migration 5: msm_dedup holds $hashes of $N hashes"
+hashes=$(ch_q "$H1" "SELECT uniqExact(content_hash) FROM kp.msm_key")
+[ "$hashes" = "$N" ] || fail "migrations 5 and 6: msm_key holds $hashes of $N hashes"
 "$LOAD" 127.0.0.1:$PORT 1 $N vg "$T/run3.log" > "$T/run3.out" || fail "load 3"
 ok3=$(grep -c ' 200$' "$T/run3.log")
 read -r cnt uniq <<<"$(ch_q "$H1" "SELECT count(), uniqExact(content_hash) FROM kp.measurements")"
-echo "run 3 (after migration 5, burst re-sent): 200s=$ok3; measurements $cnt rows, $uniq distinct; msm_dedup $hashes hashes"
-[ "$ok3" = "$N" ] && [ "$cnt" = "$N" ] && [ "$uniq" = "$N" ] || fail "after migration 5: $ok3 answered 200, $cnt rows, $uniq distinct, want $N"
-echo "PASS: migration 5 moved the dedup index to msm_dedup, and the old rows are still found"
+echo "run 3 (after migrations 5 and 6, burst re-sent): 200s=$ok3; measurements $cnt rows, $uniq distinct; msm_key $hashes hashes"
+[ "$ok3" = "$N" ] && [ "$cnt" = "$N" ] && [ "$uniq" = "$N" ] || fail "after migrations 5 and 6: $ok3 answered 200, $cnt rows, $uniq distinct, want $N"
+echo "PASS: migrations 5 and 6 moved the dedup index to msm_key, and the old rows are still found"

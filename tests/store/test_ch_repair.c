@@ -1,12 +1,12 @@
 /*
- * test_ch_repair.c: a measurement that landed in measurements but not in msm_dedup is still
- * found by the dedup (ch_store.c, check_landed, ch_suspect.c) and its msm_dedup row is written again.
+ * test_ch_repair.c: a measurement that landed in measurements but not in msm_key is still
+ * found by the dedup (ch_store.c, check_landed, ch_suspect.c) and its msm_key row is written again.
  * Needs a 2-shard cluster (KP_STORE_URL=clickhouse://N1,N2/PREFIX?cluster=..., set by
  * tests/store/ch_suite.sh); skips without one.
  *
- * The gap is made deterministic: shard 2's msm_dedup_local is swapped for a table whose
+ * The gap is made deterministic: shard 2's msm_key_local is swapped for a table whose
  * content_hash is UInt64, so an INSERT through the Distributed measurements commits shard 2's
- * measurements_local part and then fails in the view msm_dedup_mv_local (what a kill -9 between
+ * measurements_local part and then fails in the view msm_key_mv_local (what a kill -9 between
  * the two does at random). put_batch fails, or answers the rows stored once after finding
  * them in measurements; the real table comes back; the same measurements
  * (new uids, as a probe's retry may carry) are put again: none may be stored twice.
@@ -66,8 +66,8 @@ KP_TEST(view_gap_retry_stores_once) {
   }
 
   /* shard 2's view target can no longer take rows */
-  sql(s, 1, "RENAME TABLE %s.msm_dedup_local TO %s.msm_dedup_keep", db, db);
-  sql(s, 1, "CREATE TABLE %s.msm_dedup_local (content_hash UInt64, measurement_uid String) ENGINE = MergeTree ORDER BY content_hash", db);
+  sql(s, 1, "RENAME TABLE %s.msm_key_local TO %s.msm_key_keep", db, db);
+  sql(s, 1, "CREATE TABLE %s.msm_key_local (h64 UInt64, content_hash UInt64, measurement_uid String) ENGINE = MergeTree ORDER BY content_hash", db);
   /* either answer is right: it fails (503), or its own retry finds the rows that landed on
    * shard 2 in measurements and answers them stored (ch_store.c, check_landed); then each row
    * must be stored under its own uid */
@@ -79,10 +79,10 @@ KP_TEST(view_gap_retry_stores_once) {
   KP_ASSERT_EQ(sql(s, 0, "SELECT uniqExact(content_hash) FROM %s.measurements", db),
                sql(s, 0, "SELECT count() FROM %s.measurements", db)); /* its retries stored none twice */
   long long landed = sql(s, 0, "SELECT count() FROM %s.measurements", db);
-  long long hashed = sql(s, 0, "SELECT count() FROM %s.msm_dedup_local", db); /* shard 1's */
+  long long hashed = sql(s, 0, "SELECT count() FROM %s.msm_key_local", db); /* shard 1's */
   KP_ASSERT_MSG(landed > hashed && hashed > 0, "set-up: %lld rows landed, shard 1 hashed %lld", landed, hashed);
-  sql(s, 1, "DROP TABLE %s.msm_dedup_local", db);
-  sql(s, 1, "RENAME TABLE %s.msm_dedup_keep TO %s.msm_dedup_local", db, db);
+  sql(s, 1, "DROP TABLE %s.msm_key_local", db);
+  sql(s, 1, "RENAME TABLE %s.msm_key_keep TO %s.msm_key_local", db, db);
 
   /* the retry: every row is stored already, under its first uid */
   for (int i = 0; i < N; i++) m[i].uid = uid2[i];
@@ -93,9 +93,9 @@ KP_TEST(view_gap_retry_stores_once) {
   }
   KP_ASSERT_EQ(sql(s, 0, "SELECT count() FROM %s.measurements", db), N);
   KP_ASSERT_EQ(sql(s, 0, "SELECT uniqExact(content_hash) FROM %s.measurements", db), N);
-  /* msm_dedup repaired: a later lookup (another process) finds every row by hash */
-  KP_ASSERT_EQ(sql(s, 0, "SELECT uniqExact(content_hash) FROM %s.msm_dedup", db), N);
-  KP_ASSERT_EQ(sql(s, 0, "SELECT count() FROM %s.msm_dedup", db), N);
+  /* msm_key repaired: a later lookup (another process) finds every row by hash */
+  KP_ASSERT_EQ(sql(s, 0, "SELECT uniqExact(content_hash) FROM %s.msm_key", db), N);
+  KP_ASSERT_EQ(sql(s, 0, "SELECT count() FROM %s.msm_key", db), N);
   sql(s, 0, "DROP DATABASE IF EXISTS %s", db);
   sql(s, 1, "DROP DATABASE IF EXISTS %s", db);
   kp_store_close(st);

@@ -132,7 +132,7 @@ kp_status_t kp_ch_chain_write(kp_ch_store_t *s, const kp_ch_chain_new_t *c, size
       } else {
         hit = bsearch(&key, got, ngot, sizeof *got, by_uid);
       }
-      if (!hit) { /* msm_dedup names a uid measurements does not hold: never acknowledge over it */
+      if (!hit) { /* msm_key names a uid measurements does not hold: never acknowledge over it */
         kp_log_warnx("store", "clickhouse: measurement %s (content hash %s) is indexed but not stored", c[j].uid,
                      c[j].rec->content_hash);
         st = KP_ERR_IO;

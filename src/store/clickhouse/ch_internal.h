@@ -54,6 +54,13 @@ kp_status_t kp_ch_tsv_next(uint8_t *p, size_t n, size_t *off, kp_ch_row_t *row);
 /** Append @p v (NULL -> "") as one TabSeparated field: \\ \t \n \r escaped. */
 kp_status_t kp_ch_tsv_str(kp_buf_t *b, const char *v);
 
+/* ---- the dedup index's key (migration 6, ch_schema.c) ----
+ * msm_key is ordered by a 64-bit prefix of the content hash, computed by ClickHouse from the
+ * hash itself (msm_key's DEFAULT, its view, and the lookups' subquery over the external table
+ * all use this one expression, so the key agrees whatever bytes a hash holds; the lookups then
+ * compare the whole hash). */
+#define KP_CH_KEY_OF(col) "reinterpretAsUInt64(reverse(unhex(substring(" col ", 1, 16))))"
+
 /* ---- store URL (ch_store.c) ---- */
 #define KP_CH_MAX_NODES 8
 typedef struct kp_ch_url {

@@ -7,19 +7,21 @@
  *                 verdict/technique (DEFAULT from the raw JSON), the signed-path
  *                 columns, and `raw`, the measurement itself (compressed by the table, LZ4
  *                 in 18.16, which has no per-column codecs).
- *   msm_dedup     content_hash -> measurement_uid, ordered by content_hash: the dedup lookup
- *                 (migration 5; msm_hash before it). index_granularity 256, not 8192: a batch's
- *                 hashes are SHA-256, spread over the whole key range, so a lookup of B of them
- *                 reads about B granules; at 8192 rows a granule, a lookup of 2,000 hashes read
- *                 the whole table (8 M of 10 M rows, 555 MiB, ~200 ms), at 256 it reads ~500 k
- *                 rows whatever the table's size (~70 ms at 10 M). Costs one index mark per 256
- *                 rows in memory (~4 M marks, ~300 MB, at a billion measurements).
+ *   msm_key       content_hash -> measurement_uid, the dedup index (migration 6; msm_dedup
+ *                 in 5, msm_hash before), ordered by (h64, content_hash, measurement_uid),
+ *                 h64 = the hash's first 8 bytes (KP_CH_KEY_OF). A batch's hashes are SHA-256,
+ *                 spread over the whole key range, so a lookup of B of them reads about B
+ *                 granules whatever the table's size: hence small granules (8192 rows a
+ *                 granule read 8 M of 10 M rows for 2,000 hashes, ~200 ms; migration 5 went
+ *                 to 256), and the lookup filters on h64 in PREWHERE, so of those granules it
+ *                 reads 8 bytes a row, the hash and uid only where h64 matched (migration 6,
+ *                 1,024 rows a granule: as fast as 256, a quarter of the marks in memory).
  *   chain         keepon's chains (migration 4, replacing msm_chain): one row per
  *                 (key_id, seq) -> content_hash, the stored uid, the signature and the stored
  *                 measurement's index columns. Dedup is per (key_id, hash): a record whose
  *                 bytes another key (or an unsigned upload) stored first is a new chain row
  *                 sharing those bytes, as in SQLite.
- *                 msm_dedup and a new signed measurement's chain row are filled by
+ *                 msm_key and a new signed measurement's chain row are filled by
  *                 materialized views from measurements, i.e. inside the same INSERT, so a
  *                 row never exists without its index entries unless that INSERT itself
  *                 failed (then the collector did not acknowledge it). A chain row for bytes
@@ -154,6 +156,25 @@ static const mig_t migs[] = {
    {"CREATE TABLE IF NOT EXISTS %D.msm_dedup AS %D.msm_dedup_local"
     " ENGINE = Distributed(%C, %D, msm_dedup_local, cityHash64(measurement_uid))",
     "DROP TABLE IF EXISTS %D.msm_hash"}},
+  /* 6: the dedup index as msm_key, ordered by h64, a 64-bit prefix of the hash, first (header).
+   * A lookup of B hashes still reads ~B granules, but with PREWHERE on h64 it reads 8 bytes a
+   * row of them, not the 64-byte hash and the uid: 1,000 absent hashes at 10 M stored took
+   * 83-98 ms in msm_dedup and 24-66 ms here (2026-12-03), and a granule of 1,024 rows reads as
+   * fast as one of 256 (45 vs 47 ms for 2,000) with a quarter of the marks in memory. Same
+   * order as migration 5: view, backfill, then the old index goes (an older collector answers
+   * 503 until it is upgraded). */
+  {{"CREATE TABLE IF NOT EXISTS %D.msm_key%L (h64 UInt64 DEFAULT " KP_CH_KEY_OF("content_hash") ","
+    " content_hash String, measurement_uid String) ENGINE = ReplacingMergeTree"
+    " ORDER BY (h64, content_hash, measurement_uid) SETTINGS index_granularity = 1024",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS %D.msm_key_mv%L TO %D.msm_key%L AS"
+    " SELECT " KP_CH_KEY_OF("content_hash") " AS h64, content_hash, measurement_uid FROM %D.measurements%L",
+    "INSERT INTO %D.msm_key%L (content_hash, measurement_uid) SELECT content_hash, measurement_uid"
+    " FROM %D.measurements%L",
+    "DROP TABLE IF EXISTS %D.msm_dedup_mv%L",
+    "DROP TABLE IF EXISTS %D.msm_dedup%L"},
+   {"CREATE TABLE IF NOT EXISTS %D.msm_key AS %D.msm_key_local"
+    " ENGINE = Distributed(%C, %D, msm_key_local, cityHash64(measurement_uid))",
+    "DROP TABLE IF EXISTS %D.msm_dedup"}},
 };
 #define N_MIGS ((int)(sizeof migs / sizeof *migs))
 

@@ -6,7 +6,7 @@
  *      node is the entry node all reads and writes go through, every node gets the schema).
  *
  * put_batch, the collector's group commit (a batch is one INSERT of measurements):
- *   1. look the batch's content hashes up in msm_dedup (primary-key lookups) -> duplicates
+ *   1. look the batch's content hashes up in msm_key (primary-key lookups) -> duplicates
  *      report the stored uid, as SQLite's UNIQUE index does; within the batch the first
  *      row of a hash wins. The hashes (and step 2's (key_id, seq)) go as HTTP external data
  *      (kp_ch_http_query_ext), never as an SQL literal list: max_query_size (256 KiB in 18.16)
@@ -21,11 +21,11 @@
  *      retry it repeats step 1 for the rows it is about to send, so rows that did land (one
  *      shard took its part, another did not) are not written twice; it also looks them up
  *      in measurements itself, since a shard can commit its measurements part and fail (or
- *      die) before the view writes msm_dedup. If it still fails, put_batch fails and the
+ *      die) before the view writes msm_key. If it still fails, put_batch fails and the
  *      collector answers 503 (it refuses; the probe's outbox retries later and the retry
  *      dedups by content hash). The hashes of every row it sent become suspect
- *      (ch_suspect.c): a later batch looks a suspect hash that msm_dedup lacks up in
- *      measurements (check_landed) and rewrites the missing msm_dedup row.
+ *      (ch_suspect.c): a later batch looks a suspect hash that msm_key lacks up in
+ *      measurements (check_landed) and rewrites the missing msm_key row.
  *   4. signed records whose bytes were known: their chain rows, one more INSERT into chain
  *      (kp_ch_chain_write), after step 3 so a chain row never points at bytes that did not
  *      land. If it fails, put_batch fails (503); the retry finds the slot still free and
@@ -233,7 +233,7 @@ static void found(slot_t *x, const char *uid, bool retry) {
 }
 
 /* Look up the content hashes of the slots selected by @p only_send (all slots at first; on a
- * retry only the ones still to send) in msm_dedup. First pass: a hit marks in_db with the
+ * retry only the ones still to send) in msm_key. First pass: a hit marks in_db with the
  * stored uid. Retry: a hit with the row's own uid is our own insert that landed. */
 static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry) {
   kp_buf_reset(&s->ext); /* the hashes go as external table h: no SQL literal list (max_query_size) */
@@ -248,7 +248,8 @@ static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry)
   if (!last || st != KP_OK) return st;
   kp_buf_reset(&s->sql);
   st = kp_buf_printf(&s->sql,
-                     "SELECT content_hash, measurement_uid FROM %s.msm_dedup WHERE content_hash IN h"
+                     "SELECT content_hash, measurement_uid FROM %s.msm_key"
+                     " PREWHERE h64 IN (SELECT " KP_CH_KEY_OF("content_hash") " FROM h) WHERE content_hash IN h"
                      " ORDER BY content_hash, measurement_uid FORMAT TabSeparated",
                      s->u.db);
   if (st == KP_OK) st = kp_ch_http_query_ext(s->node[0], kp_buf_str(&s->sql), "h", "content_hash String", &s->ext, &s->ans);
@@ -265,11 +266,11 @@ static kp_status_t check_hashes(ch_store_t *s, slot_t *sl, size_t n, bool retry)
   return st == KP_ERR_NOTFOUND ? KP_OK : st;
 }
 
-/* The rows msm_dedup may not know although they are stored (ch_suspect.c): looked up in
+/* The rows msm_key may not know although they are stored (ch_suspect.c): looked up in
  * measurements by (measurement_start_time, content_hash), the ORDER BY prefix, so an index
- * range. First pass: the slots not found in msm_dedup whose hash is suspect. Retry: every
+ * range. First pass: the slots not found in msm_key whose hash is suspect. Retry: every
  * slot still to send (the failed INSERT may have landed on a shard without its view's rows).
- * A hit counts as check_hashes's would, and its msm_dedup row is written again (best effort:
+ * A hit counts as check_hashes's would, and its msm_key row is written again (best effort:
  * the hash stays suspect, so a failed repair is found the same way next time). */
 static kp_status_t check_landed(ch_store_t *s, slot_t *sl, size_t n, bool retry) {
   kp_buf_reset(&s->ext);
@@ -322,8 +323,8 @@ static kp_status_t check_landed(ch_store_t *s, slot_t *sl, size_t n, bool retry)
   }
   if (st == KP_ERR_NOTFOUND) st = KP_OK;
   if (st == KP_OK && fix.len) { /* the answer buffer is reused: hits were copied into fix first */
-    kp_log_warnx("store", "clickhouse: stored measurements without their msm_dedup rows (a failed batch): rewriting them");
-    (void)kp_ch_insert(s, "msm_dedup", "content_hash,measurement_uid", &fix);
+    kp_log_warnx("store", "clickhouse: stored measurements without their msm_key rows (a failed batch): rewriting them");
+    (void)kp_ch_insert(s, "msm_key", "content_hash,measurement_uid", &fix); /* h64: DEFAULT */
   }
   kp_buf_free(&fix);
   return st;
@@ -523,7 +524,7 @@ static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
     if (st == KP_OK) st = check_landed(s, sl, n, true); /* also where the view's rows did not */
   }
   kp_buf_free(&rows);
-  if (st != KP_OK) /* some of these may have landed without their msm_dedup rows: ch_suspect.c */
+  if (st != KP_OK) /* some of these may have landed without their msm_key rows: ch_suspect.c */
     for (size_t i = 0; i < n; i++)
       if (sl[i].sent) kp_ch_suspect_add(&s->suspect, sl[i].m->content_hash);
   /* then the chain rows of signed records whose bytes are stored (or were just sent): after
@@ -550,8 +551,13 @@ static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
 static kp_status_t ch_find_hash(kp_store_t *b, const char *hash, char uid[96]) {
   ch_store_t *s = (ch_store_t *)b;
   kp_buf_reset(&s->sql);
-  kp_status_t st = kp_buf_printf(&s->sql, "SELECT measurement_uid FROM %s.msm_dedup WHERE content_hash = ", s->u.db);
-  if (st == KP_OK) st = kp_ch_q_str(&s->sql, hash);
+  kp_buf_t q;
+  kp_buf_init(&q, 4096);
+  kp_status_t st = kp_ch_q_str(&q, hash);
+  if (st == KP_OK)
+    st = kp_buf_printf(&s->sql, "SELECT measurement_uid FROM %s.msm_key PREWHERE h64 = " KP_CH_KEY_OF("%s")
+                       " WHERE content_hash = %s", s->u.db, kp_buf_str(&q), kp_buf_str(&q));
+  kp_buf_free(&q);
   if (st == KP_OK) st = kp_buf_puts(&s->sql, " ORDER BY measurement_uid LIMIT 1 FORMAT TabSeparated");
   if (st == KP_OK) st = kp_ch_sql(s);
   size_t off = 0;

@@ -1,10 +1,10 @@
 /*
- * ch_suspect.c: content hashes whose measurement may be stored without its msm_dedup row.
+ * ch_suspect.c: content hashes whose measurement may be stored without its msm_key row.
  *
  * Why: on a cluster an INSERT into the Distributed measurements table can fail after a shard
  * committed its measurements_local part but before the materialized view wrote the same rows
- * into that shard's msm_dedup_local (a shard killed in between, the view's table broken). The
- * batch answers 503, the probe retries, and the retry's msm_dedup lookup misses the rows that
+ * into that shard's msm_key_local (a shard killed in between, the view's table broken). The
+ * batch answers 503, the probe retries, and the retry's msm_key lookup misses the rows that
  * did land: they would be stored twice. So put_batch remembers the hashes of every row it sent
  * in a batch that failed, and a later batch looks those (and only those) up in measurements
  * itself, by (measurement_start_time, content_hash), an index range (ch_store.c).
