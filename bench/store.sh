@@ -21,6 +21,8 @@
 # 5. ingest through keepon serve (as 1, at SCALE_CLIENTS) into a store already holding PREFILL
 #    measurements (default 10 M) whose content hashes are spread like real SHA-256 ones: what
 #    the dedup lookup costs when the table is big (SCALE_KINDS, default "sqlite ch1").
+#    With CH_LOG_QUERIES=1 each ClickHouse row also prints its commits' time inside ClickHouse
+#    (dedup lookup vs INSERT, from system.query_log).
 # SECTIONS="1 2 3 4 5" (default all) picks sections.
 # 4. signals: ENTITIES entities x 30 days of 5-minute points generated in ClickHouse (1 shard);
 #    one random entity's month read through kp_store_query_signals, p50/p99.
@@ -88,6 +90,19 @@ ingest_row() {
   ok=$(sed -n 's/^ok=\([0-9]*\).*/\1/p' <<<"$out")
   echo "$out cpu_us/msm: serve=$(( (c1 - c0) * 10000 / (ok ? ok : 1) )) clickhouse=$(( (h1 - h0) * 10000 / (ok ? ok : 1) )) load=$(cut -d' ' -f1 /proc/loadavg)"
   kill "$SRV"; wait "$SRV" 2>/dev/null || true; SRV=
+}
+
+# commit_profile PORT DB SINCE (CH_LOG_QUERIES=1): where the group commits of the last row spent
+# their time inside ClickHouse: the dedup lookup and the INSERT, count, mean and p99 ms, rows
+commit_profile() {
+  ch_q "$1" "SYSTEM FLUSH LOGS" >/dev/null
+  ch_q "$1" "SELECT if(query LIKE 'INSERT%', 'insert', 'lookup') AS q, count() AS n,
+      round(avg(query_duration_ms), 1) AS avg_ms, round(quantile(0.99)(query_duration_ms)) AS p99_ms,
+      round(avg(if(q = 'insert', written_rows, read_rows))) AS rows, round(avg(read_bytes) / 1048576, 1) AS read_mib
+    FROM system.query_log WHERE type = 2 AND event_time >= toDateTime($3)
+      AND (query LIKE 'INSERT INTO $2.measurements %' OR query LIKE 'SELECT % FROM $2.msm_%') AND query NOT LIKE '%numbers(%'
+    GROUP BY q ORDER BY q FORMAT TSV" | sed 's/^/    in clickhouse: /;s/\t/ /g'
+  echo "    (columns: kind, commits, mean ms, p99 ms, rows written/read, MiB read)"
 }
 
 if want 1; then
@@ -191,9 +206,20 @@ for kind in ${SCALE_KINDS:-sqlite ch1}; do
       toDateTime(1640995200 + number % 31536000), toDateTime(1640995200 + number % 31536000), '{}', number, -1 FROM numbers($PREFILL)" "http://127.0.0.1:$ONE/"
   fi
   echo "$kind: $PREFILL rows stored in $(echo "$t0 $(date +%s.%N)" | awk '{printf "%.0f", $2-$1}') s"
+  if [ "$kind" = ch1 ]; then
+    # merge the prefill into one part a table first: otherwise its own vertical merge of 10 M
+    # rows runs under the ingest and the row measures that (docs/store.md, section 5)
+    t0=$(date +%s.%N)
+    for tb in $(ch_q "$ONE" "SELECT DISTINCT table FROM system.parts WHERE active AND database = 'big' AND rows > 0"); do
+      ch_q "$ONE" "OPTIMIZE TABLE big.$tb FINAL" >/dev/null
+    done
+    echo "ch1: prefill merged (OPTIMIZE FINAL) in $(echo "$t0 $(date +%s.%N)" | awk '{printf "%.0f", $2-$1}') s"
+  fi
   for c in ${SCALE_CLIENTS:-128 4096}; do
     per=$(( ${INGEST_TOTAL:-8192} / c )); [ "$per" -ge 20 ] || per=20
+    since=$([ "$kind" = ch1 ] && ch_q "$ONE" "SELECT toUnixTimestamp(now())" || echo 0)
     ingest_row "$kind" big "$c" "$per"
+    [ "$kind" = ch1 ] && [ "${CH_LOG_QUERIES:-}" = 1 ] && commit_profile "$ONE" big "$since"
   done
 done
 fi

@@ -44,10 +44,11 @@ ch_cluster() { # "host:port host:port ..." -> remote_servers XML for cluster kp,
   echo "$spec</kp>"
 }
 
-# ch_write_config DIR HTTP TCP INTERSERVER [CLUSTER_SPEC]
+# ch_write_config DIR HTTP TCP INTERSERVER [CLUSTER_SPEC [KEEP_PARTS]]; CH_LOG_QUERIES=1 turns on
+# system.query_log (18.16 writes it only with the log_queries setting; off by default: it costs)
 ch_write_config() {
   python3 - "$CH_ETC" "$@" <<'PY'
-import sys, shutil, xml.etree.ElementTree as ET
+import os, sys, shutil, xml.etree.ElementTree as ET
 etc, d, http, tcp, inter = sys.argv[1:6]
 cluster = sys.argv[6] if len(sys.argv) > 6 else ""
 keep = sys.argv[7] if len(sys.argv) > 7 else ""
@@ -79,6 +80,10 @@ dd = r.find("distributed_ddl")
 if dd is not None: r.remove(dd)
 t.write(d + "/config.xml")
 shutil.copy(etc + "/users.xml", d + "/users.xml")
+if os.environ.get("CH_LOG_QUERIES") == "1":  # bench diagnostics: every query in system.query_log
+    u = ET.parse(d + "/users.xml"); prof = u.getroot().find("profiles/default")
+    ET.SubElement(prof, "log_queries").text = "1"
+    u.write(d + "/users.xml")
 open(d + "/metrika.xml", "w").write("<yandex></yandex>\n")
 PY
 }
