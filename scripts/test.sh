@@ -34,19 +34,20 @@ run_suite() { # name dir cmake-args...
 # Scripts print "skip: reason" and exit 77 (ctest: "Skipped"); C tests print "  skip: reason"
 # (KP_SKIP) then the harness's "skip CASE"; a script may skip a part and say "skip PART: reason".
 # LastTest.log holds the outputs but logs a skipped test as passed: the skipped names come from
-# ctest's own summary ("N - NAME (Skipped)").
+# ctest's own summary ("N - NAME (Skipped)"); a C test skipped because all its cases skipped is
+# reported by its cases (each with its reason), not once more as a whole without one.
 skip_report() {
   local whole
   whole=$(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (Skipped)$/\1/p' "$2/Testing/kp-ctest.out" | tr '\n' ' ')
   awk -v suite="$1" -v whole=" $whole" '
     function emit(what, why) { printf "skipped: %s %s: %s\n", suite, what, (why == "" ? "(no reason printed)" : why) }
-    /^[0-9]+\/[0-9]+ Testing: / { name = $3; why = ""; inout = 0; next }
+    /^[0-9]+\/[0-9]+ Testing: / { name = $3; why = ""; inout = 0; cases = 0; next }
     /^Output:$/ { inout = 1; next }
     /^<end of output>$/ { inout = 0; next }
     inout && /^ *skip: / { r = $0; sub(/^ *skip: */, "", r); why = (why == "" ? r : why "; " r); next }
-    inout && /^skip [^ :]+$/ { emit(name "/" $2, why); why = ""; next }
+    inout && /^skip [^ :]+$/ { emit(name "/" $2, why); why = ""; cases++; next }
     inout && /^skip [^:]+: / { r = $0; sub(/^skip /, "", r); emit(name, r); next }
-    /^".*" end time: / { if (index(whole, " " name " ") || why != "") emit(name, why); why = "" }
+    /^".*" end time: / { if ((index(whole, " " name " ") && !cases) || why != "") emit(name, why); why = "" }
   ' "$2/Testing/Temporary/LastTest.log"
 }
 start=$(date +%s)
