@@ -52,8 +52,11 @@ function(kp_add_test name)
 endfunction()
 
 # A script test (bash), run from the source tree with the built binary in KP_BIN.
+# SERIAL: nothing else runs beside it (ctest RUN_SERIAL), for tests that time the lab on a
+# sub-second scale: under `ctest -j` a neighbour such as Chromium can hold both cores long
+# enough that replies are read after their timeout, which the test then rightly fails.
 function(kp_add_script_test name script)
-  cmake_parse_arguments(A "" "TIMEOUT" "LABELS;ARGS;LOCK" ${ARGN})
+  cmake_parse_arguments(A "SERIAL" "TIMEOUT" "LABELS;ARGS;LOCK" ${ARGN})
   add_test(NAME ${name} COMMAND bash ${CMAKE_SOURCE_DIR}/${script} ${A_ARGS})
   set_tests_properties(${name} PROPERTIES ENVIRONMENT
     "KP_SRC=${CMAKE_SOURCE_DIR};KP_BIN=$<TARGET_FILE:keepon>;KP_SHARED_DATA=${KP_SHARED_DATA};KP_BUILD=${CMAKE_BINARY_DIR};KP_SANITIZE=$<BOOL:${KP_SANITIZE}>")
@@ -68,6 +71,9 @@ function(kp_add_script_test name script)
   endif()
   if(A_LOCK)
     list(APPEND props RESOURCE_LOCK "${A_LOCK}")
+  endif()
+  if(A_SERIAL)
+    list(APPEND props RUN_SERIAL TRUE)
   endif()
   set_tests_properties(${name} PROPERTIES ${props})
 endfunction()

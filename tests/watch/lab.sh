@@ -50,12 +50,16 @@ t0=$(now)
 at() { # sleep until t0 + $1 seconds
   local d; d=$(python3 -c "import time; print(max(0, $t0 + $1 - time.time()))"); sleep "$d"
 }
-at 4.5;  $lab outage add 198.18.2.0/24 198.18.5.0/24 198.18.33.0/24; echo "add $(now) 198.18.2.0/24 198.18.5.0/24 198.18.33.0/24" >> "$sched"
-at 11.5; $lab outage del 198.18.2.0/24 198.18.5.0/24 198.18.33.0/24; echo "del $(now) 198.18.2.0/24 198.18.5.0/24 198.18.33.0/24" >> "$sched"
-at 14.2; $lab outage add 198.18.16.0/21; echo "add $(now) 198.18.16.0/21" >> "$sched"
-at 21.5; $lab outage del 198.18.16.0/21; echo "del $(now) 198.18.16.0/21" >> "$sched"
-at 25;   $lab outage add 198.18.0.0/16; echo "add $(now) 198.18.0.0/16" >> "$sched"
-at 32;   $lab outage del 198.18.0.0/16; echo "del $(now) 198.18.0.0/16" >> "$sched"
+# each line: op, the time before the command, the time after it, prefixes. The rule takes
+# effect somewhere in between: under a loaded ctest -j an nft call has taken seconds, and a
+# time taken only after it made a round that was really down look like a false down.
+inject() { local op=$1 b; shift; b=$(now); $lab outage "$op" "$@"; echo "$op $b $(now) $*" >> "$sched"; }
+at 4.5;  inject add 198.18.2.0/24 198.18.5.0/24 198.18.33.0/24
+at 11.5; inject del 198.18.2.0/24 198.18.5.0/24 198.18.33.0/24
+at 14.2; inject add 198.18.16.0/21
+at 21.5; inject del 198.18.16.0/21
+at 25;   inject add 198.18.0.0/16
+at 32;   inject del 198.18.0.0/16
 rc=0; wait "$wpid" || rc=$?
 wpid=
 tail -3 "$tmp/watch.err"

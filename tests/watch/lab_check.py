@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Check a lab watch run: census.jsonl blocks.jsonl signals.jsonl schedule.txt ROUND_SECONDS.
 
+Each schedule line is "op T_before T_after prefix...": the rule took effect somewhere in
+[T_before, T_after], so an outage starts in [s0, s1] and ends in [e0, e1]; a round is judged
+only on what is certain (down for sure inside [s1, e0), up for sure outside [s0, e1)).
 For every injected outage [s, e) and every block inside it with census A >= 0.4:
   - rounds lying fully inside [s, e) are reported down;
   - of the down rounds overlapping [s, e), the first starts within one round of s and the last
@@ -24,14 +27,17 @@ for l in open(census):
     avail[r["block"]] = r["a"]
 # outages per prefix
 adds = {}
-outs = []  # (network, s, e)
+outs = []  # (network, s0, s1, e0, e1)
 for l in open(sched_f):
-    op, t, *pfx = l.split()
+    op, t0, t1, *pfx = l.split()
+    t0, t1 = float(t0), float(t1)
+    if t1 - t0 > 0.5:
+        print(f"note: '{op} {' '.join(pfx)}' took {t1 - t0:.2f} s to apply")
     for p in pfx:
         if op == "add":
-            adds[p] = float(t)
+            adds[p] = (t0, t1)
         else:
-            outs.append((ipaddress.ip_network(p), adds.pop(p), float(t)))
+            outs.append((ipaddress.ip_network(p), *adds.pop(p), t0, t1))
 assert not adds, "an outage was never removed"
 recs = {}
 for l in open(blocks_f):
@@ -40,7 +46,7 @@ for l in open(blocks_f):
 fails = 0
 def block_outs(b):
     net = ipaddress.ip_network(b)
-    return [(s, e) for n, s, e in outs if net.subnet_of(n)]
+    return [o[1:] for o in outs if net.subnet_of(o[0])]
 checked = 0
 late_recoveries = 0
 LATE = 1  # rounds of late recovery allowed for 0.4 <= A < 0.9 (see the docstring)
@@ -51,31 +57,32 @@ for b, a in sorted(avail.items()):
     assert rs, f"no records for {b}"
     bo = block_outs(b)
     for t, st in rs:
-        overl = any(t < e and t + R > s for s, e in bo)
+        overl = any(t < e1 and t + R > s0 for s0, s1, e0, e1 in bo)
         if st == "down" and not overl:
-            if a < 0.9 and any(e <= t < e + LATE * R for s, e in bo):
+            if a < 0.9 and any(e1 <= t < e1 + LATE * R for s0, s1, e0, e1 in bo):
                 print(f"late recovery {b} (A={a}) round at {t:.2f} (allowed for A < 0.9)")
                 late_recoveries += 1
             else:
                 print(f"FALSE DOWN {b} (A={a}) round at {t:.2f}"); fails += 1
-    for s, e in bo:
+    for s0, s1, e0, e1 in bo:
+        s, e = s1, e0
         checked += 1
-        inside = [(t, st) for t, st in rs if t >= s and t + R <= e]
+        inside = [(t, st) for t, st in rs if t >= s1 and t + R <= e0]
         bad = [t for t, st in inside if st != "down"]
         if bad:
             print(f"MISSED {b} (A={a}) outage {s:.2f}-{e:.2f}: rounds {bad} not down"); fails += 1
-        downs = [t for t, st in rs if st == "down" and t < e + (LATE * R if a < 0.9 else 0) and t + R > s]
+        downs = [t for t, st in rs if st == "down" and t < e1 + (LATE * R if a < 0.9 else 0) and t + R > s0]
         if not downs:
             print(f"UNDETECTED {b} outage {s:.2f}-{e:.2f}"); fails += 1
             continue
         ds, de = min(downs), max(downs) + R
         slack = LATE * R if a < 0.9 else 0
-        if not (s - R < ds <= s + R and e - R < de <= e + R + slack):
+        if not (s0 - R < ds <= s1 + R and e0 - R < de <= e1 + R + slack):
             print(f"LATE {b} outage {s:.2f}-{e:.2f} detected {ds:.2f}-{de:.2f}"); fails += 1
 print(f"checked {checked} (block, outage) pairs over {sum(1 for a in avail.values() if a >= 0.4)} blocks "
       f"with A >= 0.4; {late_recoveries} late recoveries of A < 0.9 blocks")
 # region signal
-rs, re_ = [(s, e) for n, s, e in outs if str(n) == "198.18.16.0/21"][0]
+rs, re_ = [(o[2], o[3]) for o in outs if str(o[0]) == "198.18.16.0/21"][0]  # surely down: [s1, e0)
 for l in open(sig_f):
     r = json.loads(l)
     if r["entity_type"] == "region" and r["entity_code"] == "LB/Lab-East":
