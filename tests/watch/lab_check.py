@@ -65,20 +65,19 @@ for b, a in sorted(avail.items()):
             else:
                 print(f"FALSE DOWN {b} (A={a}) round at {t:.2f}"); fails += 1
     for s0, s1, e0, e1 in bo:
-        s, e = s1, e0
         checked += 1
         inside = [(t, st) for t, st in rs if t >= s1 and t + R <= e0]
         bad = [t for t, st in inside if st != "down"]
         if bad:
-            print(f"MISSED {b} (A={a}) outage {s:.2f}-{e:.2f}: rounds {bad} not down"); fails += 1
+            print(f"MISSED {b} (A={a}) outage {s1:.2f}-{e0:.2f}: rounds {bad} not down"); fails += 1
         downs = [t for t, st in rs if st == "down" and t < e1 + (LATE * R if a < 0.9 else 0) and t + R > s0]
         if not downs:
-            print(f"UNDETECTED {b} outage {s:.2f}-{e:.2f}"); fails += 1
+            print(f"UNDETECTED {b} outage {s1:.2f}-{e0:.2f}"); fails += 1
             continue
         ds, de = min(downs), max(downs) + R
         slack = LATE * R if a < 0.9 else 0
         if not (s0 - R < ds <= s1 + R and e0 - R < de <= e1 + R + slack):
-            print(f"LATE {b} outage {s:.2f}-{e:.2f} detected {ds:.2f}-{de:.2f}"); fails += 1
+            print(f"LATE {b} outage {s1:.2f}-{e0:.2f} detected {ds:.2f}-{de:.2f}"); fails += 1
 print(f"checked {checked} (block, outage) pairs over {sum(1 for a in avail.values() if a >= 0.4)} blocks "
       f"with A >= 0.4; {late_recoveries} late recoveries of A < 0.9 blocks")
 # region signal
