@@ -8,7 +8,6 @@
  * SIGINT/SIGTERM end the run at once: the current round is abandoned (no records for it).
  */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,20 +128,6 @@ static void on_would_send(void *ctx, uint32_t addr) {
   char a[KP_ADDR_STRLEN];
   kp_addr_t ad = kp_addr_v4(addr);
   printf("would send icmp echo to %s\n", kp_addr_fmt(&ad, a));
-}
-
-/* --align: wait for the next multiple of the round on the wall clock before the first round, so
- * vantages' rounds start together and fall into the same merged round (the collector rounds a
- * round's start to the nearest multiple of its length). Later rounds follow at once: they drift
- * by each round's output time (milliseconds), far below the half round the rounding allows. */
-static void align_wait(double round_s) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-  double wait = (floor(now / round_s) + 1) * round_s - now;
-  struct timespec d = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - floor(wait)) * 1e9)};
-  while (nanosleep(&d, &d) != 0 && !g_stop) {
-  }
 }
 
 static bool exists(const char *p) {
@@ -367,7 +352,7 @@ int kp_cmd_watch(int argc, char **argv) {
   }
   kp_watch_config_t wc = {.round_s = round_s, .timeout_s = timeout_s, .spread = spread, .recovery_miss = recovery_miss,
                           .rate = rate, .seed = (uint64_t)seed, .blocklist = bl, .dry_run = dry_run,
-                          .stop = &g_stop};
+                          .align = align, .stop = &g_stop};
   if (kp_watch_create(&wc, u, drv, &w) != KP_OK) goto done;
   kp_log_info("watch", "%zu blocks (%zu rejected), %zu entities, driver %s", kp_wuniv_count(u),
               kp_wuniv_rejected(u), kp_wuniv_nentities(u), drv.ops->name);
@@ -384,12 +369,15 @@ int kp_cmd_watch(int argc, char **argv) {
   for (long r = 0; !g_stop && (rounds == 0 || r < rounds); r++) {
     struct timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-    if (align && r == 0) align_wait(round_s);
     kp_watch_stats_t s0 = kp_watch_stats(w);
     kp_status_t rst = kp_watch_round(w, &sk);
     if (rst == KP_ERR_TIMEOUT && g_stop) break;
     if (rst != KP_OK) goto done;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    kp_watch_stats_t s1 = kp_watch_stats(w);
+    if (s1.skipped > s0.skipped)
+      kp_log_warnx("watch", "%llu scheduled round(s) skipped: the previous round's output and upload "
+                  "ran past their send window", (unsigned long long)(s1.skipped - s0.skipped));
     flush(&o, o.blocks, &o.bb, true);
     flush(&o, o.signals, &o.sb, true);
     if (o.post) kp_cli_vant_round_end(o.post);
@@ -405,9 +393,10 @@ int kp_cmd_watch(int argc, char **argv) {
       kp_watch_stats_t s = kp_watch_stats(w);
       double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
       fprintf(stderr, "keepon watch: round %ld: sent %llu replies %llu timeouts %llu unmatched %llu "
-              "unprobed %llu cpu %.3f s\n", r, (unsigned long long)(s.sent - s0.sent),
+              "unprobed %llu lag %.3f s cpu %.3f s\n", r, (unsigned long long)(s.sent - s0.sent),
               (unsigned long long)(s.replies - s0.replies), (unsigned long long)(s.timeouts - s0.timeouts),
-              (unsigned long long)(s.unmatched - s0.unmatched), (unsigned long long)(s.unprobed - s0.unprobed), cpu);
+              (unsigned long long)(s.unmatched - s0.unmatched), (unsigned long long)(s.unprobed - s0.unprobed),
+              (double)s.lag_ns * 1e-9, cpu);
     }
     if (dry_run) break;
   }

@@ -85,6 +85,9 @@ struct kp_watch {
   uint32_t *q;
   size_t qcap, qhead, qlen;
   uint64_t round;
+  bool scheduled;          /* the schedule's origin is fixed (by the first round) */
+  uint64_t slot;           /* next scheduled round (slots skipped count) */
+  int64_t g0_mono, g0_wall; /* start of slot 0 on either clock */
   uint64_t rng;
   double tokens;
   int64_t tb_last;
@@ -333,13 +336,62 @@ static void round_end(kp_watch_t *w, const kp_watch_sinks_t *sk, int64_t t_wall)
     }
 }
 
+/*
+ * The schedule. Slot k is the interval [g0 + k*R, g0 + (k+1)*R); its probes may go out until
+ * R - timeout into it. g0 is the first call's time, or with cfg.align the next multiple of R
+ * on the wall clock (vantages keyed by wall-clock rounds then share slots).
+ *   - without align, slots are kept on the monotonic clock: g0_mono + k*R;
+ *   - with align, each slot's start is taken from the wall clock at the call (mono = now_mono
+ *     + (start_wall - now_wall)), so the grid follows the clock the vantages share; a wall
+ *     clock stepped back makes the next round wait for its slot.
+ * The next slot is the first not yet run whose send window is still open at the call; the ones
+ * passed over are counted in stats.skipped. Rounds never overlap and never start early, and
+ * nothing the caller does between rounds moves a later slot: the drift a per-round "start now"
+ * accumulated (output, a stalled upload) is what made vantages' rounds fall on the wrong key.
+ */
+static void next_slot(kp_watch_t *w, int64_t round_ns, int64_t timeout_ns, int64_t *start_mono,
+                      int64_t *start_wall) {
+  int64_t mono = kp_now_mono(w->clk), wall = kp_now_wall(w->clk);
+  if (!w->scheduled) {
+    w->scheduled = true;
+    w->slot = 0;
+    w->g0_wall = wall;
+    if (w->cfg.align) {
+      int64_t r = wall % round_ns;
+      if (r < 0) r += round_ns;
+      if (r) w->g0_wall += round_ns - r;
+    }
+    w->g0_mono = mono + (w->g0_wall - wall);
+  }
+  int64_t base = w->cfg.align ? mono + (w->g0_wall - wall) : w->g0_mono; /* slot 0, mono */
+  int64_t late = mono - base - (round_ns - timeout_ns); /* >= 0: slot 0's window is closed */
+  uint64_t k = late < 0 ? 0 : (uint64_t)(late / round_ns) + 1;
+  if (k > w->slot) {
+    w->stats.skipped += k - w->slot;
+    w->slot = k;
+  }
+  *start_mono = base + (int64_t)w->slot * round_ns;
+  *start_wall = w->g0_wall + (int64_t)w->slot * round_ns;
+  w->slot++;
+}
+
 kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sk) {
   const kp_clock_t *clk = w->clk;
-  int64_t t0 = kp_now_mono(clk);
-  int64_t t_wall = kp_now_wall(clk);
   int64_t round_ns = (int64_t)(w->cfg.round_s * 1e9);
   int64_t timeout_ns = (int64_t)(w->cfg.timeout_s * 1e9);
-  int64_t t_end = t0 + round_ns, cutoff = t_end - timeout_ns;
+  int64_t t0 = kp_now_mono(clk), t_wall = kp_now_wall(clk), t_end = t0 + round_ns;
+  if (!w->cfg.dry_run) {
+    int64_t start;
+    next_slot(w, round_ns, timeout_ns, &start, &t_wall);
+    t_end = start + round_ns;
+    while ((t0 = kp_now_mono(clk)) < start) { /* early: wait for the slot, taking stray replies */
+      if (w->cfg.stop && *w->cfg.stop) return KP_ERR_TIMEOUT;
+      size_t k = w->drv.ops->poll(w->drv.ctx, w->rep, BATCH, start);
+      for (size_t i = 0; i < k; i++) on_reply(w, &w->rep[i]);
+    }
+    w->stats.lag_ns = t0 - start;
+  }
+  int64_t cutoff = t_end - timeout_ns;
   double spread_ns = w->cfg.spread * (double)round_ns;
   if (t0 + (int64_t)spread_ns > cutoff) spread_ns = (double)(cutoff - t0);
   kp_perm_t perm = kp_perm_make(&w->rng, w->n);

@@ -198,6 +198,7 @@ typedef struct kp_watch_config {
   uint64_t seed;         /* shuffling */
   const kp_wblock_t *blocklist; /* never probed, may be NULL */
   bool dry_run;          /* record what would be sent, send nothing */
+  bool align;            /* rounds start on multiples of round_s on the driver's wall clock */
   const volatile int *stop; /* when set non-zero (e.g. by a signal handler) the round ends
                                early: kp_watch_round returns KP_ERR_TIMEOUT, no records */
 } kp_watch_config_t;
@@ -224,13 +225,22 @@ typedef struct kp_watch_sinks {
 
 typedef struct kp_watch_stats {
   uint64_t sent, replies, timeouts, unmatched, blocked, unprobed;
+  uint64_t skipped;  /* scheduled rounds not run: called after their last send time */
+  int64_t lag_ns;    /* how long after its scheduled start the last round began */
 } kp_watch_stats_t;
 
 kp_status_t kp_watch_create(const kp_watch_config_t *cfg, const kp_wuniv_t *u, kp_wdriver_t drv,
                             kp_watch_t **out);
 void kp_watch_free(kp_watch_t *w);
-/** Run one round starting now (driver clock); returns when the round's time is over
- *  (KP_ERR_TIMEOUT when cfg.stop ended it early). */
+/**
+ * Run the next round of the schedule; returns when the round's time is over (KP_ERR_TIMEOUT
+ * when cfg.stop ended it early). The schedule is fixed when the first round is called: round k
+ * occupies [g0 + k*round_s, g0 + (k+1)*round_s), g0 = that first call's time, or with cfg.align
+ * the next multiple of round_s on the wall clock. What the caller does between rounds (output,
+ * uploads) does not shift later rounds: a round called early waits for its start, one called
+ * late is shortened to end on time, and one called later than its last send time is skipped
+ * (stats.skipped). The sinks' @p t is the round's scheduled start.
+ */
 kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sinks);
 /** Counters since kp_watch_create. */
 kp_watch_stats_t kp_watch_stats(const kp_watch_t *w);
