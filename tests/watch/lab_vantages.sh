@@ -4,6 +4,9 @@
 # through the router P-rt and post every round to one `keepon serve` on P-rt (198.19.1.1).
 # Timeline (2-s rounds on a shared grid, --align): v3 loses its probing uplink (nft on its side)
 # for ~8 s, gets it back, then the country really goes down (nft on the router) until the end.
+# Twice the collector stalls (SIGSTOP, 1.1 and 1.8 s) across a round's end, so every vantage's upload
+# times out (666 ms) and the next round begins late: the schedule must keep the rounds on the
+# grid (each such round shortened, none on a wrong key) and the kept rounds must arrive later.
 # Asserts: the merged country signal never drops before the real outage (no false outage); the
 # vantage fault is reported for v3 (and only v3) in its blind rounds; the real outage is in the
 # merged signal from the first round that starts after it (within one round) and detect --server
@@ -22,8 +25,10 @@ export KP_LAB_PREFIX=$P KP_LAB_STATE=$tmp/state
 # shellcheck source=../../lab/lib.sh
 . "$src/lab/lib.sh"   # lab_start / lab_stop (by recorded PID, only inside its namespace), wait_until
 lab="$src/lab/watch/lab.sh --prefix $P"
+serve_pid=
 cleanup() {
   set +e
+  [ -n "$serve_pid" ] && kill -CONT "$serve_pid" 2>/dev/null
   for n in serve w1 w2 w3; do lab_stop $n; done
   $lab down >/dev/null 2>&1
   if [ -n "${KPW_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
@@ -43,6 +48,7 @@ lab_start serve $P-rt "$bin" serve --admin-token-file "$tmp/token" --db "$tmp/c.
 U=http://198.19.1.1:18080
 rcurl() { ip netns exec $P-rt curl -s -m 5 "$@"; }
 wait_until 5 rcurl -f "$U/api/v1/health" || fail "collector did not start"
+read -r serve_pid _ < "$STATE/pid/serve.pid"
 
 # census from v1 (the three share E(b): it is the country's, not the vantage's)
 $lab vexec 1 "$bin" census --allow-reserved 198.18.0.0/15 --cidr "$tmp/lab.cidr" --passes 2 --rate 30000 --timeout 0.3 \
@@ -65,8 +71,11 @@ done
 for n in 1 2 3; do wait_until 10 test -s "$tmp/w$n.signals.jsonl" || fail "no first round from v$n"; done
 g0=$(for n in 1 2 3; do sed -n '1s/.*"t":\([0-9]*\).*/\1/p' "$tmp/w$n.signals.jsonl"; done | sort -n | head -1)
 at() { python3 -c "import time; time.sleep(max(0, $g0 + $1 - time.time()))"; }
+stall() { at "$1"; kill -STOP "$serve_pid"; at "$2"; kill -CONT "$serve_pid"; }
 at 6.5;  $lab uplink 3 down; t_cut=$(date +%s.%N)
+stall 11.8 12.9
 at 15.5; $lab uplink 3 up;   t_back=$(date +%s.%N)
+stall 17.8 19.6
 at 20.7; $lab outage add 198.18.0.0/16; t_out=$(date +%s.%N)
 for n in 1 2 3; do
   read -r pid _ < "$STATE/pid/w$n.pid"
@@ -76,6 +85,10 @@ for n in 1 2 3; do
   grep -q 'not delivered\|collector refused' "$STATE/log/w$n.log" && fail "v$n: rounds lost: $(grep -m1 'not delivered\|refused' "$STATE/log/w$n.log")"
 done
 echo "grid $g0, v3 blind $t_cut - $t_back, country down from $t_out"
+# the stalls were felt: each vantage timed out on the collector at least once
+for n in 1 2 3; do
+  grep -q "collector $U.*kept for the next try" "$STATE/log/w$n.log" || fail "v$n never saw the collector stall"
+done
 
 rcurl -o "$tmp/sig.json" "$U/api/v1/signals/raw/country/LB?from=$((g0 - 10))&until=$((g0 + ROUND * ROUNDS + 10))"
 rcurl -o "$tmp/faults.json" "$U/api/v1/watch/faults"
