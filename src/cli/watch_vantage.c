@@ -6,13 +6,17 @@
  * the queue (oldest first, at most VQ_MAX rounds) is sent after every round over one kept-alive
  * connection. A failed send keeps the round for the next try, so a vantage whose reporting path
  * was down delivers its rounds late (the collector merges any round still in its window); a 4xx
- * answer is final for that round (logged, dropped). Sending is bounded by the client's
- * timeouts (a third of a round at most) so a dead collector cannot stall the probing.
+ * answer is final for that round (logged, dropped). All the sending after one round shares one
+ * budget, a third of a round (at most 10 s): each request gets what is left of it as its timeout
+ * and what the budget does not cover waits for the next round. So neither a dead collector nor a
+ * slow one with a long queue holds the probing past its next round's send window (the engine
+ * would skip that round: see kp_watch_round). kp_cli_vant_close tries everything once more.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "cli/cli.h"
 #include "cli/watch_vantage.h"
@@ -44,6 +48,7 @@ kp_status_t kp_cli_vant_open(kp_cli_vant_t *v, const kp_cli_httpc_t *hv, const c
   int to = (int)(round_s * 1000 / 3);
   if (to > 10000) to = 10000;
   if (to < 200) to = 200;
+  v->budget_ms = to;
   if (!(v->http = kp_cli_httpc_new(hv, to, to, 1 << 20))) return KP_ERR_INVAL;
   v->nents = kp_wuniv_nentities(u);
   v->ents = calloc(v->nents ? v->nents : 1, sizeof *v->ents);
@@ -74,14 +79,21 @@ void kp_cli_vant_block(kp_cli_vant_t *v, int64_t t_ns, double step, const kp_wat
   kp_vpost_block_line(&v->cur, r->block, r->state, e);
 }
 
-static void send_queue(kp_cli_vant_t *v) {
+/* @p budget: share one budget of v->budget_ms over the requests (else each gets the client's) */
+static void send_queue(kp_cli_vant_t *v, bool budget) {
   const char *hdr[] = {v->auth, NULL};
   kp_httpc_resp_t resp;
   kp_httpc_resp_init(&resp);
+  int64_t t0 = kp_now_mono(kp_clock_system());
   while (v->qn) {
+    int left = v->budget_ms - (int)((kp_now_mono(kp_clock_system()) - t0) / 1000000);
+    if (budget && left < 50) {
+      kp_log_debug("watch", "upload budget of %d ms spent; %zu round(s) wait for the next round", v->budget_ms, v->qn);
+      break;
+    }
     kp_buf_t *b = &v->q[0];
     kp_httpc_req_t rq = {.method = "POST", .url = v->url, .headers = hdr, .content_type = "application/x-ndjson",
-                         .body = b->data, .body_len = b->len};
+                         .body = b->data, .body_len = b->len, .timeout_ms = budget ? left : 0};
     kp_status_t st = kp_httpc_do(v->http, &rq, &resp);
     if (st == KP_OK && resp.status == 200) {
       v->sent++;
@@ -121,11 +133,11 @@ void kp_cli_vant_round_end(kp_cli_vant_t *v) {
     kp_buf_init(&v->cur, (size_t)256 << 20);
     v->building = false;
   }
-  send_queue(v);
+  send_queue(v, true);
 }
 
 void kp_cli_vant_close(kp_cli_vant_t *v) {
-  if (v->http && v->qn) send_queue(v); /* one last try (nothing is queued after a failed open) */
+  if (v->http && v->qn) send_queue(v, false); /* one last try (nothing is queued after a failed open) */
   for (size_t i = 0; i < v->qn; i++) kp_buf_free(&v->q[i]);
   if (v->qn) kp_log_warnx("watch", "%zu round(s) not delivered to the collector", v->qn);
   for (size_t i = 0; v->ents && i < v->nents; i++) free(v->ents[i]);

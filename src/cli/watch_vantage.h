@@ -19,6 +19,7 @@ typedef struct kp_cli_vant {
   bool building, failing;
   kp_buf_t q[VQ_MAX];   /* built rounds not yet delivered, oldest first */
   size_t qn;
+  int budget_ms;        /* sending after a round stops after this long (a third of a round) */
   unsigned long long sent, dropped;
 } kp_cli_vant_t;
 

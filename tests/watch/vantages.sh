@@ -5,14 +5,16 @@
 # route needs the admin token and rejects bad bodies; the vantage fault is listed for c (paged),
 # and only for c's rounds; the merged ping-slash24 never drops while c is blind; `detect
 # --server` finds exactly the real outage, starting in its first round. Control: c's own signal
-# points, read alone, do show the false outage (so the merge is what prevents it).
+# points, read alone, do show the false outage (so the merge is what prevents it). Also: a dead
+# collector (16 rounds kept) and a slow one with a backlog (the upload budget per round).
 set -euo pipefail
 bin=${KP_BIN:?KP_BIN not set}
 command -v curl >/dev/null || { echo "skip: curl missing"; exit 77; }
 T=${KPV_DIR:-$(mktemp -d /tmp/kpt-vantages-XXXXXX)}
-SPID=
+SPID= SLOW=
 cleanup() {
   [ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+  [ -n "$SLOW" ] && kill "$SLOW" 2>/dev/null || true
   [ -n "${KPV_DIR:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -48,6 +50,50 @@ rc=0; "$bin" watch --sim "$T/one-model.json" --rounds 20 --round 600 --cc LB --v
 grep -q '16 round(s) not delivered' "$T/down.err" || fail "queue: $(grep -m2 'collector\|deliver' "$T/down.err")"
 [ "$(grep -c 'kept for the next try' "$T/down.err")" = 1 ] || fail "the failure was not logged once"
 echo "ok   watch: --collector needs --vantage, ids checked, http(s) only, --align needs a real clock, short tokens refused"
+# a slow collector with a backlog: it refuses (503) the first 4 posts, then answers each after
+# 0.3 s. With 3-s rounds the sending after a round has one budget of 1 s, so a queue of 5 is
+# sent over several rounds (never more than 1 s of sending after any round), and every round
+# still arrives. Control: the same with an instant collector never spends the budget.
+slow() { # slow DELAY REFUSE -> port in $T/slow.port, arrival log in $T/slow.log
+  python3 - "$1" "$2" "$T/slow.port" "$T/slow.log" <<'PY' &
+import http.server, sys, time, json
+delay, refuse, portf, logf = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+n = [0]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        n[0] += 1
+        if n[0] <= refuse:
+            code, out = 503, b"busy"
+        else:
+            time.sleep(delay)
+            code, out = 200, b'{"ok":true}'
+            with open(logf, "a") as f: f.write(json.loads(body.split(b"\n")[0])["t"].__str__() + "\n")
+        self.send_response(code); self.send_header("Content-Length", str(len(out))); self.end_headers(); self.wfile.write(out)
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(portf + ".tmp", "w").write(str(s.server_address[1])); __import__("os").rename(portf + ".tmp", portf)
+s.serve_forever()
+PY
+  SLOW=$!
+  for _ in $(seq 100); do [ -s "$T/slow.port" ] && break; sleep 0.05; done
+}
+for mode in slow fast; do
+  rm -f "$T/slow.port" "$T/slow.log"
+  if [ $mode = slow ]; then slow 0.3 4; else slow 0 0; fi
+  rc=0; "$bin" -vv watch --sim "$T/one-model.json" --rounds 8 --round 3 --timeout 1 --cc LB --vantage a --collector "http://127.0.0.1:$(cat "$T/slow.port")" \
+    --token-file "$T/token" -o /dev/null 2> "$T/slow.err" || rc=$?
+  kill "$SLOW"; wait "$SLOW" 2>/dev/null || true; SLOW=
+  [ "$rc" = 0 ] || { tail -5 "$T/slow.err"; fail "watch with a $mode collector (rc $rc)"; }
+  spent=$(grep -c 'upload budget of 1000 ms spent' "$T/slow.err" || true)
+  got=$(sort -u "$T/slow.log" | wc -l)
+  [ "$got" = 8 ] || fail "$mode collector got $got of 8 rounds"
+  grep -q 'not delivered' "$T/slow.err" && fail "$mode collector: rounds not delivered"
+  if [ $mode = slow ]; then [ "$spent" -ge 1 ] || fail "the budget never held a backlog back"
+  else [ "$spent" = 0 ] || fail "a fast collector spent the budget"; fi
+  echo "ok   watch: $mode collector: 8 of 8 rounds, budget spent after $spent round(s)"
+done
 
 # ---- the route: token, body ----
 printf '{"type":"vantage","vantage":"x","t":%d,"step":600}\n{"block":"198.18.0.0/24","state":"up"}\n' $T0 > "$T/one.jsonl"
