@@ -56,7 +56,7 @@ echo "ok   watch: --collector needs --vantage, ids checked, http(s) only, --alig
 # still arrives. Control: the same with an instant collector never spends the budget.
 slow() { # slow DELAY REFUSE -> port in $T/slow.port, arrival log in $T/slow.log
   python3 - "$1" "$2" "$T/slow.port" "$T/slow.log" <<'PY' &
-import http.server, sys, time, json
+import http.server, json, os, sys, time
 delay, refuse, portf, logf = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 n = [0]
 class H(http.server.BaseHTTPRequestHandler):
@@ -70,10 +70,10 @@ class H(http.server.BaseHTTPRequestHandler):
         else:
             time.sleep(delay)
             code, out = 200, b'{"ok":true}'
-            with open(logf, "a") as f: f.write(json.loads(body.split(b"\n")[0])["t"].__str__() + "\n")
+            with open(logf, "a") as f: f.write("%d\n" % json.loads(body.split(b"\n")[0])["t"])
         self.send_response(code); self.send_header("Content-Length", str(len(out))); self.end_headers(); self.wfile.write(out)
 s = http.server.HTTPServer(("127.0.0.1", 0), H)
-open(portf + ".tmp", "w").write(str(s.server_address[1])); __import__("os").rename(portf + ".tmp", portf)
+open(portf + ".tmp", "w").write(str(s.server_address[1])); os.rename(portf + ".tmp", portf)
 s.serve_forever()
 PY
   SLOW=$!
