@@ -378,6 +378,9 @@ int kp_cmd_watch(int argc, char **argv) {
     if (s1.skipped > s0.skipped)
       kp_log_warnx("watch", "%llu scheduled round(s) skipped: the previous round's output and upload "
                   "ran past their send window", (unsigned long long)(s1.skipped - s0.skipped));
+    if (s1.reanchored > s0.reanchored)
+      kp_log_warnx("watch", "the wall clock went back about %.0f s: rounds re-aligned to it; round "
+                  "times already written will repeat", (double)s1.step_back_ns / 1e9);
     flush(&o, o.blocks, &o.bb, true);
     flush(&o, o.signals, &o.sb, true);
     if (o.post) kp_cli_vant_round_end(o.post);

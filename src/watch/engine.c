@@ -342,8 +342,13 @@ static void round_end(kp_watch_t *w, const kp_watch_sinks_t *sk, int64_t t_wall)
  * on the wall clock (vantages keyed by wall-clock rounds then share slots).
  *   - without align, slots are kept on the monotonic clock: g0_mono + k*R;
  *   - with align, each slot's start is taken from the wall clock at the call (mono = now_mono
- *     + (start_wall - now_wall)), so the grid follows the clock the vantages share; a wall
- *     clock stepped back makes the next round wait for its slot.
+ *     + (start_wall - now_wall)), so the grid follows the clock the vantages share. A wall
+ *     clock stepped forward passes slots over (skipped, below); one stepped back by up to a
+ *     round makes the next round wait for its slot (round times stay increasing). Stepped back
+ *     further (the next slot more than R away: no caller's timing does that), waiting would
+ *     stall the watch for as long as the step, an hour for a clock set back an hour: the grid
+ *     is re-anchored at the next multiple of R after the new wall time (stats.reanchored,
+ *     stats.step_back_ns), and round times already reported will repeat.
  * The next slot is the first not yet run whose send window is still open at the call; the ones
  * passed over are counted in stats.skipped. Rounds never overlap and never start early, and
  * nothing the caller does between rounds moves a later slot: the drift a per-round "start now"
@@ -362,6 +367,17 @@ static void next_slot(kp_watch_t *w, int64_t round_ns, int64_t timeout_ns, int64
       if (r) w->g0_wall += round_ns - r;
     }
     w->g0_mono = mono + (w->g0_wall - wall);
+  }
+  if (w->cfg.align) {
+    int64_t ahead = w->g0_wall + (int64_t)w->slot * round_ns - wall; /* next slot's start - now */
+    if (ahead > round_ns) { /* the wall clock went back by more than a round */
+      int64_t r = wall % round_ns;
+      if (r < 0) r += round_ns;
+      w->stats.reanchored++;
+      w->stats.step_back_ns = ahead - (r ? round_ns - r : 0);
+      w->g0_wall = wall + (r ? round_ns - r : 0);
+      w->slot = 0;
+    }
   }
   int64_t base = w->cfg.align ? mono + (w->g0_wall - wall) : w->g0_mono; /* slot 0, mono */
   int64_t late = mono - base - (round_ns - timeout_ns); /* >= 0: slot 0's window is closed */
@@ -385,7 +401,10 @@ kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sk) {
     next_slot(w, round_ns, timeout_ns, &start, &t_wall);
     t_end = start + round_ns;
     while ((t0 = kp_now_mono(clk)) < start) { /* early: wait for the slot, taking stray replies */
-      if (w->cfg.stop && *w->cfg.stop) return KP_ERR_TIMEOUT;
+      if (w->cfg.stop && *w->cfg.stop) {
+        w->slot--; /* not run: a later call may still take it */
+        return KP_ERR_TIMEOUT;
+      }
       size_t k = w->drv.ops->poll(w->drv.ctx, w->rep, BATCH, start);
       for (size_t i = 0; i < k; i++) on_reply(w, &w->rep[i]);
     }

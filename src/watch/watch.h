@@ -227,6 +227,8 @@ typedef struct kp_watch_stats {
   uint64_t sent, replies, timeouts, unmatched, blocked, unprobed;
   uint64_t skipped;  /* scheduled rounds not run: called after their last send time */
   int64_t lag_ns;    /* how long after its scheduled start the last round began */
+  uint64_t reanchored;  /* aligned grids re-anchored after the wall clock went back > a round */
+  int64_t step_back_ns; /* the last re-anchoring: how far back the grid moved (k * round_s) */
 } kp_watch_stats_t;
 
 kp_status_t kp_watch_create(const kp_watch_config_t *cfg, const kp_wuniv_t *u, kp_wdriver_t drv,
@@ -239,7 +241,9 @@ void kp_watch_free(kp_watch_t *w);
  * the next multiple of round_s on the wall clock. What the caller does between rounds (output,
  * uploads) does not shift later rounds: a round called early waits for its start, one called
  * late is shortened to end on time, and one called later than its last send time is skipped
- * (stats.skipped). The sinks' @p t is the round's scheduled start.
+ * (stats.skipped). With cfg.align, a wall clock set back by more than a round re-anchors the
+ * grid at the next multiple of round_s (stats.reanchored) instead of waiting out the step. The
+ * sinks' @p t is the round's scheduled start.
  */
 kp_status_t kp_watch_round(kp_watch_t *w, const kp_watch_sinks_t *sinks);
 /** Counters since kp_watch_create. */

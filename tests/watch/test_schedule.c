@@ -121,6 +121,27 @@ KP_TEST(aligned_rounds_stay_on_the_wall_grid_after_slow_uploads) {
   KP_ASSERT_EQ(l.t[5], 1024 * S);
   KP_ASSERT_EQ(kp_watch_stats(w).skipped, 6);
   KP_ASSERT_EQ(l.n, 6); /* round numbers count rounds run */
+  /* set back 1 s (wall 1025 s at the call): within a round, the next round waits for 1026 s */
+  d.wall_off -= 1 * S;
+  int64_t m0 = d.mono;
+  run(w, &d, &l, 6, 0);
+  KP_ASSERT_EQ(l.t[6], 1026 * S);
+  KP_ASSERT_EQ(d.mono - m0, 3 * S);
+  KP_ASSERT_EQ(kp_watch_stats(w).reanchored, 0);
+  /* set back 600.5 s (wall 427.5 s): waiting for 1028 s would stall the watch 10 minutes; the
+   * grid is re-anchored at 428 s, and the next round starts half a second later */
+  d.wall_off -= 600500000000LL;
+  m0 = d.mono;
+  run(w, &d, &l, 7, 0);
+  KP_ASSERT_MSG(l.t[7] == 428 * S, "after the step back round 7 keyed %lld ns", (long long)l.t[7]);
+  KP_ASSERT_EQ(d.mono - m0, 2500000000LL);
+  KP_ASSERT_EQ(kp_watch_stats(w).reanchored, 1);
+  KP_ASSERT_EQ(kp_watch_stats(w).step_back_ns, 600 * S);
+  KP_ASSERT_EQ(kp_watch_stats(w).skipped, 6);
+  KP_ASSERT_EQ(l.pos[7], 2);
+  run(w, &d, &l, 8, 0);
+  KP_ASSERT_EQ(l.t[8], 430 * S);
+  KP_ASSERT_EQ(kp_watch_stats(w).reanchored, 1);
   kp_watch_free(w);
   kp_wuniv_free(u);
 }
@@ -146,7 +167,7 @@ KP_TEST(unaligned_rounds_keep_their_period_on_the_monotonic_clock) {
   run(w, &d, &l, 4, 0);
   KP_ASSERT_EQ(l.t[4], 1008300000000LL);
   KP_ASSERT_EQ(kp_watch_stats(w).skipped, 0);
-  /* a stop request while an aligned round waits for its slot (wall 1010.3 s, slot at 1012 s)
+  /* a stop request while an aligned round waits for its slot (wall 980.3 s, slot at 982 s)
    * ends it at once, before anything is sent */
   volatile int stop = 1;
   kp_watch_free(w);
@@ -158,6 +179,12 @@ KP_TEST(unaligned_rounds_keep_their_period_on_the_monotonic_clock) {
   KP_ASSERT_EQ(kp_watch_round(w, NULL), KP_ERR_TIMEOUT);
   KP_ASSERT_EQ(d.mono, before);
   KP_ASSERT_EQ(d.sent[5], 0);
+  /* the slot it gave up is still the next one: called again, it runs it */
+  stop = 0;
+  run(w, &d, &l, 5, 0);
+  KP_ASSERT_EQ(l.t[0], 982 * S);
+  KP_ASSERT_EQ(kp_watch_stats(w).reanchored, 0);
+  KP_ASSERT_EQ(kp_watch_stats(w).skipped, 0);
   kp_watch_free(w);
   kp_wuniv_free(u);
 }
