@@ -38,7 +38,7 @@ H1=${P1[0]} H2=${P2[0]}
 URL="clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp"
 
 ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not start"
-grep -q 'schema v6' "$T/serve.log" || fail "schema version not reported: $(cat "$T/serve.log")"
+grep -q 'schema v7' "$T/serve.log" || fail "schema version not reported: $(cat "$T/serve.log")"
 
 CLIENTS=32 PER=150 TOTAL=$((32 * 150))
 "$LOAD" 127.0.0.1:$PORT $CLIENTS $PER cl "$T/run1.log" > "$T/run1.out" &

@@ -10,12 +10,18 @@
 #   - while the view is broken, no measurement is stored twice by the collector's own
 #     retries (put_batch looks failed rows up in measurements too), and nothing is lost:
 #     a 200 means the row is stored;
-#   - with msm_key_local restored, the whole burst re-sent is answered 200, each row once
+#   - run 1 with the entry node's msm_suspect renamed away, so the suspects stay pending in the
+#     collector, written by its next batch (the burst re-sent, still nothing twice);
+#   - the collector then restarts twice before the retry: with the view still broken (the
+#     suspects it inherits in msm_suspect cannot be repaired: kept), and after msm_key_local is
+#     restored (the open looks them up in measurements, rewrites their msm_key rows and empties
+#     msm_suspect). Without msm_suspect the second process stored shard 2's rows twice;
+#   - the whole burst re-sent is answered 200, each row once
 #     (count() == uniqExact(content_hash) == the burst), and msm_key has a row for every
-#     measurement again (the suspect hashes were looked up in measurements and repaired).
+#     measurement again.
 # Then migrations 5 and 6 on the same cluster: both shards are put back to schema 4 (the dedup
 # index as v1 made it, msm_hash with the default index granularity, filled from measurements),
-# serve is restarted, and must report schema v6 with msm_key (ordered by h64, granularity 1024,
+# serve is restarted, and must report schema v7 with msm_key (ordered by h64, granularity 1024,
 # every h64 the prefix of its hash) holding every hash, msm_hash and msm_dedup gone, and the
 # burst re-sent answered 200 without a row stored twice.
 set -u
@@ -48,8 +54,11 @@ ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not start"
 # break shard 2's view target
 ch_q "$H2" "RENAME TABLE kp.msm_key_local TO kp.msm_key_keep" || fail "rename"
 ch_q "$H2" "CREATE TABLE kp.msm_key_local (h64 UInt64, content_hash String, measurement_uid UInt64) ENGINE = MergeTree ORDER BY content_hash" || fail "create"
+# and the entry node's msm_suspect too, for run 1: the suspects wait in the collector
+ch_q "$H1" "RENAME TABLE kp.msm_suspect TO kp.msm_suspect_keep" || fail "rename msm_suspect"
 N=60
 "$LOAD" 127.0.0.1:$PORT 1 $N vg "$T/run1.log" > "$T/run1.out" || fail "load 1: $(cat "$T/run1.out")"
+ch_q "$H1" "RENAME TABLE kp.msm_suspect_keep TO kp.msm_suspect" || fail "restore msm_suspect"
 ok1=$(grep -c ' 200$' "$T/run1.log")
 on2=$(ch_q "$H2" "SELECT count() FROM kp.measurements_local")
 echo "run 1 (view broken on shard 2): $(cat "$T/run1.out"); 200s=$ok1; rows on shard 2: $on2"
@@ -61,9 +70,34 @@ acked_missing=$(grep ' 200$' "$T/run1.log" | cut -d' ' -f1 | sort -u > "$T/acked
   ch_q "$H1" "SELECT visitParamExtractString(raw, 'input') FROM kp.measurements" | sort -u | comm -23 "$T/acked" - | wc -l)
 [ "$acked_missing" = 0 ] || fail "$acked_missing acknowledged measurements are not stored"
 
-# restore the view's table and re-send the whole burst
+# the burst again, the view still broken: the same process stores nothing twice (its set), and
+# its first batch writes the suspects run 1 left pending
+"$LOAD" 127.0.0.1:$PORT 1 $N vg "$T/run1b.log" > "$T/run1b.out" || fail "load 1b: $(cat "$T/run1b.out")"
+read -r cnt uniq <<<"$(ch_q "$H1" "SELECT count(), uniqExact(content_hash) FROM kp.measurements")"
+echo "run 1b (view still broken, burst re-sent): 200s=$(grep -c ' 200$' "$T/run1b.log"); $cnt rows, $uniq distinct"
+[ "$cnt" = "$uniq" ] || fail "re-sent while the view is broken: $cnt rows, $uniq distinct"
+# The collector restarts between the failed batches and the retry (the gap the in-process set
+# alone left open: the retry reached a process that looked it up in msm_key only, and stored
+# the shard-2 rows twice). The suspects are in the entry node's msm_suspect.
+sus=$(ch_q "$H1" "SELECT uniqExact(content_hash) FROM kp.msm_suspect")
+[ "$sus" -ge "$on2" ] || fail "msm_suspect holds $sus hashes, fewer than the $on2 rows on shard 2"
+kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=
+# first restart while the view is still broken: the repair fails, the suspects are kept
+ch_serve "$BIN" "$T/serve2.log" "$URL" || fail "serve did not restart"
+grep -q "suspect hash(es) left by an earlier run could not be checked now" "$T/serve2.log" \
+  || fail "restart with the view broken: suspects not reported kept: $(cat "$T/serve2.log")"
+kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=
+[ "$(ch_q "$H1" "SELECT uniqExact(content_hash) FROM kp.msm_suspect")" = "$sus" ] || fail "suspects lost by a failed repair"
+# restore the view's table; the next process resolves the suspects at open
 ch_q "$H2" "DROP TABLE kp.msm_key_local" || fail "drop"
 ch_q "$H2" "RENAME TABLE kp.msm_key_keep TO kp.msm_key_local" || fail "restore"
+ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not restart"
+grep -q "suspect hash(es) left by an earlier run checked: [0-9]* stored" "$T/serve.log" \
+  || fail "restart: suspects not resolved: $(cat "$T/serve.log")"
+echo "restart: $(grep -o '[0-9]* suspect hash(es) left by an earlier run checked: [0-9]* stored' "$T/serve.log")"
+for _ in $(seq 50); do [ "$(ch_q "$H1" "SELECT count() FROM kp.msm_suspect")" = 0 ] && break; sleep 0.1; done
+[ "$(ch_q "$H1" "SELECT count() FROM kp.msm_suspect")" = 0 ] || fail "msm_suspect not emptied after the repair"
+# and re-send the whole burst
 "$LOAD" 127.0.0.1:$PORT 1 $N vg "$T/run2.log" > "$T/run2.out" || fail "load 2"
 ok2=$(grep -c ' 200$' "$T/run2.log")
 read -r cnt uniq <<<"$(ch_q "$H1" "SELECT count(), uniqExact(content_hash) FROM kp.measurements")"
@@ -89,7 +123,7 @@ for H in $H1 $H2; do
   done
 done
 ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not start on the schema-4 cluster"
-grep -q 'schema v6' "$T/serve.log" || fail "not migrated to schema 6: $(cat "$T/serve.log")"
+grep -q 'schema v7' "$T/serve.log" || fail "not migrated to schema 7: $(cat "$T/serve.log")"
 for H in $H1 $H2; do
   [ "$(ch_q "$H" "SELECT count() FROM system.tables WHERE database = 'kp' AND (name LIKE 'msm_hash%' OR name LIKE 'msm_dedup%')")" = 0 ] || fail "msm_hash or msm_dedup left on $H"
   ch_q "$H" "SELECT engine_full FROM system.tables WHERE database = 'kp' AND name = 'msm_key_local'" \

@@ -1,5 +1,5 @@
 /*
- * ch_internal.h: the pieces of the ClickHouse backend (one module, six files):
+ * ch_internal.h: the pieces of the ClickHouse backend (one module, seven files):
  *   ch_http.c    the ONE function that talks HTTP to ClickHouse, through the project's
  *                control-plane client (src/httpc, keep-alive): nothing else here knows HTTP.
  *   ch_tsv.c     the TabSeparated answer reader (bounded cursor, pure, fuzzed)
@@ -7,6 +7,7 @@
  *   ch_store.c   the kp_store_ops_t table, URL, open, put_batch, signals
  *   ch_query.c   reads (listing, counts, aggregation, signals, entities)
  *   ch_chain.c   keepon chains: chain rows per (key_id, seq), chain-order listing, heads
+ *   ch_suspect.c rows a failed batch may have stored without their msm_key rows
  */
 #ifndef KP_STORE_CH_INTERNAL_H
 #define KP_STORE_CH_INTERNAL_H
@@ -81,8 +82,11 @@ typedef struct kp_ch_suspect {
   char (*tab)[72]; /* KP_CH_SUSPECT_SLOTS hex hashes, "" = free */
   size_t n;
   bool all;        /* the table filled up: every hash counts as suspect */
+  kp_buf_t pend;   /* rows for msm_suspect not yet written: "id\thash\tt\n" (TabSeparated) */
+  bool lost;       /* pend overflowed: some suspects live in this process only (warned once) */
 } kp_ch_suspect_t;
-void kp_ch_suspect_add(kp_ch_suspect_t *s, const char *hash);
+/** Add @p hash; true when it was not in the set yet (or the set holds everything). */
+bool kp_ch_suspect_add(kp_ch_suspect_t *s, const char *hash);
 bool kp_ch_suspect_has(const kp_ch_suspect_t *s, const char *hash);
 void kp_ch_suspect_free(kp_ch_suspect_t *s);
 typedef struct kp_ch_store {
@@ -95,6 +99,20 @@ typedef struct kp_ch_store {
   kp_buf_t ext;       /* an external table being built (kp_ch_http_query_ext) */
   kp_ch_suspect_t suspect; /* ch_suspect.c */
 } kp_ch_store_t;
+/** Mark @p hash (a row of measurement_start_time @p t) suspect, in memory and, through
+ *  kp_ch_suspect_flush, in the entry node's msm_suspect table (ch_suspect.c). */
+void kp_ch_suspect_mark(kp_ch_store_t *s, const char *hash, int64_t t);
+/** Write the pending suspects into msm_suspect; kept for the next call when that fails. */
+kp_status_t kp_ch_suspect_flush(kp_ch_store_t *s);
+/** At open: the suspects an earlier process left in msm_suspect, looked up in measurements;
+ *  the stored ones get their msm_key rows again, then the table forgets them. When that
+ *  cannot be done now, they are loaded into this process's set instead. */
+kp_status_t kp_ch_suspect_resolve(kp_ch_store_t *s);
+/** s->ext holds "t\thash" lines: SELECT content_hash, measurement_uid of the measurements
+ *  stored with those (measurement_start_time, content_hash), answer in s->ans. */
+kp_status_t kp_ch_landed_query(kp_ch_store_t *s);
+/** INSERT the JSONEachRow (content_hash, measurement_uid) rows of @p fix into msm_key. */
+kp_status_t kp_ch_key_rewrite(kp_ch_store_t *s, const kp_buf_t *fix);
 /** Run s->sql on the entry node; the answer in s->ans. */
 kp_status_t kp_ch_sql(kp_ch_store_t *s);
 /** Append a ClickHouse string literal '...' (\ and ' escaped; NULL -> ''). */

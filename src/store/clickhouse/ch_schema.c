@@ -34,6 +34,8 @@
  *                 18.16's JSONEachRow float reader is not correctly rounded (20/7 came back
  *                 one ulp off), and the store promises the value it was given.
  *   incidents     detect's incidents, ReplacingMergeTree(ver) by incident_id.
+ *   msm_suspect   hashes a failed batch may have stored without msm_key rows (migration 7,
+ *                 local on every node, read and written on the entry node: ch_suspect.c).
  *   schema_version  one row per applied migration, on every node.
  *
  * One node: the tables carry these names. A cluster (URL ?cluster=NAME): every node gets
@@ -175,6 +177,13 @@ static const mig_t migs[] = {
    {"CREATE TABLE IF NOT EXISTS %D.msm_key AS %D.msm_key_local"
     " ENGINE = Distributed(%C, %D, msm_key_local, cityHash64(measurement_uid))",
     "DROP TABLE IF EXISTS %D.msm_dedup"}},
+  /* 7: msm_suspect, the hashes of rows a failed batch may have stored without their msm_key
+   * rows, kept across collector processes (ch_suspect.c). A plain local table on every node,
+   * also on a cluster: only the entry node's is used, and it must be writable when a shard is
+   * not. `t` is the row's measurement_start_time, the lookup key in measurements. */
+  {{"CREATE TABLE IF NOT EXISTS %D.msm_suspect (id UInt64, content_hash String, t UInt32)"
+    " ENGINE = MergeTree ORDER BY id"},
+   {NULL}},
 };
 #define N_MIGS ((int)(sizeof migs / sizeof *migs))
 

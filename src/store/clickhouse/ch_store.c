@@ -25,7 +25,8 @@
  *      collector answers 503 (it refuses; the probe's outbox retries later and the retry
  *      dedups by content hash). The hashes of every row it sent become suspect
  *      (ch_suspect.c): a later batch looks a suspect hash that msm_key lacks up in
- *      measurements (check_landed) and rewrites the missing msm_key row.
+ *      measurements (check_landed) and rewrites the missing msm_key row; the entry node's
+ *      msm_suspect table keeps them for the next process, whose open resolves them.
  *   4. signed records whose bytes were known: their chain rows, one more INSERT into chain
  *      (kp_ch_chain_write), after step 3 so a chain row never points at bytes that did not
  *      land. If it fails, put_batch fails (503); the retry finds the slot still free and
@@ -155,6 +156,9 @@ kp_status_t kp_ch_insert(ch_store_t *s, const char *table, const char *cols, con
 static void ch_close(kp_store_t *b) {
   ch_store_t *s = (ch_store_t *)b;
   if (!s) return;
+  if (s->suspect.pend.len && kp_ch_suspect_flush(s) != KP_OK)
+    kp_log_warnx("store", "clickhouse: %zu byte(s) of suspect hashes could not be written to msm_suspect",
+                 s->suspect.pend.len);
   for (size_t i = 0; i < KP_CH_MAX_NODES; i++) kp_ch_http_close(s->node[i]);
   kp_buf_free(&s->sql);
   kp_buf_free(&s->ans);
@@ -170,10 +174,12 @@ static kp_status_t ch_open(const char *url, kp_store_t **out) {
   kp_buf_init(&s->sql, (size_t)256 << 20);
   kp_buf_init(&s->ans, CH_ANS_CAP);
   kp_buf_init(&s->ext, (size_t)256 << 20);
+  kp_buf_init(&s->suspect.pend, (size_t)4 << 20);
   kp_status_t st = kp_ch_url_parse(url, &s->u);
   if (st != KP_OK) kp_log_warnx("store", "bad ClickHouse URL (clickhouse://HOST:PORT[,HOST:PORT]/DB[?cluster=NAME])");
   for (size_t i = 0; st == KP_OK && i < s->u.nnodes; i++) st = kp_ch_http_open(s->u.host[i], s->u.port[i], &s->node[i]);
   if (st == KP_OK) st = kp_ch_migrate(s->node, &s->u, &s->version);
+  if (st == KP_OK) st = kp_ch_suspect_resolve(s);
   if (st != KP_OK) {
     ch_close(&s->base);
     return st;
@@ -285,14 +291,7 @@ static kp_status_t check_landed(ch_store_t *s, slot_t *sl, size_t n, bool retry)
     k++;
   }
   if (!k || st != KP_OK) return st;
-  kp_buf_reset(&s->sql);
-  st = kp_buf_printf(&s->sql,
-                     "SELECT content_hash, measurement_uid FROM %s.measurements WHERE (measurement_start_time,"
-                     " content_hash) IN (SELECT toDateTime(t), content_hash FROM h)"
-                     " ORDER BY content_hash, measurement_uid FORMAT TabSeparated",
-                     s->u.db);
-  if (st == KP_OK)
-    st = kp_ch_http_query_ext(s->node[0], kp_buf_str(&s->sql), "h", "t UInt32, content_hash String", &s->ext, &s->ans);
+  st = kp_ch_landed_query(s);
   size_t off = 0;
   kp_ch_row_t row;
   kp_buf_t fix;
@@ -311,7 +310,7 @@ static kp_status_t check_landed(ch_store_t *s, slot_t *sl, size_t n, bool retry)
       found(x, row.col[1], retry);
     }
     if (hit) { /* stays suspect: the repair below may fail, and is then found here again */
-      kp_ch_suspect_add(&s->suspect, row.col[0]);
+      kp_ch_suspect_mark(s, row.col[0], lo->m->start_time);
       kp_jw_t w;
       kp_jw_init(&w, &fix);
       kp_jw_obj_begin(&w);
@@ -322,12 +321,26 @@ static kp_status_t check_landed(ch_store_t *s, slot_t *sl, size_t n, bool retry)
     }
   }
   if (st == KP_ERR_NOTFOUND) st = KP_OK;
-  if (st == KP_OK && fix.len) { /* the answer buffer is reused: hits were copied into fix first */
-    kp_log_warnx("store", "clickhouse: stored measurements without their msm_key rows (a failed batch): rewriting them");
-    (void)kp_ch_insert(s, "msm_key", "content_hash,measurement_uid", &fix); /* h64: DEFAULT */
-  }
+  if (st == KP_OK && fix.len) (void)kp_ch_key_rewrite(s, &fix); /* hits were copied into fix first */
   kp_buf_free(&fix);
   return st;
+}
+
+kp_status_t kp_ch_landed_query(ch_store_t *s) {
+  kp_buf_reset(&s->sql);
+  kp_status_t st = kp_buf_printf(&s->sql,
+                                 "SELECT content_hash, measurement_uid FROM %s.measurements WHERE (measurement_start_time,"
+                                 " content_hash) IN (SELECT toDateTime(t), content_hash FROM h)"
+                                 " ORDER BY content_hash, measurement_uid FORMAT TabSeparated",
+                                 s->u.db);
+  if (st == KP_OK)
+    st = kp_ch_http_query_ext(s->node[0], kp_buf_str(&s->sql), "h", "t UInt32, content_hash String", &s->ext, &s->ans);
+  return st;
+}
+
+kp_status_t kp_ch_key_rewrite(ch_store_t *s, const kp_buf_t *fix) {
+  kp_log_warnx("store", "clickhouse: stored measurements without their msm_key rows (a failed batch): rewriting them");
+  return kp_ch_insert(s, "msm_key", "content_hash,measurement_uid", fix); /* h64: DEFAULT */
 }
 
 /* signed rows: is their (key_id, seq) stored, with this content (the stored uid) or other
@@ -487,6 +500,7 @@ static kp_status_t row_rb(kp_buf_t *b, const kp_store_msm_t *m, uint64_t seq) {
 static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n, kp_store_put_result_t *res) {
   ch_store_t *s = (ch_store_t *)b;
   if (!n) return KP_OK;
+  if (s->suspect.pend.len) (void)kp_ch_suspect_flush(s); /* an earlier batch's, not yet written */
   slot_t *sl = calloc(n, sizeof *sl), **by_idx = calloc(n, sizeof *by_idx);
   if (!sl || !by_idx) {
     free(sl);
@@ -526,7 +540,8 @@ static kp_status_t ch_put_batch(kp_store_t *b, const kp_store_msm_t *m, size_t n
   kp_buf_free(&rows);
   if (st != KP_OK) /* some of these may have landed without their msm_key rows: ch_suspect.c */
     for (size_t i = 0; i < n; i++)
-      if (sl[i].sent) kp_ch_suspect_add(&s->suspect, sl[i].m->content_hash);
+      if (sl[i].sent) kp_ch_suspect_mark(s, sl[i].m->content_hash, sl[i].m->start_time);
+  if (s->suspect.pend.len) (void)kp_ch_suspect_flush(s); /* best effort: kept for the next batch */
   /* then the chain rows of signed records whose bytes are stored (or were just sent): after
    * the measurements, so a chain row never points at bytes that did not land */
   size_t nc = 0;
