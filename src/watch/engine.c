@@ -17,7 +17,7 @@
  *   |                                                              |        stable state kept)
  *   |                         negatives push B < 0.1               v
  *   +-------------------------------------------------------  DOWN
- *                                                      (recovery probes: k(A) per eligible round)
+ *                                          (recovery probes: until k(A) negatives in a row, per eligible round)
  *
  * Who performs the transitions: only on_result(), on a reply (positive) or a timeout
  * (negative). It updates B, classifies it, and moves the stable state when B is settled
@@ -26,9 +26,19 @@
  *   - B moved away from the stable state (stable UP and a negative, stable DOWN and a
  *     positive), or
  *   - the block is DOWN, in a recovery round (rounds_since_up <= 4, == 8 or a multiple of 16),
- *     and has had fewer than k(A) probes this round (k capped at the budget),
+ *     and has had fewer than k(A) negatives since its last positive this round (k capped at
+ *     the budget),
  * as long as it has had fewer than 15 probes this round. With the budget spent and B unsettled,
  * B becomes 0.5. round_end() reports each block (state from B), and counts rounds_since_up.
+ *
+ * Recovery counts negatives in a row, where Trinocular counts the round's probes. k is chosen
+ * so that a block that came back looks down with chance (1 - A)^k <= m; counted as probes, a
+ * positive's own probe and the negatives after it (the belief falls back to DOWN after three
+ * at A = 0.6: B(U) is floored at 0.01, so one positive lifts it only to ~0.6) use up k: over
+ * 4,000 outages of one block at m = 0.01 (watch_schedule) the first round after the outage
+ * still looked down 1.75 % of the time at A = 0.6 (k = 6) and 2.08 % at A = 0.626 (k = 5, the
+ * lab's medium blocks); counting negatives in a row, 0.65 % and 1.47 % ((1 - A)^k: 0.41 %,
+ * 0.73 %). A block that stays down never answers, so it gets the same k probes either way.
  *
  * Round timeline: the periodic probe of every block goes out in a shuffled order (an affine
  * permutation i -> a*i + c mod n, fresh a, c each round), paced evenly over the first
@@ -61,7 +71,8 @@ typedef struct blk {
   uint8_t pn;        /* positives << 4 | negatives, this round */
   uint8_t flags;     /* stable state (2 bits), F_* */
   uint8_t cursor;    /* next host in E(b) */
-  uint8_t reported;  /* state reported last round (0xFF before the first) */
+  uint8_t rr;        /* low 4 bits: state reported last round (0xF before the first);
+                        high 4: negatives since this round's last positive (recovery rule) */
 } blk_t;
 _Static_assert(sizeof(blk_t) == 12, "per-block state is 12 bytes");
 
@@ -140,7 +151,7 @@ kp_status_t kp_watch_create(const kp_watch_config_t *cfg, const kp_wuniv_t *u, k
     double a = kp_wuniv_avail(u, i);
     b->avail = (uint16_t)lround(a * 10000.0);
     b->flags = KP_TRI_UP;
-    b->reported = 0xFF;
+    b->rr = 0x0F;
     if (cfg->blocklist && kp_wblock_covers_block(cfg->blocklist, kp_wuniv_block(u, i)))
       b->flags |= F_BLOCKED;
   }
@@ -192,6 +203,8 @@ static void on_result(kp_watch_t *w, uint32_t bi, bool positive) {
   if (positive && pos < 15) pos++;
   if (!positive && neg < 15) neg++;
   b->pn = (uint8_t)(pos << 4 | neg);
+  unsigned run = positive ? 0 : (b->rr >> 4) + ((b->rr >> 4) < 15);
+  b->rr = (uint8_t)(run << 4 | (b->rr & 15));
   double a = avail_of(b);
   double nb = kp_tri_update(b->belief, a, positive);
   kp_tri_state_t s = kp_tri_classify(nb);
@@ -210,7 +223,7 @@ static void on_result(kp_watch_t *w, uint32_t bi, bool positive) {
       (b->flags & F_RECOVERY)) {
     unsigned k = kp_tri_recovery_k_miss(a, w->cfg.recovery_miss);
     if (k > KP_TRI_BUDGET) k = KP_TRI_BUDGET;
-    want = probes < k;
+    want = run < k; /* k negatives in a row, not k probes: see the header */
   }
   if (want) {
     if (probes < KP_TRI_BUDGET) {
@@ -289,6 +302,7 @@ static void round_begin(kp_watch_t *w) {
   for (size_t i = 0; i < w->n; i++) {
     blk_t *b = &w->st[i];
     b->pn = 0;
+    b->rr &= 15;
     b->flags &= (uint8_t)~(F_RECOVERY | F_PROBED | F_INFLIGHT);
     if ((b->flags & F_STABLE_MASK) == KP_TRI_DOWN && kp_tri_recovery_round(b->rsu))
       b->flags |= F_RECOVERY;
@@ -308,7 +322,7 @@ static void round_end(kp_watch_t *w, const kp_watch_sinks_t *sk, int64_t t_wall)
     if (!(b->flags & F_PROBED)) w->stats.unprobed++;
     if ((b->flags & F_STABLE_MASK) == KP_TRI_UP) b->rsu = 0;
     else if (b->rsu < UINT16_MAX) b->rsu++;
-    bool changed = b->reported != (uint8_t)s;
+    bool changed = (b->rr & 15) != (uint8_t)s;
     unsigned col = s == KP_TRI_UP ? 0 : s == KP_TRI_DOWN ? 1 : 2;
     w->tcount[kp_wuniv_tuple(w->u, i)][col]++;
     if (sk && sk->block) {
@@ -317,7 +331,7 @@ static void round_end(kp_watch_t *w, const kp_watch_sinks_t *sk, int64_t t_wall)
                                 .changed = changed};
       sk->block(sk->ctx, w->round, t_wall, &r);
     }
-    b->reported = (uint8_t)s;
+    b->rr = (uint8_t)((b->rr & 0xF0) | (uint8_t)s);
   }
   for (size_t t = 0; t < nt; t++) {
     uint32_t ids[3];
