@@ -8,7 +8,8 @@
  * was down delivers its rounds late (the collector merges any round still in its window); a 4xx
  * answer is final for that round (logged, dropped). All the sending after one round shares one
  * budget, a third of a round (at most 10 s): each request gets what is left of it as its timeout
- * and what the budget does not cover waits for the next round. So neither a dead collector nor a
+ * and what the budget does not cover waits for the next round (also a request the rest of the
+ * budget cut short: that is the budget, not a failing collector, so nothing is warned). So neither a dead collector nor a
  * slow one with a long queue holds the probing past its next round's send window (the engine
  * would skip that round: see kp_watch_round). kp_cli_vant_close tries everything once more.
  */
@@ -95,6 +96,14 @@ static void send_queue(kp_cli_vant_t *v, bool budget) {
     kp_httpc_req_t rq = {.method = "POST", .url = v->url, .headers = hdr, .content_type = "application/x-ndjson",
                          .body = b->data, .body_len = b->len, .timeout_ms = budget ? left : 0};
     kp_status_t st = kp_httpc_do(v->http, &rq, &resp);
+    if (budget && st == KP_ERR_TIMEOUT && left < v->budget_ms) {
+      /* cut by what was left of the budget, not by a collector that fails a whole budget: the
+       * round waits like the ones behind it (it may have landed; the collector's merge takes a
+       * round again as the same round) */
+      kp_log_debug("watch", "upload budget of %d ms spent during a post; %zu round(s) wait for the next round",
+                   v->budget_ms, v->qn);
+      break;
+    }
     if (st == KP_OK && resp.status == 200) {
       v->sent++;
       kp_log_debug("watch", "round posted: %.*s", (int)(resp.body.len > 200 ? 200 : resp.body.len),
