@@ -83,3 +83,15 @@ bool kp_cur_peek(const kp_cur_t *c, uint8_t *v) {
   *v = c->p[c->off];
   return true;
 }
+
+bool kp_cur_line(kp_cur_t *c, const uint8_t **line, size_t *len) {
+  size_t left = kp_cur_left(c);
+  if (left == 0) return false;
+  const uint8_t *p = kp_cur_ptr(c), *nl = memchr(p, '\n', left);
+  size_t n = nl ? (size_t)(nl - p) : left;
+  c->off += nl ? n + 1 : n;
+  if (n > 0 && p[n - 1] == '\r') n--;
+  *line = p;
+  *len = n;
+  return true;
+}

@@ -43,5 +43,12 @@ bool kp_cur_skip(kp_cur_t *c, size_t n);
 bool kp_cur_sub(kp_cur_t *c, size_t n, kp_cur_t *sub);
 /** Peek a byte without advancing. */
 bool kp_cur_peek(const kp_cur_t *c, uint8_t *v);
+/**
+ * Take the next line of text: *line borrows it without its '\n' and without one '\r' before
+ * it, *len is what is left. The last line needs no '\n'; "a\n" is one line, "a\n\n" two
+ * (the second empty). False, with the cursor unchanged, once nothing is left. Every line
+ * splitter of the project goes through here, so a CRLF file reads the same everywhere.
+ */
+bool kp_cur_line(kp_cur_t *c, const uint8_t **line, size_t *len);
 
 #endif

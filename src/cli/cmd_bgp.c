@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/cursor.h"
 #include "base/file.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -157,14 +158,14 @@ static kp_status_t store_points(kp_store_t *store, const uint8_t *b, size_t n) {
   enum { BATCH = 512 };
   kp_json_doc_t *docs[BATCH];
   kp_store_signal_t sig[BATCH];
-  size_t k = 0, off = 0;
+  size_t k = 0, len;
   kp_status_t st = KP_OK;
   kp_json_limits_t lim = {.max_depth = 8, .max_bytes = 1 << 16};
-  while (off < n && st == KP_OK) {
-    const uint8_t *nl = memchr(b + off, '\n', n - off);
-    size_t len = nl ? (size_t)(nl - (b + off)) : n - off;
+  kp_cur_t c = kp_cur_make(b, n);
+  const uint8_t *l;
+  while (st == KP_OK && kp_cur_line(&c, &l, &len)) {
     kp_json_doc_t *doc = NULL;
-    if (len > 0 && kp_json_parse(b + off, len, &lim, &doc, NULL) == KP_OK) {
+    if (len > 0 && kp_json_parse(l, len, &lim, &doc, NULL) == KP_OK) {
       const kp_json_t *o = kp_json_root(doc), *v = kp_json_get(o, "value");
       int64_t t = 0, step = 0;
       kp_store_signal_t *g = &sig[k];
@@ -181,12 +182,11 @@ static kp_status_t store_points(kp_store_t *store, const uint8_t *b, size_t n) {
       }
       kp_json_doc_free(doc);
     }
-    if (k == BATCH || (k > 0 && (!nl || off + len + 1 >= n))) {
+    if (k == BATCH || (k > 0 && kp_cur_left(&c) == 0)) {
       st = kp_store_put_signals(store, sig, k);
       for (size_t i = 0; i < k; i++) kp_json_doc_free(docs[i]);
       k = 0;
     }
-    off += len + 1;
   }
   for (size_t i = 0; i < k; i++) kp_json_doc_free(docs[i]);
   return st;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/cursor.h"
 #include "base/file.h"
 #include "base/opts.h"
 #include "cli/cli.h"
@@ -246,16 +247,14 @@ static int cmd_warp(int argc, char **argv) {
       fprintf(stderr, "keepon demo warp: cannot read %s: %s\n", path, strerror(errno));
       rc = KP_EXIT_USAGE;
     }
-    const char *s = (const char *)in.data, *end = s ? s + in.len : s;
-    while (rc == KP_EXIT_OK && s && s < end) {
-      const char *nl = memchr(s, '\n', (size_t)(end - s));
-      const char *le = nl ? nl : end;
-      if (le > s) {
-        kp_status_t st = kp_demo_warp_line(&w, s, (size_t)(le - s), &res);
-        if (st == KP_ERR_INVAL) bad++;
-        else if (st != KP_OK) rc = KP_EXIT_FAIL;
-      }
-      s = nl ? nl + 1 : end;
+    kp_cur_t c = kp_cur_make(in.data, in.data ? in.len : 0);
+    const uint8_t *l;
+    size_t len;
+    while (rc == KP_EXIT_OK && kp_cur_line(&c, &l, &len)) {
+      if (!len) continue;
+      kp_status_t st = kp_demo_warp_line(&w, l, len, &res);
+      if (st == KP_ERR_INVAL) bad++;
+      else if (st != KP_OK) rc = KP_EXIT_FAIL;
     }
     kp_buf_free(&in);
   }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/cursor.h"
 #include "base/ioda.h"
 #include "base/json.h"
 #include "detect/detect.h"
@@ -247,15 +248,13 @@ static void note_bad(kp_read_stats_t *st, size_t line) {
 }
 
 kp_status_t kp_sigset_add_jsonl(kp_sigset_t *s, const void *p, size_t n, kp_read_stats_t *st) {
-  const char *b = p, *end = b + n;
-  while (b < end) {
-    const char *nl = memchr(b, '\n', (size_t)(end - b));
-    const char *le = nl ? nl : end;
-    size_t len = (size_t)(le - b);
+  kp_cur_t c = kp_cur_make(p, n);
+  const uint8_t *l;
+  size_t len;
+  while (kp_cur_line(&c, &l, &len)) {
+    const char *q = (const char *)l;
     st->lines++;
     size_t lineno = st->lines;
-    const char *q = b;
-    b = nl ? nl + 1 : end;
     while (len && (q[len - 1] == '\r' || q[len - 1] == ' ' || q[len - 1] == '\t')) len--;
     if (len == 0) continue;
     if (len > KP_DET_LINE_MAX) { note_bad(st, lineno); continue; }

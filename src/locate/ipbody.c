@@ -37,11 +37,9 @@ kp_status_t kp_locate_parse_ip_body(const uint8_t *p, size_t n, kp_addr_t *out) 
   if (!p) return KP_ERR_NOTFOUND;
   /* 1. trace lines */
   kp_cur_t c = kp_cur_make(p, n);
-  while (kp_cur_left(&c) > 0) {
-    const uint8_t *line = kp_cur_ptr(&c);
-    size_t left = kp_cur_left(&c), ll = 0;
-    while (ll < left && line[ll] != '\n') ll++;
-    if (!kp_cur_skip(&c, ll < left ? ll + 1 : ll)) break;
+  const uint8_t *line;
+  size_t ll;
+  while (kp_cur_line(&c, &line, &ll)) {
     if (ll >= 3 && memcmp(line, "ip=", 3) == 0) return addr_of(line + 3, ll - 3, out);
   }
   /* 2. <Ip>...</Ip> */

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cursor.h"
 #include "msmt/msmt.h"
 #include "probe/probe.h"
 
@@ -411,19 +412,18 @@ kp_status_t kp_analyze_text(const void *p, size_t n, const kp_targets_t *tg, kp_
     kp_json_doc_free(doc);
     return r;
   }
-  size_t line = 0;
-  for (size_t off = 0; off < n;) {
-    const char *nl = memchr(s + off, '\n', n - off);
-    size_t len = nl ? (size_t)(nl - (s + off)) : n - off;
+  kp_cur_t c = kp_cur_make(s, n);
+  const uint8_t *l;
+  size_t len, line = 0;
+  while (kp_cur_line(&c, &l, &len)) {
     line++;
-    size_t b = off, e = off + len;
-    while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r')) b++;
-    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) e--;
+    size_t b = 0, e = len;
+    while (b < e && (l[b] == ' ' || l[b] == '\t' || l[b] == '\r')) b++;
+    while (e > b && (l[e - 1] == ' ' || l[e - 1] == '\t' || l[e - 1] == '\r')) e--;
     if (e > b) {
-      kp_status_t r = one(s + b, e - b, tg, out, st, line);
+      kp_status_t r = one(l + b, e - b, tg, out, st, line);
       if (r != KP_OK) return r;
     }
-    off += len + 1;
   }
   return KP_OK;
 }

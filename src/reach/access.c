@@ -27,13 +27,10 @@ kp_status_t kp_access_parse(const void *p, size_t n, kp_access_table_t *out, cha
   if (err && cap) err[0] = 0;
   kp_cur_t c = kp_cur_make(p, n);
   size_t line = 0;
-  while (kp_cur_left(&c)) {
+  const uint8_t *s;
+  size_t len;
+  while (kp_cur_line(&c, &s, &len)) {
     line++;
-    const uint8_t *s = kp_cur_ptr(&c);
-    size_t left = kp_cur_left(&c), len = 0;
-    while (len < left && s[len] != '\n') len++;
-    kp_cur_skip(&c, len < left ? len + 1 : len);
-    if (len && s[len - 1] == '\r') len--;
     if (len == 0 || s[0] == '#') continue;
     /* field 1: AS<digits> (1..10 digits, < 2^32); field 2: mobile|fixed; the rest is text */
     size_t i = 0;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/cursor.h"
 #include "base/json.h"
 #include "reach/reach.h"
 
@@ -70,13 +71,14 @@ static void intersect(kp_reach_window_t *w, const m_t *m) {
 
 kp_status_t kp_reach_windows(const void *p, size_t n, const char *cc, kp_reach_windows_t *out) {
   memset(out, 0, sizeof *out);
-  const char *s = p, *end = s + n;
   size_t cap = 0, nm = 0;
   m_t *ms = NULL;
   kp_status_t st = KP_OK;
-  while (s < end) {
-    const char *nl = memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end;
-    if (le > s && memmem(s, (size_t)(le - s), "keepon_reach", 12)) {
+  kp_cur_t c = kp_cur_make(p, n);
+  const uint8_t *l;
+  size_t len;
+  while (kp_cur_line(&c, &l, &len)) {
+    if (len && memmem(l, len, "keepon_reach", 12)) {
       if (nm == cap) {
         m_t *v = realloc(ms, (cap ? 2 * cap : 16) * sizeof *v);
         if (!v) {
@@ -86,9 +88,8 @@ kp_status_t kp_reach_windows(const void *p, size_t n, const char *cc, kp_reach_w
         ms = v;
         cap = cap ? 2 * cap : 16;
       }
-      if (one(s, (size_t)(le - s), cc, &ms[nm])) nm++;
+      if (one((const char *)l, len, cc, &ms[nm])) nm++;
     }
-    s = nl ? nl + 1 : end;
   }
   if (!nm) goto done;
   qsort(ms, nm, sizeof *ms, cmp_m);

@@ -75,12 +75,9 @@ typedef void (*line_fn)(void *ctx, size_t lineno, const uint8_t *k, size_t kn, c
 /* Splits TSV text into (key, text) pairs; a non-comment line without a TAB gets kn = SIZE_MAX. */
 static void each_line(const void *p, size_t n, line_fn fn, void *ctx) {
   kp_cur_t c = kp_cur_make(p, n);
-  for (size_t lineno = 1; kp_cur_left(&c); lineno++) {
-    const uint8_t *l = kp_cur_ptr(&c), *nl = memchr(l, '\n', kp_cur_left(&c));
-    size_t len = nl ? (size_t)(nl - l) : kp_cur_left(&c);
-    const uint8_t *line;
-    if (!kp_cur_borrow(&c, &line, len) || (nl && !kp_cur_skip(&c, 1))) return;
-    if (len && line[len - 1] == '\r') len--;
+  const uint8_t *line;
+  size_t len;
+  for (size_t lineno = 1; kp_cur_line(&c, &line, &len); lineno++) {
     if (!len || line[0] == '#') continue;
     const uint8_t *tab = memchr(line, '\t', len);
     if (!tab) fn(ctx, lineno, line, SIZE_MAX, NULL, 0);

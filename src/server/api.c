@@ -26,6 +26,7 @@
 #include "base/clock.h"
 #include "base/ioda.h"
 #include "base/codec.h"
+#include "base/cursor.h"
 #include "outbox/outbox.h"
 #include "server/collector_internal.h"
 
@@ -399,11 +400,11 @@ kp_status_t kp_api_signals_post(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
   size_t n = 0, cap = 0, line = 0;
   kp_status_t st = KP_OK;
   char msg[160] = "";
-  for (size_t off = 0; off < req->body_len && !msg[0];) {
+  kp_cur_t cur = kp_cur_make(req->body, req->body_len);
+  const uint8_t *p;
+  size_t len;
+  while (!msg[0] && kp_cur_line(&cur, &p, &len)) {
     line++;
-    const uint8_t *p = req->body + off, *nl = memchr(p, '\n', req->body_len - off);
-    size_t len = nl ? (size_t)(nl - p) : req->body_len - off;
-    off += len + (nl ? 1 : 0);
     while (len && (p[len - 1] == '\r' || p[len - 1] == ' ')) len--;
     if (len == 0) continue;
     if (n == cap) {

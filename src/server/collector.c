@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "base/codec.h"
+#include "base/cursor.h"
 #include "base/log.h"
 #include "msmt/msmt.h"
 #include "outbox/outbox.h"
@@ -454,12 +455,10 @@ static kp_status_t keepon_batch(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
     kp_srv_error(resp, 415, "Content-Type must be application/x-ndjson");
     return KP_OK;
   }
-  const uint8_t *p = (const uint8_t *)req->body, *end = p + req->body_len;
-  size_t nl = 0;
-  for (const uint8_t *q = p; q < end; nl++) {
-    const uint8_t *e = memchr(q, '\n', (size_t)(end - q));
-    q = e ? e + 1 : end;
-  }
+  kp_cur_t cur = kp_cur_make(req->body, req->body_len);
+  const uint8_t *q;
+  size_t ln, nl = 0;
+  while (kp_cur_line(&cur, &q, &ln)) nl++;
   if (nl == 0 || nl > KP_BATCH_MAX) {
     kp_srv_error(resp, nl ? 413 : 400, nl ? "too many records in one batch" : "empty batch");
     return KP_OK;
@@ -468,14 +467,12 @@ static kp_status_t keepon_batch(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
   if (!rs) return KP_ERR_NOMEM;
   kp_status_t st = KP_OK;
   size_t k = 0;
-  for (const uint8_t *q = p; q < end && st == KP_OK; k++) {
-    const uint8_t *e = memchr(q, '\n', (size_t)(end - q));
-    size_t ln = (size_t)((e ? e : end) - q);
+  cur = kp_cur_make(req->body, req->body_len);
+  for (; st == KP_OK && kp_cur_line(&cur, &q, &ln); k++) {
     kp_buf_init(&rs[k].body, 4096);
     kp_buf_init(&rs[k].headers, 1024);
     rs[k].status = 200;
     st = keepon_one(c, q, ln, &rs[k]);
-    q = e ? e + 1 : end;
   }
   kp_collector_flush(c); /* durable before we answer; completes every deferred rs[] */
   kp_jw_t w;

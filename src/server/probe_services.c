@@ -23,6 +23,7 @@
 #include <time.h>
 #include <zstd.h>
 
+#include "base/cursor.h"
 #include "base/file.h"
 #include "msmt/msmt.h"
 #include "server/collector_internal.h"
@@ -266,27 +267,32 @@ static kp_status_t load_list(kp_ps_t *ps, const char *path) {
     kp_buf_free(&b);
     return st;
   }
-  const char *p = (const char *)b.data, *end = p + b.len;
-  while (p < end && st == KP_OK && ps->nurls < KP_PS_MAX_URLS) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *le = nl ? nl : end;
-    const char *comma = memchr(p, ',', (size_t)(le - p));
-    size_t ul = (size_t)((comma ? comma : le) - p);
+  /* a test-list CSV: url,category_code,... (the header line and anything else that is not an
+   * http(s) URL is skipped) */
+  kp_cur_t c = kp_cur_make(b.data, b.len);
+  const uint8_t *l;
+  size_t len;
+  while (st == KP_OK && ps->nurls < KP_PS_MAX_URLS && kp_cur_line(&c, &l, &len)) {
+    const char *p = (const char *)l, *comma = memchr(p, ',', len);
+    size_t ul = comma ? (size_t)(comma - p) : len;
     while (ul && (p[ul - 1] == '\r' || p[ul - 1] == ' ')) ul--;
-    if (ul > 7 && ul < 2048 && (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0)) {
-      ps_url_t *g = realloc(ps->urls, (ps->nurls + 1) * sizeof *g);
-      if (!g) st = KP_ERR_NOMEM;
-      else {
-        ps->urls = g;
-        size_t cl = comma ? strcspn(comma + 1, ",\r\n") : 0;
-        if (comma && comma + 1 + cl > le) cl = (size_t)(le - comma - 1);
-        g[ps->nurls].url = strndup(p, ul);
-        g[ps->nurls].cat = cl && cl < 16 ? strndup(comma + 1, cl) : strdup("MISC");
-        if (!g[ps->nurls].url || !g[ps->nurls].cat) st = KP_ERR_NOMEM;
-        ps->nurls++;
-      }
+    bool http = (ul > 7 && memcmp(p, "http://", 7) == 0) || (ul > 8 && memcmp(p, "https://", 8) == 0);
+    if (!http || ul >= 2048) continue;
+    ps_url_t *g = realloc(ps->urls, (ps->nurls + 1) * sizeof *g);
+    if (!g) {
+      st = KP_ERR_NOMEM;
+      break;
     }
-    p = le + 1;
+    ps->urls = g;
+    const char *cat = comma ? comma + 1 : p + len;
+    size_t cl = (size_t)(p + len - cat);
+    const char *ce = memchr(cat, ',', cl);
+    if (ce) cl = (size_t)(ce - cat);
+    while (cl && cat[cl - 1] == '\r') cl--;
+    g[ps->nurls].url = strndup(p, ul);
+    g[ps->nurls].cat = cl && cl < 16 ? strndup(cat, cl) : strdup("MISC");
+    if (!g[ps->nurls].url || !g[ps->nurls].cat) st = KP_ERR_NOMEM;
+    ps->nurls++;
   }
   kp_buf_free(&b);
   return st;

@@ -319,20 +319,6 @@ kp_status_t kp_wuniv_census_line(kp_buf_t *out, uint32_t block, const uint8_t *h
   return w.st;
 }
 
-/* Next line of a cursor (borrowed, without the newline). */
-static bool next_line(kp_cur_t *c, const uint8_t **line, size_t *len) {
-  if (kp_cur_left(c) == 0) return false;
-  const uint8_t *p = kp_cur_ptr(c);
-  size_t left = kp_cur_left(c);
-  const uint8_t *nl = memchr(p, '\n', left);
-  size_t n = nl ? (size_t)(nl - p) : left;
-  kp_cur_skip(c, nl ? n + 1 : n);
-  if (n > 0 && p[n - 1] == '\r') n--;
-  *line = p;
-  *len = n;
-  return true;
-}
-
 static kp_status_t census_obj(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, const kp_json_t *o) {
   const char *b = kp_json_get_str(o, "block");
   const kp_json_t *a = kp_json_get(o, "a");
@@ -359,7 +345,7 @@ kp_status_t kp_wuniv_parse_census(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, c
   const uint8_t *line;
   size_t len, lineno = 0;
   kp_json_limits_t jl = {.max_depth = 4, .max_bytes = 1 << 20};
-  while (next_line(&c, &line, &len)) {
+  while (kp_cur_line(&c, &line, &len)) {
     lineno++;
     size_t k = 0;
     while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
@@ -423,7 +409,7 @@ kp_status_t kp_wuniv_parse_history(kp_wuniv_t *u, const kp_wuniv_limits_t *lim, 
   size_t len, lineno = 0;
   hist_acc_t h = {.block = 0, .n = 0};
   kp_status_t st = KP_OK;
-  while (st == KP_OK && next_line(&c, &line, &len)) {
+  while (st == KP_OK && kp_cur_line(&c, &line, &len)) {
     lineno++;
     const uint8_t *q = line, *end = line + len;
     while (q < end && (*q == ' ' || *q == '\t')) q++;

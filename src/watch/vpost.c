@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/addr.h"
+#include "base/cursor.h"
 #include "base/json.h"
 #include "watch/watch.h"
 
@@ -127,17 +128,16 @@ kp_status_t kp_vpost_parse(const void *p, size_t n, kp_vpost_t **out, char *err,
   *out = NULL;
   kp_vpost_t *v = calloc(1, sizeof *v);
   if (!v) return KP_ERR_NOMEM;
-  const uint8_t *base = p;
   size_t line = 0, cap = 0;
   bool have_header = false;
   kp_status_t st = KP_OK;
   char why[128] = "";
   kp_json_limits_t lim = {.max_depth = 4};
-  for (size_t off = 0; off < n && st == KP_OK;) {
+  kp_cur_t cur = kp_cur_make(p, n);
+  const uint8_t *l;
+  size_t len;
+  while (st == KP_OK && kp_cur_line(&cur, &l, &len)) {
     line++;
-    const uint8_t *l = base + off, *nl = memchr(l, '\n', n - off);
-    size_t len = nl ? (size_t)(nl - l) : n - off;
-    off += len + (nl ? 1 : 0);
     while (len && (l[len - 1] == '\r' || l[len - 1] == ' ')) len--;
     if (len == 0) continue;
     kp_json_doc_t *d = NULL;

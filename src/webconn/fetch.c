@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/cursor.h"
 #include "net/net.h"
 #include "webconn/wc_net.h"
 
@@ -96,24 +97,18 @@ kp_status_t kp_wc_url_join(const char *base, const char *loc, char *out, size_t 
 /* Scan a raw response head for header lines; calls back per header. */
 void kp_wc_head_scan(const uint8_t *p, size_t n, void (*cb)(void *, const char *, size_t, const char *, size_t),
                       void *ctx) {
-  size_t off = 0, lines = 0;
-  while (off < n && lines < 128) {
-    const uint8_t *nl = memchr(p + off, '\n', n - off);
-    size_t end = nl ? (size_t)(nl - p) : n;
-    size_t len = end - off;
-    if (len && p[end - 1] == '\r') len--;
-    if (lines > 0 && len == 0) break;
-    if (lines > 0) {
-      const uint8_t *colon = memchr(p + off, ':', len);
-      if (colon && colon > p + off) {
-        size_t nl_ = (size_t)(colon - (p + off));
-        size_t vs = nl_ + 1;
-        while (vs < len && (p[off + vs] == ' ' || p[off + vs] == '\t')) vs++;
-        cb(ctx, (const char *)p + off, nl_, (const char *)p + off + vs, len - vs);
-      }
+  kp_cur_t c = kp_cur_make(p, n);
+  const uint8_t *l;
+  size_t len;
+  for (size_t lines = 0; lines < 128 && kp_cur_line(&c, &l, &len); lines++) {
+    if (lines == 0) continue; /* the status line */
+    if (len == 0) break;      /* the end of the head */
+    const uint8_t *colon = memchr(l, ':', len);
+    if (colon && colon > l) {
+      size_t nl = (size_t)(colon - l), vs = nl + 1;
+      while (vs < len && (l[vs] == ' ' || l[vs] == '\t')) vs++;
+      cb(ctx, (const char *)l, nl, (const char *)l + vs, len - vs);
     }
-    lines++;
-    off = end + 1;
   }
 }
 

@@ -33,6 +33,51 @@ KP_TEST(cursor_bounds) {
   KP_ASSERT_EQ(kp_cur_left(&c), 0);
 }
 
+/* Splits `in` (n bytes) with kp_cur_line and joins the lines as "[line]", so a test can
+ * compare the whole split at once. */
+static void split_lines(const char *in, size_t n, char *out, size_t cap) {
+  kp_cur_t c = kp_cur_make(in, n);
+  const uint8_t *l;
+  size_t len, o = 0;
+  out[0] = 0;
+  while (kp_cur_line(&c, &l, &len)) {
+    KP_ASSERT(l >= (const uint8_t *)in && l + len <= (const uint8_t *)in + n); /* borrowed, in bounds */
+    KP_ASSERT(o + len + 3 <= cap);
+    out[o++] = '[';
+    memcpy(out + o, l, len);
+    o += len;
+    out[o++] = ']';
+    out[o] = 0;
+  }
+  KP_ASSERT_EQ(kp_cur_left(&c), 0);
+  KP_ASSERT(!kp_cur_line(&c, &l, &len)); /* and stays at the end */
+}
+
+KP_TEST(cursor_lines) {
+  static const struct {
+    const char *in, *want;
+  } cases[] = {
+      {"", ""},
+      {"a", "[a]"},
+      {"a\n", "[a]"},
+      {"a\n\n", "[a][]"},
+      {"\n", "[]"},
+      {"a\r\nb\r\n", "[a][b]"},   /* CRLF reads as LF */
+      {"a\r\r\n", "[a\r]"},       /* only one CR before the LF goes */
+      {"a\rb\nc", "[a\rb][c]"},    /* a CR inside a line stays */
+      {"\r", "[]"},                 /* a last line of a lone CR is empty */
+      {"x\n\r\n y \n", "[x][][ y ]"}, /* blanks are the caller's */
+  };
+  char got[64];
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    split_lines(cases[i].in, strlen(cases[i].in), got, sizeof got);
+    KP_ASSERT_MSG(strcmp(got, cases[i].want) == 0, "case %zu: got %s, want %s", i, got, cases[i].want);
+  }
+  /* a NUL is a byte like any other, and the cursor's length bounds the last line */
+  split_lines("a\0b\nc\nzzz", 8, got, sizeof got);
+  KP_ASSERT_EQ(memcmp(got, "[a\0b][c][zz]", 13), 0);
+}
+
 KP_TEST(buf_cap) {
   kp_buf_t b;
   kp_buf_init(&b, 10);
