@@ -11,6 +11,10 @@
 #   ch_serve BIN LOG STORE_URL [ARGS...]  # `BIN serve` on 127.0.0.1:0 in the background: sets SRV
 #                                # and PORT once it listens (up to 60 s: a fresh schema's
 #                                # migration); returns 1 with PORT empty if it did not
+#   ch_two_shards NAME           # a temp folder T (/tmp/kpt-NAME-*), two shards of cluster kp
+#                                # (PIDs S1 S2, HTTP ports H1 H2, their port triples P1 P2) and
+#                                # URL for serve; traps EXIT to stop $SRV and both shards and
+#                                # remove T. The caller defines fail() first.
 #   CH_KEEP_PARTS=SECONDS ch_start ...  # merged-away parts kept that long (old_parts_lifetime,
 #                                # 480 s by default): bench/store.sh, so no file is deleted mid-run
 #
@@ -143,4 +147,25 @@ ch_serve() {
 
 ch_q() { # PORT SQL -> answer
   curl -fsS --data-binary "$2" "http://127.0.0.1:$1/"
+}
+
+ch_two_shards_cleanup() {
+  [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
+  ch_stop "${S1:-}"; ch_stop "${S2:-}"
+  [ -n "${T:-}" ] && rm -rf "$T"
+}
+
+ch_two_shards() { # NAME
+  T=$(mktemp -d "/tmp/kpt-$1-XXXXXX")
+  S1= S2= SRV=
+  trap ch_two_shards_cleanup EXIT
+  export KEEPON_DATA=${KP_SRC:-.}/data KEEPON_HOME=$T/home
+  P1=($(ch_free_ports 3)) P2=($(ch_free_ports 3))
+  SPEC=$(ch_cluster "127.0.0.1:${P1[1]} 127.0.0.1:${P2[1]}")
+  CH_PORTS="${P1[*]}" ch_start "$T/s1" "$SPEC" || fail "shard 1 did not start"
+  S1=$CH_PID
+  CH_PORTS="${P2[*]}" ch_start "$T/s2" "$SPEC" || fail "shard 2 did not start"
+  S2=$CH_PID
+  H1=${P1[0]} H2=${P2[0]}
+  URL="clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp"
 }

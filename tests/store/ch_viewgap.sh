@@ -30,25 +30,8 @@ ch_need
 BIN=${KP_BIN:?KP_BIN not set}
 LOAD=${KP_BUILD:?KP_BUILD not set}/tests/server/kp_serve_load
 [ -x "$LOAD" ] || { echo "skip: $LOAD not built"; exit 77; }
-T=$(mktemp -d /tmp/kpt-ch-viewgap-XXXXXX)
-S1= S2= SRV=
-cleanup() {
-  [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
-  ch_stop "$S1"; ch_stop "$S2"
-  rm -rf "$T"
-}
-trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -5 "$T/serve.log" >&2 2>/dev/null; exit 1; }
-export KEEPON_DATA=${KP_SRC:-.}/data KEEPON_HOME=$T/home
-
-P1=($(ch_free_ports 3)) P2=($(ch_free_ports 3))
-SPEC=$(ch_cluster "127.0.0.1:${P1[1]} 127.0.0.1:${P2[1]}")
-CH_PORTS="${P1[*]}" ch_start "$T/s1" "$SPEC" || fail "shard 1 did not start"
-S1=$CH_PID
-CH_PORTS="${P2[*]}" ch_start "$T/s2" "$SPEC" || fail "shard 2 did not start"
-S2=$CH_PID
-H1=${P1[0]} H2=${P2[0]}
-URL="clickhouse://127.0.0.1:$H1,127.0.0.1:$H2/kp?cluster=kp"
+ch_two_shards ch-viewgap
 ch_serve "$BIN" "$T/serve.log" "$URL" || fail "serve did not start"
 
 # break shard 2's view target
