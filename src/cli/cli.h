@@ -62,6 +62,13 @@ int kp_cmd_remote(int argc, char **argv);
 const char *kp_cli_state_dir(void);
 
 /**
+ * The default output of a probe run: <state>/measurements/KIND-<UTC time>.jsonl, the folder
+ * created (0700). False, after a message on stderr naming CMD, when there is no state folder,
+ * the folder cannot be made, or the path does not fit in @p cap.
+ */
+bool kp_cli_measurement_path(const char *cmd, const char *kind, char *out, size_t cap);
+
+/**
  * Prints, once per state folder, what keepon stores and sends about the person
  * running it (nothing identifying by default). Safe to call from every command
  * that measures or uploads.

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/cursor.h"
 #include "base/file.h"
 #include "base/opts.h"
 #include "cli/cli.h"
@@ -66,13 +67,11 @@ int kp_cli_keep_in_outbox(const char *dir, const kp_buf_t *jsonl) {
     fprintf(stderr, "keepon probe: cannot open the outbox %s: %s\n", path, kp_strstatus(st));
     return KP_EXIT_FAIL;
   }
-  const char *p = kp_buf_str(jsonl), *end = p + jsonl->len;
-  while (p < end && st == KP_OK) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-    if (n) st = kp_outbox_append(ob, p, n, NULL);
-    p += n + 1;
-  }
+  kp_cur_t c = kp_cur_make(jsonl->data, jsonl->len);
+  const uint8_t *l;
+  size_t n;
+  while (st == KP_OK && kp_cur_line(&c, &l, &n))
+    if (n) st = kp_outbox_append(ob, (const char *)l, n, NULL);
   kp_outbox_close(ob);
   if (st != KP_OK) {
     fprintf(stderr, "keepon probe: cannot append to the outbox: %s\n", kp_strstatus(st));
@@ -265,17 +264,10 @@ static int probe_im(int argc, char **argv) {
   }
   char defout[4096];
   if (!output) {
-    char dir[3072];
-    const char *state = kp_cli_state_dir();
-    snprintf(dir, sizeof dir, "%s/measurements", state ? state : "");
-    if (!state || kp_mkdirs(dir, 0700) != KP_OK) {
-      fprintf(stderr, "keepon probe im: cannot create %s\n", dir);
+    if (!kp_cli_measurement_path("keepon probe im", "im", defout, sizeof defout)) {
       ret = KP_EXIT_FAIL;
       goto done;
     }
-    char ts[21];
-    kp_time_iso(time(NULL), ts);
-    snprintf(defout, sizeof defout, "%s/im-%s.jsonl", dir, ts);
     output = defout;
   } else {
     char dir[4096];

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/cursor.h"
 #include "base/file.h"
 #include "base/opts.h"
 #include "cli/cli.h"
@@ -117,14 +118,13 @@ static int read_list(const char *path, char ***urls, size_t *n, size_t *cap) {
     kp_buf_free(&b);
     return usage("cannot read list '%s' (or it is over 16 MiB)", path);
   }
-  const char *p = kp_buf_str(&b), *end = p + b.len;
-  size_t lineno = 0;
-  while (p < end) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+  kp_cur_t c = kp_cur_make(b.data, b.len);
+  const uint8_t *l;
+  size_t len, lineno = 0;
+  while (kp_cur_line(&c, &l, &len)) {
     lineno++;
     size_t f = 0;
-    const char *q = p;
+    const char *q = (const char *)l;
     if (len && *q == '"') q++, len--;
     while (f < len && q[f] != ',' && q[f] != '"' && q[f] != '\r') f++;
     if (f && !(lineno == 1 && f == 3 && !strncmp(q, "url", 3))) {
@@ -154,8 +154,6 @@ static int read_list(const char *path, char ***urls, size_t *n, size_t *cap) {
       }
       (*urls)[(*n)++] = u;
     }
-    p += (nl ? len + 1 : len) + (q != p ? 1 : 0);
-    if (!nl) break;
   }
   kp_buf_free(&b);
   return 0;
@@ -307,18 +305,9 @@ int kp_cmd_probe_web(int argc, char **argv) {
   }
   if (output) {
     snprintf(outpath, sizeof outpath, "%s", output);
-  } else {
-    char dir[2048];
-    const char *state = kp_cli_state_dir();
-    snprintf(dir, sizeof dir, "%s/measurements", state ? state : "");
-    if (!state || kp_mkdirs(dir, 0700) != KP_OK) {
-      fprintf(stderr, "keepon probe web: cannot create %s\n", dir);
-      rc = KP_EXIT_FAIL;
-      goto done;
-    }
-    char ts[21];
-    kp_time_iso(time(NULL), ts);
-    snprintf(outpath, sizeof outpath, "%s/web-%s.jsonl", dir, ts);
+  } else if (!kp_cli_measurement_path("keepon probe web", "web", outpath, sizeof outpath)) {
+    rc = KP_EXIT_FAIL;
+    goto done;
   }
   snprintf(part, sizeof part, "%s.part", outpath);
   out = fopen(part, "w");

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "cli/cli.h"
 
@@ -96,4 +98,23 @@ void kp_cli_privacy_notice(void) {
           "  until you upload them. In some places running a probe is dangerous: think first.\n",
           recorded ? "shown once" : "shown every run: the state folder cannot record it",
           state ? state : "the state folder (none usable now)");
+}
+
+bool kp_cli_measurement_path(const char *cmd, const char *kind, char *out, size_t cap) {
+  char dir[PATH_MAX];
+  const char *state = kp_cli_state_dir();
+  if (!state) return false;
+  int w = snprintf(dir, sizeof dir, "%s/measurements", state);
+  if (w < 0 || (size_t)w >= sizeof dir || kp_mkdirs(dir, 0700) != KP_OK) {
+    fprintf(stderr, "%s: cannot create %s/measurements\n", cmd, state);
+    return false;
+  }
+  char ts[21];
+  kp_time_iso(time(NULL), ts);
+  w = snprintf(out, cap, "%s/%s-%s.jsonl", dir, kind, ts);
+  if (w < 0 || (size_t)w >= cap) {
+    fprintf(stderr, "%s: the path under %s is too long\n", cmd, dir);
+    return false;
+  }
+  return true;
 }
