@@ -80,20 +80,11 @@ static int parse_filter(const kp_srv_req_t *req, kp_srv_resp_t *resp, kp_store_f
   if (parse_bool_param(q, "anomaly", &f->anomaly) < 0) return bad_param(resp, "anomaly");
   if (parse_bool_param(q, "confirmed", &f->confirmed) < 0) return bad_param(resp, "confirmed");
   if (parse_bool_param(q, "failure", &f->failure) < 0) return bad_param(resp, "failure");
-  char v[24];
-  f->limit = 100;
-  if (kp_srv_query_get(q, "limit", v, sizeof v)) {
-    char *e;
-    long long x = strtoll(v, &e, 10);
-    if (*e || x < 1 || x > 10000) return bad_param(resp, "limit");
-    f->limit = x;
-  }
-  if (kp_srv_query_get(q, "offset", v, sizeof v)) {
-    char *e;
-    long long x = strtoll(v, &e, 10);
-    if (*e || x < 0) return bad_param(resp, "offset");
-    f->offset = x;
-  }
+  long long limit, offset;
+  const char *bad = kp_srv_page_query(q, 100, &limit, &offset);
+  if (bad) return bad_param(resp, bad);
+  f->limit = limit;
+  f->offset = offset;
   return 0;
 }
 
@@ -253,20 +244,11 @@ kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
   agg_out_t o = {.a = &a, .csv = csv ? &resp->body : NULL, .body = &resp->body, .next = -1,
                  .budget = resp->page_bytes ? resp->page_bytes : ((size_t)1 << 20)};
   if (a.axis_x || a.axis_y) { /* a grouped result is a listing: paged like the others */
-    char v[24];
-    o.limit = 10000;
-    if (kp_srv_query_get(req->query, "limit", v, sizeof v)) {
-      char *e;
-      long long x = strtoll(v, &e, 10);
-      if (*e || x < 1 || x > 10000) return (void)bad_param(resp, "limit"), KP_OK;
-      o.limit = x;
-    }
-    if (kp_srv_query_get(req->query, "offset", v, sizeof v)) {
-      char *e;
-      long long x = strtoll(v, &e, 10);
-      if (*e || x < 0) return (void)bad_param(resp, "offset"), KP_OK;
-      o.skip = x;
-    }
+    long long limit, skip;
+    const char *bad = kp_srv_page_query(req->query, 10000, &limit, &skip);
+    if (bad) return (void)bad_param(resp, bad), KP_OK;
+    o.limit = limit;
+    o.skip = skip;
   }
   kp_status_t st;
   resp->status = 200;
@@ -345,23 +327,15 @@ kp_status_t kp_api_keepon_records(void *ctx, const kp_srv_req_t *req, kp_srv_res
   kp_collector_t *c = ctx;
   kp_store_filter_t f;
   kp_store_filter_init(&f);
-  char kid[40], v[24];
+  char kid[40];
   if (kp_srv_query_get(req->query, "key_id", kid, sizeof kid)) f.key_id = kid;
   f.with_body = true;
   f.order_seq = true;
-  f.limit = 1000;
-  if (kp_srv_query_get(req->query, "limit", v, sizeof v)) {
-    char *e;
-    long long x = strtoll(v, &e, 10);
-    if (*e || x < 1 || x > 10000) return (void)bad_param(resp, "limit"), KP_OK;
-    f.limit = x;
-  }
-  if (kp_srv_query_get(req->query, "offset", v, sizeof v)) {
-    char *e;
-    long long x = strtoll(v, &e, 10);
-    if (*e || x < 0) return (void)bad_param(resp, "offset"), KP_OK;
-    f.offset = x;
-  }
+  long long limit, offset;
+  const char *bad = kp_srv_page_query(req->query, 1000, &limit, &offset);
+  if (bad) return (void)bad_param(resp, bad), KP_OK;
+  f.limit = limit;
+  f.offset = offset;
   f.keyed_only = true; /* only keepon records: rows without a key are not listed */
   resp->status = 200;
   resp->content_type = "application/x-ndjson";

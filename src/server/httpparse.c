@@ -10,6 +10,7 @@
  * truncated input is KP_ERR_TRUNC, never a read past the end.
  * Views in the result borrow the input buffer.
  */
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -174,31 +175,72 @@ static int hexv(char c) {
   return -1;
 }
 
-bool kp_srv_query_get(kp_srv_slice_t query, const char *name, char *out, size_t cap) {
+/* the raw value of the first parameter called @p name: [*v, *e), empty for "name" alone.
+ * false when no key is @p name */
+static bool query_find(kp_srv_slice_t query, const char *name, const char **v, const char **e) {
   size_t nl = strlen(name);
   const char *p = query.p, *end = query.p + query.n;
   while (p && p < end) {
     const char *amp = memchr(p, '&', (size_t)(end - p));
-    const char *e = amp ? amp : end;
-    const char *eq = memchr(p, '=', (size_t)(e - p));
-    const char *ke = eq ? eq : e;
+    const char *pe = amp ? amp : end;
+    const char *eq = memchr(p, '=', (size_t)(pe - p));
+    const char *ke = eq ? eq : pe;
     if ((size_t)(ke - p) == nl && memcmp(p, name, nl) == 0) {
-      size_t o = 0;
-      for (const char *v = eq ? eq + 1 : e; v < e; v++) {
-        char ch = *v;
-        if (ch == '+') ch = ' ';
-        else if (ch == '%') {
-          if (e - v < 3 || hexv(v[1]) < 0 || hexv(v[2]) < 0) return false;
-          ch = (char)(hexv(v[1]) * 16 + hexv(v[2]));
-          v += 2;
-        }
-        if (ch == 0 || o + 1 >= cap) return false;
-        out[o++] = ch;
-      }
-      out[o] = 0;
+      *v = eq ? eq + 1 : pe;
+      *e = pe;
       return true;
     }
     p = amp ? amp + 1 : end;
   }
   return false;
+}
+
+bool kp_srv_query_get(kp_srv_slice_t query, const char *name, char *out, size_t cap) {
+  const char *v, *e;
+  if (!query_find(query, name, &v, &e)) return false;
+  size_t o = 0;
+  for (; v < e; v++) {
+    char ch = *v;
+    if (ch == '+') ch = ' ';
+    else if (ch == '%') {
+      if (e - v < 3 || hexv(v[1]) < 0 || hexv(v[2]) < 0) return false;
+      ch = (char)(hexv(v[1]) * 16 + hexv(v[2]));
+      v += 2;
+    }
+    if (ch == 0 || o + 1 >= cap) return false;
+    out[o++] = ch;
+  }
+  out[o] = 0;
+  return true;
+}
+
+/* true when @p name appears as a key in the query, whatever its value */
+static bool query_has(kp_srv_slice_t query, const char *name) {
+  const char *v, *e;
+  return query_find(query, name, &v, &e);
+}
+
+/* a paging number: 1..18 decimal digits (no sign, no blanks), within [lo, hi] */
+static bool page_number(kp_srv_slice_t query, const char *name, long long lo, long long hi,
+                        long long *out) {
+  char v[24];
+  if (!kp_srv_query_get(query, name, v, sizeof v) || !v[0] || strlen(v) > 18) return false;
+  long long x = 0;
+  for (const char *c = v; *c; c++) {
+    if (*c < '0' || *c > '9') return false;
+    x = x * 10 + (*c - '0');
+  }
+  if (x < lo || x > hi) return false;
+  *out = x;
+  return true;
+}
+
+const char *kp_srv_page_query(kp_srv_slice_t query, long long def_limit, long long *limit,
+                              long long *offset) {
+  *limit = def_limit;
+  *offset = 0;
+  if (query_has(query, "limit") && !page_number(query, "limit", 1, 10000, limit)) return "limit";
+  if (query_has(query, "offset") && !page_number(query, "offset", 0, LLONG_MAX, offset))
+    return "offset";
+  return NULL;
 }

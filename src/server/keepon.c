@@ -137,22 +137,19 @@ static int head_row(void *ctx, const kp_store_head_t *sh) {
  * /records; X-Next-Offset names the next page when rows follow */
 kp_status_t kp_api_keepon_heads(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
   kp_collector_t *c = ctx;
-  char kid[40], v[32];
+  char kid[40];
   const char *key = kp_srv_query_get(req->query, "key_id", kid, sizeof kid) ? kid : NULL;
-  heads_page_t pg = {.out = &resp->body, .limit = 1000,
+  heads_page_t pg = {.out = &resp->body,
                      .budget = resp->page_bytes ? resp->page_bytes : ((size_t)1 << 20)};
-  if (kp_srv_query_get(req->query, "limit", v, sizeof v)) {
-    char *e;
-    long long x = strtoll(v, &e, 10);
-    if (*e || x < 1 || x > 10000) return kp_srv_error(resp, 400, "invalid parameter: limit"), KP_OK;
-    pg.limit = x;
+  long long limit, skip;
+  const char *bad = kp_srv_page_query(req->query, 1000, &limit, &skip);
+  if (bad) {
+    char m[48];
+    snprintf(m, sizeof m, "invalid parameter: %s", bad);
+    return kp_srv_error(resp, 400, m), KP_OK;
   }
-  if (kp_srv_query_get(req->query, "offset", v, sizeof v)) {
-    char *e;
-    long long x = strtoll(v, &e, 10);
-    if (*e || x < 0) return kp_srv_error(resp, 400, "invalid parameter: offset"), KP_OK;
-    pg.skip = x;
-  }
+  pg.limit = limit;
+  pg.skip = skip;
   int64_t offset = pg.skip;
   resp->status = 200;
   resp->content_type = "application/x-ndjson";

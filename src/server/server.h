@@ -64,6 +64,14 @@ bool kp_srv_slice_ieq(kp_srv_slice_t s, const char *lit);
  * @return true when present (and fits); a value with bad escapes is absent.
  */
 bool kp_srv_query_get(kp_srv_slice_t query, const char *name, char *out, size_t cap);
+/**
+ * The paging parameters every listing takes: limit (1..10000, @p def_limit when absent) and
+ * offset (>= 0, 0 when absent), decimal digits only. A parameter that is present but empty, too
+ * long, badly escaped or out of range is bad, never silently the default. Pure.
+ * @return NULL when both are good, else the name of the first bad one ("limit" or "offset").
+ */
+const char *kp_srv_page_query(kp_srv_slice_t query, long long def_limit, long long *limit,
+                              long long *offset);
 
 /* ---- server ---- */
 typedef struct kp_srv_resp {

@@ -115,26 +115,11 @@ kp_status_t kp_api_watch_blocks_post(void *ctx, const kp_srv_req_t *req, kp_srv_
 }
 
 static bool page_params(const kp_srv_req_t *req, kp_srv_resp_t *resp, long long *limit, long long *offset) {
-  char v[24];
-  *limit = 1000;
-  *offset = 0;
-  if (kp_srv_query_get(req->query, "limit", v, sizeof v)) {
-    char *e;
-    *limit = strtoll(v, &e, 10);
-    if (*e || *limit < 1 || *limit > 10000) {
-      kp_srv_error(resp, 400, "bad parameter: limit (1..10000)");
-      return false;
-    }
-  }
-  if (kp_srv_query_get(req->query, "offset", v, sizeof v)) {
-    char *e;
-    *offset = strtoll(v, &e, 10);
-    if (*e || *offset < 0) {
-      kp_srv_error(resp, 400, "bad parameter: offset");
-      return false;
-    }
-  }
-  return true;
+  const char *bad = kp_srv_page_query(req->query, 1000, limit, offset);
+  if (!bad) return true;
+  kp_srv_error(resp, 400, strcmp(bad, "limit") ? "bad parameter: offset"
+                                               : "bad parameter: limit (1..10000)");
+  return false;
 }
 
 static void page_meta(kp_jw_t *w, size_t n, size_t total, long long limit, long long offset) {

@@ -87,3 +87,33 @@ KP_TEST(query_decoding) {
   KP_ASSERT(!kp_srv_query_get(q, "missing", v, sizeof v));
   KP_ASSERT(!kp_srv_query_get(q, "input", v, 5)); /* does not fit */
 }
+
+static const char *page(const char *qs, long long *limit, long long *offset) {
+  kp_srv_slice_t q = {qs, strlen(qs)};
+  return kp_srv_page_query(q, 100, limit, offset);
+}
+
+KP_TEST(page_query_limits_and_offsets) {
+  long long l = -1, o = -1;
+  KP_ASSERT(page("", &l, &o) == NULL);
+  KP_ASSERT_EQ(l, 100); /* the caller's default */
+  KP_ASSERT_EQ(o, 0);
+  KP_ASSERT(page("x=1&limit=10000&offset=12345678901", &l, &o) == NULL);
+  KP_ASSERT_EQ(l, 10000);
+  KP_ASSERT_EQ(o, 12345678901LL);
+  KP_ASSERT(page("limit=1&offset=0", &l, &o) == NULL);
+  KP_ASSERT_EQ(l, 1);
+  KP_ASSERT(page("limit=%35", &l, &o) == NULL); /* escapes decode before the check */
+  KP_ASSERT_EQ(l, 5);
+  /* present but bad is an error, never the default */
+  const char *bad_limits[] = {"limit=0", "limit=10001", "limit=", "limit", "limit=-5", "limit=+5",
+                              "limit=5x", "limit= 5", "limit=%zz", "limit=1e3",
+                              "limit=99999999999999999999999999999999"};
+  for (size_t i = 0; i < sizeof bad_limits / sizeof *bad_limits; i++)
+    KP_ASSERT_STREQ(page(bad_limits[i], &l, &o), "limit");
+  const char *bad_offsets[] = {"offset=-1", "offset=", "offset=1.5", "offset=9223372036854775808",
+                               "limit=5&offset=0x10"};
+  for (size_t i = 0; i < sizeof bad_offsets / sizeof *bad_offsets; i++)
+    KP_ASSERT_STREQ(page(bad_offsets[i], &l, &o), "offset");
+  KP_ASSERT_STREQ(page("offset=-1&limit=0", &l, &o), "limit"); /* limit is checked first */
+}
