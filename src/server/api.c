@@ -37,6 +37,13 @@ static int bad_param(kp_srv_resp_t *resp, const char *name) {
   return -1;
 }
 
+bool kp_api_page(const kp_srv_req_t *req, kp_srv_resp_t *resp, long long def_limit, long long *limit,
+                 long long *offset) {
+  const char *bad = kp_srv_page_query(req->query, def_limit, limit, offset);
+  if (bad) bad_param(resp, strcmp(bad, "limit") ? "offset (0 or more)" : "limit (1..10000)");
+  return !bad;
+}
+
 typedef struct qbuf {
   char cc[8], asn[24], tn[40], input[1024], domain[256], key_id[40];
 } qbuf_t;
@@ -81,8 +88,7 @@ static int parse_filter(const kp_srv_req_t *req, kp_srv_resp_t *resp, kp_store_f
   if (parse_bool_param(q, "confirmed", &f->confirmed) < 0) return bad_param(resp, "confirmed");
   if (parse_bool_param(q, "failure", &f->failure) < 0) return bad_param(resp, "failure");
   long long limit, offset;
-  const char *bad = kp_srv_page_query(q, 100, &limit, &offset);
-  if (bad) return bad_param(resp, bad);
+  if (!kp_api_page(req, resp, 100, &limit, &offset)) return -1;
   f->limit = limit;
   f->offset = offset;
   return 0;
@@ -245,8 +251,7 @@ kp_status_t kp_api_aggregation(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t
                  .budget = resp->page_bytes ? resp->page_bytes : ((size_t)1 << 20)};
   if (a.axis_x || a.axis_y) { /* a grouped result is a listing: paged like the others */
     long long limit, skip;
-    const char *bad = kp_srv_page_query(req->query, 10000, &limit, &skip);
-    if (bad) return (void)bad_param(resp, bad), KP_OK;
+    if (!kp_api_page(req, resp, 10000, &limit, &skip)) return KP_OK;
     o.limit = limit;
     o.skip = skip;
   }
@@ -332,8 +337,7 @@ kp_status_t kp_api_keepon_records(void *ctx, const kp_srv_req_t *req, kp_srv_res
   f.with_body = true;
   f.order_seq = true;
   long long limit, offset;
-  const char *bad = kp_srv_page_query(req->query, 1000, &limit, &offset);
-  if (bad) return (void)bad_param(resp, bad), KP_OK;
+  if (!kp_api_page(req, resp, 1000, &limit, &offset)) return KP_OK;
   f.limit = limit;
   f.offset = offset;
   f.keyed_only = true; /* only keepon records: rows without a key are not listed */

@@ -50,6 +50,10 @@ bool kp_collector_key_trusted(const kp_collector_t *c, const char *key_id);
 kp_status_t kp_collector_load_trusted(kp_collector_t *c, const char *path);
 /** true when the request's Content-Type is application/json (parameters allowed) or absent-tolerant=false */
 bool kp_api_is_json_ctype(const kp_srv_req_t *req, const char *want);
+/** limit/offset of a listing (kp_srv_page_query, default limit @p def_limit); false after a 400
+ * naming the bad parameter, so every listing refuses a bad page the same way */
+bool kp_api_page(const kp_srv_req_t *req, kp_srv_resp_t *resp, long long def_limit, long long *limit,
+                 long long *offset);
 
 /* a request body as sent (identity) or inflated (Content-Encoding: zstd, at most KP_PS_MAX_INFLATE
  * bytes) into out; on failure *http_status is the answer (400 corrupt, 413 too large, 415 other) */

@@ -142,12 +142,7 @@ kp_status_t kp_api_keepon_heads(void *ctx, const kp_srv_req_t *req, kp_srv_resp_
   heads_page_t pg = {.out = &resp->body,
                      .budget = resp->page_bytes ? resp->page_bytes : ((size_t)1 << 20)};
   long long limit, skip;
-  const char *bad = kp_srv_page_query(req->query, 1000, &limit, &skip);
-  if (bad) {
-    char m[48];
-    snprintf(m, sizeof m, "invalid parameter: %s", bad);
-    return kp_srv_error(resp, 400, m), KP_OK;
-  }
+  if (!kp_api_page(req, resp, 1000, &limit, &skip)) return KP_OK;
   pg.limit = limit;
   pg.skip = skip;
   int64_t offset = pg.skip;

@@ -114,14 +114,6 @@ kp_status_t kp_api_watch_blocks_post(void *ctx, const kp_srv_req_t *req, kp_srv_
   return st;
 }
 
-static bool page_params(const kp_srv_req_t *req, kp_srv_resp_t *resp, long long *limit, long long *offset) {
-  const char *bad = kp_srv_page_query(req->query, 1000, limit, offset);
-  if (!bad) return true;
-  kp_srv_error(resp, 400, strcmp(bad, "limit") ? "bad parameter: offset"
-                                               : "bad parameter: limit (1..10000)");
-  return false;
-}
-
 static void page_meta(kp_jw_t *w, size_t n, size_t total, long long limit, long long offset) {
   kp_jw_key(w, "metadata");
   kp_jw_obj_begin(w);
@@ -147,7 +139,7 @@ kp_status_t kp_api_watch_blocks_get(void *ctx, const kp_srv_req_t *req, kp_srv_r
     kp_srv_error(resp, 400, "bad parameter: t (Unix seconds inside a kept round)");
     return KP_OK;
   }
-  if (!page_params(req, resp, &limit, &offset)) return KP_OK;
+  if (!kp_api_page(req, resp, 1000, &limit, &offset)) return KP_OK;
   kp_merge_block_t *b = malloc((size_t)limit * sizeof *b);
   if (!b) return KP_ERR_NOMEM;
   size_t n = 0, total = kp_vview_blocks(c->vview, t, (size_t)offset, (size_t)limit, b, &n);
@@ -186,7 +178,7 @@ kp_status_t kp_api_watch_blocks_get(void *ctx, const kp_srv_req_t *req, kp_srv_r
 kp_status_t kp_api_watch_faults(void *ctx, const kp_srv_req_t *req, kp_srv_resp_t *resp) {
   kp_collector_t *c = ctx;
   long long limit, offset;
-  if (!page_params(req, resp, &limit, &offset)) return KP_OK;
+  if (!kp_api_page(req, resp, 1000, &limit, &offset)) return KP_OK;
   kp_vfault_t *f = malloc((size_t)limit * sizeof *f);
   if (!f) return KP_ERR_NOMEM;
   size_t nf = 0, total = kp_vview_faults(c->vview, (size_t)offset, (size_t)limit, f, &nf);

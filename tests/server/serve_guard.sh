@@ -147,5 +147,14 @@ code GET '/api/v1/measurements?limit=10000' > /dev/null; grep -q 'next_offset' "
 [ "$(code GET '/api/v1/measurements?limit=10001')" = 400 ] || fail "limit above the max"
 [ "$(code GET '/api/v1/aggregation?axis_x=input&limit=1')" = 200 ] && grep -q '"next_offset":1' "$T/out" || fail "aggregation paging: $(cat "$T/out")"
 [ "$(code GET '/api/v1/keepon/records?limit=10001')" = 400 ] || fail "records limit above the max"
+# one paging rule and one refusal on every listing: present but bad is a 400 naming it
+for path in '/api/v1/measurements?' '/api/v1/aggregation?axis_x=input&' '/api/v1/keepon/records?' \
+            '/api/v1/keepon/heads?' '/api/v1/watch/faults?'; do
+  for bad in 'limit=' 'limit=%2B5' "limit=$(printf '1%.0s' $(seq 30))"; do
+    [ "$(code GET "${path}${bad}")" = 400 ] && grep -q "parameter 'limit (1..10000)'" "$T/out" ||
+      fail "${path}${bad}: $(cat "$T/out")"
+  done
+  [ "$(code GET "${path}offset=-1")" = 400 ] && grep -q "parameter 'offset" "$T/out" || fail "${path}offset=-1: $(cat "$T/out")"
+done
 ok "listings paged: next_offset / X-Next-Offset, max page enforced"
 echo "PASS"
